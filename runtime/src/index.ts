@@ -1,0 +1,1 @@
+export { ContinuumError, isRetryable } from './errors.js';

@@ -1,0 +1,46 @@
+// Test projects: `unit` runs in-process (embedded adapters, no servers); `integration` gets a real
+// Kafka broker and a real Redis server from test/infra's global setup; `chaos` is the long
+// kill-and-restart suite (`npm run test:chaos`), a short version of which lives in `integration`.
+import { defineConfig } from 'vitest/config';
+
+const conditions = ['source', 'module', 'node', 'import', 'default'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['source'] } },
+  test: {
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['sdk/test/**/*.test.ts', 'runtime/test/**/*.test.ts', 'functions-examples/*/test/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts', 'helm/test/**/*.test.ts'],
+          globalSetup: ['test/infra/global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          globalSetup: ['test/infra/global-setup.ts'],
+          testTimeout: 3_600_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
