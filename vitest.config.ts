@@ -15,7 +15,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['sdk/test/**/*.test.ts', 'runtime/test/**/*.test.ts', 'functions-examples/*/test/**/*.test.ts'],
+          include: [
+            'sdk/test/**/*.test.ts',
+            'runtime/test/**/*.test.ts',
+            'functions-examples/*/test/**/*.test.ts',
+            'helm/test/**/*.test.ts',
+          ],
           testTimeout: 30_000,
         },
       },
@@ -23,7 +28,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts', 'helm/test/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts'],
           globalSetup: ['test/infra/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,

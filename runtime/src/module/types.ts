@@ -1,0 +1,115 @@
+// Typed, validated shapes of a module (module.yaml) after parsing: what the rest of the runtime
+// consumes. The loader (./loader.ts) produces these frozen objects; nothing downstream sees YAML.
+
+/** Where a component came from, for error messages: 1-based document number in the file. */
+export interface ComponentSource {
+  file: string;
+  document: number;
+}
+
+export interface TlsOptions {
+  /** PEM file path(s) of CAs to trust (`trust_cacerts`). */
+  trustCaCerts?: string | undefined;
+  /** PEM client certificate path (`client_cert`). */
+  clientCert?: string | undefined;
+  /** PEM client key path (`client_key`). */
+  clientKey?: string | undefined;
+  clientKeyPassword?: string | undefined;
+}
+
+/** Transport settings of an HTTP endpoint, durations resolved to milliseconds. */
+export interface TransportConfig {
+  type: 'async' | 'okhttp';
+  /** Total budget for one call including retries. */
+  callTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** okhttp only; undefined for async. */
+  readTimeoutMs?: number | undefined;
+  writeTimeoutMs?: number | undefined;
+  /** Idle connection time-to-live in the pool; 0 disables pooling. */
+  poolTtlMs: number;
+  poolSize: number;
+  payloadMaxBytes: number;
+  tls?: TlsOptions | undefined;
+}
+
+export interface HttpEndpointConfig {
+  kind: 'io.statefun.endpoints.v2/http' | 'io.statefun.endpoints.v1/http';
+  /** `namespace/name` (exact) or `namespace/*` (wildcard). */
+  functions: string;
+  /** Exact when `functions` names one type; wildcard when it ends in `/*`. */
+  match: { kind: 'exact'; typename: string } | { kind: 'namespace'; namespace: string };
+  /** URL template, may contain `{function.name}`; schemes http, https, http+unix, https+unix. */
+  urlPathTemplate: string;
+  /** Backlog bound per address; <= 0 means unbounded. Default 1000. */
+  maxNumBatchRequests: number;
+  transport: TransportConfig;
+  source: ComponentSource;
+}
+
+export type StartupPosition =
+  | { type: 'group-offsets' }
+  | { type: 'earliest' }
+  | { type: 'latest' }
+  | { type: 'specific-offsets'; offsets: Record<string, number> }
+  | { type: 'date'; epochMs: number };
+
+export interface KafkaIngressTopic {
+  topic: string;
+  valueType: string;
+  targets: string[];
+}
+
+export interface KafkaIngressConfig {
+  kind: 'io.statefun.kafka.v1/ingress';
+  id: string;
+  /** Bootstrap servers, from `address` or `properties.bootstrap.servers`; may be empty (then the CLI/env supplies them). */
+  brokers: string[];
+  consumerGroupId?: string | undefined;
+  topics: KafkaIngressTopic[];
+  autoOffsetResetPosition: 'earliest' | 'latest';
+  startupPosition: StartupPosition;
+  properties: Record<string, string>;
+  source: ComponentSource;
+}
+
+export interface KafkaEgressConfig {
+  kind: 'io.statefun.kafka.v1/egress';
+  id: string;
+  brokers: string[];
+  deliverySemantic: { type: 'at-least-once' | 'exactly-once' | 'none'; transactionTimeoutMs?: number | undefined };
+  properties: Record<string, string>;
+  source: ComponentSource;
+}
+
+export interface PlaygroundIngressConfig {
+  kind: 'io.statefun.playground.v1/ingress';
+  port: number;
+  source: ComponentSource;
+}
+
+export interface PlaygroundEgressConfig {
+  kind: 'io.statefun.playground.v1/egress';
+  /** The egress id is always `io.statefun.playground/egress`. */
+  id: 'io.statefun.playground/egress';
+  port: number;
+  topics: string[];
+  source: ComponentSource;
+}
+
+/** A component of a kind this runtime recognises but cannot run (e.g. Kinesis), kept when marked optional. */
+export interface UnsupportedComponent {
+  kind: string;
+  id?: string | undefined;
+  source: ComponentSource;
+}
+
+export interface ModuleConfig {
+  file: string;
+  endpoints: readonly HttpEndpointConfig[];
+  kafkaIngresses: readonly KafkaIngressConfig[];
+  kafkaEgresses: readonly KafkaEgressConfig[];
+  playgroundIngresses: readonly PlaygroundIngressConfig[];
+  playgroundEgresses: readonly PlaygroundEgressConfig[];
+  skipped: readonly UnsupportedComponent[];
+}
