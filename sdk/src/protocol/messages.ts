@@ -120,8 +120,10 @@ export interface KinesisEgressRecord {
   explicitHashKey: string;
 }
 
-export const KAFKA_PRODUCER_RECORD_TYPENAME = 'type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord';
-export const KINESIS_EGRESS_RECORD_TYPENAME = 'type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord';
+export const KAFKA_PRODUCER_RECORD_TYPENAME =
+  'type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord';
+export const KINESIS_EGRESS_RECORD_TYPENAME =
+  'type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord';
 
 /** Built-in primitive type names (io.statefun.sdk.types wrappers). */
 export const PrimitiveTypeName = {

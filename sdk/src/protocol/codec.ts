@@ -1,0 +1,471 @@
+// Binary codecs of the request-reply protocol messages (ToFunction, FromFunction, TypedValue) and the egress
+// records. Encoding is canonical proto3 (fields in number order, default values left out, like the official
+// SDKs); decoding accepts any valid encoding and returns the plain shapes of ./messages.ts.
+import protobuf from 'protobufjs/light.js';
+import { ProtocolError } from '../errors.js';
+import type {
+  Address,
+  DelayedInvocation,
+  EgressMessage,
+  ExpirationSpec,
+  FromFunction,
+  IncompleteInvocationContext,
+  InvocationBatchRequest,
+  InvocationResponse,
+  KafkaProducerRecord,
+  KinesisEgressRecord,
+  OutgoingInvocation,
+  PersistedValue,
+  PersistedValueMutation,
+  PersistedValueSpec,
+  ToFunction,
+  ToFunctionInvocation,
+  TypedValue,
+} from './messages.js';
+import { ExpireMode, MutationType } from './messages.js';
+import { copyBytes, decodeRaw, int64ToNumber, Types, type Int64Like } from './reflection.js';
+
+type Writer = protobuf.Writer;
+
+// Tags: (field number << 3) | wire type, wire type 0 = varint, 2 = length-delimited.
+const LEN = 2;
+const tag = (field: number, wireType: number): number => ((field << 3) | wireType) >>> 0;
+
+// ---------------------------------------------------------------------------------------------------
+// Encoding
+
+function writeString(w: Writer, field: number, s: string | undefined): void {
+  if (s) w.uint32(tag(field, LEN)).string(s);
+}
+
+function writeBytes(w: Writer, field: number, b: Uint8Array | undefined): void {
+  if (b !== undefined && b.length > 0) w.uint32(tag(field, LEN)).bytes(b);
+}
+
+function writeBool(w: Writer, field: number, b: boolean | undefined): void {
+  if (b) w.uint32(tag(field, 0)).bool(true);
+}
+
+function writeEnum(w: Writer, field: number, v: number | undefined): void {
+  if (v) w.uint32(tag(field, 0)).int32(v);
+}
+
+function writeInt64(w: Writer, field: number, v: number | undefined, where: string): void {
+  if (v === undefined || v === 0) return;
+  if (!Number.isSafeInteger(v)) {
+    throw new ProtocolError(
+      'PROTOCOL_OUT_OF_RANGE',
+      `${where}: ${v} is not a safe integer and cannot be an int64`,
+    );
+  }
+  w.uint32(tag(field, 0)).int64(v);
+}
+
+/** Writes a submessage field. Present-but-empty submessages are written (as a zero-length field). */
+function writeMessage<T>(
+  w: Writer,
+  field: number,
+  value: T | undefined,
+  write: (w: Writer, v: T) => void,
+): void {
+  if (value === undefined || value === null) return;
+  w.uint32(tag(field, LEN)).fork();
+  write(w, value);
+  w.ldelim();
+}
+
+function writeAddress(w: Writer, a: Address): void {
+  writeString(w, 1, a.namespace);
+  writeString(w, 2, a.type);
+  writeString(w, 3, a.id);
+}
+
+function writeTypedValue(w: Writer, v: TypedValue): void {
+  writeString(w, 1, v.typename);
+  writeBool(w, 2, v.hasValue);
+  writeBytes(w, 3, v.value);
+}
+
+function writePersistedValue(w: Writer, v: PersistedValue): void {
+  writeString(w, 1, v.stateName);
+  writeMessage(w, 2, v.stateValue, writeTypedValue);
+}
+
+function writeToFunctionInvocation(w: Writer, v: ToFunctionInvocation): void {
+  writeMessage(w, 1, v.caller, writeAddress);
+  writeMessage(w, 2, v.argument, writeTypedValue);
+}
+
+function writeBatchRequest(w: Writer, v: InvocationBatchRequest): void {
+  writeMessage(w, 1, v.target, writeAddress);
+  for (const s of v.state) writeMessage(w, 2, s, writePersistedValue);
+  for (const i of v.invocations) writeMessage(w, 3, i, writeToFunctionInvocation);
+}
+
+function writeMutation(w: Writer, v: PersistedValueMutation): void {
+  writeEnum(w, 1, v.mutationType);
+  writeString(w, 2, v.stateName);
+  writeMessage(w, 3, v.stateValue, writeTypedValue);
+}
+
+function writeOutgoing(w: Writer, v: OutgoingInvocation): void {
+  writeMessage(w, 1, v.target, writeAddress);
+  writeMessage(w, 2, v.argument, writeTypedValue);
+}
+
+function writeDelayed(w: Writer, v: DelayedInvocation): void {
+  // Field numbers 1-3 come before 10-11 on the wire (canonical order is by field number).
+  writeInt64(w, 1, v.delayInMs, 'FromFunction.DelayedInvocation.delay_in_ms');
+  writeMessage(w, 2, v.target, writeAddress);
+  writeMessage(w, 3, v.argument, writeTypedValue);
+  writeBool(w, 10, v.isCancellationRequest);
+  writeString(w, 11, v.cancellationToken);
+}
+
+function writeEgress(w: Writer, v: EgressMessage): void {
+  writeString(w, 1, v.egressNamespace);
+  writeString(w, 2, v.egressType);
+  writeMessage(w, 3, v.argument, writeTypedValue);
+}
+
+function writeInvocationResponse(w: Writer, v: InvocationResponse): void {
+  for (const m of v.stateMutations) writeMessage(w, 1, m, writeMutation);
+  for (const m of v.outgoingMessages) writeMessage(w, 2, m, writeOutgoing);
+  for (const m of v.delayedInvocations) writeMessage(w, 3, m, writeDelayed);
+  for (const m of v.outgoingEgresses) writeMessage(w, 4, m, writeEgress);
+}
+
+function writeExpirationSpec(w: Writer, v: ExpirationSpec): void {
+  writeEnum(w, 1, v.mode);
+  writeInt64(w, 2, v.expireAfterMillis, 'FromFunction.ExpirationSpec.expire_after_millis');
+}
+
+function writeValueSpec(w: Writer, v: PersistedValueSpec): void {
+  writeString(w, 1, v.stateName);
+  writeMessage(w, 2, v.expirationSpec, writeExpirationSpec);
+  writeString(w, 3, v.typeTypename);
+}
+
+function writeIncomplete(w: Writer, v: IncompleteInvocationContext): void {
+  for (const s of v.missingValues) writeMessage(w, 1, s, writeValueSpec);
+}
+
+function finish<T>(value: T, write: (w: Writer, v: T) => void): Uint8Array {
+  const w = protobuf.Writer.create();
+  write(w, value);
+  return w.finish();
+}
+
+/** Serializes a `ToFunction` (the request body the runtime POSTs to a function). */
+export function encodeToFunction(m: ToFunction): Uint8Array {
+  return finish(m, (w, v) => writeMessage(w, 100, v.invocation, writeBatchRequest));
+}
+
+/**
+ * Serializes a `FromFunction` (a function's response body). `{}` encodes to empty bytes, which every
+ * runtime reads as an empty `InvocationResponse`. Setting both oneof members is a programming error.
+ */
+export function encodeFromFunction(m: FromFunction): Uint8Array {
+  if (m.invocationResult !== undefined && m.incompleteInvocationContext !== undefined) {
+    throw new ProtocolError(
+      'PROTOCOL_MALFORMED',
+      'FromFunction: invocationResult and incompleteInvocationContext are a oneof; set at most one of them',
+    );
+  }
+  return finish(m, (w, v) => {
+    writeMessage(w, 100, v.invocationResult, writeInvocationResponse);
+    writeMessage(w, 101, v.incompleteInvocationContext, writeIncomplete);
+  });
+}
+
+/** Serializes a `TypedValue`. */
+export function encodeTypedValue(v: TypedValue): Uint8Array {
+  return finish(v, writeTypedValue);
+}
+
+/** Serializes a `KafkaProducerRecord` (the argument of a Kafka egress message). */
+export function encodeKafkaProducerRecord(r: KafkaProducerRecord): Uint8Array {
+  return finish(r, (w, v) => {
+    writeString(w, 1, v.key);
+    writeBytes(w, 2, v.valueBytes);
+    writeString(w, 3, v.topic);
+  });
+}
+
+/** Serializes a `KinesisEgressRecord` (the argument of a Kinesis egress message). */
+export function encodeKinesisEgressRecord(r: KinesisEgressRecord): Uint8Array {
+  return finish(r, (w, v) => {
+    writeString(w, 1, v.partitionKey);
+    writeBytes(w, 2, v.valueBytes);
+    writeString(w, 3, v.stream);
+    writeString(w, 4, v.explicitHashKey);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding. protobufjs fills absent scalars from prototype defaults; absent submessages read as null.
+
+type Opt<T> = T | null | undefined;
+
+interface RawAddress {
+  namespace: string;
+  type: string;
+  id: string;
+}
+interface RawTypedValue {
+  typename: string;
+  hasValue: boolean;
+  value: Uint8Array;
+}
+interface RawPersistedValue {
+  stateName: string;
+  stateValue: Opt<RawTypedValue>;
+}
+interface RawToFnInvocation {
+  caller: Opt<RawAddress>;
+  argument: Opt<RawTypedValue>;
+}
+interface RawBatch {
+  target: Opt<RawAddress>;
+  state: RawPersistedValue[];
+  invocations: RawToFnInvocation[];
+}
+interface RawToFunction {
+  invocation: Opt<RawBatch>;
+}
+interface RawMutation {
+  mutationType: number;
+  stateName: string;
+  stateValue: Opt<RawTypedValue>;
+}
+interface RawOutgoing {
+  target: Opt<RawAddress>;
+  argument: Opt<RawTypedValue>;
+}
+interface RawDelayed {
+  isCancellationRequest: boolean;
+  cancellationToken: string;
+  delayInMs: Int64Like;
+  target: Opt<RawAddress>;
+  argument: Opt<RawTypedValue>;
+}
+interface RawEgress {
+  egressNamespace: string;
+  egressType: string;
+  argument: Opt<RawTypedValue>;
+}
+interface RawInvocationResponse {
+  stateMutations: RawMutation[];
+  outgoingMessages: RawOutgoing[];
+  delayedInvocations: RawDelayed[];
+  outgoingEgresses: RawEgress[];
+}
+interface RawExpirationSpec {
+  mode: number;
+  expireAfterMillis: Int64Like;
+}
+interface RawValueSpec {
+  stateName: string;
+  expirationSpec: Opt<RawExpirationSpec>;
+  typeTypename: string;
+}
+interface RawIncomplete {
+  missingValues: RawValueSpec[];
+}
+interface RawFromFunction {
+  invocationResult: Opt<RawInvocationResponse>;
+  incompleteInvocationContext: Opt<RawIncomplete>;
+}
+interface RawKafkaRecord {
+  key: string;
+  valueBytes: Uint8Array;
+  topic: string;
+}
+interface RawKinesisRecord {
+  partitionKey: string;
+  valueBytes: Uint8Array;
+  stream: string;
+  explicitHashKey: string;
+}
+
+const present = <T>(v: Opt<T>): v is T => v !== null && v !== undefined;
+
+function missing(where: string): ProtocolError {
+  return new ProtocolError('PROTOCOL_MISSING_FIELD', `${where} is missing; the sender must set it`);
+}
+
+function address(r: RawAddress): Address {
+  return { namespace: r.namespace, type: r.type, id: r.id };
+}
+
+function requiredAddress(r: Opt<RawAddress>, where: string): Address {
+  if (!present(r)) throw missing(where);
+  return address(r);
+}
+
+function typedValue(r: RawTypedValue): TypedValue {
+  return { typename: r.typename, hasValue: r.hasValue, value: copyBytes(r.value) };
+}
+
+/** A missing TypedValue argument reads as "no value": proto3 cannot tell it apart from an empty one. */
+function argumentOrEmpty(r: Opt<RawTypedValue>): TypedValue {
+  return present(r) ? typedValue(r) : { typename: '', hasValue: false, value: new Uint8Array(0) };
+}
+
+function persistedValue(r: RawPersistedValue): PersistedValue {
+  const out: PersistedValue = { stateName: r.stateName };
+  if (present(r.stateValue)) out.stateValue = typedValue(r.stateValue);
+  return out;
+}
+
+function toFnInvocation(r: RawToFnInvocation): ToFunctionInvocation {
+  const out: ToFunctionInvocation = { argument: argumentOrEmpty(r.argument) };
+  if (present(r.caller)) out.caller = address(r.caller);
+  return out;
+}
+
+function enumValue<T extends number>(v: number, allowed: Record<string, T>, where: string): T {
+  for (const a of Object.values(allowed)) if (a === v) return a;
+  throw new ProtocolError(
+    'PROTOCOL_UNKNOWN_ENUM',
+    `${where}: ${v} is not one of ${Object.entries(allowed)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(', ')}`,
+  );
+}
+
+function mutation(r: RawMutation): PersistedValueMutation {
+  const out: PersistedValueMutation = {
+    mutationType: enumValue(
+      r.mutationType,
+      MutationType,
+      'FromFunction.PersistedValueMutation.mutation_type',
+    ),
+    stateName: r.stateName,
+  };
+  if (present(r.stateValue)) out.stateValue = typedValue(r.stateValue);
+  return out;
+}
+
+function outgoing(r: RawOutgoing): OutgoingInvocation {
+  return {
+    target: requiredAddress(r.target, 'FromFunction.Invocation.target'),
+    argument: argumentOrEmpty(r.argument),
+  };
+}
+
+function delayed(r: RawDelayed): DelayedInvocation {
+  const out: DelayedInvocation = {
+    isCancellationRequest: r.isCancellationRequest,
+    cancellationToken: r.cancellationToken,
+    delayInMs: int64ToNumber(r.delayInMs, 'FromFunction.DelayedInvocation.delay_in_ms'),
+  };
+  if (present(r.target)) out.target = address(r.target);
+  if (present(r.argument)) out.argument = typedValue(r.argument);
+  return out;
+}
+
+function egress(r: RawEgress): EgressMessage {
+  return {
+    egressNamespace: r.egressNamespace,
+    egressType: r.egressType,
+    argument: argumentOrEmpty(r.argument),
+  };
+}
+
+function valueSpec(r: RawValueSpec): PersistedValueSpec {
+  const out: PersistedValueSpec = { stateName: r.stateName, typeTypename: r.typeTypename };
+  if (present(r.expirationSpec)) {
+    out.expirationSpec = {
+      mode: enumValue(r.expirationSpec.mode, ExpireMode, 'FromFunction.ExpirationSpec.mode'),
+      expireAfterMillis: int64ToNumber(
+        r.expirationSpec.expireAfterMillis,
+        'FromFunction.ExpirationSpec.expire_after_millis',
+      ),
+    };
+  }
+  return out;
+}
+
+/**
+ * Parses a `ToFunction`. A message without `invocation` reads as `{}`.
+ * @throws {ProtocolError} on bytes that are not a valid `ToFunction`, or a batch without a target.
+ */
+export function decodeToFunction(bytes: Uint8Array): ToFunction {
+  const raw = decodeRaw<RawToFunction>(Types.toFunction, bytes, 'ToFunction');
+  if (!present(raw.invocation)) return {};
+  const b = raw.invocation;
+  return {
+    invocation: {
+      target: requiredAddress(b.target, 'ToFunction.invocation.target'),
+      state: b.state.map(persistedValue),
+      invocations: b.invocations.map(toFnInvocation),
+    },
+  };
+}
+
+/**
+ * Parses a `FromFunction`. Empty bytes, or a message with neither oneof member set, read as `{}`:
+ * an empty InvocationResponse (no effects).
+ * @throws {ProtocolError} on bytes that are not a valid `FromFunction`, unknown enum values, int64 values
+ * beyond ±2^53, outgoing messages without a target, or both oneof members set.
+ */
+export function decodeFromFunction(bytes: Uint8Array): FromFunction {
+  const raw = decodeRaw<RawFromFunction>(Types.fromFunction, bytes, 'FromFunction');
+  if (present(raw.invocationResult) && present(raw.incompleteInvocationContext)) {
+    throw new ProtocolError(
+      'PROTOCOL_MALFORMED',
+      'FromFunction: both invocation_result and incomplete_invocation_context are set; a response carries one',
+    );
+  }
+  if (present(raw.invocationResult)) {
+    const r = raw.invocationResult;
+    return {
+      invocationResult: {
+        stateMutations: r.stateMutations.map(mutation),
+        outgoingMessages: r.outgoingMessages.map(outgoing),
+        delayedInvocations: r.delayedInvocations.map(delayed),
+        outgoingEgresses: r.outgoingEgresses.map(egress),
+      },
+    };
+  }
+  if (present(raw.incompleteInvocationContext)) {
+    return {
+      incompleteInvocationContext: {
+        missingValues: raw.incompleteInvocationContext.missingValues.map(valueSpec),
+      },
+    };
+  }
+  return {};
+}
+
+/**
+ * Parses a `TypedValue`.
+ * @throws {ProtocolError} on bytes that are not a valid `TypedValue`.
+ */
+export function decodeTypedValue(bytes: Uint8Array): TypedValue {
+  return typedValue(decodeRaw<RawTypedValue>(Types.typedValue, bytes, 'TypedValue'));
+}
+
+/**
+ * Parses a `KafkaProducerRecord`.
+ * @throws {ProtocolError} on bytes that are not a valid `KafkaProducerRecord`.
+ */
+export function decodeKafkaProducerRecord(bytes: Uint8Array): KafkaProducerRecord {
+  const r = decodeRaw<RawKafkaRecord>(Types.kafkaProducerRecord, bytes, 'KafkaProducerRecord');
+  return { key: r.key, valueBytes: copyBytes(r.valueBytes), topic: r.topic };
+}
+
+/**
+ * Parses a `KinesisEgressRecord`.
+ * @throws {ProtocolError} on bytes that are not a valid `KinesisEgressRecord`.
+ */
+export function decodeKinesisEgressRecord(bytes: Uint8Array): KinesisEgressRecord {
+  const r = decodeRaw<RawKinesisRecord>(Types.kinesisEgressRecord, bytes, 'KinesisEgressRecord');
+  return {
+    partitionKey: r.partitionKey,
+    valueBytes: copyBytes(r.valueBytes),
+    stream: r.stream,
+    explicitHashKey: r.explicitHashKey,
+  };
+}
