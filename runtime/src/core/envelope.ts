@@ -1,0 +1,95 @@
+// How a message to a function travels in the internal log and how a dead letter is written:
+// record key = target address key, value = the encoded TypedValue argument, headers = caller,
+// event time and provenance. One format for Kafka and the embedded log.
+import type { Address, TypedValue } from '@continuum/sdk/protocol';
+import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
+import type { LogRecord, OutRecord } from '../log/log.js';
+import { addressKey, parseAddressKey, partitionOf } from './address.js';
+
+export const Header = {
+  caller: 'continuum.caller',
+  eventTime: 'continuum.event-time',
+  /** Dead letters: a human-readable reason and a stable code. */
+  reason: 'continuum.dlq.reason',
+  code: 'continuum.dlq.code',
+  /** Dead letters: where the record came from (`topic/partition@offset`) and its target. */
+  source: 'continuum.dlq.source',
+  target: 'continuum.dlq.target',
+  failedAt: 'continuum.dlq.failed-at',
+  typename: 'continuum.dlq.typename',
+} as const;
+
+/** A message addressed to a function, as the partition task handles it. */
+export interface Envelope {
+  target: Address;
+  caller?: Address | undefined;
+  argument: TypedValue;
+  /** Event time in ms since the epoch. */
+  eventTime: number;
+}
+
+export function toInternalRecord(
+  internalTopic: string,
+  partitions: number,
+  env: Envelope,
+): OutRecord {
+  const headers: Record<string, string> = { [Header.eventTime]: String(env.eventTime) };
+  if (env.caller !== undefined) headers[Header.caller] = addressKey(env.caller);
+  return {
+    topic: internalTopic,
+    partition: partitionOf(env.target, partitions),
+    key: addressKey(env.target),
+    value: encodeTypedValue(env.argument),
+    headers,
+    timestamp: env.eventTime,
+  };
+}
+
+/** Decodes an internal-log record; throws (ContinuumError/ProtocolError) when it is malformed. */
+export function fromInternalRecord(record: LogRecord): Envelope {
+  if (record.key === null) throw new TypeError('record has no key (no target address)');
+  const target = parseAddressKey(record.key);
+  if (record.value === null) throw new TypeError('record has no value');
+  const argument = decodeTypedValue(record.value);
+  const callerKey = record.headers[Header.caller];
+  const et = Number(record.headers[Header.eventTime]);
+  return {
+    target,
+    caller: callerKey === undefined ? undefined : parseAddressKey(callerKey),
+    argument,
+    eventTime: Number.isFinite(et) ? et : record.timestamp,
+  };
+}
+
+export interface DeadLetter {
+  /** Stable code, e.g. FUNCTION_CALL_FAILED, RECORD_UNDECODABLE. */
+  code: string;
+  reason: string;
+  /** `topic/partition@offset` of the record that failed, when it came from a log. */
+  source?: string | undefined;
+  target?: Address | undefined;
+  caller?: Address | undefined;
+  /** The key and value as they were (the raw record for undecodable input). */
+  key: string | null;
+  value: Uint8Array | null;
+  typename?: string | undefined;
+  eventTime?: number | undefined;
+}
+
+export function deadLetterRecord(topic: string, dl: DeadLetter, now: number): OutRecord {
+  const headers: Record<string, string> = {
+    [Header.code]: dl.code,
+    [Header.reason]: dl.reason,
+    [Header.failedAt]: new Date(now).toISOString(),
+  };
+  if (dl.source !== undefined) headers[Header.source] = dl.source;
+  if (dl.target !== undefined) headers[Header.target] = addressKey(dl.target);
+  if (dl.caller !== undefined) headers[Header.caller] = addressKey(dl.caller);
+  if (dl.typename !== undefined) headers[Header.typename] = dl.typename;
+  if (dl.eventTime !== undefined) headers[Header.eventTime] = String(dl.eventTime);
+  return { topic, key: dl.key, value: dl.value, headers, timestamp: now };
+}
+
+export function sourceOf(r: LogRecord): string {
+  return `${r.topic}/${r.partition}@${r.offset}`;
+}

@@ -1,0 +1,863 @@
+// The partition task: owns one partition of the internal log while this process holds it.
+// Per address it keeps a FIFO mailbox with at most one request in flight (the backlog goes as the
+// next batch), negotiates state, applies each response's effects in the protocol's order, keeps
+// the partition's delayed messages, and commits everything in checkpoints:
+//   stage the state delta (fenced by epoch) → commit the log transaction (records + position)
+//   → promote the staged delta.
+// After a crash, replay from the committed position skips the offsets that the checkpoint says
+// were already complete, so every message takes effect exactly once.
+import type {
+  Address,
+  DelayedInvocation,
+  FromFunction,
+  InvocationResponse,
+  PersistedValue,
+  ToFunction,
+  ToFunctionInvocation,
+} from '@continuum/sdk/protocol';
+import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
+import { ContinuumError } from '../errors.js';
+import type { LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
+import type { FunctionClient } from '../transport/function-client.js';
+import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
+import { deadLetterRecord, fromInternalRecord, sourceOf, toInternalRecord, type Envelope } from './envelope.js';
+import { inRanges, OutstandingOffsets, type OffsetRanges } from './outstanding.js';
+import type { EgressRouter, FunctionRouter, FunctionTarget } from './routing.js';
+import type { StateRegistry } from './state-registry.js';
+import { TimerQueue } from './timer-queue.js';
+
+export interface TaskConfig {
+  /** Checkpoint at least this often while there is anything to commit. */
+  checkpointIntervalMs: number;
+  /** Checkpoint early once this many records/state changes are buffered. */
+  checkpointMaxRecords: number;
+  /** Pause consumption while this many records are received but not complete. */
+  maxOutstandingRecords: number;
+  /** Addresses whose state is kept in memory (idle, committed ones are evicted beyond it). */
+  stateCacheAddresses: number;
+  /** Topic that receives dead letters. */
+  deadLetterTopic: string;
+  /** How often a function may answer IncompleteInvocationContext for one batch. */
+  maxNegotiationRounds: number;
+  /** Wait before re-sending a batch the client refused because it was overloaded. */
+  overloadBackoffMs: number;
+  /** Most delayed messages released in one timer tick. */
+  timerBatch: number;
+}
+
+export const defaultTaskConfig: TaskConfig = {
+  checkpointIntervalMs: 200,
+  checkpointMaxRecords: 5000,
+  maxOutstandingRecords: 10_000,
+  stateCacheAddresses: 10_000,
+  deadLetterTopic: 'continuum-dead-letters',
+  maxNegotiationRounds: 5,
+  overloadBackoffMs: 50,
+  timerBatch: 1000,
+};
+
+/** Points where tests aim crashes; production leaves them unset. */
+export interface TaskHooks {
+  afterStage?: (partition: number, checkpointId: number) => void | Promise<void>;
+  afterCommit?: (partition: number, checkpointId: number) => void | Promise<void>;
+}
+
+export interface TaskDeps {
+  owned: OwnedPartition;
+  store: PartitionStore;
+  internalTopic: string;
+  partitions: number;
+  functions: FunctionRouter;
+  egress: EgressRouter;
+  client: FunctionClient;
+  registry: StateRegistry;
+  config: TaskConfig;
+  logger?: Logger | undefined;
+  hooks?: TaskHooks | undefined;
+  clock?: (() => number) | undefined;
+  /** Told when the task can no longer go on (fenced, store down, ...). */
+  onFailure?: ((err: unknown) => void) | undefined;
+}
+
+export interface TaskStats {
+  received: number;
+  invocations: number;
+  batches: number;
+  retriedBatches: number;
+  deadLetters: number;
+  checkpoints: number;
+  lastCheckpointMs: number;
+  skippedOnReplay: number;
+  timersFired: number;
+}
+
+/** One message in an address's mailbox: an invocation, or a record that can only be dead-lettered. */
+interface Entry {
+  offset: number;
+  record: LogRecord;
+  env?: Envelope | undefined;
+  dead?: { code: string; reason: string } | undefined;
+}
+
+interface Slot {
+  key: string;
+  address: Address;
+  functionType: string;
+  target: FunctionTarget;
+  /** Undefined until loaded from the store. */
+  states: Map<string, StoredValue> | undefined;
+  mailbox: Entry[];
+  inFlight: Entry[] | undefined;
+  abort: AbortController | undefined;
+  /** Not evictable until this checkpoint is promoted (it holds uncommitted writes). */
+  pinnedUntil: number;
+  blocked: boolean;
+}
+
+interface Buffer {
+  records: OutRecord[];
+  delta: PartitionDelta;
+  changes: number;
+}
+
+function emptyBuffer(): Buffer {
+  return { records: [], delta: { addresses: new Map(), timersAdded: new Map(), timersRemoved: new Set() }, changes: 0 };
+}
+
+/** Timer ids are scoped to the sending address, like StateFun's cancellation tokens. */
+function timerId(senderKey: string, token: string): string {
+  return `${senderKey}\u0000${token}`;
+}
+
+export class PartitionTask {
+  readonly partition: number;
+  readonly stats: TaskStats = {
+    received: 0,
+    invocations: 0,
+    batches: 0,
+    retriedBatches: 0,
+    deadLetters: 0,
+    checkpoints: 0,
+    lastCheckpointMs: 0,
+    skippedOnReplay: 0,
+    timersFired: 0,
+  };
+  private readonly deps: TaskDeps;
+  private readonly cfg: TaskConfig;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly slots = new Map<string, Slot>();
+  private readonly timers = new TimerQueue();
+  private readonly toLoad = new Set<Slot>();
+  private loadScheduled = false;
+  private outstanding = new OutstandingOffsets(0);
+  private startOffset = 0;
+  private replaySkip: OffsetRanges = [];
+  private epoch = 0;
+  private checkpointId = 0;
+  private promotedId = 0;
+  private lastPosition = -1;
+  private lastCompleted = '[]';
+  private buffer: Buffer = emptyBuffer();
+  private checkpointRunning: Promise<void> | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private timerTimeout: NodeJS.Timeout | undefined;
+  private timerDueAt = Infinity;
+  private autoTimerSeq = 0;
+  private blockedSlots = 0;
+  private paused = false;
+  private running = false;
+  private stopped = false;
+  private inFlightCalls = 0;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  constructor(deps: TaskDeps) {
+    this.deps = deps;
+    this.partition = deps.owned.partition;
+    this.cfg = deps.config;
+    this.log = (deps.logger ?? silentLogger).child({ partition: this.partition });
+    this.now = deps.clock ?? Date.now;
+  }
+
+  /**
+   * Takes over the partition in the order the commit protocol needs: claim the store epoch
+   * (fences an old owner's stage/promote), fence the log (aborts or completes its transaction),
+   * only then read the committed position, resolve a leftover staged delta against it, load the
+   * timers, and start consuming.
+   */
+  async start(): Promise<void> {
+    const { owned, store } = this.deps;
+    this.epoch = await store.claim();
+    await owned.fence();
+    const position = await owned.committed();
+    const resolved = await store.resolve(this.epoch, position.checkpointId);
+    this.checkpointId = position.checkpointId;
+    this.promotedId = position.checkpointId;
+    this.startOffset = position.offset;
+    this.lastPosition = position.offset;
+    this.outstanding = new OutstandingOffsets(position.offset);
+    const meta = await store.meta();
+    this.replaySkip = parseRanges(meta.completed);
+    this.lastCompleted = meta.completed ?? '[]';
+    for (const t of await store.timers()) this.timers.add(t);
+    if (this.stopped) return;
+    this.running = true;
+    this.log.info('partition recovered', {
+      offset: position.offset,
+      checkpoint: position.checkpointId,
+      staged: resolved,
+      timers: this.timers.size,
+    });
+    this.scheduleTimerTick();
+    this.checkpointTimer = setInterval(() => this.requestCheckpoint(), this.cfg.checkpointIntervalMs);
+    owned.start(position.offset, (records) => this.onRecords(records));
+  }
+
+  /**
+   * Gives the partition up. Graceful: stop taking input, let the open checkpoint finish and
+   * commit what is complete. Otherwise (fenced, failed) everything uncommitted is dropped; a
+   * later owner replays it.
+   */
+  async stop(graceful: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.running = false;
+    this.deps.owned.pause();
+    if (graceful) {
+      try {
+        await this.checkpointRunning;
+        await this.checkpoint();
+      } catch (err) {
+        this.log.warn('final checkpoint failed; the next owner replays from the last one', { err });
+      }
+    }
+    this.shutdown();
+  }
+
+  /** Records consumed and not yet complete, and whether the consumer is paused. */
+  get backlog(): { outstanding: number; paused: boolean; addresses: number; inFlight: number; timers: number } {
+    return {
+      outstanding: this.outstanding.pending,
+      paused: this.paused,
+      addresses: this.slots.size,
+      inFlight: this.inFlightCalls,
+      timers: this.timers.size,
+    };
+  }
+
+  /** Checkpoint now (tests, shutdown); resolves when it is committed. */
+  async flush(): Promise<void> {
+    await this.checkpointRunning;
+    await this.checkpoint();
+  }
+
+  /** The cached (possibly uncommitted) state of an address, if it is in memory. */
+  cachedState(key: string): ReadonlyMap<string, StoredValue> | undefined {
+    return this.slots.get(key)?.states;
+  }
+
+  /** Pending delayed messages of this partition whose sender is `senderKey`. */
+  pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onRecords(records: readonly LogRecord[]): void {
+    if (!this.running) return;
+    for (const record of records) {
+      if (record.offset < this.startOffset) continue;
+      this.outstanding.add(record.offset);
+      this.stats.received++;
+      if (inRanges(this.replaySkip, record.offset)) {
+        this.stats.skippedOnReplay++;
+        this.outstanding.complete(record.offset);
+        continue;
+      }
+      this.accept(record);
+    }
+    this.updateFlow();
+  }
+
+  private accept(record: LogRecord): void {
+    let env: Envelope | undefined;
+    let dead: Entry['dead'];
+    let target: Address | undefined;
+    try {
+      env = fromInternalRecord(record);
+      target = env.target;
+    } catch (err) {
+      dead = { code: 'RECORD_UNDECODABLE', reason: `internal record cannot be decoded: ${message(err)}` };
+      try {
+        target = record.key === null ? undefined : parseAddressKey(record.key);
+      } catch {
+        target = undefined;
+      }
+    }
+    const functionType = target === undefined ? undefined : functionTypeOf(target);
+    const fnTarget = functionType === undefined ? undefined : this.deps.functions.resolve(functionType);
+    if (target === undefined || functionType === undefined || fnTarget === undefined) {
+      // No address (or no endpoint for it): nothing to keep in order with, dead-letter at once.
+      this.deadLetter({
+        code: dead?.code ?? 'FUNCTION_UNKNOWN',
+        reason: dead?.reason ?? `no endpoint in module.yaml serves function type ${functionType ?? '?'}`,
+        record,
+        env,
+      });
+      this.outstanding.complete(record.offset);
+      return;
+    }
+    const slot = this.slot(target, functionType, fnTarget);
+    // A record that cannot be decoded still takes its place in the address's order.
+    slot.mailbox.push({ offset: record.offset, record, env, dead });
+    this.checkBlocked(slot);
+    this.dispatch(slot);
+  }
+
+  private slot(address: Address, functionType: string, target: FunctionTarget): Slot {
+    const key = addressKey(address);
+    let slot = this.slots.get(key);
+    if (slot !== undefined) {
+      // Keep the map in least-recently-used order for eviction.
+      this.slots.delete(key);
+      this.slots.set(key, slot);
+      return slot;
+    }
+    slot = {
+      key,
+      address,
+      functionType,
+      target,
+      states: undefined,
+      mailbox: [],
+      inFlight: undefined,
+      abort: undefined,
+      pinnedUntil: 0,
+      blocked: false,
+    };
+    this.slots.set(key, slot);
+    this.toLoad.add(slot);
+    this.scheduleLoad();
+    return slot;
+  }
+
+  private scheduleLoad(): void {
+    if (this.loadScheduled) return;
+    this.loadScheduled = true;
+    setImmediate(() => {
+      this.loadScheduled = false;
+      const slots = [...this.toLoad];
+      this.toLoad.clear();
+      if (slots.length === 0 || this.stopped) return;
+      this.deps.store.get(slots.map((s) => s.key)).then(
+        (found) => {
+          if (this.stopped) return;
+          for (const slot of slots) {
+            slot.states = new Map(Object.entries(found.get(slot.key)?.states ?? {}));
+            this.dispatch(slot);
+          }
+        },
+        (err: unknown) => this.fail(err),
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private dispatch(slot: Slot): void {
+    if (!this.running || slot.inFlight !== undefined || slot.states === undefined) return;
+    while (slot.mailbox[0]?.dead !== undefined) {
+      const entry = slot.mailbox.shift()!;
+      this.deadLetter({ ...entry.dead!, record: entry.record, env: entry.env, target: slot.address });
+      this.outstanding.complete(entry.offset);
+    }
+    if (slot.mailbox.length === 0) {
+      this.checkBlocked(slot);
+      this.updateFlow();
+      return;
+    }
+    const max = slot.target.maxBatch > 0 ? slot.target.maxBatch : Number.MAX_SAFE_INTEGER;
+    let n = 0;
+    while (n < slot.mailbox.length && n < max && slot.mailbox[n]!.dead === undefined) n++;
+    const batch = slot.mailbox.splice(0, n);
+    this.checkBlocked(slot);
+    this.send(slot, batch, 0);
+  }
+
+  private send(slot: Slot, batch: Entry[], round: number): void {
+    const request = this.request(slot, batch);
+    slot.inFlight = batch;
+    const abort = new AbortController();
+    slot.abort = abort;
+    this.inFlightCalls++;
+    this.stats.batches++;
+    const started = this.now();
+    this.deps.client
+      .invoke({ endpoint: slot.target.endpoint, url: slot.target.url, address: slot.address, request, signal: abort.signal })
+      .then(
+        (response) => {
+          this.inFlightCalls--;
+          if (!this.stopped) this.onResponse(slot, batch, round, response);
+        },
+        (err: unknown) => {
+          this.inFlightCalls--;
+          if (!this.stopped) this.onCallError(slot, batch, round, err, started);
+        },
+      );
+  }
+
+  /** The ToFunction for a batch: every registered state of the type (spec §2.1), in order. */
+  private request(slot: Slot, batch: readonly Entry[]): ToFunction {
+    const registered = this.deps.registry.states(slot.functionType);
+    const now = this.now();
+    const state: PersistedValue[] = [];
+    for (const spec of registered.values()) {
+      const stored = slot.states!.get(spec.name);
+      if (stored === undefined) {
+        state.push({ stateName: spec.name });
+      } else if (stored.expiresAt !== undefined && stored.expiresAt <= now) {
+        this.writeState(slot, spec.name, null);
+        state.push({ stateName: spec.name });
+      } else {
+        state.push({ stateName: spec.name, stateValue: { typename: stored.typename, hasValue: true, value: stored.value } });
+      }
+    }
+    const invocations: ToFunctionInvocation[] = batch.map((e) =>
+      e.env!.caller === undefined ? { argument: e.env!.argument } : { caller: e.env!.caller, argument: e.env!.argument },
+    );
+    return { invocation: { target: slot.address, state, invocations } };
+  }
+
+  private onResponse(slot: Slot, batch: Entry[], round: number, response: FromFunction): void {
+    const incomplete = response.incompleteInvocationContext;
+    if (incomplete !== undefined) {
+      const conflicts = this.deps.registry.register(slot.functionType, incomplete.missingValues);
+      if (conflicts.length > 0) {
+        this.failBatch(slot, batch, 'STATE_TYPE_CONFLICT', conflicts.join('; '));
+      } else if (round + 1 >= this.cfg.maxNegotiationRounds) {
+        const names = incomplete.missingValues.map((s) => s.stateName).join(', ');
+        this.failBatch(
+          slot,
+          batch,
+          'NEGOTIATION_FAILED',
+          `function ${slot.functionType} still reports missing states (${names}) after ${round + 1} rounds`,
+        );
+      } else {
+        this.send(slot, batch, round + 1);
+        return;
+      }
+      this.finish(slot, batch);
+      return;
+    }
+    const result: InvocationResponse = response.invocationResult ?? {
+      stateMutations: [],
+      outgoingMessages: [],
+      delayedInvocations: [],
+      outgoingEgresses: [],
+    };
+    const invalid = this.validate(slot, result);
+    if (invalid !== undefined) this.failBatch(slot, batch, 'FUNCTION_RESPONSE_REJECTED', invalid);
+    else this.apply(slot, batch, result);
+    this.finish(slot, batch);
+  }
+
+  private onCallError(slot: Slot, batch: Entry[], round: number, err: unknown, started: number): void {
+    if (err instanceof ContinuumError && err.retryable) {
+      // The client was overloaded or shutting down: the call never ran to its end. Try again.
+      this.stats.retriedBatches++;
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        if (!this.stopped) this.send(slot, batch, round);
+      }, this.cfg.overloadBackoffMs);
+      this.retryTimers.add(t);
+      return;
+    }
+    const code = err instanceof ContinuumError ? err.code : 'FUNCTION_CALL_FAILED';
+    this.failBatch(
+      slot,
+      batch,
+      code,
+      `calling ${slot.target.url} for ${slot.key} failed after ${this.now() - started} ms: ${message(err)}`,
+    );
+    this.finish(slot, batch);
+  }
+
+  private finish(slot: Slot, batch: readonly Entry[]): void {
+    slot.inFlight = undefined;
+    slot.abort = undefined;
+    for (const e of batch) this.outstanding.complete(e.offset);
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    this.dispatch(slot);
+    this.updateFlow();
+  }
+
+  // ---------------------------------------------------------------- effects
+
+  /** Checks what would otherwise be applied half-way (spec §2.2: these fail the job in StateFun). */
+  private validate(slot: Slot, result: InvocationResponse): string | undefined {
+    const registered = this.deps.registry.states(slot.functionType);
+    for (const m of result.stateMutations) {
+      const spec = registered.get(m.stateName);
+      if (spec === undefined) return `the function changed state "${m.stateName}", which it never declared`;
+      if (m.mutationType === MutationType.MODIFY) {
+        if (m.stateValue === undefined) return `MODIFY of state "${m.stateName}" carries no value`;
+        if (m.stateValue.typename !== spec.typename) {
+          return (
+            `MODIFY of state "${m.stateName}" has type ${m.stateValue.typename}, ` +
+            `but the state is registered with type ${spec.typename}`
+          );
+        }
+      } else if (m.mutationType !== MutationType.DELETE) {
+        return `state "${m.stateName}" has unknown mutation type ${String(m.mutationType)}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Applies a response's effects in StateFun's order: messages, delayed, egress, state. */
+  private apply(slot: Slot, batch: readonly Entry[], result: InvocationResponse): void {
+    const { internalTopic, partitions } = this.deps;
+    const now = this.now();
+    const eventTime = batch.reduce((t, e) => Math.max(t, e.env!.eventTime), 0);
+    this.stats.invocations += batch.length;
+    for (const msg of result.outgoingMessages) {
+      const reason = addressProblem(msg.target);
+      if (reason !== undefined) {
+        this.deadLetterEffect(slot, 'MESSAGE_TARGET_INVALID', `outgoing message: ${reason}`, msg.argument, eventTime);
+        continue;
+      }
+      this.push(
+        toInternalRecord(internalTopic, partitions, { target: msg.target, caller: slot.address, argument: msg.argument, eventTime }),
+      );
+    }
+    for (const d of result.delayedInvocations) this.applyDelayed(slot, d, now, eventTime);
+    for (const e of result.outgoingEgresses) {
+      const routed = this.deps.egress.route(e, eventTime);
+      if ('record' in routed) this.push(routed.record);
+      else this.deadLetterEffect(slot, routed.code, routed.error, e.argument, eventTime);
+    }
+    const registered = this.deps.registry.states(slot.functionType);
+    const mutated = new Set<string>();
+    for (const m of result.stateMutations) {
+      mutated.add(m.stateName);
+      if (m.mutationType === MutationType.DELETE) {
+        this.writeState(slot, m.stateName, null);
+        continue;
+      }
+      const spec = registered.get(m.stateName)!;
+      const expires = spec.expireMode === ExpireMode.NONE ? undefined : now + spec.expireAfterMs;
+      this.writeState(slot, m.stateName, {
+        typename: m.stateValue!.typename,
+        value: m.stateValue!.value,
+        expiresAt: expires,
+      });
+    }
+    // "Expire after invoke" is refreshed by every invocation, written or not (spec §3).
+    for (const spec of registered.values()) {
+      if (spec.expireMode !== ExpireMode.AFTER_INVOKE || mutated.has(spec.name)) continue;
+      const stored = slot.states!.get(spec.name);
+      if (stored !== undefined) this.writeState(slot, spec.name, { ...stored, expiresAt: now + spec.expireAfterMs });
+    }
+  }
+
+  private applyDelayed(slot: Slot, d: DelayedInvocation, now: number, eventTime: number): void {
+    const delta = this.buffer.delta;
+    if (d.isCancellationRequest) {
+      if (d.cancellationToken === '') {
+        this.deadLetterEffect(slot, 'CANCELLATION_INVALID', 'a delayed-message cancellation carries no token', undefined, eventTime);
+        return;
+      }
+      // Best effort, as in StateFun: an unknown or already delivered token is a no-op.
+      const id = timerId(slot.key, d.cancellationToken);
+      if (this.timers.remove(id)) {
+        delta.timersAdded.delete(id);
+        delta.timersRemoved.add(id);
+        this.buffer.changes++;
+      }
+      return;
+    }
+    if (d.target === undefined || d.argument === undefined) {
+      this.deadLetterEffect(slot, 'DELAYED_MESSAGE_INVALID', 'a delayed message has no target or no argument', d.argument, eventTime);
+      return;
+    }
+    const reason = addressProblem(d.target) ?? (d.delayInMs < 0 ? `negative delay ${d.delayInMs} ms` : undefined);
+    if (reason !== undefined) {
+      this.deadLetterEffect(slot, 'DELAYED_MESSAGE_INVALID', `delayed message: ${reason}`, d.argument, eventTime);
+      return;
+    }
+    let id: string;
+    if (d.cancellationToken !== '') {
+      id = timerId(slot.key, d.cancellationToken);
+      if (this.timers.has(id)) {
+        this.deadLetterEffect(
+          slot,
+          'CANCELLATION_TOKEN_REUSED',
+          `cancellation token "${d.cancellationToken}" is still pending for ${slot.key}; a token can be reused only after its message was delivered or cancelled`,
+          d.argument,
+          eventTime,
+        );
+        return;
+      }
+    } else {
+      id = timerId(slot.key, `#${this.checkpointId + 1}.${this.autoTimerSeq++}`);
+    }
+    const timer: StoredTimer = {
+      id,
+      fireAt: now + d.delayInMs,
+      targetKey: addressKey(d.target),
+      callerKey: slot.key,
+      typename: d.argument.typename,
+      value: d.argument.value,
+      userToken: d.cancellationToken !== '',
+      eventTime,
+    };
+    this.timers.add(timer);
+    delta.timersRemoved.delete(id);
+    delta.timersAdded.set(id, timer);
+    this.buffer.changes++;
+    this.scheduleTimerTick();
+  }
+
+  private writeState(slot: Slot, name: string, value: StoredValue | null): void {
+    if (value === null) slot.states!.delete(name);
+    else slot.states!.set(name, value);
+    let delta = this.buffer.delta.addresses.get(slot.key);
+    if (delta === undefined) {
+      delta = { states: {} };
+      this.buffer.delta.addresses.set(slot.key, delta);
+    }
+    delta.states[name] = value;
+    this.buffer.changes++;
+    slot.pinnedUntil = this.checkpointId + 1;
+  }
+
+  private push(record: OutRecord): void {
+    this.buffer.records.push(record);
+    this.buffer.changes++;
+  }
+
+  // ---------------------------------------------------------------- dead letters
+
+  private failBatch(slot: Slot, batch: readonly Entry[], code: string, reason: string): void {
+    this.log.warn('dead-lettering a batch', { address: slot.key, messages: batch.length, code, reason });
+    for (const e of batch) this.deadLetter({ code, reason, record: e.record, env: e.env, target: slot.address });
+  }
+
+  private deadLetter(args: { code: string; reason: string; record: LogRecord; env?: Envelope | undefined; target?: Address | undefined }): void {
+    const { record, env } = args;
+    this.stats.deadLetters++;
+    this.push(
+      deadLetterRecord(
+        this.cfg.deadLetterTopic,
+        {
+          code: args.code,
+          reason: args.reason,
+          source: sourceOf(record),
+          target: args.target ?? env?.target,
+          caller: env?.caller,
+          key: record.key,
+          value: record.value,
+          typename: env?.argument.typename,
+          eventTime: env?.eventTime,
+        },
+        this.now(),
+      ),
+    );
+  }
+
+  /** Dead-letters one effect of a response (the rest of the response still applies). */
+  private deadLetterEffect(
+    slot: Slot,
+    code: string,
+    reason: string,
+    argument: { typename: string; value: Uint8Array } | undefined,
+    eventTime: number,
+  ): void {
+    this.stats.deadLetters++;
+    this.log.warn('dead-lettering an effect', { address: slot.key, code, reason });
+    this.push(
+      deadLetterRecord(
+        this.cfg.deadLetterTopic,
+        {
+          code,
+          reason,
+          caller: slot.address,
+          key: slot.key,
+          value: argument?.value ?? null,
+          typename: argument?.typename,
+          eventTime,
+        },
+        this.now(),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private scheduleTimerTick(): void {
+    if (!this.running) return;
+    const next = this.timers.peekTime();
+    if (next === undefined) return;
+    if (this.timerTimeout !== undefined && next >= this.timerDueAt) return;
+    if (this.timerTimeout !== undefined) clearTimeout(this.timerTimeout);
+    this.timerDueAt = next;
+    const wait = Math.min(Math.max(0, next - this.now()), 2 ** 31 - 1);
+    this.timerTimeout = setTimeout(() => {
+      this.timerTimeout = undefined;
+      this.timerDueAt = Infinity;
+      this.fireTimers();
+    }, wait);
+  }
+
+  /** A due timer becomes a log record in the same checkpoint that removes it: exactly once. */
+  private fireTimers(): void {
+    if (!this.running) return;
+    const due = this.timers.popDue(this.now(), this.cfg.timerBatch);
+    const { internalTopic, partitions } = this.deps;
+    for (const t of due) {
+      this.stats.timersFired++;
+      this.buffer.delta.timersAdded.delete(t.id);
+      this.buffer.delta.timersRemoved.add(t.id);
+      this.push(
+        toInternalRecord(internalTopic, partitions, {
+          target: parseAddressKey(t.targetKey),
+          caller: parseAddressKey(t.callerKey),
+          argument: { typename: t.typename, hasValue: true, value: t.value },
+          eventTime: t.eventTime ?? t.fireAt,
+        }),
+      );
+    }
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    this.scheduleTimerTick();
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  private requestCheckpoint(): void {
+    if (!this.running || this.checkpointRunning !== undefined) return;
+    this.checkpoint().catch((err: unknown) => this.fail(err));
+  }
+
+  private async checkpoint(): Promise<void> {
+    if (this.checkpointRunning !== undefined || this.stopped) return;
+    const position = this.outstanding.position();
+    const completed = JSON.stringify(this.outstanding.completedBeyond());
+    const buf = this.buffer;
+    if (buf.changes === 0 && position === this.lastPosition && completed === this.lastCompleted) return;
+    const id = ++this.checkpointId;
+    this.buffer = emptyBuffer();
+    this.autoTimerSeq = 0;
+    buf.delta.meta = { completed };
+    const started = this.now();
+    const run = (async () => {
+      const { store, owned, hooks } = this.deps;
+      await store.stage(this.epoch, id, buf.delta);
+      await hooks?.afterStage?.(this.partition, id);
+      await owned.commit(buf.records, { offset: position, checkpointId: id });
+      await hooks?.afterCommit?.(this.partition, id);
+      await store.promote(this.epoch, id);
+    })();
+    this.checkpointRunning = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await run;
+    } finally {
+      this.checkpointRunning = undefined;
+    }
+    this.promotedId = id;
+    this.lastPosition = position;
+    this.lastCompleted = completed;
+    this.stats.checkpoints++;
+    this.stats.lastCheckpointMs = this.now() - started;
+    this.evict();
+    this.updateFlow();
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+  }
+
+  /** Drops idle, committed addresses beyond the cache size (least recently used first). */
+  private evict(): void {
+    let excess = this.slots.size - this.cfg.stateCacheAddresses;
+    if (excess <= 0) return;
+    for (const slot of this.slots.values()) {
+      if (excess <= 0) break;
+      if (
+        slot.inFlight === undefined &&
+        slot.mailbox.length === 0 &&
+        slot.states !== undefined &&
+        slot.pinnedUntil <= this.promotedId
+      ) {
+        this.slots.delete(slot.key);
+        excess--;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- flow control
+
+  private checkBlocked(slot: Slot): void {
+    const limit = slot.target.maxBatch;
+    const blocked = limit > 0 && slot.mailbox.length >= limit;
+    if (blocked !== slot.blocked) {
+      slot.blocked = blocked;
+      this.blockedSlots += blocked ? 1 : -1;
+    }
+  }
+
+  /**
+   * Pauses consumption while an address's backlog is at `maxNumBatchRequests`, too many records
+   * are outstanding, or the uncommitted buffer is far past its checkpoint size; resumes after.
+   */
+  private updateFlow(): void {
+    if (!this.running) return;
+    const overloaded =
+      this.blockedSlots > 0 ||
+      this.outstanding.tracked >= this.cfg.maxOutstandingRecords ||
+      this.buffer.changes >= this.cfg.checkpointMaxRecords * 4;
+    if (overloaded && !this.paused) {
+      this.paused = true;
+      this.deps.owned.pause();
+    } else if (!overloaded && this.paused) {
+      this.paused = false;
+      this.deps.owned.resume();
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    this.log.error('partition task failed; it will be recovered from its last checkpoint', { err });
+    this.shutdown();
+    this.deps.onFailure?.(err);
+  }
+
+  private shutdown(): void {
+    this.stopped = true;
+    this.running = false;
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+    if (this.timerTimeout !== undefined) clearTimeout(this.timerTimeout);
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    for (const slot of this.slots.values()) slot.abort?.abort();
+  }
+}
+
+function parseRanges(text: string | undefined): OffsetRanges {
+  if (text === undefined) return [];
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? (parsed as OffsetRanges) : [];
+}
+
+function addressProblem(a: Address | undefined): string | undefined {
+  if (a === undefined) return 'no target address';
+  if (a.namespace === '' || a.type === '') return `target "${a.namespace}/${a.type}" is not a function type`;
+  if (a.namespace.includes('/') || a.type.includes('/')) {
+    return `target function type "${a.namespace}/${a.type}" must contain exactly one "/"`;
+  }
+  return undefined;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,25 @@
+// The partition task's view of the module: which endpoint serves a function type, and how an
+// egress message becomes a log record. Built from module.yaml by the runtime.
+import type { EgressMessage } from '@continuum/sdk/protocol';
+import type { OutRecord } from '../log/log.js';
+import type { HttpEndpointConfig } from '../module/types.js';
+
+export interface FunctionTarget {
+  endpoint: HttpEndpointConfig;
+  /** The endpoint URL for this function type (template resolved). */
+  url: string;
+  /** `maxNumBatchRequests` of the endpoint; <= 0 means unbounded. */
+  maxBatch: number;
+}
+
+export interface FunctionRouter {
+  /** The endpoint serving `functionType` (`namespace/name`), or undefined when none does. */
+  resolve(functionType: string): FunctionTarget | undefined;
+}
+
+/** A routed egress record, or why the message cannot be delivered (it is dead-lettered). */
+export type EgressRoute = { record: OutRecord } | { error: string; code: string };
+
+export interface EgressRouter {
+  route(message: EgressMessage, eventTime: number): EgressRoute;
+}

@@ -1,0 +1,157 @@
+// The runtime process: joins the log's group, runs one partition task per owned partition,
+// restarts a failed task from its last checkpoint, and appends ingress messages to the log.
+// Adapters (Kafka/Redis or embedded) and the function client are given to it.
+import type { Address, TypedValue } from '@continuum/sdk/protocol';
+import { ContinuumError } from './errors.js';
+import { partitionOf } from './core/address.js';
+import { toInternalRecord } from './core/envelope.js';
+import { defaultTaskConfig, PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import type { EgressRouter, FunctionRouter } from './core/routing.js';
+import { StateRegistry } from './core/state-registry.js';
+import type { Log, OwnedPartition } from './log/log.js';
+import { silentLogger, type Logger } from './logger.js';
+import type { StateStore } from './state/state-store.js';
+import type { FunctionClient } from './transport/function-client.js';
+
+export interface RuntimeOptions {
+  log: Log;
+  store: StateStore;
+  client: FunctionClient;
+  functions: FunctionRouter;
+  egress: EgressRouter;
+  task?: Partial<TaskConfig> | undefined;
+  logger?: Logger | undefined;
+  hooks?: TaskHooks | undefined;
+  /** Wait before recovering a failed partition again (doubles up to 10 s while it keeps failing). */
+  restartBackoffMs?: number | undefined;
+}
+
+/** A message for a function from outside (ingress, CLI, admin API). */
+export interface IngressMessage {
+  target: Address;
+  argument: TypedValue;
+  eventTime?: number | undefined;
+}
+
+export class Runtime {
+  private readonly opts: RuntimeOptions;
+  private readonly taskConfig: TaskConfig;
+  private readonly registry = new StateRegistry();
+  private readonly tasks = new Map<number, PartitionTask>();
+  private readonly restarts = new Map<number, { timer: NodeJS.Timeout | undefined; failures: number }>();
+  private readonly log: Logger;
+  private started = false;
+  private stopping = false;
+
+  constructor(opts: RuntimeOptions) {
+    this.opts = opts;
+    this.taskConfig = { ...defaultTaskConfig, ...opts.task };
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new ContinuumError('RUNTIME_STARTED', 'the runtime is already started');
+    this.started = true;
+    await this.opts.log.join({
+      assigned: (owned) => this.assign(owned),
+      revoked: (p) => this.revoke(p),
+    });
+  }
+
+  /** Leaves the group (each task commits what is complete) and closes the adapters. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const r of this.restarts.values()) if (r.timer !== undefined) clearTimeout(r.timer);
+    await this.opts.log.leave();
+    await Promise.all([...this.tasks.values()].map((t) => t.stop(false)));
+    this.tasks.clear();
+    await this.opts.client.close();
+    await this.opts.log.close();
+    await this.opts.store.close();
+  }
+
+  /** Appends messages to the internal log; resolves once they are durable. */
+  async send(messages: readonly IngressMessage[]): Promise<void> {
+    const { internalTopic, partitions } = this.opts.log;
+    const now = Date.now();
+    await this.opts.log.append(
+      messages.map((m) =>
+        toInternalRecord(internalTopic, partitions, { target: m.target, argument: m.argument, eventTime: m.eventTime ?? now }),
+      ),
+    );
+  }
+
+  /** The running task of a partition (admin, tests). */
+  task(partition: number): PartitionTask | undefined {
+    return this.tasks.get(partition);
+  }
+
+  taskFor(address: Address): PartitionTask | undefined {
+    return this.tasks.get(partitionOf(address, this.opts.log.partitions));
+  }
+
+  /** Owned partitions whose task has recovered and runs. */
+  get ownedPartitions(): number[] {
+    return [...this.tasks.keys()].sort((a, b) => a - b);
+  }
+
+  /** Checkpoints every task now; resolves when all are committed. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.tasks.values()].map((t) => t.flush()));
+  }
+
+  private async assign(owned: OwnedPartition): Promise<void> {
+    if (this.stopping) return;
+    const p = owned.partition;
+    const task = new PartitionTask({
+      owned,
+      store: this.opts.store.partition(p),
+      internalTopic: this.opts.log.internalTopic,
+      partitions: this.opts.log.partitions,
+      functions: this.opts.functions,
+      egress: this.opts.egress,
+      client: this.opts.client,
+      registry: this.registry,
+      config: this.taskConfig,
+      logger: this.log,
+      hooks: this.opts.hooks,
+      onFailure: () => this.scheduleRestart(p, task),
+    });
+    this.tasks.set(p, task);
+    try {
+      await task.start();
+      const r = this.restarts.get(p);
+      if (r !== undefined) r.failures = 0;
+    } catch (err) {
+      this.log.error('partition recovery failed', { partition: p, err });
+      await task.stop(false);
+      this.scheduleRestart(p, task);
+    }
+  }
+
+  private async revoke(p: number): Promise<void> {
+    const r = this.restarts.get(p);
+    if (r?.timer !== undefined) clearTimeout(r.timer);
+    this.restarts.delete(p);
+    const task = this.tasks.get(p);
+    this.tasks.delete(p);
+    await task?.stop(true);
+  }
+
+  private scheduleRestart(p: number, failed: PartitionTask): void {
+    if (this.stopping || this.tasks.get(p) !== failed) return;
+    this.tasks.delete(p);
+    const state = this.restarts.get(p) ?? { timer: undefined, failures: 0 };
+    state.failures++;
+    const base = this.opts.restartBackoffMs ?? 200;
+    const wait = Math.min(10_000, base * 2 ** Math.min(state.failures - 1, 6));
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      const owned = this.opts.log.reacquire(p);
+      if (owned === undefined || this.stopping) return;
+      this.assign(owned).catch((err: unknown) => this.log.error('partition restart failed', { partition: p, err }));
+    }, wait);
+    this.restarts.set(p, state);
+  }
+}
