@@ -1,0 +1,745 @@
+// The HTTP adapter of the FunctionClient port: POSTs protobuf ToFunction bodies with undici over
+// pooled keep-alive connections (TCP, TLS or unix sockets) and retries within the call budget.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Address, FromFunction } from '@continuum/sdk/protocol';
+import { decodeFromFunction, encodeToFunction } from '@continuum/sdk/protocol';
+import { z } from 'zod';
+import { EndpointUrlError, parseEndpointUrl } from './endpoint-url.js';
+import type { EndpointTarget } from './endpoint-url.js';
+import {
+  FunctionAttemptError,
+  FunctionCallError,
+  FunctionCallErrorCode,
+  formatAddress,
+} from './function-client.js';
+import type { AttemptFailureKind, FunctionCall, FunctionClient } from './function-client.js';
+import { InFlightLimiter, LimiterFullError } from './in-flight-limiter.js';
+import type { Release } from './in-flight-limiter.js';
+import { PoolCache, TlsConfigError } from './pool-cache.js';
+import {
+  BodyTooLargeError,
+  ContentEncodingError,
+  decodeContentEncoding,
+  readBody,
+  readExcerpt,
+} from './response-body.js';
+import { retryPolicyFor } from './retry-policy.js';
+import type { TransportConfig } from '../module/types.js';
+
+/** Reported after every HTTP attempt, successful or not. */
+export interface AttemptEvent {
+  address: Address;
+  /** Endpoint URL without user info. */
+  url: string;
+  /** 1-based attempt number within the call. */
+  attempt: number;
+  durationMs: number;
+  /** The HTTP status, when a response arrived. */
+  status: number | undefined;
+  /** Undefined on success. */
+  failure: FunctionAttemptError | undefined;
+  /** True when another attempt follows after `backoffMs`. */
+  willRetry: boolean;
+  backoffMs: number;
+}
+
+/** Reported once per call when it settles. */
+export interface CallEvent {
+  address: Address;
+  url: string;
+  attempts: number;
+  /** Time spent waiting for an in-flight slot. */
+  queuedMs: number;
+  /** Time from getting a slot to settling (what the call budget limits). */
+  durationMs: number;
+  /** Undefined on success. */
+  error: FunctionCallError | undefined;
+}
+
+/** Options of {@link HttpFunctionClient}; every field is optional. */
+export interface HttpFunctionClientOptions {
+  /**
+   * Calls running at once across all endpoints (each holds at most one HTTP request).
+   * @defaultValue 1024
+   */
+  maxInFlight?: number;
+  /**
+   * Calls allowed to wait for a slot when all are taken. Past this, `invoke` rejects at once with
+   * `FUNCTION_CLIENT_OVERLOADED` (retryable): the caller should pause its input and try again.
+   * @defaultValue 1024
+   */
+  maxQueued?: number;
+  /**
+   * Connection pools kept (one per origin, socket and transport settings); the least recently
+   * used is closed past this.
+   * @defaultValue 64
+   */
+  maxPools?: number;
+  /**
+   * How long `close()` lets running calls finish before it aborts them.
+   * @defaultValue 1000
+   */
+  closeGraceMs?: number;
+  /**
+   * Called after every attempt, e.g. to count retries and observe latency. Must not throw (what
+   * it throws is ignored).
+   * @example
+   * ```ts
+   * new HttpFunctionClient({ onAttempt: (e) => { if (e.willRetry) retries.inc(); } });
+   * ```
+   */
+  onAttempt?: (event: AttemptEvent) => void;
+  /** Called once per settled call. Must not throw (what it throws is ignored). */
+  onCall?: (event: CallEvent) => void;
+}
+
+const optionsSchema = z.object({
+  maxInFlight: z.number().int().min(1).default(1024),
+  maxQueued: z.number().int().min(0).default(1024),
+  maxPools: z.number().int().min(1).default(64),
+  closeGraceMs: z.number().int().min(0).default(1000),
+});
+
+// Parsed URLs are cached because the dispatcher resolves the same few URLs over and over.
+const maxCachedUrls = 1024;
+const errorExcerptChars = 256;
+
+const requestHeaders = {
+  'content-type': 'application/octet-stream',
+  accept: 'application/octet-stream',
+  'accept-encoding': 'gzip, deflate',
+  'user-agent': 'statefun',
+} as const;
+
+type StopReason = 'deadline' | 'caller' | 'closed';
+
+/** One call's cancellation: the budget timer, the caller's signal and close() all abort it. */
+class CallControl {
+  readonly controller = new AbortController();
+  stopReason: StopReason | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onCallerAbort: () => void;
+
+  constructor(
+    budgetMs: number,
+    private readonly callerSignal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(() => this.stop('deadline'), budgetMs);
+    this.onCallerAbort = () => this.stop('caller');
+    if (callerSignal?.aborted === true) this.stop('caller');
+    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  stop(reason: StopReason): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.controller.abort(new Error(`call stopped: ${reason}`));
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+interface Outcome {
+  response: FromFunction;
+  status: number;
+}
+
+/**
+ * {@link FunctionClient} over HTTP/1.1 with undici.
+ *
+ * Concurrency: at most `maxInFlight` calls run; up to `maxQueued` more wait in FIFO order, and
+ * beyond that `invoke` fails fast with a retryable `FUNCTION_CLIENT_OVERLOADED` rather than
+ * queueing without bound, so the caller (the partition task) pauses its consumer. The call budget
+ * starts when a call gets its slot, so time spent queued does not eat into the endpoint's budget;
+ * the caller's `signal` ends a wait early.
+ *
+ * Retries follow the endpoint's transport: `async` retries every failure with 2 ms·2^n backoff,
+ * `okhttp` retries IO errors and 408/409/420/429/499/5xx with 10 ms doubling backoff; both stop
+ * when less than 1 ms of `callTimeoutMs` is left. The okhttp write timeout is not enforced
+ * separately (the budget covers it); its read timeout limits the wait for headers and between
+ * body chunks.
+ *
+ * @example
+ * ```ts
+ * const client = new HttpFunctionClient({ maxInFlight: 256 });
+ * const reply = await client.invoke({ endpoint, url, address, request });
+ * await client.close();
+ * ```
+ */
+export class HttpFunctionClient implements FunctionClient {
+  private readonly limiter: InFlightLimiter;
+  private readonly pools: PoolCache;
+  private readonly urls = new Map<string, EndpointTarget>();
+  private readonly active = new Set<CallControl>();
+  private readonly closeGraceMs: number;
+  private readonly onAttempt: ((event: AttemptEvent) => void) | undefined;
+  private readonly onCall: ((event: CallEvent) => void) | undefined;
+  private closing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+
+  constructor(options: HttpFunctionClientOptions = {}) {
+    const parsed = optionsSchema.parse({
+      maxInFlight: options.maxInFlight,
+      maxQueued: options.maxQueued,
+      maxPools: options.maxPools,
+      closeGraceMs: options.closeGraceMs,
+    });
+    this.limiter = new InFlightLimiter(parsed.maxInFlight, parsed.maxQueued);
+    this.pools = new PoolCache(parsed.maxPools);
+    this.closeGraceMs = parsed.closeGraceMs;
+    this.onAttempt = options.onAttempt;
+    this.onCall = options.onCall;
+  }
+
+  /** Calls holding an in-flight slot, and calls waiting for one. */
+  get load(): { inFlight: number; queued: number } {
+    return { inFlight: this.limiter.inFlight, queued: this.limiter.queued };
+  }
+
+  async invoke(call: FunctionCall): Promise<FromFunction> {
+    const { address } = call;
+    if (this.closing !== undefined) throw this.closedError(call, undefined, 0, 0, undefined);
+
+    let target: EndpointTarget;
+    try {
+      target = this.resolveUrl(call.url);
+    } catch (err) {
+      if (!(err instanceof EndpointUrlError)) throw err;
+      throw new FunctionCallError(
+        FunctionCallErrorCode.requestInvalid,
+        `Cannot call function ${formatAddress(address)}: ${err.message} (endpoint for "${call.endpoint.functions}" ` +
+          `in ${call.endpoint.source.file}, document ${call.endpoint.source.document}).`,
+        { address, url: call.url, attempts: 0, elapsedMs: 0, cause: err, retryable: false },
+      );
+    }
+    const body = this.encode(call, target);
+
+    const queuedAt = performance.now();
+    let release: Release;
+    try {
+      release = await this.limiter.acquire(call.signal);
+    } catch (err) {
+      throw this.admissionError(call, target, err);
+    }
+    const queuedMs = performance.now() - queuedAt;
+    if (this.closing !== undefined) {
+      release();
+      throw this.closedError(call, target, 0, 0, undefined);
+    }
+
+    const control = new CallControl(call.endpoint.transport.callTimeoutMs, call.signal);
+    this.active.add(control);
+    const started = performance.now();
+    let attempts = 0;
+    try {
+      const result = await this.runAttempts(call, target, body, control, (n) => (attempts = n));
+      this.emitCall({
+        address,
+        url: target.display,
+        attempts,
+        queuedMs,
+        durationMs: performance.now() - started,
+        error: undefined,
+      });
+      return result;
+    } catch (err) {
+      const error =
+        err instanceof FunctionCallError
+          ? err
+          : new FunctionCallError(
+              FunctionCallErrorCode.callFailed,
+              `Call to function ${formatAddress(address)} at ${target.display} failed unexpectedly: ${String(err)}. This is a bug in the runtime; please report it.`,
+              {
+                address,
+                url: target.display,
+                attempts,
+                elapsedMs: performance.now() - started,
+                cause: err,
+                retryable: false,
+              },
+            );
+      this.emitCall({
+        address,
+        url: target.display,
+        attempts,
+        queuedMs,
+        durationMs: performance.now() - started,
+        error,
+      });
+      throw error;
+    } finally {
+      control.dispose();
+      this.active.delete(control);
+      release();
+      if (this.active.size === 0) this.drained?.();
+    }
+  }
+
+  /**
+   * Stops accepting calls and fails queued ones with `FUNCTION_CLIENT_CLOSED`, gives running calls
+   * up to `closeGraceMs` to finish, then aborts them and destroys every connection pool.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.limiter.rejectWaiting(new ClosedSignal());
+    if (this.active.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.drained = resolve));
+      const grace = new AbortController();
+      await Promise.race([
+        drained,
+        sleep(this.closeGraceMs, undefined, { signal: grace.signal }).catch(() => undefined),
+      ]);
+      grace.abort();
+      for (const control of this.active) control.stop('closed');
+    }
+    await this.pools.destroyAll();
+  }
+
+  private resolveUrl(url: string): EndpointTarget {
+    const cached = this.urls.get(url);
+    if (cached !== undefined) return cached;
+    const target = parseEndpointUrl(url);
+    if (this.urls.size >= maxCachedUrls) {
+      const oldest = this.urls.keys().next();
+      if (oldest.done !== true) this.urls.delete(oldest.value);
+    }
+    this.urls.set(url, target);
+    return target;
+  }
+
+  private encode(call: FunctionCall, target: EndpointTarget): Uint8Array {
+    const batch = call.request.invocation;
+    const problem =
+      batch === undefined
+        ? 'the ToFunction has no invocation batch'
+        : batch.invocations.length === 0
+          ? 'the invocation batch is empty'
+          : undefined;
+    if (problem !== undefined) {
+      throw new FunctionCallError(
+        FunctionCallErrorCode.requestInvalid,
+        `Cannot call function ${formatAddress(call.address)} at ${target.display}: ${problem}; ` +
+          'a request must carry at least one invocation (function SDKs reject anything else).',
+        { address: call.address, url: target.display, attempts: 0, elapsedMs: 0, retryable: false },
+      );
+    }
+    return encodeToFunction(call.request);
+  }
+
+  private async runAttempts(
+    call: FunctionCall,
+    target: EndpointTarget,
+    body: Uint8Array,
+    control: CallControl,
+    setAttempts: (n: number) => void,
+  ): Promise<FromFunction> {
+    const transport = call.endpoint.transport;
+    const policy = retryPolicyFor(transport.type);
+    const deadline = performance.now() + transport.callTimeoutMs;
+    let attempt = 0;
+    let lastFailure: FunctionAttemptError | undefined;
+    // The failure of the last attempt the budget did not cut short: the informative one.
+    let lastCause: FunctionAttemptError | undefined;
+    const started = performance.now();
+    const elapsed = (): number => performance.now() - started;
+
+    for (;;) {
+      attempt++;
+      setAttempts(attempt);
+      const attemptStart = performance.now();
+      try {
+        const outcome = await this.attempt(target, body, transport, control.signal);
+        this.emitAttempt({
+          address: call.address,
+          url: target.display,
+          attempt,
+          durationMs: performance.now() - attemptStart,
+          status: outcome.status,
+          failure: undefined,
+          willRetry: false,
+          backoffMs: 0,
+        });
+        return outcome.response;
+      } catch (err) {
+        if (err instanceof TlsConfigError) {
+          throw new FunctionCallError(
+            FunctionCallErrorCode.requestInvalid,
+            `Cannot call function ${formatAddress(call.address)} at ${target.display}: ${err.message} ` +
+              `(endpoint for "${call.endpoint.functions}" in ${call.endpoint.source.file}).`,
+            {
+              address: call.address,
+              url: target.display,
+              attempts: attempt - 1,
+              elapsedMs: elapsed(),
+              cause: err,
+              retryable: false,
+            },
+          );
+        }
+        lastFailure = this.classify(err, control, transport, policy.retries.bind(policy));
+        if (control.stopReason === undefined) lastCause = lastFailure;
+      }
+
+      const stop = control.stopReason;
+      const remaining = deadline - performance.now();
+      const exhausted = stop === 'deadline' || remaining < 1;
+      const willRetry = stop === undefined && lastFailure.retryable && !exhausted;
+      const backoffMs = willRetry ? Math.min(policy.backoffMs(attempt - 1), remaining) : 0;
+      this.emitAttempt({
+        address: call.address,
+        url: target.display,
+        attempt,
+        durationMs: performance.now() - attemptStart,
+        status: lastFailure.status,
+        failure: lastFailure,
+        willRetry,
+        backoffMs,
+      });
+
+      if (stop === 'caller') throw this.abortedError(call, target, attempt, elapsed(), lastFailure);
+      if (stop === 'closed') throw this.closedError(call, target, attempt, elapsed(), lastFailure);
+      if (!lastFailure.retryable) throw this.permanentError(call, target, attempt, elapsed(), lastFailure);
+      if (exhausted) throw this.exhaustedError(call, target, attempt, elapsed(), lastFailure, lastCause);
+
+      try {
+        await sleep(backoffMs, undefined, { signal: control.signal });
+      } catch {
+        // Woken by the deadline, the caller or close(): the checks below say which.
+      }
+      const after = control.stopReason;
+      if (after === 'caller') throw this.abortedError(call, target, attempt, elapsed(), lastFailure);
+      if (after === 'closed') throw this.closedError(call, target, attempt, elapsed(), lastFailure);
+      if (after === 'deadline' || deadline - performance.now() < 1) {
+        throw this.exhaustedError(call, target, attempt, elapsed(), lastFailure, lastCause);
+      }
+    }
+  }
+
+  private async attempt(
+    target: EndpointTarget,
+    body: Uint8Array,
+    transport: TransportConfig,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const pool = await this.pools.get(target, transport);
+    const readTimeout = transport.type === 'okhttp' ? (transport.readTimeoutMs ?? 0) : 0;
+    const response = await pool.request({
+      path: target.path,
+      method: 'POST',
+      headers: { ...requestHeaders, 'content-length': String(body.byteLength) },
+      body,
+      signal,
+      // pool_ttl 0: one connection per request, as StateFun does without pooling.
+      reset: transport.poolTtlMs === 0,
+      headersTimeout: readTimeout,
+      bodyTimeout: readTimeout,
+    });
+    const status = response.statusCode;
+    if (status < 200 || status > 299) {
+      const excerpt = await readExcerpt(response.body, errorExcerptChars);
+      throw new AttemptFailure(
+        'status',
+        `HTTP ${status}${excerpt === '' ? '' : ` "${oneLine(excerpt)}"`}`,
+        status,
+      );
+    }
+    let raw: Buffer;
+    let decoded: Buffer;
+    try {
+      raw = await readBody(
+        response.body,
+        transport.payloadMaxBytes,
+        contentLength(response.headers['content-length']),
+      );
+      decoded = await decodeContentEncoding(
+        raw,
+        headerValue(response.headers['content-encoding']),
+        transport.payloadMaxBytes,
+      );
+    } catch (err) {
+      if (err instanceof BodyTooLargeError)
+        throw new AttemptFailure('too-large', `HTTP ${status}: ${err.message}`, status, err);
+      if (err instanceof ContentEncodingError) {
+        throw new AttemptFailure('invalid-response', `HTTP ${status}: ${err.message}`, status, err);
+      }
+      throw err;
+    }
+    // undici frees a keep-alive connection one event-loop turn after the response ends; without
+    // this yield a caller that sends its next batch at once would open a second connection.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (decoded.byteLength === 0) return { response: emptyResponse(), status };
+    let message: FromFunction;
+    try {
+      message = decodeFromFunction(decoded);
+    } catch (err) {
+      throw new AttemptFailure(
+        'invalid-response',
+        `HTTP ${status} with a ${decoded.byteLength}-byte body that is not a protobuf FromFunction ` +
+          `(${(err as Error).message}; body starts with ${hexExcerpt(decoded)})`,
+        status,
+        err,
+      );
+    }
+    return { response: normalise(message), status };
+  }
+
+  private classify(
+    err: unknown,
+    control: CallControl,
+    transport: TransportConfig,
+    retries: (kind: AttemptFailureKind, status: number | undefined) => boolean,
+  ): FunctionAttemptError {
+    let kind: AttemptFailureKind;
+    let message: string;
+    let status: number | undefined;
+    let cause: unknown = err;
+    if (err instanceof AttemptFailure) {
+      kind = err.kind;
+      message = err.message;
+      status = err.status;
+      cause = err.cause;
+    } else if (control.stopReason !== undefined) {
+      kind = 'timeout';
+      message =
+        control.stopReason === 'deadline'
+          ? `no complete response before the call budget of ${transport.callTimeoutMs} ms ran out`
+          : `attempt abandoned (${control.stopReason === 'caller' ? 'the caller aborted' : 'the client is closing'})`;
+    } else {
+      const code = errorCode(err);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        kind = 'timeout';
+        message = `no data within the read timeout of ${transport.readTimeoutMs ?? 0} ms (${code})`;
+      } else if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+        kind = 'connection';
+        message = `could not connect within ${transport.connectTimeoutMs} ms (${code})`;
+      } else {
+        kind = 'connection';
+        message = `${describeError(err)}`;
+      }
+    }
+    return new FunctionAttemptError(kind, message, { status, cause, retryable: retries(kind, status) });
+  }
+
+  private admissionError(call: FunctionCall, target: EndpointTarget, err: unknown): FunctionCallError {
+    if (err instanceof LimiterFullError) {
+      return new FunctionCallError(
+        FunctionCallErrorCode.overloaded,
+        `Cannot call function ${formatAddress(call.address)} at ${target.display} now: ${err.message}. ` +
+          'Pause input and retry once calls complete, or raise maxInFlight/maxQueued.',
+        {
+          address: call.address,
+          url: target.display,
+          attempts: 0,
+          elapsedMs: 0,
+          cause: err,
+          retryable: true,
+        },
+      );
+    }
+    if (err instanceof ClosedSignal) return this.closedError(call, target, 0, 0, undefined);
+    return this.abortedError(call, target, 0, 0, undefined);
+  }
+
+  private exhaustedError(
+    call: FunctionCall,
+    target: EndpointTarget,
+    attempts: number,
+    elapsedMs: number,
+    last: FunctionAttemptError,
+    lastCause: FunctionAttemptError | undefined,
+  ): FunctionCallError {
+    const budget = call.endpoint.transport.callTimeoutMs;
+    const before =
+      lastCause !== undefined && lastCause !== last ? `; the attempt before it: ${lastCause.message}` : '';
+    return new FunctionCallError(
+      FunctionCallErrorCode.callFailed,
+      `Call to function ${formatAddress(call.address)} at ${target.display} failed after ${plural(attempts, 'attempt')} ` +
+        `in ${Math.round(elapsedMs)} ms (call budget ${budget} ms, ${call.endpoint.transport.type} transport); ` +
+        `last attempt: ${last.message}${before}. Check that the function service is up and answers with a FromFunction, ` +
+        `or raise transport.call of the endpoint for "${call.endpoint.functions}" in ${call.endpoint.source.file}.`,
+      {
+        address: call.address,
+        url: target.display,
+        attempts,
+        elapsedMs,
+        lastFailure: last,
+        retryable: false,
+      },
+    );
+  }
+
+  private permanentError(
+    call: FunctionCall,
+    target: EndpointTarget,
+    attempts: number,
+    elapsedMs: number,
+    last: FunctionAttemptError,
+  ): FunctionCallError {
+    const code =
+      last.kind === 'status'
+        ? FunctionCallErrorCode.statusRejected
+        : last.kind === 'too-large'
+          ? FunctionCallErrorCode.responseTooLarge
+          : FunctionCallErrorCode.responseInvalid;
+    const advice =
+      last.kind === 'status'
+        ? `the ${call.endpoint.transport.type} transport does not retry this status; check the endpoint URL and the function service`
+        : last.kind === 'too-large'
+          ? 'raise transport.payload_max_bytes or make the function return less'
+          : 'the function service does not speak the StateFun request-reply protocol at this URL';
+    return new FunctionCallError(
+      code,
+      `Call to function ${formatAddress(call.address)} at ${target.display} failed after ${plural(attempts, 'attempt')}: ` +
+        `${last.message}; ${advice}.`,
+      {
+        address: call.address,
+        url: target.display,
+        attempts,
+        elapsedMs,
+        lastFailure: last,
+        retryable: false,
+      },
+    );
+  }
+
+  private abortedError(
+    call: FunctionCall,
+    target: EndpointTarget,
+    attempts: number,
+    elapsedMs: number,
+    last: FunctionAttemptError | undefined,
+  ): FunctionCallError {
+    return new FunctionCallError(
+      FunctionCallErrorCode.aborted,
+      `Call to function ${formatAddress(call.address)} at ${target.display} was aborted by its caller after ${plural(attempts, 'attempt')}.`,
+      {
+        address: call.address,
+        url: target.display,
+        attempts,
+        elapsedMs,
+        lastFailure: last,
+        retryable: false,
+      },
+    );
+  }
+
+  private closedError(
+    call: FunctionCall,
+    target: EndpointTarget | undefined,
+    attempts: number,
+    elapsedMs: number,
+    last: FunctionAttemptError | undefined,
+  ): FunctionCallError {
+    const url = target?.display ?? call.url;
+    return new FunctionCallError(
+      FunctionCallErrorCode.closed,
+      `Call to function ${formatAddress(call.address)} at ${url} was given up because the function client is closing ` +
+        `(after ${plural(attempts, 'attempt')}); the batch has to be sent again by whoever owns the address next.`,
+      { address: call.address, url, attempts, elapsedMs, lastFailure: last, retryable: true },
+    );
+  }
+
+  private emitAttempt(event: AttemptEvent): void {
+    if (this.onAttempt === undefined) return;
+    try {
+      this.onAttempt(event);
+    } catch {
+      // Metrics must never break a call.
+    }
+  }
+
+  private emitCall(event: CallEvent): void {
+    if (this.onCall === undefined) return;
+    try {
+      this.onCall(event);
+    } catch {
+      // Metrics must never break a call.
+    }
+  }
+}
+
+/** Internal: an attempt failure before the retry policy has judged it. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly kind: AttemptFailureKind,
+    message: string,
+    readonly status: number | undefined,
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** Internal: the reason queued waiters are rejected with on close(). */
+class ClosedSignal extends Error {
+  constructor() {
+    super('function client closed');
+  }
+}
+
+function emptyResponse(): FromFunction {
+  return {
+    invocationResult: {
+      stateMutations: [],
+      outgoingMessages: [],
+      delayedInvocations: [],
+      outgoingEgresses: [],
+    },
+  };
+}
+
+function normalise(message: FromFunction): FromFunction {
+  return message.invocationResult === undefined && message.incompleteInvocationContext === undefined
+    ? emptyResponse()
+    : message;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function contentLength(value: string | string[] | undefined): number | undefined {
+  const v = headerValue(value);
+  if (v === undefined || !/^\d+$/.test(v.trim())) return undefined;
+  return Number(v.trim());
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = errorCode(err);
+  // undici wraps socket errors; the underlying cause usually says more (ECONNREFUSED, TLS alerts).
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}${code !== undefined ? ` (${code})` : ''}`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function hexExcerpt(bytes: Uint8Array): string {
+  const shown = Buffer.from(bytes.subarray(0, 16))
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
+  return bytes.byteLength > 16 ? `${shown} …` : shown;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
