@@ -5,6 +5,8 @@
 export interface ComponentSource {
   file: string;
   document: number;
+  /** 1-based line where the component starts (its document, or its entry in a legacy v3.0 list). */
+  line?: number | undefined;
 }
 
 export interface TlsOptions {
@@ -77,7 +79,10 @@ export interface KafkaEgressConfig {
   kind: 'io.statefun.kafka.v1/egress';
   id: string;
   brokers: string[];
-  deliverySemantic: { type: 'at-least-once' | 'exactly-once' | 'none'; transactionTimeoutMs?: number | undefined };
+  deliverySemantic: {
+    type: 'at-least-once' | 'exactly-once' | 'none';
+    transactionTimeoutMs?: number | undefined;
+  };
   properties: Record<string, string>;
   source: ComponentSource;
 }
@@ -112,4 +117,22 @@ export interface ModuleConfig {
   playgroundIngresses: readonly PlaygroundIngressConfig[];
   playgroundEgresses: readonly PlaygroundEgressConfig[];
   skipped: readonly UnsupportedComponent[];
+  /** Non-fatal findings: likely typos in keys, ignored settings, deprecated keys. Filled by the loader. */
+  warnings?: readonly ModuleIssue[] | undefined;
+}
+
+/** One finding about a module file, precise enough to fix it without reading the loader. */
+export interface ModuleIssue {
+  severity: 'error' | 'warning';
+  file: string;
+  /** 1-based document number in the file; undefined for problems of the whole file. */
+  document?: number | undefined;
+  /** 1-based line of the offending YAML node (or of its nearest existing parent). */
+  line?: number | undefined;
+  /** The component's `kind`, when known. */
+  kind?: string | undefined;
+  /** Key path from the document root, e.g. `spec.transport.call` or `spec.topics[0].targets[1]`; empty for the document itself. */
+  path: string;
+  /** What was found and what was expected. */
+  message: string;
 }

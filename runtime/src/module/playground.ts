@@ -1,0 +1,44 @@
+// Playground components (`io.statefun.playground.v1/ingress|egress`): the HTTP ingress and the
+// pollable egress of StateFun's playground image, with their fixed ids.
+
+import type { ComponentScope } from './scope.js';
+import { list, mapping, nonEmptyText, port, validate } from './schema.js';
+import type { PlaygroundEgressConfig, PlaygroundIngressConfig } from './types.js';
+
+export const PLAYGROUND_INGRESS_KIND = 'io.statefun.playground.v1/ingress';
+export const PLAYGROUND_EGRESS_KIND = 'io.statefun.playground.v1/egress';
+/** The playground ingress has no `id` key; this is its fixed id. */
+export const PLAYGROUND_INGRESS_ID = 'io.statefun.playground/ingress';
+/** Functions address the playground egress by this fixed id. */
+export const PLAYGROUND_EGRESS_ID = 'io.statefun.playground/egress';
+
+const ingressSchema = mapping({ port });
+const egressSchema = mapping({ port, topics: list(nonEmptyText('a topic name'), 'topic name') });
+
+/** Validates an `io.statefun.playground.v1/ingress` spec. */
+export function parsePlaygroundIngress(
+  scope: ComponentScope,
+  spec: unknown,
+): PlaygroundIngressConfig | undefined {
+  const parsed = validate(scope, ingressSchema, spec, []);
+  if (parsed === undefined) return undefined;
+  return { kind: PLAYGROUND_INGRESS_KIND, port: parsed.port, source: scope.source };
+}
+
+/** Validates an `io.statefun.playground.v1/egress` spec. */
+export function parsePlaygroundEgress(
+  scope: ComponentScope,
+  spec: unknown,
+): PlaygroundEgressConfig | undefined {
+  const parsed = validate(scope, egressSchema, spec, []);
+  if (parsed === undefined) return undefined;
+  const topics = [...new Set(parsed.topics)];
+  if (topics.length !== parsed.topics.length) scope.warning(['topics'], 'a topic is listed more than once');
+  return {
+    kind: PLAYGROUND_EGRESS_KIND,
+    id: PLAYGROUND_EGRESS_ID,
+    port: parsed.port,
+    topics,
+    source: scope.source,
+  };
+}
