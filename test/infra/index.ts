@@ -1,1 +1,28 @@
-export {};
+// Public surface of @continuum/test-infra: real Kafka and Redis for integration tests, and helpers.
+export { InfraError } from './errors.js';
+export type { InfraErrorCode } from './errors.js';
+export { startKafka } from './kafka.js';
+export type { KafkaHandle, StartKafkaOptions } from './kafka.js';
+export { startRedis } from './redis.js';
+export type { RedisHandle, StartRedisOptions } from './redis.js';
+export { dockerReachable, infraSetting, resolveMode } from './mode.js';
+export type { InfraMode, InfraSetting } from './mode.js';
+export {
+  createKafkaClient,
+  createRedisClient,
+  createTopic,
+  pingRedis,
+  probeKafkaTransactions,
+  readTopic,
+  uniqueName,
+  waitFor,
+} from './helpers.js';
+export type {
+  CreateTopicOptions,
+  KafkaClientOptions,
+  ReadTopicOptions,
+  TopicRecord,
+  WaitForOptions,
+} from './helpers.js';
+export { freePort } from './ports.js';
+export type { ProvidedInfra } from './provided-context.js';

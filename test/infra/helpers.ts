@@ -1,0 +1,296 @@
+// What integration tests need around the servers: quiet kafkajs clients, topics, unique names,
+// condition polling with deadlines, reading a topic back, and readiness probes.
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import type { IHeaders, KafkaConfig } from 'kafkajs';
+import { InfraError } from './errors.js';
+
+/** Options of {@link createKafkaClient}. */
+export interface KafkaClientOptions {
+  clientId?: string;
+  /** kafkajs log level; default NOTHING (ERROR when CONTINUUM_KAFKAJS_LOG=error). */
+  logLevel?: logLevel;
+  /** Overrides merged into the kafkajs config. */
+  config?: Partial<KafkaConfig>;
+}
+
+function defaultLogLevel(): logLevel {
+  switch (process.env.CONTINUUM_KAFKAJS_LOG) {
+    case 'error':
+      return logLevel.ERROR;
+    case 'warn':
+      return logLevel.WARN;
+    case 'info':
+      return logLevel.INFO;
+    default:
+      return logLevel.NOTHING;
+  }
+}
+
+/** A kafkajs client with quiet logging and retries sized for a local broker. */
+export function createKafkaClient(brokers: readonly string[], options: KafkaClientOptions = {}): Kafka {
+  return new Kafka({
+    clientId: options.clientId ?? 'continuum-test',
+    brokers: [...brokers],
+    logLevel: options.logLevel ?? defaultLogLevel(),
+    connectionTimeout: 3000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
+    ...options.config,
+  });
+}
+
+/** Letters, digits, dots, dashes and underscores: valid as a Kafka topic, group or transactional id. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Options of {@link createTopic}. */
+export interface CreateTopicOptions {
+  /** Topic-level configs, e.g. `{ 'cleanup.policy': 'compact' }`. */
+  config?: Record<string, string>;
+}
+
+/** Creates `name` with `partitions` partitions (replication 1) and waits for its leaders; an existing topic is fine. */
+export async function createTopic(
+  brokers: readonly string[],
+  name: string,
+  partitions = 1,
+  options: CreateTopicOptions = {},
+): Promise<void> {
+  const admin = createKafkaClient(brokers, { clientId: 'continuum-test-admin' }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      timeout: 30_000,
+      topics: [
+        {
+          topic: name,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(options.config ?? {}).map(([n, value]) => ({ name: n, value })),
+        },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Options of {@link waitFor}. */
+export interface WaitForOptions {
+  /** Give up after this long (default 30 s). */
+  timeoutMs?: number;
+  /** Pause between checks (default 100 ms). */
+  intervalMs?: number;
+  /** Says what was awaited, for the timeout error. */
+  message?: string;
+}
+
+/**
+ * Polls `condition` until it returns a value other than `undefined`, `null` or `false`, and returns
+ * that value. A throwing condition counts as not yet; its last error becomes the timeout's cause.
+ */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<Exclude<T, undefined | null | false>> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? 100;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value !== undefined && value !== null && value !== false) {
+        return value as Exclude<T, undefined | null | false>;
+      }
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new InfraError(
+        'TIMEOUT',
+        `timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${detail}`,
+        lastError === undefined ? undefined : { cause: lastError },
+      );
+    }
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))),
+    );
+  }
+}
+
+/** One record read back by {@link readTopic}. */
+export interface TopicRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders;
+  timestamp: string;
+}
+
+/** Options of {@link readTopic}. */
+export interface ReadTopicOptions {
+  /** Default `read_committed`: records of aborted or open transactions are not returned. */
+  isolation?: 'read_committed' | 'read_uncommitted';
+  /** Also wait until at least this many records arrived (for records still being produced). */
+  expected?: number;
+  /** Give up after this long (default 30 s). */
+  timeoutMs?: number;
+  /** Stop after this many records (default 100 000) so a runaway topic cannot exhaust memory. */
+  limit?: number;
+}
+
+/**
+ * Reads `topic` from the beginning with a throwaway consumer group and returns its records in
+ * partition-then-offset order. It returns once every partition's position has reached the end
+ * offset the topic had when the call began (aborted records and transaction markers count as
+ * consumed) and at least `expected` records arrived, so exactly what was committed before the call
+ * is returned, with nothing still in flight missed.
+ */
+export async function readTopic(
+  brokers: readonly string[],
+  topic: string,
+  options: ReadTopicOptions = {},
+): Promise<TopicRecord[]> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const limit = options.limit ?? 100_000;
+  const expected = options.expected ?? 0;
+  const kafka = createKafkaClient(brokers, { clientId: 'continuum-test-reader' });
+
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+
+  const positions = new Map<number, bigint>();
+  const records: TopicRecord[] = [];
+  const consumer = kafka.consumer({
+    groupId: uniqueName('continuum-test-reader'),
+    readUncommitted: options.isolation === 'read_uncommitted',
+    maxWaitTimeInMs: 200,
+  });
+  const caughtUp = (): boolean =>
+    records.length >= limit ||
+    (records.length >= expected &&
+      [...ends].every(([partition, end]) => end === 0n || (positions.get(partition) ?? 0n) >= end));
+
+  await consumer.connect();
+  try {
+    // END_BATCH_PROCESS also fires for batches that held only aborted records or markers.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+      const next = BigInt(event.payload.lastOffset) + 1n;
+      if (next > (positions.get(event.payload.partition) ?? 0n)) positions.set(event.payload.partition, next);
+    });
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic: t, partition, message }) => {
+        if (records.length < limit) {
+          records.push({
+            topic: t,
+            partition,
+            offset: message.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers ?? {},
+            timestamp: message.timestamp,
+          });
+        }
+        await Promise.resolve();
+      },
+    });
+    await waitFor(caughtUp, {
+      timeoutMs,
+      intervalMs: 50,
+      message: `topic ${topic} to be read to its end`,
+    }).catch((err: unknown) => {
+      const show = (m: Map<number, bigint>): string =>
+        JSON.stringify(Object.fromEntries([...m].map(([p, o]) => [p, o.toString()])));
+      throw new InfraError(
+        'TIMEOUT',
+        `readTopic(${topic}) got ${records.length} records (expected at least ${expected}) within ${timeoutMs} ms; ` +
+          `partition positions ${show(positions)}, end offsets ${show(ends)}. ` +
+          `A transaction still open on the topic holds read_committed readers back.`,
+        { cause: err },
+      );
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
+
+const READINESS_TOPIC = 'continuum-infra-readiness';
+
+/**
+ * One readiness check of a broker: a transactional producer initialises, sends, commits consumer
+ * offsets and commits. That loads the transaction and group coordinators, which a plain metadata
+ * request does not prove.
+ */
+export async function probeKafkaTransactions(brokers: readonly string[]): Promise<void> {
+  const kafka = createKafkaClient(brokers, {
+    clientId: 'continuum-infra-readiness',
+    config: { connectionTimeout: 1000, retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } },
+  });
+  await createTopic(brokers, READINESS_TOPIC, 1);
+  const producer = kafka.producer({
+    transactionalId: uniqueName('continuum-infra-readiness'),
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  try {
+    const tx = await producer.transaction();
+    try {
+      await tx.send({ topic: READINESS_TOPIC, messages: [{ value: 'ready' }] });
+      await tx.sendOffsets({
+        consumerGroupId: 'continuum-infra-readiness',
+        topics: [{ topic: READINESS_TOPIC, partitions: [{ partition: 0, offset: '0' }] }],
+      });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Sends PING over a raw socket and resolves true on +PONG (false on -LOADING, refusals, timeouts). */
+export function pingRedis(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+/** An ioredis client for `url` that fails commands fast instead of queueing them forever. */
+export function createRedisClient(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 3, connectTimeout: 3000, ...options });
+}
