@@ -3,14 +3,14 @@
 // Adapters (Kafka/Redis or embedded) and the function client are given to it.
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
-import { partitionOf } from './core/address.js';
+import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
 import { defaultTaskConfig, PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
 import type { Log, OwnedPartition } from './log/log.js';
 import { silentLogger, type Logger } from './logger.js';
-import type { StateStore } from './state/state-store.js';
+import type { StateStore, StoredValue } from './state/state-store.js';
 import type { FunctionClient } from './transport/function-client.js';
 
 export interface RuntimeOptions {
@@ -94,6 +94,25 @@ export class Runtime {
   /** Owned partitions whose task has recovered and runs. */
   get ownedPartitions(): number[] {
     return [...this.tasks.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * The state of an address: the in-memory view (which may be ahead of the last checkpoint) when
+   * it is cached, else the committed one. Undefined when its partition is not owned here.
+   */
+  async state(address: Address): Promise<Map<string, StoredValue> | undefined> {
+    const task = this.taskFor(address);
+    if (task === undefined) return undefined;
+    const key = addressKey(address);
+    const cached = task.cachedState(key);
+    if (cached !== undefined) return new Map(cached);
+    const found = await this.opts.store.partition(task.partition).get([key]);
+    return new Map(Object.entries(found.get(key)?.states ?? {}));
+  }
+
+  /** True once every assigned partition has recovered and runs. */
+  get ready(): boolean {
+    return this.started && !this.stopping && [...this.restarts.values()].every((r) => r.timer === undefined) && [...this.tasks.values()].every((t) => t.isRunning);
   }
 
   /** Checkpoints every task now; resolves when all are committed. */

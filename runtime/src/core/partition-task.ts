@@ -235,6 +235,11 @@ export class PartitionTask {
     this.shutdown();
   }
 
+  /** True between a completed recovery and stop/failure. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
   /** Records consumed and not yet complete, and whether the consumer is paused. */
   get backlog(): { outstanding: number; paused: boolean; addresses: number; inFlight: number; timers: number } {
     return {

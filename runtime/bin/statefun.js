@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `statefun` command. The runtime is built by `node scripts/bootstrap.mjs` (or `npm run build`).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write('statefun: the runtime is not built yet; run `npm run build` in the repository first\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

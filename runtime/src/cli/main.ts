@@ -1,0 +1,338 @@
+// The `statefun` command line: dev (embedded runtime), run (production), validate, send, state.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeInt, encodeString, PrimitiveTypeName } from '@continuum/sdk/protocol';
+import { ContinuumError } from '../errors.js';
+import { createLogger, type LogLevel, type Logger } from '../logger.js';
+import { formatIssue, loadModule } from '../module/index.js';
+import { ModuleError } from '../module/errors.js';
+import type { ModuleConfig } from '../module/types.js';
+import { readCompanions, startCompanions } from './companions.js';
+
+type Out = (text: string) => void;
+
+const USAGE = `statefun — run stateful functions (StateFun 3.x compatible)
+
+Usage: statefun <command> [options]
+
+Commands:
+  dev       Run the runtime on the embedded log and state store (development)
+  run       Run the runtime on Kafka and Redis (production)
+  validate  Check module.yaml files and explain every problem
+  send      Send a message to a function through a running runtime
+  state     Read the state of an address from a running runtime
+
+Run 'statefun <command> --help' for the options of a command.
+`;
+
+const HELP: Record<string, string> = {
+  dev: `statefun dev [options]
+
+Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
+uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
+(the example function services).
+
+Options:
+  -m, --module FILE      module.yaml to run (default: ./module.yaml)
+      --data-dir DIR     where log and state are kept (default: .data/dev next to the module)
+      --partitions N     partitions of the internal log (default 4; fixed per data directory)
+      --admin-port N     admin API port (default 9090; 0 picks a free port)
+      --no-companions    do not start the processes of statefun-dev.json
+      --log-format F     pretty (default) or json
+      --log-level L      debug, info (default), warn, error
+  -h, --help             this help
+`,
+  run: `statefun run -m module.yaml [options]
+
+Runs the runtime on Kafka and Redis (production mode).
+
+Options:
+  -m, --module FILE      module.yaml to run (or CONTINUUM_MODULE)
+  -h, --help             this help
+`,
+  validate: `statefun validate FILE...
+
+Validates module.yaml files. Prints a summary of each valid file; for an invalid one, every
+problem with its document number, line, key path and what was expected. Exit code 1 if any is
+invalid.
+
+Options:
+      --allow-unsupported  accept recognised kinds this runtime cannot run (Kinesis)
+      --strict             treat warnings (likely typos, ignored keys) as errors
+  -h, --help               this help
+`,
+  send: `statefun send <namespace/type/id> [value options] [--admin URL]
+
+Sends one message to a function through a running runtime's admin API.
+
+Value options (one of):
+      --string TEXT      io.statefun.types/string, wrapper-encoded as the SDKs expect
+      --int N            io.statefun.types/int
+      --json TEXT        UTF-8 JSON; needs --type (e.g. example/GreetRequest)
+      --raw TEXT         UTF-8 bytes as they are; needs --type
+      --type TYPENAME    the value's type name for --json and --raw
+Options:
+      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
+  -h, --help             this help
+`,
+  state: `statefun state get <namespace/type/id> [--admin URL]
+
+Prints the state of an address as the running runtime sees it.
+
+Options:
+      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
+  -h, --help             this help
+`,
+};
+
+export async function main(argv: string[], out: Out = (t) => process.stdout.write(t), err: Out = (t) => process.stderr.write(t)): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        out(USAGE);
+        return command === undefined ? 1 : 0;
+      case 'dev':
+        return await dev(rest, out);
+      case 'run':
+        return await run(rest, out, err);
+      case 'validate':
+        return await validate(rest, out, err);
+      case 'send':
+        return await send(rest, out);
+      case 'state':
+        return await state(rest, out);
+      default:
+        err(`statefun: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    err(`statefun ${command ?? ''}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return e instanceof ContinuumError && e.code === 'USAGE' ? 2 : 1;
+  }
+}
+
+function usage(message: string): ContinuumError {
+  return new ContinuumError('USAGE', message);
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], options: OptionSpec, allowPositionals = false): { values: Values; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return { values: parsed.values as Values, positionals: parsed.positionals };
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+}
+
+function loggerFrom(values: { 'log-format'?: unknown; 'log-level'?: unknown }): Logger {
+  const format = values['log-format'] ?? process.env.CONTINUUM_LOG_FORMAT ?? 'pretty';
+  const level = values['log-level'] ?? process.env.CONTINUUM_LOG_LEVEL ?? 'info';
+  if (format !== 'pretty' && format !== 'json') throw usage(`--log-format must be pretty or json, not ${String(format)}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(String(level))) throw usage(`--log-level must be debug, info, warn or error`);
+  return createLogger({ format, level: level as LogLevel });
+}
+
+async function loadOrExplain(file: string): Promise<ModuleConfig> {
+  try {
+    return await loadModule(file);
+  } catch (e) {
+    if (e instanceof ModuleError) throw new ContinuumError('MODULE_INVALID', `${e.message}`);
+    throw e;
+  }
+}
+
+async function dev(args: string[], out: Out): Promise<number> {
+  const { values } = parse(args, {
+    module: { type: 'string', short: 'm' },
+    'data-dir': { type: 'string' },
+    partitions: { type: 'string' },
+    'admin-port': { type: 'string' },
+    'no-companions': { type: 'boolean' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if (values.help === true) {
+    out(HELP.dev!);
+    return 0;
+  }
+  const logger = loggerFrom(values);
+  const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
+  if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
+  const module = await loadOrExplain(moduleFile);
+  const dataDir = resolve(typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'));
+  const partitions = intOption(values.partitions, 'partitions', 4, 1, 1024);
+  const adminPort = intOption(values['admin-port'], 'admin-port', 9090, 0, 65535);
+  const companionsFile = join(dirname(moduleFile), 'statefun-dev.json');
+  const companions =
+    values['no-companions'] === true ? undefined : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+  const { startDevRuntime } = await import('../dev-runtime.js');
+  let dev;
+  try {
+    dev = await startDevRuntime({ module, dataDir, partitions, adminPort, adminToken: process.env.CONTINUUM_ADMIN_TOKEN, logger });
+  } catch (e) {
+    await companions?.stop();
+    throw e;
+  }
+  logger.info('statefun dev is running', { module: moduleFile, dataDir });
+  for (const s of dev.servers) logger.info(`${s.name} listening on http://127.0.0.1:${s.port}`);
+  await untilSignal();
+  logger.info('stopping: committing the last checkpoint');
+  await dev.stop();
+  await companions?.stop();
+  return 0;
+}
+
+async function run(args: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parse(args, { module: { type: 'string', short: 'm' } });
+  if (values.help === true) {
+    out(HELP.run!);
+    return 0;
+  }
+  const file = typeof values.module === 'string' ? values.module : process.env.CONTINUUM_MODULE;
+  if (file === undefined) throw usage('statefun run needs -m module.yaml (or CONTINUUM_MODULE)');
+  await loadOrExplain(resolve(file));
+  err('statefun run: production mode on Kafka and Redis is not available in this build; use `statefun dev`\n');
+  return 1;
+}
+
+async function validate(args: string[], out: Out, err: Out): Promise<number> {
+  const { values, positionals } = parse(args, { 'allow-unsupported': { type: 'boolean' }, strict: { type: 'boolean' } }, true);
+  if (values.help === true) {
+    out(HELP.validate!);
+    return 0;
+  }
+  if (positionals.length === 0) throw usage('statefun validate needs at least one module file');
+  let failed = 0;
+  for (const file of positionals) {
+    try {
+      const warnings: string[] = [];
+      const m = await loadModule(resolve(file), {
+        allowUnsupported: values['allow-unsupported'] === true,
+        strict: values.strict === true,
+        onWarning: (w) => warnings.push(formatIssue(w)),
+      });
+      out(
+        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length} ingress(es), ` +
+          `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
+      );
+      for (const w of warnings) out(`  warning: ${w}\n`);
+    } catch (e) {
+      failed++;
+      err(`${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function adminOptions(): OptionSpec {
+  return { admin: { type: 'string' }, token: { type: 'string' } };
+}
+
+async function adminFetch(values: { admin?: unknown; token?: unknown }, path: string, init: RequestInit = {}): Promise<unknown> {
+  const base = typeof values.admin === 'string' ? values.admin : 'http://127.0.0.1:9090';
+  const token = typeof values.token === 'string' ? values.token : process.env.CONTINUUM_ADMIN_TOKEN;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), { ...init, headers });
+  } catch (e) {
+    throw new ContinuumError('ADMIN_UNREACHABLE', `cannot reach the runtime's admin API at ${base}: ${(e as Error).message}. Is \`statefun dev\` running?`);
+  }
+  const body = (await res.json().catch(() => ({}))) as { error?: string };
+  if (!res.ok) throw new ContinuumError('ADMIN_ERROR', `${res.status}: ${body.error ?? res.statusText}`);
+  return body;
+}
+
+async function send(args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      ...adminOptions(),
+      string: { type: 'string' },
+      int: { type: 'string' },
+      json: { type: 'string' },
+      raw: { type: 'string' },
+      type: { type: 'string' },
+    },
+    true,
+  );
+  if (values.help === true) {
+    out(HELP.send!);
+    return 0;
+  }
+  const [target] = positionals;
+  if (target === undefined) throw usage('statefun send needs a target address <namespace/type/id>');
+  let typename: string;
+  let bytes: Uint8Array;
+  if (typeof values.string === 'string') {
+    typename = PrimitiveTypeName.string;
+    bytes = encodeString(values.string);
+  } else if (typeof values.int === 'string') {
+    const n = Number(values.int);
+    if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw usage(`--int needs a 32-bit integer, not ${values.int}`);
+    typename = PrimitiveTypeName.int;
+    bytes = encodeInt(n);
+  } else if (typeof values.json === 'string' || typeof values.raw === 'string') {
+    if (typeof values.type !== 'string') throw usage('--json and --raw need --type TYPENAME');
+    if (typeof values.json === 'string') {
+      try {
+        JSON.parse(values.json);
+      } catch {
+        throw usage('--json value is not valid JSON');
+      }
+    }
+    typename = values.type;
+    bytes = new TextEncoder().encode(String(values.json ?? values.raw));
+  } else {
+    throw usage('give the value with --string, --int, --json or --raw');
+  }
+  await adminFetch(values, '/v1/messages', {
+    method: 'POST',
+    body: JSON.stringify({ target, typename, valueBase64: Buffer.from(bytes).toString('base64') }),
+  });
+  out(`sent ${typename} to ${target}\n`);
+  return 0;
+}
+
+async function state(args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parse(args, adminOptions(), true);
+  if (values.help === true) {
+    out(HELP.state!);
+    return 0;
+  }
+  const [sub, target] = positionals;
+  if (sub !== 'get' || target === undefined) throw usage('usage: statefun state get <namespace/type/id>');
+  const body = await adminFetch(values, `/v1/state/${target.split('/').map(encodeURIComponent).join('/')}`);
+  out(JSON.stringify(body, null, 2) + '\n');
+  return 0;
+}
+
+function intOption(v: unknown, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw usage(`--${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((res) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      res();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

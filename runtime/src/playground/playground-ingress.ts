@@ -1,0 +1,59 @@
+// The playground HTTP ingress (`io.statefun.playground.v1/ingress`), as the StateFun playground
+// image behaves: a request to `/<namespace>/<type>/<id>` sends its body verbatim to that address,
+// typed by `Content-Type: application/vnd.<typename>` (default io.statefun.types/string, raw).
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Address } from '@continuum/sdk/protocol';
+import type { FunctionRouter } from '../core/routing.js';
+import type { IngressMessage } from '../runtime.js';
+
+export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
+
+export interface PlaygroundIngressOptions {
+  port: number;
+  host?: string | undefined;
+  send: (messages: readonly IngressMessage[]) => Promise<void>;
+  functions: FunctionRouter;
+  /** Largest accepted body (default 4 MiB). */
+  bodyLimit?: number | undefined;
+}
+
+export interface ListeningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export function typenameFromContentType(contentType: string | undefined): string {
+  const value = (contentType ?? '').split(';')[0]!.trim();
+  const prefix = 'application/vnd.';
+  return value.toLowerCase().startsWith(prefix) && value.length > prefix.length ? value.slice(prefix.length) : DEFAULT_INGRESS_TYPENAME;
+}
+
+export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyInstance {
+  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.route<{ Params: { namespace: string; type: string; id: string } }>({
+    method: ['PUT', 'POST'],
+    url: '/:namespace/:type/:id',
+    handler: async (req, reply) => {
+      const { namespace, type, id } = req.params;
+      const functionType = `${namespace}/${type}`;
+      if (opts.functions.resolve(functionType) === undefined) {
+        return reply.code(404).send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
+      }
+      const typename = typenameFromContentType(req.headers['content-type']);
+      const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
+      const target: Address = { namespace, type, id };
+      await opts.send([{ target, argument: { typename, hasValue: true, value: body } }]);
+      return reply.code(200).send({ accepted: true, target: `${functionType}/${id}`, typename });
+    },
+  });
+  return app;
+}
+
+export async function startPlaygroundIngress(opts: PlaygroundIngressOptions): Promise<ListeningServer> {
+  const app = buildPlaygroundIngress(opts);
+  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  const addr = app.server.address();
+  return { port: typeof addr === 'object' && addr !== null ? addr.port : opts.port, close: () => app.close() };
+}
