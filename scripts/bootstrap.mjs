@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Brings a fresh checkout to a runnable state, and is quick when nothing changed:
 // installs npm packages when the lock file changed, then builds every workspace with `tsc -b`.
-// With --test it also prepares what the integration tests need (see test/infra/prepare.mjs).
+// With --test it also prepares what the integration tests need (see test/infra/prepare.mjs): the
+// Kafka broker's jars and redis-server, unless CONTINUUM_TEST_INFRA / KAFKA_BROKERS / REDIS_URL
+// say the servers come from elsewhere.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const started = Date.now();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(root, '.cache');
 mkdirSync(cacheDir, { recursive: true });
@@ -18,7 +21,14 @@ function run(cmd, args) {
 
 function step(label, fn) {
   const t0 = Date.now();
-  fn();
+  try {
+    fn();
+  } catch (err) {
+    // The failing command already printed its reason; a Node stack trace would only bury it.
+    const status = typeof err?.status === 'number' && err.status !== 0 ? err.status : 1;
+    process.stderr.write(`[bootstrap] ${label} failed (${err?.message ?? err}); see the output above.\n`);
+    process.exit(status);
+  }
   process.stderr.write(`[bootstrap] ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
 
@@ -35,3 +45,4 @@ if (process.argv.includes('--test')) {
   const prepare = join(root, 'test', 'infra', 'prepare.mjs');
   if (existsSync(prepare)) step('test infrastructure', () => run(process.execPath, [prepare]));
 }
+process.stderr.write(`[bootstrap] ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
