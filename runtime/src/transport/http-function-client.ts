@@ -89,7 +89,10 @@ export interface HttpFunctionClientOptions {
    * ```
    */
   onAttempt?: (event: AttemptEvent) => void;
-  /** Called once per settled call. Must not throw (what it throws is ignored). */
+  /**
+   * Called once per call that passed validation when it settles, including calls refused for
+   * overload (with 0 attempts). Must not throw (what it throws is ignored).
+   */
   onCall?: (event: CallEvent) => void;
 }
 
@@ -226,7 +229,10 @@ export class HttpFunctionClient implements FunctionClient {
     try {
       release = await this.limiter.acquire(call.signal);
     } catch (err) {
-      throw this.admissionError(call, target, err);
+      const error = this.admissionError(call, target, err);
+      const queuedMs = performance.now() - queuedAt;
+      this.emitCall({ address, url: target.display, attempts: 0, queuedMs, durationMs: 0, error });
+      throw error;
     }
     const queuedMs = performance.now() - queuedAt;
     if (this.closing !== undefined) {
@@ -302,6 +308,8 @@ export class HttpFunctionClient implements FunctionClient {
       ]);
       grace.abort();
       for (const control of this.active) control.stop('closed');
+      // Aborted calls settle within a turn or two (nothing they wait on ignores the signal).
+      if (this.active.size > 0) await drained;
     }
     await this.pools.destroyAll();
   }
@@ -334,7 +342,16 @@ export class HttpFunctionClient implements FunctionClient {
         { address: call.address, url: target.display, attempts: 0, elapsedMs: 0, retryable: false },
       );
     }
-    return encodeToFunction(call.request);
+    try {
+      return encodeToFunction(call.request);
+    } catch (cause) {
+      throw new FunctionCallError(
+        FunctionCallErrorCode.requestInvalid,
+        `Cannot call function ${formatAddress(call.address)} at ${target.display}: the request cannot be encoded ` +
+          `as a ToFunction (${(cause as Error).message}).`,
+        { address: call.address, url: target.display, attempts: 0, elapsedMs: 0, cause, retryable: false },
+      );
+    }
   }
 
   private async runAttempts(

@@ -196,6 +196,21 @@ describe('HttpFunctionClient', () => {
     expect(err.attempts).toBe(1);
   });
 
+  it('okhttp read timeout abandons a silent attempt and retries within the call budget', async () => {
+    const s = await server((_req, res, i) => {
+      if (i > 0) ok(res);
+      // The first request gets no answer at all.
+    });
+    const events: AttemptEvent[] = [];
+    const result = await client({ onAttempt: (e) => events.push(e) }).invoke(
+      call(`${s.base}/greeter`, { type: 'okhttp', readTimeoutMs: 100, callTimeoutMs: 2_000 }),
+    );
+    expectReply(result);
+    expect(events.map((e) => e.failure?.kind)).toEqual(['timeout', undefined]);
+    expect(events[0]!.failure?.message).toContain('read timeout of 100 ms');
+    expect(events[0]!.durationMs).toBeLessThan(1_000);
+  });
+
   it('accepts a 200 without Content-Type, as the Go SDK sends it', async () => {
     const s = await server((_req, res) => {
       res.statusCode = 200;
@@ -306,7 +321,8 @@ describe('HttpFunctionClient', () => {
   it('runs at most maxInFlight calls at once, queues up to maxQueued and refuses the rest', async () => {
     const held: (() => void)[] = [];
     const s = await server((_req, res) => held.push(() => ok(res)));
-    const c = client({ maxInFlight: 2, maxQueued: 1 });
+    const calls: CallEvent[] = [];
+    const c = client({ maxInFlight: 2, maxQueued: 1, onCall: (e) => calls.push(e) });
     const url = `${s.base}/greeter`;
 
     const running = [c.invoke(call(url)), c.invoke(call(url)), c.invoke(call(url))];
@@ -316,6 +332,7 @@ describe('HttpFunctionClient', () => {
     const refused = await failure(c.invoke(call(url)));
     expect(refused.code).toBe('FUNCTION_CLIENT_OVERLOADED');
     expect(refused.retryable).toBe(true);
+    expect(calls.map((e) => e.error?.code)).toEqual(['FUNCTION_CLIENT_OVERLOADED']);
 
     // The queued call must not reach the server while both slots are busy.
     expect(s.received).toHaveLength(2);
