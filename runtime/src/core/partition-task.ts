@@ -627,12 +627,9 @@ export class PartitionTask {
   private writeState(slot: Slot, name: string, value: StoredValue | null): void {
     if (value === null) slot.states!.delete(name);
     else slot.states!.set(name, value);
-    let delta = this.buffer.delta.addresses.get(slot.key);
-    if (delta === undefined) {
-      delta = { states: {} };
-      this.buffer.delta.addresses.set(slot.key, delta);
-    }
-    delta.states[name] = value;
+    // The delta holds the address's whole state (the store replaces it), so later writes to the
+    // same address in this checkpoint just refresh the entry.
+    this.buffer.delta.addresses.set(slot.key, { states: Object.fromEntries(slot.states!) });
     this.buffer.changes++;
     slot.pinnedUntil = this.checkpointId + 1;
   }

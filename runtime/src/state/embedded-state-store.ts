@@ -32,7 +32,7 @@ interface JsonTimer extends Omit<StoredTimer, 'value'> {
 }
 interface JsonDelta {
   id: number;
-  a: [string, Record<string, JsonValue | null>][];
+  a: [string, Record<string, JsonValue>][];
   ta: JsonTimer[];
   tr: string[];
   m?: Record<string, string>;
@@ -84,8 +84,8 @@ function deltaToJson(id: number, d: PartitionDelta): JsonDelta {
   const json: JsonDelta = {
     id,
     a: [...d.addresses].map(([k, a]) => {
-      const s: Record<string, JsonValue | null> = {};
-      for (const [name, v] of Object.entries(a.states)) s[name] = v === null ? null : valueToJson(v);
+      const s: Record<string, JsonValue> = {};
+      for (const [name, v] of Object.entries(a.states)) s[name] = valueToJson(v);
       return [k, s];
     }),
     ta: [...d.timersAdded.values()].map(timerToJson),
@@ -217,12 +217,9 @@ class EmbeddedPartitionStore implements PartitionStore {
 
   private applyJson(d: JsonDelta): void {
     if (d.id <= this.lastPromoted) return;
-    for (const [key, changes] of d.a) {
-      const states = { ...this.addresses.get(key)?.states };
-      for (const [name, v] of Object.entries(changes)) {
-        if (v === null) delete states[name];
-        else states[name] = valueFromJson(v);
-      }
+    for (const [key, replacement] of d.a) {
+      const states: Record<string, StoredValue> = {};
+      for (const [name, v] of Object.entries(replacement)) states[name] = valueFromJson(v);
       if (Object.keys(states).length === 0) this.addresses.delete(key);
       else this.addresses.set(key, { states });
     }

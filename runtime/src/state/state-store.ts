@@ -30,9 +30,12 @@ export interface StoredTimer {
   eventTime?: number | undefined;
 }
 
-/** Changes of one checkpoint for one address: a state set to null is deleted. */
+/**
+ * The new state of an address after a checkpoint: it replaces the stored one whole (the task
+ * always holds an address's full state when it changes it). No states = delete the address.
+ */
 export interface AddressDelta {
-  states: Record<string, StoredValue | null>;
+  states: Record<string, StoredValue>;
 }
 
 export interface PartitionDelta {
