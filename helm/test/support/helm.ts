@@ -1,6 +1,8 @@
 // Runs the pinned Helm binary against the chart: `helm lint --strict` and `helm template`, the latter
 // parsed into Kubernetes objects (each tagged with the template it came from).
 import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -146,6 +148,38 @@ function isK8sObject(value: unknown): value is K8sObject {
     typeof candidate.metadata === 'object' &&
     typeof candidate.metadata.name === 'string'
   );
+}
+
+/**
+ * Renders NOTES.txt, which `helm template` leaves out and `helm install --dry-run` cannot render without
+ * a cluster: a copy of the chart gets a template that includes the notes as a ConfigMap value.
+ */
+export async function renderNotes(options: RenderOptions = {}): Promise<string> {
+  const copy = mkdtempSync(join(tmpdir(), 'continuum-chart-'));
+  try {
+    cpSync(chartDir, copy, { recursive: true });
+    const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
+    writeFileSync(join(copy, 'templates', '_notes-under-test.tpl'), `{{- define "test.notes" -}}\n${notes}{{- end -}}\n`);
+    writeFileSync(
+      join(copy, 'templates', 'notes-under-test.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "test.notes" . | toJson }}\n',
+    );
+    const result = await helm([
+      'template',
+      options.releaseName ?? 'demo',
+      copy,
+      '--namespace',
+      options.namespace ?? 'streaming',
+      '--show-only',
+      'templates/notes-under-test.yaml',
+      ...valueArgs(options),
+    ], stdinOf(options));
+    if (result.code !== 0) throw new Error(`rendering NOTES.txt failed (exit ${result.code}):\n${result.stderr}`);
+    const notesMap = parseManifests(result.stdout)[0]?.object as { data?: { notes?: string } } | undefined;
+    return notesMap?.data?.notes ?? '';
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 }
 
 /** The one object of a kind and name; throws listing what was rendered otherwise. */
