@@ -196,7 +196,7 @@ function readDocument(scope: DocumentScope, doc: Document, lines: LineCounter): 
         document: scope.number,
         line: lines.linePos(error.pos[0]).line,
         path: '',
-        message: `YAML syntax error: ${firstLine(error.message)}`,
+        message: `YAML syntax error: ${firstLine(error.message).replace(/ at line \d+, column \d+:?$/u, '')}`,
       });
     }
     return undefined;
@@ -476,7 +476,12 @@ function normaliseVersion(version: unknown): string | undefined {
 function sortIssues(issues: readonly ModuleIssue[]): ModuleIssue[] {
   return issues
     .map((issue, index) => ({ issue, index }))
-    .sort((a, b) => (a.issue.document ?? 0) - (b.issue.document ?? 0) || a.index - b.index)
+    .sort(
+      (a, b) =>
+        (a.issue.document ?? 0) - (b.issue.document ?? 0) ||
+        (a.issue.line ?? 0) - (b.issue.line ?? 0) ||
+        a.index - b.index,
+    )
     .map(({ issue }) => issue);
 }
 

@@ -44,14 +44,26 @@ export class DocumentScope {
     this.line = start === undefined ? undefined : lines.linePos(start).line;
   }
 
-  /** Line of the node at `path`, or of its nearest existing ancestor. */
+  /**
+   * Line of the node at `path`, or of its nearest existing ancestor. A mapping key's own line is
+   * used (not its value's), so `spec.topics: []` and a nested block both point at `topics:`.
+   */
   lineOf(path: readonly PathSegment[]): number | undefined {
     let node: unknown = this.doc.contents;
     let line = this.nodeLine(node) ?? this.line;
     for (const segment of path) {
-      node = childOf(node, segment);
-      if (node === undefined) break;
-      line = this.nodeLine(node) ?? line;
+      if (typeof segment === 'string') {
+        const pair = isMap(node)
+          ? node.items.find((item) => isScalar(item.key) && item.key.value === segment)
+          : undefined;
+        if (pair === undefined) break;
+        line = this.nodeLine(pair.key) ?? line;
+        node = pair.value;
+      } else {
+        node = childOf(node, segment);
+        if (node === undefined) break;
+        line = this.nodeLine(node) ?? line;
+      }
     }
     return line;
   }
