@@ -1,0 +1,29 @@
+// NOTES.txt, printed after `helm install`, tells how to check the rollout and send a first event.
+import { expect, test } from 'vitest';
+import { ciValues, renderNotes } from './support/helm.js';
+
+test('the try-out notes show how to send a first event through the playground and through Kafka', async () => {
+  const notes = await renderNotes({ files: [ciValues('tryout-values.yaml')], namespace: 'demo-ns' });
+  expect(notes).toContain('kubectl -n demo-ns rollout status deployment/demo-continuum');
+  expect(notes).toContain('kubectl -n demo-ns port-forward service/demo-continuum-playground 8090:8090');
+  expect(notes).toMatch(/curl -X PUT -H "Content-Type: application\/vnd\.example\/GreetRequest"[\s\\]+-d '\{"name":"Alice"\}' http:\/\/localhost:8090\/example\/greeter\/alice/);
+  expect(notes).toContain('exec -it statefulset/demo-continuum-kafka');
+  expect(notes).toContain('kafka-console-producer.sh --bootstrap-server localhost:9092 --topic names');
+  expect(notes).toContain('--isolation-level read_committed');
+  expect(notes).toContain('Function:  http://demo-greeter:8000/{function.name}');
+  expect(notes).not.toContain('WARNING');
+});
+
+test('the default notes warn that Kafka and Redis are placeholders and explain record keys', async () => {
+  const notes = await renderNotes();
+  expect(notes).toContain('WARNING: kafka.brokers is the placeholder "kafka:9092"');
+  expect(notes).toContain('WARNING: redis.url is the placeholder "redis://redis:6379/0"');
+  expect(notes).toContain('The record key is the id of the target function instance');
+  expect(notes).not.toContain('port-forward service/demo-continuum-playground');
+});
+
+test('the production notes carry no placeholder warning', async () => {
+  const notes = await renderNotes({ files: [ciValues('existing-secrets-values.yaml')] });
+  expect(notes).toContain('b-1.kafka.internal.example.com:9096');
+  expect(notes).not.toContain('WARNING');
+});
