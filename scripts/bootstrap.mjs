@@ -32,9 +32,12 @@ function step(label, fn) {
   process.stderr.write(`[bootstrap] ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
 
-const lockHash = createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
+const lockHash = createHash('sha256')
+  .update(readFileSync(join(root, 'package-lock.json')))
+  .digest('hex');
 const marker = join(cacheDir, 'npm-install.sha256');
-const installed = existsSync(join(root, 'node_modules')) && existsSync(marker) && readFileSync(marker, 'utf8') === lockHash;
+const installed =
+  existsSync(join(root, 'node_modules')) && existsSync(marker) && readFileSync(marker, 'utf8') === lockHash;
 if (!installed) {
   step('npm ci', () => run('npm', ['ci', '--no-audit', '--no-fund']));
   writeFileSync(marker, lockHash);

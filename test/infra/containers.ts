@@ -63,7 +63,8 @@ export async function startKafkaContainer(options: {
   try {
     await waitForKafka(
       brokers,
-      started + options.readyTimeoutMs,
+      started,
+      options.readyTimeoutMs,
       () => undefined,
       () => `Container image ${KAFKA_IMAGE}.`,
     );

@@ -146,10 +146,12 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export async function waitForKafka(
   brokers: readonly string[],
-  deadline: number,
+  started: number,
+  timeoutMs: number,
   failFast: () => InfraError | undefined,
   describe: () => string,
 ): Promise<void> {
+  const deadline = started + timeoutMs;
   let lastError: unknown;
   for (;;) {
     const dead = failFast();
@@ -159,7 +161,7 @@ export async function waitForKafka(
       const reason = lastError instanceof Error ? lastError.message : 'no answer';
       throw new InfraError(
         'KAFKA_NOT_READY',
-        `Kafka at ${brokers.join(',')} could not commit a transaction before the deadline (last error: ${reason}). ${describe()}`,
+        `Kafka at ${brokers.join(',')} did not become ready within ${timeoutMs / 1000} s: no transactional producer could commit (last error: ${reason}). ${describe()}`,
         { cause: lastError },
       );
     }
@@ -339,7 +341,8 @@ class LocalKafka implements KafkaHandle {
     }
     await waitForKafka(
       this.brokers,
-      deadline,
+      started,
+      this.options.readyTimeoutMs,
       () => this.exitedError(proc),
       () => `Broker log (last 40 lines):\n${proc.logTail(40)}`,
     );
@@ -417,7 +420,8 @@ class ExternalKafka implements KafkaHandle {
     const started = Date.now();
     await waitForKafka(
       brokers,
-      started + readyTimeoutMs,
+      started,
+      readyTimeoutMs,
       () => undefined,
       () =>
         'Check KAFKA_BROKERS, and that the cluster allows transactions with replication factor 1 or has enough brokers.',

@@ -36,6 +36,13 @@ describe('the test harness', () => {
     expect(err.message).toContain(`127.0.0.1:${port}`);
   });
 
+  it('gives up on a broker that is not ready in time, quoting its log', async () => {
+    const err = await failure(startKafka({ mode: 'local', readyTimeoutMs: 1, quiet: true }));
+    expect(err.code).toBe('KAFKA_NOT_READY');
+    expect(err.message).toMatch(/did not become ready within 0\.001 s/);
+    expect(err.message).toContain('Broker log (last 40 lines):');
+  });
+
   it('refuses to start a local Redis on a busy port, naming the port', async () => {
     const port = await occupy();
     const err = await failure(startRedis({ mode: 'local', port, quiet: true }));
