@@ -123,7 +123,7 @@ function unreadable(file: string, message: string, cause?: unknown): ModuleError
 export function parseModule(text: string, file: string, opts: ModuleLoadOptions = {}): ModuleConfig {
   const sink = new IssueSink();
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
+  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true });
   const loader = new Loader(opts);
 
   const parsed: Array<{ scope: DocumentScope; value: unknown }> = [];

@@ -584,6 +584,43 @@ spec: {id: com.example/custom}
     );
   });
 
+  test('anchors, aliases and merge keys (<<) are honoured within a document', () => {
+    const module = parse(`kind: io.statefun.endpoints.v2/http
+spec:
+  functions: com.example/*
+  urlPathTemplate: http://fns:8000/{function.name}
+  transport:
+    <<: {call: 45s, pool_size: 4}
+    connect: 2s
+---
+kind: io.statefun.kafka.v1/ingress
+spec:
+  id: com.example/in
+  topics:
+    - topic: names
+      valueType: com.example/Name
+      targets: &both [com.example/greeter, com.example/audit]
+    - topic: renames
+      valueType: com.example/Name
+      targets: *both
+`);
+    expect(module.endpoints[0]!.transport).toMatchObject({
+      callTimeoutMs: 45_000,
+      poolSize: 4,
+      connectTimeoutMs: 2_000,
+    });
+    expect(module.kafkaIngresses[0]!.topics[1]!.targets).toEqual([
+      'com.example/greeter',
+      'com.example/audit',
+    ]);
+  });
+
+  test('a duplicate key in one mapping is a YAML error', () => {
+    const error = rejection(`${ENDPOINT}  functions: com.example/greeter\n`);
+    expect(error.issues[0]).toMatchObject({ document: 1, line: 5 });
+    expect(error.issues[0]!.message).toContain('YAML syntax error: Map keys must be unique');
+  });
+
   test('an empty file is a valid module without components, with a warning', () => {
     const module = parse('# nothing yet\n');
     expect(module.endpoints).toEqual([]);
