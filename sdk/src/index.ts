@@ -1,1 +1,37 @@
-export * from './protocol/messages.js';
+// `@continuum/sdk`: the public API for writing, serving and testing stateful functions. Every export is named here.
+export { address } from './address.js';
+export type { Address } from './address.js';
+export type { Context, NoSpecs, SendAfterOptions } from './context.js';
+export { ProtocolError, SdkError } from './errors.js';
+export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';
+export { DEFAULT_BODY_LIMIT, serve, statefulFunctionsPlugin } from './fastify-plugin.js';
+export type { ServeOptions, ServerHandle, StatefulFunctionsPluginOptions } from './fastify-plugin.js';
+export { statefulFunction } from './function.js';
+export type { FunctionOptions, StatefulFunction } from './function.js';
+export { createRequestReplyHandler, httpStatusOf } from './handler.js';
+export type { RequestReplyHandler } from './handler.js';
+export {
+  egressMessageBuilder,
+  kafkaEgressMessage,
+  kinesisEgressMessage,
+  messageBuilder,
+  PLAYGROUND_EGRESS,
+  playgroundEgressMessage,
+  playgroundEgressRecordType,
+} from './message.js';
+export type {
+  EgressMessage,
+  EgressMessageOptions,
+  KafkaEgressOptions,
+  KinesisEgressOptions,
+  Message,
+  MessageBuilderOptions,
+  MessageTarget,
+  OutgoingMessage,
+  RecordValue,
+  TypedBytes,
+} from './message.js';
+export { valueSpec } from './spec.js';
+export type { Expiration, SpecValue, Specs, Storage, ValueSpec, ValueSpecOptions } from './spec.js';
+export { customType, jsonType, protobufType, types } from './types.js';
+export type { GoogleProtobufClass, ProtobufjsCodec, Type, TypeOf } from './types.js';

@@ -1,0 +1,56 @@
+// The public interface of what a function sees while it handles a message (implemented in context-impl.ts).
+import type { Address } from './address.js';
+import type { EgressMessage, OutgoingMessage } from './message.js';
+import type { Specs, Storage } from './spec.js';
+
+/** Specs of a function that declares no state. */
+export type NoSpecs = Record<never, never>;
+
+/** Options of {@link Context.sendAfter}. */
+export interface SendAfterOptions {
+  /**
+   * A token to cancel the message with ({@link Context.cancelDelayedMessage}) while it is pending.
+   * Tokens belong to the sending address; reusing a token that is still pending is an error in the runtime.
+   * @example `ctx.sendAfter(15 * 60_000, expire, { cancellationToken: `reservation-${orderId}` })`
+   */
+  cancellationToken?: string;
+}
+
+/**
+ * What a function sees while it handles a message: its address, the caller, its state, and the effects it
+ * can produce. Effects take place (exactly once) only when the whole batch of invocations succeeds.
+ *
+ * @example
+ * ```ts
+ * handler(ctx, message) {
+ *   ctx.storage.seen = (ctx.storage.seen ?? 0) + 1;
+ *   ctx.send(messageBuilder({ typename: 'example/audit', id: ctx.self.id, value: 'seen' }));
+ * }
+ * ```
+ */
+export interface Context<S extends Specs = NoSpecs> {
+  /** The address of this function instance. */
+  readonly self: Address;
+  /** The sender of the current message, or `undefined` for a message from an ingress. */
+  readonly caller: Address | undefined;
+  /**
+   * The state of this address, one property per declared spec: `undefined` when empty; assign a value to
+   * write it, `undefined` (or `null`) to delete it. Objects read from storage may be changed in place: the
+   * change is detected and written back.
+   */
+  readonly storage: Storage<S>;
+  /** Sends a message to a function (possibly this one). */
+  send(message: OutgoingMessage): void;
+  /**
+   * Sends a message after `delayMs` milliseconds (processing time; survives failures).
+   * @param delayMs a non-negative integer.
+   */
+  sendAfter(delayMs: number, message: OutgoingMessage, options?: SendAfterOptions): void;
+  /**
+   * Cancels a pending delayed message of this address by its token. Best effort: an unknown or already
+   * delivered token is ignored.
+   */
+  cancelDelayedMessage(cancellationToken: string): void;
+  /** Sends a message to an egress, e.g. a {@link kafkaEgressMessage}. */
+  sendEgress(message: EgressMessage): void;
+}

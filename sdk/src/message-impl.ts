@@ -1,0 +1,80 @@
+// The Message a function receives: a view over the invocation's TypedValue that decodes on demand.
+import { SdkError } from './errors.js';
+import type { Message } from './message.js';
+import type { TypedValue } from './protocol/messages.js';
+import { types, type Type } from './types.js';
+
+/** @internal */
+export class MessageImpl implements Message {
+  readonly #value: TypedValue;
+
+  constructor(value: TypedValue) {
+    this.#value = value;
+  }
+
+  get typename(): string {
+    return this.#value.typename;
+  }
+
+  get hasValue(): boolean {
+    return this.#value.hasValue;
+  }
+
+  get rawValue(): Uint8Array {
+    return this.#value.value;
+  }
+
+  is(type: Type<unknown>): boolean {
+    return this.#value.typename === type.typename;
+  }
+
+  as<T>(type: Type<T>): T {
+    if (!this.is(type)) {
+      throw new SdkError(
+        'TYPE_MISMATCH',
+        `the message is of type ${this.#value.typename || '(none)'}, not ${type.typename}; check message.is(type) first`,
+      );
+    }
+    if (!this.#value.hasValue) {
+      throw new SdkError('TYPE_MISMATCH', `the message of type ${type.typename} carries no value`);
+    }
+    return type.deserialize(this.#value.value);
+  }
+
+  isBool(): boolean {
+    return this.is(types.bool);
+  }
+  asBool(): boolean {
+    return this.as(types.bool);
+  }
+  isInt(): boolean {
+    return this.is(types.int);
+  }
+  asInt(): number {
+    return this.as(types.int);
+  }
+  isLong(): boolean {
+    return this.is(types.long);
+  }
+  asLong(): bigint {
+    return this.as(types.long);
+  }
+  isFloat(): boolean {
+    return this.is(types.float);
+  }
+  asFloat(): number {
+    return this.as(types.float);
+  }
+  isDouble(): boolean {
+    return this.is(types.double);
+  }
+  asDouble(): number {
+    return this.as(types.double);
+  }
+  isString(): boolean {
+    return this.is(types.string);
+  }
+  asString(): string {
+    return this.as(types.string);
+  }
+}
