@@ -15,6 +15,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          exclude: ['**/node_modules/**', '**/test/integration/**', '**/test/chaos/**'],
           include: [
             'sdk/test/**/*.test.ts',
             'runtime/test/**/*.test.ts',
@@ -28,7 +29,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts', 'runtime/test/integration/**/*.test.ts'],
           globalSetup: ['test/infra/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,
@@ -39,7 +40,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'chaos',
-          include: ['test/chaos/**/*.test.ts'],
+          include: ['test/chaos/**/*.test.ts', 'runtime/test/chaos/**/*.test.ts'],
           globalSetup: ['test/infra/global-setup.ts'],
           testTimeout: 3_600_000,
           hookTimeout: 240_000,

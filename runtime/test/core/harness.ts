@@ -5,6 +5,9 @@ import { decodeKafkaProducerRecord, decodeInt, encodeInt, KAFKA_PRODUCER_RECORD_
 import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
 import { Runtime } from '../../src/runtime.js';
+import type { Log } from '../../src/log/log.js';
+import type { Logger } from '../../src/logger.js';
+import type { StateStore } from '../../src/state/state-store.js';
 import type { TaskConfig, TaskHooks } from '../../src/core/partition-task.js';
 import type { EgressRouter, FunctionRouter, FunctionTarget } from '../../src/core/routing.js';
 import type { FunctionCall, FunctionClient } from '../../src/transport/function-client.js';
@@ -121,6 +124,31 @@ export async function embeddedRuntime(opts: {
   });
   await runtime.start();
   return { runtime, log, store, client };
+}
+
+/** A runtime on any log and store, with in-process functions. */
+export async function runtimeOn(opts: {
+  log: Log;
+  store: StateStore;
+  handlers: Record<string, Handler>;
+  maxBatch?: number;
+  task?: Partial<TaskConfig>;
+  hooks?: TaskHooks;
+  logger?: Logger;
+}): Promise<{ runtime: Runtime; client: InProcessClient }> {
+  const client = new InProcessClient(opts.handlers);
+  const runtime = new Runtime({
+    log: opts.log,
+    store: opts.store,
+    client,
+    ...routers(opts.maxBatch ?? 1000),
+    task: { checkpointIntervalMs: 50, ...opts.task },
+    hooks: opts.hooks,
+    logger: opts.logger,
+    restartBackoffMs: 50,
+  });
+  await runtime.start();
+  return { runtime, client };
 }
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {

@@ -1,0 +1,217 @@
+// The `Log` on Apache Kafka: the internal message topic (P partitions, created if missing), one
+// consumer group shared by all runtime processes, a transactional producer per owned partition
+// (transactional id derived from the partition, so a new owner fences the old one), records and
+// consumer offsets committed in one transaction, and read_committed everywhere. The checkpoint id
+// travels as the committed offset's metadata.
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { ContinuumError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type {
+  AssignmentListener,
+  CommittedPosition,
+  Log,
+  OutRecord,
+  OwnedPartition,
+  RecordSink,
+  TopicReader,
+} from '../log.js';
+import { createKafka, kafkaError, type KafkaConnection } from './client.js';
+import { KafkaTopicReader } from './topic-reader.js';
+import { groupByTopic, TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
+
+export interface KafkaLogOptions {
+  connection: KafkaConnection;
+  logger: Logger;
+  /** Consumer group of the runtime processes; also scopes transactional ids. */
+  groupId?: string | undefined;
+  internalTopic?: string | undefined;
+  /** Partitions of the internal topic: created with this many; an existing topic must match. */
+  partitions?: number | undefined;
+  /** Replication factor for topics this log creates (-1 = broker default). */
+  replicationFactor?: number | undefined;
+  /** Further topics to create when missing (dead letters), with their partition counts. */
+  ensureTopics?: { topic: string; partitions: number }[] | undefined;
+  transactionTimeoutMs?: number | undefined;
+  sessionTimeoutMs?: number | undefined;
+  heartbeatIntervalMs?: number | undefined;
+  rebalanceTimeoutMs?: number | undefined;
+}
+
+const CHECKPOINT_METADATA = /^continuum:ckpt=(\d+)$/;
+
+export class KafkaLog implements Log {
+  readonly internalTopic: string;
+  readonly partitions: number;
+  private readonly kafka: Kafka;
+  private readonly groupId: string;
+  private admin: Admin | undefined;
+  private appender: Producer | undefined;
+  private group: TransactionalGroup | undefined;
+  private readonly readers = new Map<string, KafkaTopicReader>();
+  private readonly owned = new Map<number, KafkaOwnedPartition>();
+
+  constructor(private readonly opts: KafkaLogOptions) {
+    this.kafka = createKafka(opts.connection, opts.logger);
+    this.internalTopic = opts.internalTopic ?? 'continuum-internal';
+    this.partitions = opts.partitions ?? 32;
+    this.groupId = opts.groupId ?? 'continuum-runtime';
+  }
+
+  /** Connects the admin client and the ingress producer, and creates missing topics. */
+  async connect(): Promise<void> {
+    if (this.admin !== undefined) return;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+    } catch (err) {
+      throw kafkaError(`connecting to Kafka at ${this.opts.connection.brokers.join(',')}`, err);
+    }
+    this.admin = admin;
+    await this.ensureTopic(this.internalTopic, this.partitions, true);
+    for (const t of this.opts.ensureTopics ?? []) await this.ensureTopic(t.topic, t.partitions, false);
+    const appender = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await appender.connect();
+    this.appender = appender;
+  }
+
+  async join(listener: AssignmentListener): Promise<void> {
+    await this.connect();
+    const group = new TransactionalGroup({
+      kafka: this.kafka,
+      admin: this.admin!,
+      groupId: this.groupId,
+      topics: [this.internalTopic],
+      transactionalId: (tp) => `${this.groupId}.${tp.topic}.${tp.partition}`,
+      logger: this.opts.logger,
+      transactionTimeoutMs: this.opts.transactionTimeoutMs,
+      sessionTimeoutMs: this.opts.sessionTimeoutMs,
+      heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
+    });
+    this.group = group;
+    await group.start({
+      assigned: async (inner) => {
+        const owned = new KafkaOwnedPartition(this, inner);
+        this.owned.set(inner.tp.partition, owned);
+        await listener.assigned(owned);
+      },
+      revoked: async (tp) => {
+        this.owned.delete(tp.partition);
+        await listener.revoked(tp.partition);
+      },
+    });
+  }
+
+  reacquire(partition: number): OwnedPartition | undefined {
+    const inner = this.group?.reacquire({ topic: this.internalTopic, partition });
+    if (inner === undefined) return undefined;
+    const owned = new KafkaOwnedPartition(this, inner);
+    this.owned.set(partition, owned);
+    return owned;
+  }
+
+  async leave(): Promise<void> {
+    await this.group?.stop();
+    this.group = undefined;
+  }
+
+  async append(records: readonly OutRecord[]): Promise<void> {
+    if (this.appender === undefined) await this.connect();
+    try {
+      await this.appender!.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+    } catch (err) {
+      throw kafkaError('appending ingress records', err);
+    }
+  }
+
+  reader(topic: string): TopicReader {
+    let r = this.readers.get(topic);
+    if (r === undefined) {
+      r = new KafkaTopicReader(this.kafka, topic, this.opts.logger);
+      this.readers.set(topic, r);
+    }
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.leave();
+    for (const r of this.readers.values()) await r.close();
+    this.readers.clear();
+    await this.appender?.disconnect().catch(() => undefined);
+    this.appender = undefined;
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
+  }
+
+  /** Initial offset of an internal partition nobody committed yet: its first retained record. */
+  async lowWatermark(partition: number): Promise<number> {
+    const offsets = await this.admin!.fetchTopicOffsets(this.internalTopic);
+    return Number(offsets.find((o) => o.partition === partition)?.low ?? 0);
+  }
+
+  private async ensureTopic(topic: string, partitions: number, exact: boolean): Promise<void> {
+    const admin = this.admin!;
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: partitions, replicationFactor: this.opts.replicationFactor ?? -1 }],
+        });
+      } catch (err) {
+        // Another process may have created it in between; the check below decides.
+        this.opts.logger.debug('createTopics failed', { topic, err });
+      }
+    }
+    if (!exact) return;
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count !== partitions) {
+      throw new ContinuumError(
+        'INTERNAL_TOPIC_MISMATCH',
+        `internal topic ${topic} has ${count} partitions but the runtime is configured for ${partitions}; ` +
+          `the partition count is fixed for the life of a deployment (set CONTINUUM_PARTITIONS=${count})`,
+      );
+    }
+  }
+}
+
+class KafkaOwnedPartition implements OwnedPartition {
+  readonly partition: number;
+
+  constructor(
+    private readonly log: KafkaLog,
+    private readonly inner: GroupOwnedPartition,
+  ) {
+    this.partition = inner.tp.partition;
+  }
+
+  fence(): Promise<void> {
+    return this.inner.fence();
+  }
+
+  async committed(): Promise<CommittedPosition> {
+    const { offset, metadata } = await this.inner.committed();
+    const match = metadata === null ? null : CHECKPOINT_METADATA.exec(metadata);
+    return {
+      offset: offset ?? (await this.log.lowWatermark(this.partition)),
+      checkpointId: match === null ? 0 : Number(match[1]),
+    };
+  }
+
+  start(offset: number, sink: RecordSink): void {
+    this.inner.start(offset, sink);
+  }
+
+  pause(): void {
+    this.inner.pause();
+  }
+
+  resume(): void {
+    this.inner.resume();
+  }
+
+  commit(records: readonly OutRecord[], position: CommittedPosition): Promise<void> {
+    return this.inner.commit(records, position.offset, `continuum:ckpt=${position.checkpointId}`);
+  }
+}

@@ -1,0 +1,93 @@
+// Reads a topic outside the internal log (playground egress, dead letters) with read_committed:
+// one consumer per topic under a private group, keeping the newest records per partition in a
+// bounded buffer that `read` serves from.
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from '../../logger.js';
+import type { LogRecord, TopicReader } from '../log.js';
+
+export class KafkaTopicReader implements TopicReader {
+  private consumer: Consumer | undefined;
+  private starting: Promise<void> | undefined;
+  private readonly buffers = new Map<number, LogRecord[]>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly logger: Logger,
+    private readonly maxPerPartition = 10_000,
+  ) {}
+
+  async read(partition: number, offset: number, max: number): Promise<readonly LogRecord[]> {
+    await this.ensureStarted();
+    const buf = this.buffers.get(partition) ?? [];
+    const out: LogRecord[] = [];
+    for (const r of buf) {
+      if (r.offset < offset) continue;
+      out.push(r);
+      if (out.length >= max) break;
+    }
+    return out;
+  }
+
+  async partitions(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [this.topic] });
+      return meta.topics[0]?.partitions.length ?? 0;
+    } catch {
+      return 0;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    await this.consumer?.disconnect().catch(() => undefined);
+    this.consumer = undefined;
+  }
+
+  private ensureStarted(): Promise<void> {
+    this.starting ??= (async () => {
+      const consumer = this.kafka.consumer({
+        groupId: `continuum-reader-${randomUUID()}`,
+        readUncommitted: false,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 100,
+      });
+      this.consumer = consumer;
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: ({ partition, message }) => {
+          let buf = this.buffers.get(partition);
+          if (buf === undefined) {
+            buf = [];
+            this.buffers.set(partition, buf);
+          }
+          buf.push({
+            topic: this.topic,
+            partition,
+            offset: Number(message.offset),
+            key: message.key === null ? null : message.key.toString('utf8'),
+            value: message.value === null ? null : new Uint8Array(message.value),
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).flatMap(([k, v]) => {
+                const first = Array.isArray(v) ? v[0] : v;
+                return first === undefined ? [] : [[k, first.toString()]];
+              }),
+            ),
+            timestamp: Number(message.timestamp),
+          });
+          if (buf.length > this.maxPerPartition) buf.splice(0, buf.length - this.maxPerPartition);
+          return Promise.resolve();
+        },
+      });
+      this.logger.debug('topic reader started', { topic: this.topic });
+    })();
+    return this.starting;
+  }
+}

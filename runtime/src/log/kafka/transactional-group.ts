@@ -1,0 +1,348 @@
+// A Kafka consumer group whose partitions are each processed under their own transactional
+// producer. On assignment a partition stays paused until its owner has fenced earlier owners
+// (initialising the producer with the partition's transactional id) and only then reads the
+// committed offset and seeks there; records are committed together with offsets in one
+// transaction. kafkajs has no rebalance callbacks, so assignment changes are taken from its
+// GROUP_JOIN event; a partition's previous owner is fenced before anything of the new one lands.
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import { ContinuumError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { LogRecord, OutRecord, RecordSink } from '../log.js';
+import { kafkaError } from './client.js';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface GroupListener {
+  assigned(owned: GroupOwnedPartition): Promise<void>;
+  revoked(tp: TopicPartition): Promise<void>;
+}
+
+export interface TransactionalGroupOptions {
+  kafka: Kafka;
+  admin: Admin;
+  groupId: string;
+  topics: string[];
+  transactionalId: (tp: TopicPartition) => string;
+  logger: Logger;
+  transactionTimeoutMs?: number | undefined;
+  sessionTimeoutMs?: number | undefined;
+  heartbeatIntervalMs?: number | undefined;
+  rebalanceTimeoutMs?: number | undefined;
+  maxBytesPerPartition?: number | undefined;
+}
+
+const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+
+type EntryState = 'pending' | 'started' | 'revoked';
+interface Entry {
+  tp: TopicPartition;
+  state: EntryState;
+  owned: GroupOwnedPartition;
+}
+
+export class TransactionalGroup {
+  private consumer: Consumer | undefined;
+  private listener: GroupListener | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(readonly opts: TransactionalGroupOptions) {}
+
+  async start(listener: GroupListener): Promise<void> {
+    this.listener = listener;
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.opts.groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1000,
+      rebalanceTimeout: this.opts.rebalanceTimeoutMs ?? 30_000,
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1024 * 1024,
+      maxWaitTimeInMs: 100,
+      retry: { retries: 10 },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      this.onAssignment(assigned);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', { error: e.payload.error.message });
+    });
+    await consumer.connect();
+    for (const topic of this.opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  /** Revokes every partition through the listener (graceful), then leaves the group. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const consumer = this.consumer;
+    await this.chain;
+    if (consumer !== undefined) {
+      consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+    }
+    for (const entry of [...this.entries.values()]) await this.revoke(entry);
+    await consumer?.disconnect();
+  }
+
+  /** A fresh owner for a partition still assigned here (after its task failed). */
+  reacquire(tp: TopicPartition): GroupOwnedPartition | undefined {
+    const entry = this.entries.get(tpKey(tp));
+    if (entry === undefined || entry.state === 'revoked' || this.stopped) return undefined;
+    const previous = entry.owned;
+    entry.owned = new GroupOwnedPartition(this, tp);
+    entry.state = 'pending';
+    this.pause(tp);
+    void previous.close();
+    return entry.owned;
+  }
+
+  owns(tp: TopicPartition): boolean {
+    const e = this.entries.get(tpKey(tp));
+    return e !== undefined && e.state !== 'revoked';
+  }
+
+  /** Partitions currently assigned to this member. */
+  assignedPartitions(): TopicPartition[] {
+    return [...this.entries.values()].filter((e) => e.state !== 'revoked').map((e) => e.tp);
+  }
+
+  // ---- used by GroupOwnedPartition ----
+
+  pause(tp: TopicPartition): void {
+    this.consumer?.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  resume(tp: TopicPartition): void {
+    this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  startDelivery(owned: GroupOwnedPartition, offset: number): void {
+    const entry = this.entries.get(tpKey(owned.tp));
+    if (entry === undefined || entry.owned !== owned || entry.state === 'revoked') return;
+    entry.state = 'started';
+    this.consumer?.seek({ topic: owned.tp.topic, partition: owned.tp.partition, offset: String(offset) });
+    if (!owned.userPaused) this.resume(owned.tp);
+  }
+
+  // ---- internals ----
+
+  private onAssignment(assigned: TopicPartition[]): void {
+    const next = new Set(assigned.map(tpKey));
+    const added: Entry[] = [];
+    // Newly assigned partitions are paused at once, before kafkajs fetches from its own idea of
+    // the committed offset: the owner reads the offset only after fencing.
+    for (const tp of assigned) {
+      if (this.entries.has(tpKey(tp))) continue;
+      const entry: Entry = { tp, state: 'pending', owned: new GroupOwnedPartition(this, tp) };
+      this.entries.set(tpKey(tp), entry);
+      this.pause(tp);
+      added.push(entry);
+    }
+    const removed = [...this.entries.values()].filter((e) => !next.has(tpKey(e.tp)) && e.state !== 'revoked');
+    for (const e of removed) e.state = 'revoked';
+    this.chain = this.chain.then(async () => {
+      for (const e of removed) await this.revoke(e);
+      await Promise.all(added.map((e) => this.assign(e)));
+    });
+  }
+
+  private async assign(entry: Entry): Promise<void> {
+    if (this.stopped || entry.state === 'revoked') return;
+    try {
+      await this.listener!.assigned(entry.owned);
+    } catch (err) {
+      this.opts.logger.error('partition assignment failed', { topic: entry.tp.topic, partition: entry.tp.partition, err });
+    }
+  }
+
+  private async revoke(entry: Entry): Promise<void> {
+    entry.state = 'revoked';
+    this.pause(entry.tp);
+    try {
+      await this.listener!.revoked(entry.tp);
+    } catch (err) {
+      this.opts.logger.warn('partition revocation failed', { topic: entry.tp.topic, partition: entry.tp.partition, err });
+    }
+    this.entries.delete(tpKey(entry.tp));
+    await entry.owned.close();
+  }
+
+  private onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
+    const entry = this.entries.get(tpKey({ topic: batch.topic, partition: batch.partition }));
+    // Not started yet (recovering) or gone: leave the offsets unresolved; the partition is
+    // paused and fetching starts over from the seek position.
+    if (entry === undefined || entry.state !== 'started' || isStale()) return Promise.resolve();
+    const owned = entry.owned;
+    const records: LogRecord[] = [];
+    for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      if (offset < owned.nextOffset) continue;
+      records.push({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset,
+        key: m.key === null ? null : m.key.toString('utf8'),
+        value: m.value === null ? null : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+        headers: headersOf(m.headers),
+        timestamp: Number(m.timestamp),
+      });
+    }
+    if (records.length > 0) {
+      owned.nextOffset = records[records.length - 1]!.offset + 1;
+      owned.deliver(records);
+    }
+    resolveOffset(batch.lastOffset());
+    return Promise.resolve();
+  }
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h === undefined) return out;
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = typeof first === 'string' ? first : first.toString('utf8');
+  }
+  return out;
+}
+
+/** One partition owned by this member, with its transactional producer. */
+export class GroupOwnedPartition {
+  nextOffset = 0;
+  userPaused = false;
+  private sink: RecordSink | undefined;
+  private producer: Producer | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly group: TransactionalGroup,
+    readonly tp: TopicPartition,
+  ) {}
+
+  /** Initialises this partition's transactional producer, fencing every earlier one. */
+  async fence(): Promise<void> {
+    const { kafka, transactionalId, transactionTimeoutMs } = this.group.opts;
+    const producer = kafka.producer({
+      transactionalId: transactionalId(this.tp),
+      maxInFlightRequests: 1,
+      idempotent: true,
+      transactionTimeout: transactionTimeoutMs ?? 60_000,
+      allowAutoTopicCreation: false,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw kafkaError(`initialising the transactional producer of ${this.tp.topic}/${this.tp.partition}`, err);
+    }
+    if (this.closed) {
+      await producer.disconnect();
+      throw new ContinuumError('PARTITION_RELEASED', `${this.tp.topic}/${this.tp.partition} was released during fencing`);
+    }
+    this.producer = producer;
+  }
+
+  /** The group's committed offset and its metadata; `offset` undefined when none is committed. */
+  async committed(): Promise<{ offset: number | undefined; metadata: string | null }> {
+    const { admin, groupId } = this.group.opts;
+    let result;
+    try {
+      result = await admin.fetchOffsets({ groupId, topics: [this.tp.topic] });
+    } catch (err) {
+      throw kafkaError(`reading the committed offset of ${this.tp.topic}/${this.tp.partition}`, err);
+    }
+    const part = result.find((t) => t.topic === this.tp.topic)?.partitions.find((p) => p.partition === this.tp.partition);
+    const offset = part === undefined ? -1 : Number(part.offset);
+    return { offset: offset < 0 ? undefined : offset, metadata: part?.metadata ?? null };
+  }
+
+  start(offset: number, sink: RecordSink): void {
+    if (this.sink !== undefined) throw new ContinuumError('LOG_STARTED', `${this.tp.topic}/${this.tp.partition} already started`);
+    this.sink = sink;
+    this.nextOffset = offset;
+    this.group.startDelivery(this, offset);
+  }
+
+  deliver(records: readonly LogRecord[]): void {
+    if (!this.closed) this.sink?.(records);
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    this.group.pause(this.tp);
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    if (this.sink !== undefined && !this.closed) this.group.resume(this.tp);
+  }
+
+  /** One transaction: the records, and this partition's offset (with metadata) for the group. */
+  async commit(records: readonly OutRecord[], offset: number, metadata: string | null): Promise<void> {
+    const producer = this.producer;
+    if (producer === undefined || this.closed) {
+      throw new ContinuumError('FENCED', `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`);
+    }
+    const what = `committing a transaction for ${this.tp.topic}/${this.tp.partition}`;
+    let txn;
+    try {
+      txn = await producer.transaction();
+    } catch (err) {
+      throw kafkaError(what, err);
+    }
+    try {
+      if (records.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
+      const entry = { partition: this.tp.partition, offset: String(offset), metadata };
+      const partitions: { partition: number; offset: string }[] = [entry];
+      await txn.sendOffsets({ consumerGroupId: this.group.opts.groupId, topics: [{ topic: this.tp.topic, partitions }] });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      throw kafkaError(what, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => undefined);
+  }
+}
+
+export function groupByTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (list === undefined) {
+      list = [];
+      byTopic.set(r.topic, list);
+    }
+    const m: Message = {
+      key: r.key,
+      value: r.value === null ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+    };
+    if (r.partition !== undefined) m.partition = r.partition;
+    if (r.headers !== undefined) m.headers = r.headers;
+    if (r.timestamp !== undefined) m.timestamp = String(r.timestamp);
+    list.push(m);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
