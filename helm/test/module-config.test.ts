@@ -1,7 +1,9 @@
 // module.yaml from values: stored verbatim in the ConfigMap, mounted where the runtime reads it, and
 // any change rolls the runtime pods through the checksum annotation.
 import { describe, expect, test } from 'vitest';
-import { find, render, type K8sObject, type Rendered } from './support/helm.js';
+import type { IDeployment } from 'kubernetes-models/apps/v1';
+import type { IConfigMap } from 'kubernetes-models/v1';
+import { find, podSpec, render, type Rendered } from './support/helm.js';
 
 // Comments, quoting, blank lines, trailing spaces, non-ASCII text, StateFun placeholders and several
 // documents: everything a YAML round trip could alter.
@@ -21,14 +23,12 @@ const trickyModule = [
   '',
 ].join('\n');
 
-function moduleOf(rendered: readonly Rendered[]): string {
-  const configMap = find(rendered, 'ConfigMap', 'demo-continuum-module') as K8sObject & { data: Record<string, string> };
-  return configMap.data['module.yaml']!;
+function moduleOf(rendered: readonly Rendered[], name = 'demo-continuum-module'): string {
+  return find<IConfigMap>(rendered, 'ConfigMap', name).data!['module.yaml']!;
 }
 
 function podAnnotations(rendered: readonly Rendered[]): Record<string, string> {
-  const deployment = find(rendered, 'Deployment', 'demo-continuum') as any;
-  return deployment.spec.template.metadata.annotations;
+  return find<IDeployment>(rendered, 'Deployment', 'demo-continuum').spec!.template.metadata!.annotations!;
 }
 
 describe('module.yaml', () => {
@@ -46,28 +46,32 @@ describe('module.yaml', () => {
     const module =
       'kind: io.statefun.kafka.v1/egress\nspec:\n  id: example/out\n' +
       '  address: {{ include "continuum.kafka.brokers" . }}\n  group: {{ .Release.Name }}-g\n';
-    const rendered = await render({ values: { module, kafka: { brokers: ['k1:9092', 'k2:9092'] } }, releaseName: 'shop' });
-    const configMap = find(rendered, 'ConfigMap', 'shop-continuum-module') as any;
-    expect(configMap.data['module.yaml']).toBe(
+    const rendered = await render({
+      values: { module, kafka: { brokers: ['k1:9092', 'k2:9092'] } },
+      releaseName: 'shop',
+    });
+    expect(moduleOf(rendered, 'shop-continuum-module')).toBe(
       'kind: io.statefun.kafka.v1/egress\nspec:\n  id: example/out\n  address: k1:9092,k2:9092\n  group: shop-g\n',
     );
   });
 
   test('is mounted at /etc/continuum/module.yaml and passed to `statefun run -m`', async () => {
     const rendered = await render();
-    const pod = (find(rendered, 'Deployment', 'demo-continuum') as any).spec.template.spec;
-    const container = pod.containers[0];
-    expect(container.args.slice(0, 3)).toEqual(['run', '-m', '/etc/continuum/module.yaml']);
-    const mount = container.volumeMounts.find((m: any) => m.mountPath === '/etc/continuum');
-    const volume = pod.volumes.find((v: any) => v.name === mount.name);
-    expect(volume.configMap.name).toBe('demo-continuum-module');
-    expect(mount.readOnly).toBe(true);
+    const pod = podSpec(rendered, 'Deployment', 'demo-continuum');
+    const container = pod.containers[0]!;
+    expect(container.args?.slice(0, 3)).toEqual(['run', '-m', '/etc/continuum/module.yaml']);
+    const mount = container.volumeMounts?.find((m) => m.mountPath === '/etc/continuum');
+    const volume = pod.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.configMap?.name).toBe('demo-continuum-module');
+    expect(mount?.readOnly).toBe(true);
   });
 
   test('changing it changes the checksum that rolls the runtime pods', async () => {
     const base = podAnnotations(await render({ values: { module: trickyModule } }));
     const same = podAnnotations(await render({ values: { module: trickyModule } }));
-    const changed = podAnnotations(await render({ values: { module: trickyModule.replace('8000', '8001') } }));
+    const changed = podAnnotations(
+      await render({ values: { module: trickyModule.replace('8000', '8001') } }),
+    );
     expect(base['checksum/module']).toMatch(/^[0-9a-f]{64}$/);
     expect(same['checksum/module']).toBe(base['checksum/module']);
     expect(changed['checksum/module']).not.toBe(base['checksum/module']);

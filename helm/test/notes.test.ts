@@ -6,7 +6,9 @@ test('the try-out notes show how to send a first event through the playground an
   const notes = await renderNotes({ files: [ciValues('tryout-values.yaml')], namespace: 'demo-ns' });
   expect(notes).toContain('kubectl -n demo-ns rollout status deployment/demo-continuum');
   expect(notes).toContain('kubectl -n demo-ns port-forward service/demo-continuum-playground 8090:8090');
-  expect(notes).toMatch(/curl -X PUT -H "Content-Type: application\/vnd\.example\/GreetRequest"[\s\\]+-d '\{"name":"Alice"\}' http:\/\/localhost:8090\/example\/greeter\/alice/);
+  expect(notes).toMatch(
+    /curl -X PUT -H "Content-Type: application\/vnd\.example\/GreetRequest"[\s\\]+-d '\{"name":"Alice"\}' http:\/\/localhost:8090\/example\/greeter\/alice/,
+  );
   expect(notes).toContain('exec -it statefulset/demo-continuum-kafka');
   expect(notes).toContain('kafka-console-producer.sh --bootstrap-server localhost:9092 --topic names');
   expect(notes).toContain('--isolation-level read_committed');

@@ -1,21 +1,17 @@
 // The runtime Deployment honours the runtime's contract: configuration by environment, credentials only
 // through Secrets, probes on the admin endpoints, and time to shut down gracefully.
 import { describe, expect, test } from 'vitest';
-import { ciValues, find, ofKind, render, type Rendered } from './support/helm.js';
+import type { IDeployment } from 'kubernetes-models/apps/v1';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import type { IContainer, IEnvVar, ISecret } from 'kubernetes-models/v1';
+import { ciValues, find, firstContainer, ofKind, podSpec, render, type Rendered } from './support/helm.js';
 
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+function runtimeContainer(rendered: readonly Rendered[]): IContainer {
+  return firstContainer(rendered, 'Deployment', 'demo-continuum');
 }
 
-function runtimeContainer(rendered: readonly Rendered[], name = 'demo-continuum'): any {
-  return (find(rendered, 'Deployment', name) as any).spec.template.spec.containers[0];
-}
-
-function envOf(rendered: readonly Rendered[]): Map<string, EnvVar> {
-  const env: EnvVar[] = runtimeContainer(rendered).env;
-  return new Map(env.map((e) => [e.name, e]));
+function envOf(rendered: readonly Rendered[]): Map<string, IEnvVar> {
+  return new Map((runtimeContainer(rendered).env ?? []).map((e) => [e.name, e]));
 }
 
 describe('runtime configuration', () => {
@@ -25,11 +21,18 @@ describe('runtime configuration', () => {
         values: {
           kafka: { brokers: ['k1:9092', 'k2:9093'], tls: { enabled: true } },
           redis: { url: 'redis://state:6379/2' },
-          runtime: { partitions: 64, checkpointIntervalMs: 500, adminPort: 9191, log: { format: 'pretty', level: 'debug' } },
+          runtime: {
+            partitions: 64,
+            checkpointIntervalMs: 500,
+            adminPort: 9191,
+            log: { format: 'pretty', level: 'debug' },
+          },
         },
       }),
     );
-    const plain = Object.fromEntries([...env].filter(([, e]) => e.value !== undefined).map(([k, e]) => [k, e.value]));
+    const plain = Object.fromEntries(
+      [...env].filter(([, e]) => e.value !== undefined).map(([k, e]) => [k, e.value]),
+    );
     expect(plain).toMatchObject({
       CONTINUUM_KAFKA_BROKERS: 'k1:9092,k2:9093',
       CONTINUUM_KAFKA_SSL: 'true',
@@ -66,9 +69,9 @@ describe('credentials', () => {
         admin: { token: secretValues[2] },
       },
     });
-    const secret = find(rendered, 'Secret', 'demo-continuum') as any;
-    expect(Object.keys(secret.data).sort()).toEqual(['admin-token', 'kafka-sasl-password', 'redis-password']);
-    expect(Buffer.from(secret.data['kafka-sasl-password'], 'base64').toString()).toBe(secretValues[0]);
+    const data = find<ISecret>(rendered, 'Secret', 'demo-continuum').data!;
+    expect(Object.keys(data).sort()).toEqual(['admin-token', 'kafka-sasl-password', 'redis-password']);
+    expect(Buffer.from(data['kafka-sasl-password']!, 'base64').toString()).toBe(secretValues[0]);
 
     const env = envOf(rendered);
     expect(env.get('CONTINUUM_KAFKA_SASL_MECHANISM')?.value).toBe('scram-sha-256');
@@ -77,10 +80,18 @@ describe('credentials', () => {
       name: 'demo-continuum',
       key: 'kafka-sasl-password',
     });
-    expect(env.get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'demo-continuum', key: 'redis-password' });
-    expect(env.get('CONTINUUM_ADMIN_TOKEN')?.valueFrom?.secretKeyRef).toEqual({ name: 'demo-continuum', key: 'admin-token' });
+    expect(env.get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-continuum',
+      key: 'redis-password',
+    });
+    expect(env.get('CONTINUUM_ADMIN_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-continuum',
+      key: 'admin-token',
+    });
 
-    const outsideSecrets = JSON.stringify(rendered.filter((r) => r.object.kind !== 'Secret').map((r) => r.object));
+    const outsideSecrets = JSON.stringify(
+      rendered.filter((r) => r.object.kind !== 'Secret').map((r) => r.object),
+    );
     for (const value of secretValues) expect(outsideSecrets).not.toContain(value);
   });
 
@@ -88,57 +99,82 @@ describe('credentials', () => {
     const rendered = await render({ files: [ciValues('existing-secrets-values.yaml')] });
     expect(ofKind(rendered, 'Secret')).toEqual([]);
     const env = envOf(rendered);
-    expect(env.get('CONTINUUM_KAFKA_SASL_USERNAME')?.valueFrom?.secretKeyRef).toEqual({ name: 'continuum-kafka', key: 'username' });
-    expect(env.get('CONTINUUM_KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'continuum-kafka', key: 'password' });
-    expect(env.get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'continuum-redis', key: 'password' });
-    expect(env.get('CONTINUUM_ADMIN_TOKEN')?.valueFrom?.secretKeyRef).toEqual({ name: 'continuum-admin', key: 'token' });
+    expect(env.get('CONTINUUM_KAFKA_SASL_USERNAME')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'continuum-kafka',
+      key: 'username',
+    });
+    expect(env.get('CONTINUUM_KAFKA_SASL_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'continuum-kafka',
+      key: 'password',
+    });
+    expect(env.get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'continuum-redis',
+      key: 'password',
+    });
+    expect(env.get('CONTINUUM_ADMIN_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'continuum-admin',
+      key: 'token',
+    });
     expect(env.get('CONTINUUM_KAFKA_SASL_MECHANISM')?.value).toBe('scram-sha-512');
     expect(env.get('CONTINUUM_KAFKA_SSL')?.value).toBe('true');
-    expect(env.get('CONTINUUM_REDIS_URL')?.value).toBe('rediss://continuum-redis.internal.example.com:6380/0');
+    expect(env.get('CONTINUUM_REDIS_URL')?.value).toBe(
+      'rediss://continuum-redis.internal.example.com:6380/0',
+    );
   });
 
   test('the bundled Redis requires the same password the runtime is given', async () => {
     const rendered = await render({ files: [ciValues('all-optins-values.yaml')] });
-    const redis = (find(rendered, 'StatefulSet', 'demo-continuum-redis') as any).spec.template.spec.containers[0];
-    expect(redis.args).toContain('--requirepass');
-    expect(redis.args[redis.args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
-    expect(redis.env[0].valueFrom.secretKeyRef).toEqual(envOf(rendered).get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef);
+    const redis = firstContainer(rendered, 'StatefulSet', 'demo-continuum-redis');
+    const args = redis.args ?? [];
+    expect(args).toContain('--requirepass');
+    expect(args[args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
+    expect(redis.env?.[0]?.valueFrom?.secretKeyRef).toEqual(
+      envOf(rendered).get('CONTINUUM_REDIS_PASSWORD')?.valueFrom?.secretKeyRef,
+    );
   });
 });
 
 describe('lifecycle', () => {
   test('liveness and startup probe /healthz, readiness probes /readyz, all on the admin port', async () => {
     const container = runtimeContainer(await render());
-    const adminPort = container.ports.find((p: any) => p.name === 'admin');
-    expect(adminPort.containerPort).toBe(9090);
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
-    expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(container.ports?.find((p) => p.name === 'admin')?.containerPort).toBe(9090);
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(container.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
   });
 
   test('the pod gets more than the ~30 s the runtime needs to finish its checkpoint, and it is configurable', async () => {
-    const pod = (rendered: readonly Rendered[]) => (find(rendered, 'Deployment', 'demo-continuum') as any).spec.template.spec;
+    const pod = (rendered: readonly Rendered[]) => podSpec(rendered, 'Deployment', 'demo-continuum');
     expect(pod(await render()).terminationGracePeriodSeconds).toBeGreaterThanOrEqual(45);
-    expect(pod(await render({ set: ['runtime.terminationGracePeriodSeconds=120'] })).terminationGracePeriodSeconds).toBe(120);
+    expect(
+      pod(await render({ set: ['runtime.terminationGracePeriodSeconds=120'] })).terminationGracePeriodSeconds,
+    ).toBe(120);
   });
 
   test('a rolling update never takes a runtime pod away before its replacement is ready', async () => {
-    const deployment = find(await render(), 'Deployment', 'demo-continuum') as any;
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    const deployment = find<IDeployment>(await render(), 'Deployment', 'demo-continuum');
+    expect(deployment.spec?.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
   });
 
   test('with autoscaling the HPA owns the replica count', async () => {
-    const rendered = await render({ set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', 'autoscaling.maxReplicas=9'] });
-    expect((find(rendered, 'Deployment', 'demo-continuum') as any).spec.replicas).toBeUndefined();
-    const hpa = find(rendered, 'HorizontalPodAutoscaler', 'demo-continuum') as any;
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'demo-continuum' });
-    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 9]);
-    expect((find(await render(), 'Deployment', 'demo-continuum') as any).spec.replicas).toBe(2);
+    const rendered = await render({
+      set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', 'autoscaling.maxReplicas=9'],
+    });
+    expect(find<IDeployment>(rendered, 'Deployment', 'demo-continuum').spec?.replicas).toBeUndefined();
+    const hpa = find<IHorizontalPodAutoscaler>(rendered, 'HorizontalPodAutoscaler', 'demo-continuum').spec!;
+    expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'demo-continuum' });
+    expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([3, 9]);
+    expect(find<IDeployment>(await render(), 'Deployment', 'demo-continuum').spec?.replicas).toBe(2);
   });
 
   test('the image is the appVersion tag by default and a digest pins it when given', async () => {
     expect(runtimeContainer(await render()).image).toBe('continuum/runtime:0.1.0');
     const digest = `sha256:${'ab'.repeat(32)}`;
-    expect(runtimeContainer(await render({ set: [`runtime.image.digest=${digest}`] })).image).toBe(`continuum/runtime@${digest}`);
+    expect(runtimeContainer(await render({ set: [`runtime.image.digest=${digest}`] })).image).toBe(
+      `continuum/runtime@${digest}`,
+    );
   });
 });

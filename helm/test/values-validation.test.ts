@@ -5,7 +5,10 @@ import { lint, template } from './support/helm.js';
 
 async function rejection(options: Parameters<typeof template>[0]): Promise<string> {
   const result = await template(options);
-  expect(result.code, `expected helm template to fail, it rendered:\n${result.stdout.slice(0, 400)}`).not.toBe(0);
+  expect(
+    result.code,
+    `expected helm template to fail, it rendered:\n${result.stdout.slice(0, 400)}`,
+  ).not.toBe(0);
   return result.stderr;
 }
 
@@ -37,7 +40,10 @@ test('a function without an image is rejected', async () => {
 });
 
 test('a negative replica count and a string partition count are rejected', async () => {
-  const stderr = await rejection({ set: ['runtime.replicaCount=-1'], setString: ['runtime.partitions=many'] });
+  const stderr = await rejection({
+    set: ['runtime.replicaCount=-1'],
+    setString: ['runtime.partitions=many'],
+  });
   expect(stderr).toMatch(/runtime\.replicaCount: Must be greater than or equal to 0/);
   expect(stderr).toMatch(/runtime\.partitions: Invalid type\. Expected: integer, given: string/);
 });
@@ -80,12 +86,16 @@ test('a function whose name collides with the chart objects is rejected', async 
 });
 
 test('autoscaling with its maximum below its minimum is rejected', async () => {
-  const stderr = await rejection({ set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=4', 'autoscaling.maxReplicas=2'] });
+  const stderr = await rejection({
+    set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=4', 'autoscaling.maxReplicas=2'],
+  });
   expect(stderr).toContain('autoscaling.maxReplicas (2) is below autoscaling.minReplicas (4)');
 });
 
 test('helm lint --strict reports a schema violation as an error', async () => {
   const result = await lint({ set: ['runtime.log.format=xml'] });
   expect(result.code).not.toBe(0);
-  expect(result.stdout + result.stderr).toMatch(/runtime\.log\.format: runtime\.log\.format must be one of the following: "json", "pretty"/);
+  expect(result.stdout + result.stderr).toMatch(
+    /runtime\.log\.format: runtime\.log\.format must be one of the following: "json", "pretty"/,
+  );
 });

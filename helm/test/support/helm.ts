@@ -5,6 +5,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { IDeployment, IStatefulSet } from 'kubernetes-models/apps/v1';
+import type { IContainer, IPodSpec } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { getHelm } from '../../scripts/get-helm.mjs';
 
@@ -28,7 +30,12 @@ export const valueSets: readonly { name: string; files: readonly string[] }[] = 
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
@@ -69,7 +76,7 @@ export async function helm(args: readonly string[], stdin?: string): Promise<Hel
       { timeout: HELM_TIMEOUT_MS, maxBuffer: 32 * 1024 * 1024 },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {
-          fail(error);
+          fail(new Error(`could not run ${binary}: ${error.message}`, { cause: error }));
           return;
         }
         done({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
@@ -127,11 +134,14 @@ export function parseManifests(manifests: string): Rendered[] {
   for (const chunk of manifests.split(/^---[ \t]*$/m)) {
     const source = /^# Source: (\S+)/m.exec(chunk)?.[1] ?? '(unknown template)';
     for (const doc of parseAllDocuments(chunk)) {
-      if (doc.errors.length > 0) throw new Error(`${source} rendered invalid YAML: ${doc.errors[0]?.message}`);
+      if (doc.errors.length > 0)
+        throw new Error(`${source} rendered invalid YAML: ${doc.errors[0]?.message}`);
       const object: unknown = doc.toJS();
       if (object === null || object === undefined) continue;
       if (!isK8sObject(object)) {
-        throw new Error(`${source} rendered a document that is not a Kubernetes object: ${JSON.stringify(object)}`);
+        throw new Error(
+          `${source} rendered a document that is not a Kubernetes object: ${JSON.stringify(object)}`,
+        );
       }
       rendered.push({ source, object });
     }
@@ -159,22 +169,29 @@ export async function renderNotes(options: RenderOptions = {}): Promise<string> 
   try {
     cpSync(chartDir, copy, { recursive: true });
     const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
-    writeFileSync(join(copy, 'templates', '_notes-under-test.tpl'), `{{- define "test.notes" -}}\n${notes}{{- end -}}\n`);
+    writeFileSync(
+      join(copy, 'templates', '_notes-under-test.tpl'),
+      `{{- define "test.notes" -}}\n${notes}{{- end -}}\n`,
+    );
     writeFileSync(
       join(copy, 'templates', 'notes-under-test.yaml'),
       'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "test.notes" . | toJson }}\n',
     );
-    const result = await helm([
-      'template',
-      options.releaseName ?? 'demo',
-      copy,
-      '--namespace',
-      options.namespace ?? 'streaming',
-      '--show-only',
-      'templates/notes-under-test.yaml',
-      ...valueArgs(options),
-    ], stdinOf(options));
-    if (result.code !== 0) throw new Error(`rendering NOTES.txt failed (exit ${result.code}):\n${result.stderr}`);
+    const result = await helm(
+      [
+        'template',
+        options.releaseName ?? 'demo',
+        copy,
+        '--namespace',
+        options.namespace ?? 'streaming',
+        '--show-only',
+        'templates/notes-under-test.yaml',
+        ...valueArgs(options),
+      ],
+      stdinOf(options),
+    );
+    if (result.code !== 0)
+      throw new Error(`rendering NOTES.txt failed (exit ${result.code}):\n${result.stderr}`);
     const notesMap = parseManifests(result.stdout)[0]?.object as { data?: { notes?: string } } | undefined;
     return notesMap?.data?.notes ?? '';
   } finally {
@@ -182,17 +199,43 @@ export async function renderNotes(options: RenderOptions = {}): Promise<string> 
   }
 }
 
-/** The one object of a kind and name; throws listing what was rendered otherwise. */
-export function find(rendered: readonly Rendered[], kind: string, name: string): K8sObject {
+/**
+ * The one object of a kind and name, typed as the caller's model interface (e.g. `IDeployment`);
+ * throws listing what was rendered otherwise.
+ */
+export function find<T = K8sObject>(rendered: readonly Rendered[], kind: string, name: string): T {
   const hit = rendered.find((r) => r.object.kind === kind && r.object.metadata.name === name);
   if (!hit) {
     const all = rendered.map((r) => `${r.object.kind}/${r.object.metadata.name}`).join(', ');
     throw new Error(`no ${kind}/${name} rendered; got: ${all}`);
   }
-  return hit.object;
+  return hit.object as T;
 }
 
-/** All objects of a kind. */
-export function ofKind(rendered: readonly Rendered[], kind: string): K8sObject[] {
-  return rendered.filter((r) => r.object.kind === kind).map((r) => r.object);
+/** All objects of a kind, typed as the caller's model interface. */
+export function ofKind<T = K8sObject>(rendered: readonly Rendered[], kind: string): T[] {
+  return rendered.filter((r) => r.object.kind === kind).map((r) => r.object as T);
+}
+
+/** The pod spec of a Deployment or StatefulSet. */
+export function podSpec(
+  rendered: readonly Rendered[],
+  kind: 'Deployment' | 'StatefulSet',
+  name: string,
+): IPodSpec {
+  const workload = find<IDeployment | IStatefulSet>(rendered, kind, name);
+  const spec = workload.spec?.template.spec;
+  if (!spec) throw new Error(`${kind}/${name} has no pod spec`);
+  return spec;
+}
+
+/** The first container of a Deployment or StatefulSet. */
+export function firstContainer(
+  rendered: readonly Rendered[],
+  kind: 'Deployment' | 'StatefulSet',
+  name: string,
+): IContainer {
+  const container = podSpec(rendered, kind, name).containers[0];
+  if (!container) throw new Error(`${kind}/${name} has no container`);
+  return container;
 }

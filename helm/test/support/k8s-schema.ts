@@ -43,14 +43,21 @@ const models: ReadonlyMap<string, Model> = new Map([
     'autoscaling/v2/HorizontalPodAutoscaler',
     model(HorizontalPodAutoscaler, 'kubernetes-models/autoscaling/v2', 'IHorizontalPodAutoscaler'),
   ],
-  ['policy/v1/PodDisruptionBudget', model(PodDisruptionBudget, 'kubernetes-models/policy/v1', 'IPodDisruptionBudget')],
+  [
+    'policy/v1/PodDisruptionBudget',
+    model(PodDisruptionBudget, 'kubernetes-models/policy/v1', 'IPodDisruptionBudget'),
+  ],
   [
     'networking.k8s.io/v1/NetworkPolicy',
     model(NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1', 'INetworkPolicy'),
   ],
   [
     'monitoring.coreos.com/v1/ServiceMonitor',
-    model(ServiceMonitor, '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1', 'IServiceMonitor'),
+    model(
+      ServiceMonitor,
+      '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1',
+      'IServiceMonitor',
+    ),
   ],
 ]);
 
@@ -161,7 +168,10 @@ function findUnknownFields(typed: readonly { rendered: Rendered; model: Model }[
   const violations: Violation[] = [];
   const seen = new Set<string>();
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const diagnostics = typeCheck(objects, typed.map((t) => t.model.typeExpression));
+    const diagnostics = typeCheck(
+      objects,
+      typed.map((t) => t.model.typeExpression),
+    );
     let removed = false;
     for (const d of diagnostics) {
       const key = `${d.index}\0${d.path}\0${d.message}`;
@@ -222,7 +232,8 @@ function typeCheck(objects: readonly unknown[], typeExpressions: readonly string
   if (!file) throw new Error('TypeScript did not load the rendered objects');
   const diagnostics = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)];
   return diagnostics.map((diagnostic) => {
-    const line = diagnostic.start === undefined ? 0 : file.getLineAndCharacterOfPosition(diagnostic.start).line;
+    const line =
+      diagnostic.start === undefined ? 0 : file.getLineAndCharacterOfPosition(diagnostic.start).line;
     let index = 0;
     while (index + 1 < startLines.length && startLines[index + 1]! <= line) index++;
     return {
