@@ -63,7 +63,12 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     await runtime.start();
     const host = opts.host ?? '127.0.0.1';
     for (const ingress of module.playgroundIngresses) {
-      const server = await startPlaygroundIngress({ port: ingress.port, host, functions, send: (m) => runtime.send(m) });
+      const server = await startPlaygroundIngress({
+        port: ingress.port,
+        host,
+        functions,
+        send: (m) => runtime.send(m),
+      });
       listening.push({ name: 'playground ingress', server });
     }
     for (const egress of module.playgroundEgresses) {
@@ -72,21 +77,33 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
         host,
         topics: egress.topics,
         log,
-        cursorFile: dataDir === undefined ? undefined : join(dataDir, `playground-egress-${egress.port}.json`),
+        cursorFile:
+          dataDir === undefined ? undefined : join(dataDir, `playground-egress-${egress.port}.json`),
       });
       listening.push({ name: 'playground egress', server });
     }
     if (opts.adminPort !== undefined) {
-      const app = buildAdminServer({ runtime, port: opts.adminPort, token: opts.adminToken, ready: () => runtime.ready });
+      const app = buildAdminServer({
+        runtime,
+        port: opts.adminPort,
+        token: opts.adminToken,
+        ready: () => runtime.ready,
+      });
       await app.listen({ port: opts.adminPort, host });
       const a = app.server.address();
       listening.push({
         name: 'admin',
-        server: { port: typeof a === 'object' && a !== null ? a.port : opts.adminPort, close: () => app.close() },
+        server: {
+          port: typeof a === 'object' && a !== null ? a.port : opts.adminPort,
+          close: () => app.close(),
+        },
       });
     }
     for (const k of module.kafkaIngresses) {
-      logger.warn('dev mode does not read Kafka ingress topics; use the playground ingress or `statefun send`', { ingress: k.id });
+      logger.warn(
+        'dev mode does not read Kafka ingress topics; use the playground ingress or `statefun send`',
+        { ingress: k.id },
+      );
     }
   } catch (err) {
     await stop();

@@ -47,7 +47,8 @@ export function createLogger(opts: LoggerOptions = {}, base: Record<string, unkn
 function serialisable(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    out[k] = v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
+    out[k] =
+      v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
   }
   return out;
 }

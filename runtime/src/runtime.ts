@@ -77,7 +77,11 @@ export class Runtime {
     const now = Date.now();
     await this.opts.log.append(
       messages.map((m) =>
-        toInternalRecord(internalTopic, partitions, { target: m.target, argument: m.argument, eventTime: m.eventTime ?? now }),
+        toInternalRecord(internalTopic, partitions, {
+          target: m.target,
+          argument: m.argument,
+          eventTime: m.eventTime ?? now,
+        }),
       ),
     );
   }
@@ -112,7 +116,12 @@ export class Runtime {
 
   /** True once every assigned partition has recovered and runs. */
   get ready(): boolean {
-    return this.started && !this.stopping && [...this.restarts.values()].every((r) => r.timer === undefined) && [...this.tasks.values()].every((t) => t.isRunning);
+    return (
+      this.started &&
+      !this.stopping &&
+      [...this.restarts.values()].every((r) => r.timer === undefined) &&
+      [...this.tasks.values()].every((t) => t.isRunning)
+    );
   }
 
   /** Checkpoints every task now; resolves when all are committed. */
@@ -169,7 +178,9 @@ export class Runtime {
       state.timer = undefined;
       const owned = this.opts.log.reacquire(p);
       if (owned === undefined || this.stopping) return;
-      this.assign(owned).catch((err: unknown) => this.log.error('partition restart failed', { partition: p, err }));
+      this.assign(owned).catch((err: unknown) =>
+        this.log.error('partition restart failed', { partition: p, err }),
+      );
     }, wait);
     this.restarts.set(p, state);
   }

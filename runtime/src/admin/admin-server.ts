@@ -30,7 +30,8 @@ const sendBody = z.object({
 
 export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   const app = Fastify();
-  const token = opts.token === undefined || opts.token === '' ? undefined : Buffer.from(`Bearer ${opts.token}`);
+  const token =
+    opts.token === undefined || opts.token === '' ? undefined : Buffer.from(`Bearer ${opts.token}`);
   app.addHook('onRequest', async (req, reply) => {
     if (token === undefined || req.url === '/healthz' || req.url === '/readyz') return;
     const given = Buffer.from(req.headers.authorization ?? '');
@@ -45,7 +46,10 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   });
   app.post('/v1/messages', async (req, reply) => {
     const parsed = sendBody.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    if (!parsed.success)
+      return reply
+        .code(400)
+        .send({ error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
     let target: Address;
     try {
       target = parseAddressKey(parsed.data.target);
@@ -69,7 +73,8 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       return reply.code(400).send({ error: (err as Error).message });
     }
     const states = await opts.runtime.state(address);
-    if (states === undefined) return reply.code(404).send({ error: `partition of ${key} is not owned by this process` });
+    if (states === undefined)
+      return reply.code(404).send({ error: `partition of ${key} is not owned by this process` });
     return { address: key, states: Object.fromEntries([...states].map(([name, v]) => [name, render(v)])) };
   });
   return app;

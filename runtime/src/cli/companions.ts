@@ -40,14 +40,23 @@ export interface RunningCompanions {
   stop(): Promise<void>;
 }
 
-export async function startCompanions(file: string, list: Companion[], logger: Logger): Promise<RunningCompanions> {
+export async function startCompanions(
+  file: string,
+  list: Companion[],
+  logger: Logger,
+): Promise<RunningCompanions> {
   const cwd = dirname(resolve(file));
   const children: { name: string; child: ChildProcess }[] = [];
   for (const c of list) {
     const [cmd, ...args] = c.command;
-    const child = spawn(cmd!, args, { cwd, env: { ...process.env, ...c.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, {
+      cwd,
+      env: { ...process.env, ...c.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const prefix = (chunk: Buffer): void => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logger.info(line, { process: c.name });
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim() !== '') logger.info(line, { process: c.name });
     };
     child.stdout?.on('data', prefix);
     child.stderr?.on('data', prefix);
@@ -89,5 +98,8 @@ async function waitForPort(port: number, timeoutMs: number, name: string): Promi
     if (open) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new ContinuumError('DEV_COMPANION_TIMEOUT', `${name} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s`);
+  throw new ContinuumError(
+    'DEV_COMPANION_TIMEOUT',
+    `${name} did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s`,
+  );
 }

@@ -88,7 +88,11 @@ Options:
 `,
 };
 
-export async function main(argv: string[], out: Out = (t) => process.stdout.write(t), err: Out = (t) => process.stderr.write(t)): Promise<number> {
+export async function main(
+  argv: string[],
+  out: Out = (t) => process.stdout.write(t),
+  err: Out = (t) => process.stderr.write(t),
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -125,20 +129,31 @@ function usage(message: string): ContinuumError {
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 type Values = Record<string, string | boolean | undefined>;
 
-function parse(args: string[], options: OptionSpec, allowPositionals = false): { values: Values; positionals: string[] } {
+function parse(
+  args: string[],
+  options: OptionSpec,
+  allowPositionals = false,
+): { values: Values; positionals: string[] } {
   try {
-    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
-    return { values: parsed.values as Values, positionals: parsed.positionals };
+    const parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
+    return { values: parsed.values, positionals: parsed.positionals };
   } catch (e) {
     throw usage((e as Error).message);
   }
 }
 
-function loggerFrom(values: { 'log-format'?: unknown; 'log-level'?: unknown }): Logger {
-  const format = values['log-format'] ?? process.env.CONTINUUM_LOG_FORMAT ?? 'pretty';
-  const level = values['log-level'] ?? process.env.CONTINUUM_LOG_LEVEL ?? 'info';
-  if (format !== 'pretty' && format !== 'json') throw usage(`--log-format must be pretty or json, not ${String(format)}`);
-  if (!['debug', 'info', 'warn', 'error'].includes(String(level))) throw usage(`--log-level must be debug, info, warn or error`);
+function loggerFrom(values: Values): Logger {
+  const format = String(values['log-format'] ?? process.env.CONTINUUM_LOG_FORMAT ?? 'pretty');
+  const level = String(values['log-level'] ?? process.env.CONTINUUM_LOG_LEVEL ?? 'info');
+  if (format !== 'pretty' && format !== 'json')
+    throw usage(`--log-format must be pretty or json, not ${format}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw usage(`--log-level must be debug, info, warn or error`);
   return createLogger({ format, level: level as LogLevel });
 }
 
@@ -169,16 +184,27 @@ async function dev(args: string[], out: Out): Promise<number> {
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile);
-  const dataDir = resolve(typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'));
+  const dataDir = resolve(
+    typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'),
+  );
   const partitions = intOption(values.partitions, 'partitions', 4, 1, 1024);
   const adminPort = intOption(values['admin-port'], 'admin-port', 9090, 0, 65535);
   const companionsFile = join(dirname(moduleFile), 'statefun-dev.json');
   const companions =
-    values['no-companions'] === true ? undefined : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+    values['no-companions'] === true
+      ? undefined
+      : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
   try {
-    dev = await startDevRuntime({ module, dataDir, partitions, adminPort, adminToken: process.env.CONTINUUM_ADMIN_TOKEN, logger });
+    dev = await startDevRuntime({
+      module,
+      dataDir,
+      partitions,
+      adminPort,
+      adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
+      logger,
+    });
   } catch (e) {
     await companions?.stop();
     throw e;
@@ -201,12 +227,18 @@ async function run(args: string[], out: Out, err: Out): Promise<number> {
   const file = typeof values.module === 'string' ? values.module : process.env.CONTINUUM_MODULE;
   if (file === undefined) throw usage('statefun run needs -m module.yaml (or CONTINUUM_MODULE)');
   await loadOrExplain(resolve(file));
-  err('statefun run: production mode on Kafka and Redis is not available in this build; use `statefun dev`\n');
+  err(
+    'statefun run: production mode on Kafka and Redis is not available in this build; use `statefun dev`\n',
+  );
   return 1;
 }
 
 async function validate(args: string[], out: Out, err: Out): Promise<number> {
-  const { values, positionals } = parse(args, { 'allow-unsupported': { type: 'boolean' }, strict: { type: 'boolean' } }, true);
+  const { values, positionals } = parse(
+    args,
+    { 'allow-unsupported': { type: 'boolean' }, strict: { type: 'boolean' } },
+    true,
+  );
   if (values.help === true) {
     out(HELP.validate!);
     return 0;
@@ -238,7 +270,11 @@ function adminOptions(): OptionSpec {
   return { admin: { type: 'string' }, token: { type: 'string' } };
 }
 
-async function adminFetch(values: { admin?: unknown; token?: unknown }, path: string, init: RequestInit = {}): Promise<unknown> {
+async function adminFetch(
+  values: { admin?: unknown; token?: unknown },
+  path: string,
+  init: RequestInit = {},
+): Promise<unknown> {
   const base = typeof values.admin === 'string' ? values.admin : 'http://127.0.0.1:9090';
   const token = typeof values.token === 'string' ? values.token : process.env.CONTINUUM_ADMIN_TOKEN;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -247,7 +283,10 @@ async function adminFetch(values: { admin?: unknown; token?: unknown }, path: st
   try {
     res = await fetch(new URL(path, base), { ...init, headers });
   } catch (e) {
-    throw new ContinuumError('ADMIN_UNREACHABLE', `cannot reach the runtime's admin API at ${base}: ${(e as Error).message}. Is \`statefun dev\` running?`);
+    throw new ContinuumError(
+      'ADMIN_UNREACHABLE',
+      `cannot reach the runtime's admin API at ${base}: ${(e as Error).message}. Is \`statefun dev\` running?`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { error?: string };
   if (!res.ok) throw new ContinuumError('ADMIN_ERROR', `${res.status}: ${body.error ?? res.statusText}`);
@@ -280,7 +319,8 @@ async function send(args: string[], out: Out): Promise<number> {
     bytes = encodeString(values.string);
   } else if (typeof values.int === 'string') {
     const n = Number(values.int);
-    if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31) throw usage(`--int needs a 32-bit integer, not ${values.int}`);
+    if (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31)
+      throw usage(`--int needs a 32-bit integer, not ${values.int}`);
     typename = PrimitiveTypeName.int;
     bytes = encodeInt(n);
   } else if (typeof values.json === 'string' || typeof values.raw === 'string') {
@@ -321,7 +361,8 @@ async function state(args: string[], out: Out): Promise<number> {
 function intOption(v: unknown, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw usage(`--${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw usage(`--${name} must be an integer from ${min} to ${max}`);
   return n;
 }
 

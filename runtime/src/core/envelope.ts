@@ -28,11 +28,7 @@ export interface Envelope {
   eventTime: number;
 }
 
-export function toInternalRecord(
-  internalTopic: string,
-  partitions: number,
-  env: Envelope,
-): OutRecord {
+export function toInternalRecord(internalTopic: string, partitions: number, env: Envelope): OutRecord {
   const headers: Record<string, string> = { [Header.eventTime]: String(env.eventTime) };
   if (env.caller !== undefined) headers[Header.caller] = addressKey(env.caller);
   return {

@@ -34,7 +34,9 @@ export function moduleFunctionRouter(module: ModuleConfig): FunctionRouter {
 
 export function moduleEgressRouter(module: ModuleConfig): EgressRouter {
   const kafka = new Set(module.kafkaEgresses.map((e) => e.id));
-  const playground = new Map<string, Set<string>>(module.playgroundEgresses.map((e) => [e.id, new Set(e.topics)]));
+  const playground = new Map<string, Set<string>>(
+    module.playgroundEgresses.map((e) => [e.id, new Set(e.topics)]),
+  );
   const decoder = new TextDecoder('utf-8', { fatal: true });
   return {
     route(message: EgressMessage, eventTime: number): EgressRoute {
@@ -51,10 +53,21 @@ export function moduleEgressRouter(module: ModuleConfig): EgressRouter {
         try {
           rec = decodeKafkaProducerRecord(arg.value);
         } catch (err) {
-          return { code: 'EGRESS_VALUE_INVALID', error: `Kafka egress ${id}: undecodable KafkaProducerRecord: ${String(err)}` };
+          return {
+            code: 'EGRESS_VALUE_INVALID',
+            error: `Kafka egress ${id}: undecodable KafkaProducerRecord: ${String(err)}`,
+          };
         }
-        if (rec.topic === '') return { code: 'EGRESS_VALUE_INVALID', error: `Kafka egress ${id}: the record names no topic` };
-        return { record: { topic: rec.topic, key: rec.key === '' ? null : rec.key, value: rec.valueBytes, timestamp: eventTime } };
+        if (rec.topic === '')
+          return { code: 'EGRESS_VALUE_INVALID', error: `Kafka egress ${id}: the record names no topic` };
+        return {
+          record: {
+            topic: rec.topic,
+            key: rec.key === '' ? null : rec.key,
+            value: rec.valueBytes,
+            timestamp: eventTime,
+          },
+        };
       }
       const topics = playground.get(id);
       if (topics !== undefined) {
@@ -68,7 +81,10 @@ export function moduleEgressRouter(module: ModuleConfig): EgressRouter {
         try {
           parsed = JSON.parse(decoder.decode(arg.value));
         } catch {
-          return { code: 'EGRESS_VALUE_INVALID', error: 'playground egress record is not UTF-8 JSON {"topic","payload"}' };
+          return {
+            code: 'EGRESS_VALUE_INVALID',
+            error: 'playground egress record is not UTF-8 JSON {"topic","payload"}',
+          };
         }
         const { topic, payload } = (parsed ?? {}) as { topic?: unknown; payload?: unknown };
         if (typeof topic !== 'string' || !topics.has(topic)) {
@@ -78,7 +94,14 @@ export function moduleEgressRouter(module: ModuleConfig): EgressRouter {
           };
         }
         const text = typeof payload === 'string' ? payload : JSON.stringify(payload ?? null);
-        return { record: { topic: playgroundTopic(topic), key: null, value: new TextEncoder().encode(text), timestamp: eventTime } };
+        return {
+          record: {
+            topic: playgroundTopic(topic),
+            key: null,
+            value: new TextEncoder().encode(text),
+            timestamp: eventTime,
+          },
+        };
       }
       return { code: 'EGRESS_UNKNOWN', error: `no egress with id ${id} is declared in module.yaml` };
     },

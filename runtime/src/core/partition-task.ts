@@ -22,7 +22,13 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
 import type { FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
-import { deadLetterRecord, fromInternalRecord, sourceOf, toInternalRecord, type Envelope } from './envelope.js';
+import {
+  deadLetterRecord,
+  fromInternalRecord,
+  sourceOf,
+  toInternalRecord,
+  type Envelope,
+} from './envelope.js';
 import { inRanges, OutstandingOffsets, type OffsetRanges } from './outstanding.js';
 import type { EgressRouter, FunctionRouter, FunctionTarget } from './routing.js';
 import type { StateRegistry } from './state-registry.js';
@@ -123,7 +129,11 @@ interface Buffer {
 }
 
 function emptyBuffer(): Buffer {
-  return { records: [], delta: { addresses: new Map(), timersAdded: new Map(), timersRemoved: new Set() }, changes: 0 };
+  return {
+    records: [],
+    delta: { addresses: new Map(), timersAdded: new Map(), timersRemoved: new Set() },
+    changes: 0,
+  };
 }
 
 /** Timer ids are scoped to the sending address, like StateFun's cancellation tokens. */
@@ -241,7 +251,13 @@ export class PartitionTask {
   }
 
   /** Records consumed and not yet complete, and whether the consumer is paused. */
-  get backlog(): { outstanding: number; paused: boolean; addresses: number; inFlight: number; timers: number } {
+  get backlog(): {
+    outstanding: number;
+    paused: boolean;
+    addresses: number;
+    inFlight: number;
+    timers: number;
+  } {
     return {
       outstanding: this.outstanding.pending,
       paused: this.paused,
@@ -399,7 +415,13 @@ export class PartitionTask {
     this.stats.batches++;
     const started = this.now();
     this.deps.client
-      .invoke({ endpoint: slot.target.endpoint, url: slot.target.url, address: slot.address, request, signal: abort.signal })
+      .invoke({
+        endpoint: slot.target.endpoint,
+        url: slot.target.url,
+        address: slot.address,
+        request,
+        signal: abort.signal,
+      })
       .then(
         (response) => {
           this.inFlightCalls--;
@@ -425,11 +447,16 @@ export class PartitionTask {
         this.writeState(slot, spec.name, null);
         state.push({ stateName: spec.name });
       } else {
-        state.push({ stateName: spec.name, stateValue: { typename: stored.typename, hasValue: true, value: stored.value } });
+        state.push({
+          stateName: spec.name,
+          stateValue: { typename: stored.typename, hasValue: true, value: stored.value },
+        });
       }
     }
     const invocations: ToFunctionInvocation[] = batch.map((e) =>
-      e.env!.caller === undefined ? { argument: e.env!.argument } : { caller: e.env!.caller, argument: e.env!.argument },
+      e.env!.caller === undefined
+        ? { argument: e.env!.argument }
+        : { caller: e.env!.caller, argument: e.env!.argument },
     );
     return { invocation: { target: slot.address, state, invocations } };
   }
@@ -529,11 +556,22 @@ export class PartitionTask {
     for (const msg of result.outgoingMessages) {
       const reason = addressProblem(msg.target);
       if (reason !== undefined) {
-        this.deadLetterEffect(slot, 'MESSAGE_TARGET_INVALID', `outgoing message: ${reason}`, msg.argument, eventTime);
+        this.deadLetterEffect(
+          slot,
+          'MESSAGE_TARGET_INVALID',
+          `outgoing message: ${reason}`,
+          msg.argument,
+          eventTime,
+        );
         continue;
       }
       this.push(
-        toInternalRecord(internalTopic, partitions, { target: msg.target, caller: slot.address, argument: msg.argument, eventTime }),
+        toInternalRecord(internalTopic, partitions, {
+          target: msg.target,
+          caller: slot.address,
+          argument: msg.argument,
+          eventTime,
+        }),
       );
     }
     for (const d of result.delayedInvocations) this.applyDelayed(slot, d, now, eventTime);
@@ -562,7 +600,8 @@ export class PartitionTask {
     for (const spec of registered.values()) {
       if (spec.expireMode !== ExpireMode.AFTER_INVOKE || mutated.has(spec.name)) continue;
       const stored = slot.states!.get(spec.name);
-      if (stored !== undefined) this.writeState(slot, spec.name, { ...stored, expiresAt: now + spec.expireAfterMs });
+      if (stored !== undefined)
+        this.writeState(slot, spec.name, { ...stored, expiresAt: now + spec.expireAfterMs });
     }
   }
 
@@ -570,7 +609,13 @@ export class PartitionTask {
     const delta = this.buffer.delta;
     if (d.isCancellationRequest) {
       if (d.cancellationToken === '') {
-        this.deadLetterEffect(slot, 'CANCELLATION_INVALID', 'a delayed-message cancellation carries no token', undefined, eventTime);
+        this.deadLetterEffect(
+          slot,
+          'CANCELLATION_INVALID',
+          'a delayed-message cancellation carries no token',
+          undefined,
+          eventTime,
+        );
         return;
       }
       // Best effort, as in StateFun: an unknown or already delivered token is a no-op.
@@ -583,12 +628,25 @@ export class PartitionTask {
       return;
     }
     if (d.target === undefined || d.argument === undefined) {
-      this.deadLetterEffect(slot, 'DELAYED_MESSAGE_INVALID', 'a delayed message has no target or no argument', d.argument, eventTime);
+      this.deadLetterEffect(
+        slot,
+        'DELAYED_MESSAGE_INVALID',
+        'a delayed message has no target or no argument',
+        d.argument,
+        eventTime,
+      );
       return;
     }
-    const reason = addressProblem(d.target) ?? (d.delayInMs < 0 ? `negative delay ${d.delayInMs} ms` : undefined);
+    const reason =
+      addressProblem(d.target) ?? (d.delayInMs < 0 ? `negative delay ${d.delayInMs} ms` : undefined);
     if (reason !== undefined) {
-      this.deadLetterEffect(slot, 'DELAYED_MESSAGE_INVALID', `delayed message: ${reason}`, d.argument, eventTime);
+      this.deadLetterEffect(
+        slot,
+        'DELAYED_MESSAGE_INVALID',
+        `delayed message: ${reason}`,
+        d.argument,
+        eventTime,
+      );
       return;
     }
     let id: string;
@@ -643,10 +701,17 @@ export class PartitionTask {
 
   private failBatch(slot: Slot, batch: readonly Entry[], code: string, reason: string): void {
     this.log.warn('dead-lettering a batch', { address: slot.key, messages: batch.length, code, reason });
-    for (const e of batch) this.deadLetter({ code, reason, record: e.record, env: e.env, target: slot.address });
+    for (const e of batch)
+      this.deadLetter({ code, reason, record: e.record, env: e.env, target: slot.address });
   }
 
-  private deadLetter(args: { code: string; reason: string; record: LogRecord; env?: Envelope | undefined; target?: Address | undefined }): void {
+  private deadLetter(args: {
+    code: string;
+    reason: string;
+    record: LogRecord;
+    env?: Envelope | undefined;
+    target?: Address | undefined;
+  }): void {
     const { record, env } = args;
     this.stats.deadLetters++;
     this.push(

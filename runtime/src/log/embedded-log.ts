@@ -2,7 +2,16 @@
 // With a directory it is durable: every append and every transactional commit is one journal
 // line written and fsynced before it becomes visible, so a killed process loses nothing that was
 // acknowledged and never shows half a commit (a torn last line is ignored on load).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { partitionForKey } from '../core/address.js';
@@ -40,7 +49,14 @@ interface PartitionData {
   listeners: Set<() => void>;
 }
 
-type JournalRecord = [topic: string, partition: number, key: string | null, value: string | null, headers: Record<string, string>, ts: number];
+type JournalRecord = [
+  topic: string,
+  partition: number,
+  key: string | null,
+  value: string | null,
+  headers: Record<string, string>,
+  ts: number,
+];
 type JournalPosition = [partition: number, offset: number, checkpointId: number];
 interface JournalLine {
   r?: JournalRecord[];
@@ -265,7 +281,11 @@ export class EmbeddedLog implements Log {
   private ensureTopic(topic: string, partitions: number): PartitionData[] {
     let parts = this.topics.get(topic);
     if (parts === undefined) {
-      parts = Array.from({ length: partitions }, () => ({ base: 0, records: [], listeners: new Set<() => void>() }));
+      parts = Array.from({ length: partitions }, () => ({
+        base: 0,
+        records: [],
+        listeners: new Set<() => void>(),
+      }));
       this.topics.set(topic, parts);
     }
     return parts;
@@ -280,7 +300,15 @@ export class EmbeddedLog implements Log {
     timestamp: number,
   ): PartitionData {
     const data = this.partition(topic, partition);
-    data.records.push({ topic, partition, offset: data.base + data.records.length, key, value, headers, timestamp });
+    data.records.push({
+      topic,
+      partition,
+      offset: data.base + data.records.length,
+      key,
+      value,
+      headers,
+      timestamp,
+    });
     if (data.records.length > this.retention) {
       const drop = data.records.length - this.retention;
       data.records.splice(0, drop);
@@ -319,7 +347,10 @@ export class EmbeddedLog implements Log {
       try {
         line = JSON.parse(raw) as JournalLine;
       } catch {
-        throw new ContinuumError('LOG_CORRUPT', `${path}: line ${i + 1} is not valid JSON; the journal is damaged`);
+        throw new ContinuumError(
+          'LOG_CORRUPT',
+          `${path}: line ${i + 1} is not valid JSON; the journal is damaged`,
+        );
       }
       for (const [t, n] of Object.entries(line.c ?? {})) this.ensureTopic(t, n);
       for (const [t, bases] of Object.entries(line.b ?? {})) {
@@ -331,7 +362,14 @@ export class EmbeddedLog implements Log {
       }
       for (const [topic, partition, key, value, headers, ts] of line.r ?? []) {
         this.ensureTopic(topic, partition + 1);
-        this.addRecord(topic, partition, key, value === null ? null : Buffer.from(value, 'base64'), headers, ts);
+        this.addRecord(
+          topic,
+          partition,
+          key,
+          value === null ? null : Buffer.from(value, 'base64'),
+          headers,
+          ts,
+        );
       }
       for (const [p, offset, checkpointId] of line.p ?? []) this.positions.set(p, { offset, checkpointId });
     }
@@ -370,14 +408,16 @@ export class EmbeddedLog implements Log {
       for (const d of parts) {
         for (let i = 0; i < d.records.length; i += 1000) {
           put({
-            r: d.records.slice(i, i + 1000).map((r) => [
-              t,
-              r.partition,
-              r.key,
-              r.value === null ? null : Buffer.from(r.value).toString('base64'),
-              { ...r.headers },
-              r.timestamp,
-            ]),
+            r: d.records
+              .slice(i, i + 1000)
+              .map((r) => [
+                t,
+                r.partition,
+                r.key,
+                r.value === null ? null : Buffer.from(r.value).toString('base64'),
+                { ...r.headers },
+                r.timestamp,
+              ]),
           });
         }
       }
@@ -422,7 +462,8 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
   }
 
   start(offset: number, sink: RecordSink): void {
-    if (this.sink !== undefined) throw new ContinuumError('LOG_STARTED', `partition ${this.partition} already started`);
+    if (this.sink !== undefined)
+      throw new ContinuumError('LOG_STARTED', `partition ${this.partition} already started`);
     this.cursor = offset;
     this.sink = sink;
     this.unsubscribe = this.log.onAppend(this.log.internalTopic, this.partition, () => this.schedule());
@@ -439,7 +480,8 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
   }
 
   async commit(records: readonly OutRecord[], position: CommittedPosition): Promise<void> {
-    if (this.generation < 0 || this.generation !== this.log.generation(this.partition)) throw fenced(this.partition);
+    if (this.generation < 0 || this.generation !== this.log.generation(this.partition))
+      throw fenced(this.partition);
     await this.log.publish(records, { partition: this.partition, generation: this.generation, position });
   }
 
@@ -459,7 +501,12 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
 
   private deliver(): void {
     if (this.paused || this.stopped || this.sink === undefined) return;
-    const batch = this.log.readRange(this.log.internalTopic, this.partition, this.cursor, this.log.deliveryBatch);
+    const batch = this.log.readRange(
+      this.log.internalTopic,
+      this.partition,
+      this.cursor,
+      this.log.deliveryBatch,
+    );
     if (batch.length === 0) return;
     this.cursor = batch[batch.length - 1]!.offset + 1;
     this.sink(batch);

@@ -69,5 +69,8 @@ export async function startPlaygroundEgress(opts: PlaygroundEgressOptions): Prom
   const app = buildPlaygroundEgress(opts);
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   const addr = app.server.address();
-  return { port: typeof addr === 'object' && addr !== null ? addr.port : opts.port, close: () => app.close() };
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,
+    close: () => app.close(),
+  };
 }

@@ -25,7 +25,9 @@ export interface ListeningServer {
 export function typenameFromContentType(contentType: string | undefined): string {
   const value = (contentType ?? '').split(';')[0]!.trim();
   const prefix = 'application/vnd.';
-  return value.toLowerCase().startsWith(prefix) && value.length > prefix.length ? value.slice(prefix.length) : DEFAULT_INGRESS_TYPENAME;
+  return value.toLowerCase().startsWith(prefix) && value.length > prefix.length
+    ? value.slice(prefix.length)
+    : DEFAULT_INGRESS_TYPENAME;
 }
 
 export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyInstance {
@@ -39,7 +41,9 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
       const { namespace, type, id } = req.params;
       const functionType = `${namespace}/${type}`;
       if (opts.functions.resolve(functionType) === undefined) {
-        return reply.code(404).send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
+        return reply
+          .code(404)
+          .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
       }
       const typename = typenameFromContentType(req.headers['content-type']);
       const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
@@ -55,5 +59,8 @@ export async function startPlaygroundIngress(opts: PlaygroundIngressOptions): Pr
   const app = buildPlaygroundIngress(opts);
   await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
   const addr = app.server.address();
-  return { port: typeof addr === 'object' && addr !== null ? addr.port : opts.port, close: () => app.close() };
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,
+    close: () => app.close(),
+  };
 }

@@ -74,9 +74,13 @@ function fenced(p: number, epoch: number, current: number): ContinuumError {
 const b64 = (u: Uint8Array): string => Buffer.from(u).toString('base64');
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 const valueToJson = (v: StoredValue): JsonValue =>
-  v.expiresAt === undefined ? { t: v.typename, v: b64(v.value) } : { t: v.typename, v: b64(v.value), x: v.expiresAt };
+  v.expiresAt === undefined
+    ? { t: v.typename, v: b64(v.value) }
+    : { t: v.typename, v: b64(v.value), x: v.expiresAt };
 const valueFromJson = (j: JsonValue): StoredValue =>
-  j.x === undefined ? { typename: j.t, value: unb64(j.v) } : { typename: j.t, value: unb64(j.v), expiresAt: j.x };
+  j.x === undefined
+    ? { typename: j.t, value: unb64(j.v) }
+    : { typename: j.t, value: unb64(j.v), expiresAt: j.x };
 const timerToJson = (t: StoredTimer): JsonTimer => ({ ...t, value: b64(t.value) });
 const timerFromJson = (j: JsonTimer): StoredTimer => ({ ...j, value: unb64(j.value) });
 
@@ -125,7 +129,9 @@ class EmbeddedPartitionStore implements PartitionStore {
   }
 
   staged(): Promise<StagedInfo | undefined> {
-    return Promise.resolve(this.stagedDelta === undefined ? undefined : { checkpointId: this.stagedDelta.id });
+    return Promise.resolve(
+      this.stagedDelta === undefined ? undefined : { checkpointId: this.stagedDelta.id },
+    );
   }
 
   resolve(epoch: number, committedCheckpointId: number): Promise<'promoted' | 'discarded' | 'none'> {
@@ -296,4 +302,3 @@ async function writeDurably(path: string, text: string): Promise<void> {
   }
   await rename(tmp, path);
 }
-

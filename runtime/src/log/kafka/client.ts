@@ -8,14 +8,19 @@ export interface KafkaConnection {
   brokers: string[];
   clientId?: string | undefined;
   ssl?: boolean | undefined;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  sasl?:
+    | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+    | undefined;
   /** Connection timeout per broker (ms). */
   connectionTimeoutMs?: number | undefined;
 }
 
 export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
   if (conn.brokers.length === 0) {
-    throw new ContinuumError('KAFKA_CONFIG_INVALID', 'no Kafka brokers configured (set CONTINUUM_KAFKA_BROKERS or --kafka)');
+    throw new ContinuumError(
+      'KAFKA_CONFIG_INVALID',
+      'no Kafka brokers configured (set CONTINUUM_KAFKA_BROKERS or --kafka)',
+    );
   }
   const config: KafkaConfig = {
     clientId: conn.clientId ?? 'continuum',
@@ -39,7 +44,8 @@ export function createKafka(conn: KafkaConnection, logger: Logger): Kafka {
 
 function pick(rest: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['groupId', 'topic', 'partition', 'error', 'transactionalId']) if (k in rest) out[k] = rest[k];
+  for (const k of ['groupId', 'topic', 'partition', 'error', 'transactionalId'])
+    if (k in rest) out[k] = rest[k];
   return out;
 }
 
@@ -66,7 +72,12 @@ export function kafkaError(what: string, err: unknown): ContinuumError {
   const type = kafkaErrorType(err);
   const detail = err instanceof Error ? err.message : String(err);
   if (type !== undefined && FENCED_TYPES.has(type)) {
-    return new ContinuumError('FENCED', `${what}: a newer owner fenced this producer (${type})`, { cause: err });
+    return new ContinuumError('FENCED', `${what}: a newer owner fenced this producer (${type})`, {
+      cause: err,
+    });
   }
-  return new ContinuumError('KAFKA_UNAVAILABLE', `${what}: ${detail}${type ? ` (${type})` : ''}`, { cause: err, retryable: true });
+  return new ContinuumError('KAFKA_UNAVAILABLE', `${what}: ${detail}${type ? ` (${type})` : ''}`, {
+    cause: err,
+    retryable: true,
+  });
 }

@@ -69,7 +69,11 @@ export class KafkaLog implements Log {
     this.admin = admin;
     await this.ensureTopic(this.internalTopic, this.partitions, true);
     for (const t of this.opts.ensureTopics ?? []) await this.ensureTopic(t.topic, t.partitions, false);
-    const appender = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const appender = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await appender.connect();
     this.appender = appender;
   }
@@ -156,7 +160,9 @@ export class KafkaLog implements Log {
       try {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: [{ topic, numPartitions: partitions, replicationFactor: this.opts.replicationFactor ?? -1 }],
+          topics: [
+            { topic, numPartitions: partitions, replicationFactor: this.opts.replicationFactor ?? -1 },
+          ],
         });
       } catch (err) {
         // Another process may have created it in between; the check below decides.

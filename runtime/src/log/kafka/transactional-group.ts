@@ -74,7 +74,9 @@ export class TransactionalGroup {
       this.onAssignment(assigned);
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', { error: e.payload.error.message });
+      this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', {
+        error: e.payload.error.message,
+      });
     });
     await consumer.connect();
     for (const topic of this.opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
@@ -166,7 +168,11 @@ export class TransactionalGroup {
     try {
       await this.listener!.assigned(entry.owned);
     } catch (err) {
-      this.opts.logger.error('partition assignment failed', { topic: entry.tp.topic, partition: entry.tp.partition, err });
+      this.opts.logger.error('partition assignment failed', {
+        topic: entry.tp.topic,
+        partition: entry.tp.partition,
+        err,
+      });
     }
   }
 
@@ -176,17 +182,22 @@ export class TransactionalGroup {
     try {
       await this.listener!.revoked(entry.tp);
     } catch (err) {
-      this.opts.logger.warn('partition revocation failed', { topic: entry.tp.topic, partition: entry.tp.partition, err });
+      this.opts.logger.warn('partition revocation failed', {
+        topic: entry.tp.topic,
+        partition: entry.tp.partition,
+        err,
+      });
     }
     this.entries.delete(tpKey(entry.tp));
     await entry.owned.close();
   }
 
-  private onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
+  private onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     const entry = this.entries.get(tpKey({ topic: batch.topic, partition: batch.partition }));
     // Not started yet (recovering) or gone: leave the offsets unresolved; the partition is
     // paused and fetching starts over from the seek position.
-    if (entry === undefined || entry.state !== 'started' || isStale()) return Promise.resolve();
+    if (entry === undefined || entry.state !== 'started' || payload.isStale()) return Promise.resolve();
     const owned = entry.owned;
     const records: LogRecord[] = [];
     for (const m of batch.messages) {
@@ -197,7 +208,8 @@ export class TransactionalGroup {
         partition: batch.partition,
         offset,
         key: m.key === null ? null : m.key.toString('utf8'),
-        value: m.value === null ? null : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+        value:
+          m.value === null ? null : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
         headers: headersOf(m.headers),
         timestamp: Number(m.timestamp),
       });
@@ -206,7 +218,7 @@ export class TransactionalGroup {
       owned.nextOffset = records[records.length - 1]!.offset + 1;
       owned.deliver(records);
     }
-    resolveOffset(batch.lastOffset());
+    payload.resolveOffset(batch.lastOffset());
     return Promise.resolve();
   }
 }
@@ -248,11 +260,17 @@ export class GroupOwnedPartition {
     try {
       await producer.connect();
     } catch (err) {
-      throw kafkaError(`initialising the transactional producer of ${this.tp.topic}/${this.tp.partition}`, err);
+      throw kafkaError(
+        `initialising the transactional producer of ${this.tp.topic}/${this.tp.partition}`,
+        err,
+      );
     }
     if (this.closed) {
       await producer.disconnect();
-      throw new ContinuumError('PARTITION_RELEASED', `${this.tp.topic}/${this.tp.partition} was released during fencing`);
+      throw new ContinuumError(
+        'PARTITION_RELEASED',
+        `${this.tp.topic}/${this.tp.partition} was released during fencing`,
+      );
     }
     this.producer = producer;
   }
@@ -266,13 +284,16 @@ export class GroupOwnedPartition {
     } catch (err) {
       throw kafkaError(`reading the committed offset of ${this.tp.topic}/${this.tp.partition}`, err);
     }
-    const part = result.find((t) => t.topic === this.tp.topic)?.partitions.find((p) => p.partition === this.tp.partition);
+    const part = result
+      .find((t) => t.topic === this.tp.topic)
+      ?.partitions.find((p) => p.partition === this.tp.partition);
     const offset = part === undefined ? -1 : Number(part.offset);
     return { offset: offset < 0 ? undefined : offset, metadata: part?.metadata ?? null };
   }
 
   start(offset: number, sink: RecordSink): void {
-    if (this.sink !== undefined) throw new ContinuumError('LOG_STARTED', `${this.tp.topic}/${this.tp.partition} already started`);
+    if (this.sink !== undefined)
+      throw new ContinuumError('LOG_STARTED', `${this.tp.topic}/${this.tp.partition} already started`);
     this.sink = sink;
     this.nextOffset = offset;
     this.group.startDelivery(this, offset);
@@ -296,7 +317,10 @@ export class GroupOwnedPartition {
   async commit(records: readonly OutRecord[], offset: number, metadata: string | null): Promise<void> {
     const producer = this.producer;
     if (producer === undefined || this.closed) {
-      throw new ContinuumError('FENCED', `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`);
+      throw new ContinuumError(
+        'FENCED',
+        `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
+      );
     }
     const what = `committing a transaction for ${this.tp.topic}/${this.tp.partition}`;
     let txn;
@@ -310,7 +334,10 @@ export class GroupOwnedPartition {
       // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
       const entry = { partition: this.tp.partition, offset: String(offset), metadata };
       const partitions: { partition: number; offset: string }[] = [entry];
-      await txn.sendOffsets({ consumerGroupId: this.group.opts.groupId, topics: [{ topic: this.tp.topic, partitions }] });
+      await txn.sendOffsets({
+        consumerGroupId: this.group.opts.groupId,
+        topics: [{ topic: this.tp.topic, partitions }],
+      });
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);
