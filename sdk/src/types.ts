@@ -205,7 +205,7 @@ export function jsonType(typename: string, schema?: z.ZodType): Type<unknown> {
 
 /** A protobufjs message class (static code) or reflected `Type`: `encode(m).finish()` and `decode(bytes)`. */
 export interface ProtobufjsCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
+  encode(message: NoInfer<T>): { finish(): Uint8Array };
   decode(bytes: Uint8Array): T;
 }
 
