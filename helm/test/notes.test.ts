@@ -29,3 +29,17 @@ test('the production notes carry no placeholder warning', async () => {
   expect(notes).toContain('b-1.kafka.internal.example.com:9096');
   expect(notes).not.toContain('WARNING');
 });
+
+test('the notes show how to send an event through the admin API, fetching the admin token when there is one', async () => {
+  const open = await renderNotes();
+  expect(open).toContain('kubectl -n streaming port-forward service/demo-continuum 9090:9090');
+  expect(open).toContain(
+    `statefun send example/greeter/alice --type example/GreetRequest --json '{"name":"Alice"}'`,
+  );
+  expect(open).not.toContain('CONTINUUM_ADMIN_TOKEN');
+  const guarded = await renderNotes({ files: [ciValues('existing-secrets-values.yaml')] });
+  expect(guarded).toContain(
+    `export CONTINUUM_ADMIN_TOKEN="$(kubectl -n streaming get secret continuum-admin -o jsonpath='{.data.token}' | base64 -d)"`,
+  );
+  expect(guarded).toContain('-H "Authorization: Bearer $CONTINUUM_ADMIN_TOKEN"');
+});
