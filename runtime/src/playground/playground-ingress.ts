@@ -32,6 +32,15 @@ export function typenameFromContentType(contentType: string | undefined): string
 
 export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyInstance {
   const app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  // A StateFun typename puts a second "/" into the media type (application/vnd.<namespace>/<name>),
+  // which fastify's media-type check answers with 415 before any parser runs: read the typename
+  // first, then let the body through as plain bytes.
+  const typenames = new WeakMap<object, string>();
+  app.addHook('onRequest', (req, _reply, done) => {
+    typenames.set(req.raw, typenameFromContentType(req.raw.headers['content-type']));
+    req.raw.headers['content-type'] = 'application/octet-stream';
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.route<{ Params: { namespace: string; type: string; id: string } }>({
@@ -45,7 +54,7 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
           .code(404)
           .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
       }
-      const typename = typenameFromContentType(req.headers['content-type']);
+      const typename = typenames.get(req.raw) ?? DEFAULT_INGRESS_TYPENAME;
       const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
       const target: Address = { namespace, type, id };
       await opts.send([{ target, argument: { typename, hasValue: true, value: body } }]);
