@@ -51,12 +51,13 @@ export function documentedKeys(text) {
     }
     const match = /^([A-Za-z0-9_]+):(.*)$/.exec(trimmed);
     if (!match) continue;
-    while (stack.length > 0 && stack[stack.length - 1].indent >= indent) stack.pop();
-    const key = [...stack.map((s) => s.key), match[1]].join('.');
-    stack.push({ indent, key: match[1] });
+    const [, name = '', value = ''] = match;
+    while ((stack.at(-1)?.indent ?? -1) >= indent) stack.pop();
+    const key = [...stack.map((s) => s.key), name].join('.');
+    stack.push({ indent, key: name });
     if (pending) docs.push({ key, description: pending.join(' ') });
     pending = undefined;
-    const rest = match[2].trim();
+    const rest = value.trim();
     // The content of a block scalar (module.yaml) is data, not keys. Keys inside list items are never
     // documented, so they need no special case.
     if (rest.startsWith('|') || rest.startsWith('>')) skipDeeperThan = indent;

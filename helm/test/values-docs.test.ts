@@ -11,7 +11,7 @@ import {
   valuesFile,
   valuesTable,
 } from '../scripts/values-table.mjs';
-import { chartDir } from './support/helm.js';
+import { chartDir, lint } from './support/helm.js';
 
 const valuesText = readFileSync(valuesFile, 'utf8');
 const values = parse(valuesText) as Record<string, unknown>;
@@ -98,3 +98,26 @@ test('the README values table is the one generated from values.yaml', () => {
   const readme = readFileSync(readmeFile, 'utf8');
   expect(readme).toBe(replaceTable(readme, valuesTable(valuesText)));
 });
+
+test('every values example in the chart README and the deploy guide passes helm lint --strict', async () => {
+  const docs = [readmeFile, join(chartDir, '..', 'README-deploy-section.md')];
+  const examples = docs.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({
+      file,
+      text: dedent(m[1]!),
+    })),
+  );
+  expect(examples.length).toBeGreaterThanOrEqual(3);
+  for (const example of examples) {
+    const result = await lint({ values: parse(example.text) as Record<string, unknown> });
+    expect(result.code, `${example.file}:\n${example.text}\n${result.stdout}${result.stderr}`).toBe(0);
+  }
+});
+
+function dedent(text: string): string {
+  const lines = text.split('\n');
+  const indent = Math.min(
+    ...lines.filter((l) => l.trim() !== '').map((l) => l.length - l.trimStart().length),
+  );
+  return lines.map((l) => l.slice(indent)).join('\n');
+}
