@@ -42,6 +42,13 @@ const lockPath = join(cacheDir, 'download.lock');
 const STALE_LOCK_MS = 5 * 60_000;
 const LOCK_WAIT_MS = 4 * 60_000;
 
+let verifiedInThisProcess = false;
+
+function markVerified() {
+  verifiedInThisProcess = true;
+  return binaryPath;
+}
+
 /** @param {Uint8Array} bytes */
 function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
@@ -139,7 +146,9 @@ function tryLock() {
  * @returns {Promise<string>}
  */
 export async function getHelm() {
-  if (isVerifiedBinary(binaryPath)) return binaryPath;
+  // Hashing 58 MB takes a noticeable moment: verify once per process.
+  if (verifiedInThisProcess && existsSync(binaryPath)) return binaryPath;
+  if (isVerifiedBinary(binaryPath)) return markVerified();
   mkdirSync(cacheDir, { recursive: true });
   const deadline = Date.now() + LOCK_WAIT_MS;
   while (!tryLock()) {
@@ -149,12 +158,12 @@ export async function getHelm() {
       );
     }
     await new Promise((done) => setTimeout(done, 250));
-    if (isVerifiedBinary(binaryPath)) return binaryPath;
+    if (isVerifiedBinary(binaryPath)) return markVerified();
   }
   const workDir = mkdtempSync(join(cacheDir, 'download-'));
   try {
     if (!isVerifiedBinary(binaryPath)) download(workDir);
-    return binaryPath;
+    return markVerified();
   } finally {
     rmSync(workDir, { recursive: true, force: true });
     rmSync(lockPath, { force: true });
