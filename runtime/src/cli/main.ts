@@ -9,6 +9,7 @@ import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { readCompanions, startCompanions } from './companions.js';
+import { crashHooks, productionConfig } from './production-config.js';
 
 type Out = (text: string) => void;
 
@@ -45,11 +46,30 @@ Options:
 `,
   run: `statefun run -m module.yaml [options]
 
-Runs the runtime on Kafka and Redis (production mode).
+Runs the runtime on Kafka and Redis (production mode). Start as many processes as you like with
+the same module, Kafka, Redis and group: they share the partitions of the internal topic.
+Every option can also be given by environment variable (in brackets).
 
 Options:
-  -m, --module FILE      module.yaml to run (or CONTINUUM_MODULE)
+  -m, --module FILE      module.yaml to run [CONTINUUM_MODULE]
+      --kafka BROKERS    comma-separated bootstrap servers [CONTINUUM_KAFKA_BROKERS]
+                         (default: the address of the module's first Kafka ingress/egress)
+      --redis URL        redis://[:password@]host:port[/db] [CONTINUUM_REDIS_URL]
+      --partitions N     partitions of the internal topic, fixed per deployment (default 32)
+                         [CONTINUUM_PARTITIONS]
+      --group ID         consumer group of the runtime processes (default continuum-runtime)
+                         [CONTINUUM_GROUP_ID]
+      --admin-port N     admin/health/metrics port (default 9090) [CONTINUUM_ADMIN_PORT]
+      --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
+      --log-format F     pretty or json [CONTINUUM_LOG_FORMAT]
+      --log-level L      debug, info, warn, error [CONTINUUM_LOG_LEVEL]
   -h, --help             this help
+
+More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
+scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
+CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTINUUM_ADMIN_TOKEN,
+CONTINUUM_CHECKPOINT_INTERVAL_MS (default 200), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000).
 `,
   validate: `statefun validate FILE...
 
@@ -105,7 +125,7 @@ export async function main(
       case 'dev':
         return await dev(rest, out);
       case 'run':
-        return await run(rest, out, err);
+        return await run(rest, out);
       case 'validate':
         return await validate(rest, out, err);
       case 'send':
@@ -218,19 +238,53 @@ async function dev(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
-async function run(args: string[], out: Out, err: Out): Promise<number> {
-  const { values } = parse(args, { module: { type: 'string', short: 'm' } });
+async function run(args: string[], out: Out): Promise<number> {
+  const { values } = parse(args, {
+    module: { type: 'string', short: 'm' },
+    kafka: { type: 'string' },
+    redis: { type: 'string' },
+    partitions: { type: 'string' },
+    group: { type: 'string' },
+    'admin-port': { type: 'string' },
+    host: { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
   if (values.help === true) {
     out(HELP.run!);
     return 0;
   }
-  const file = typeof values.module === 'string' ? values.module : process.env.CONTINUUM_MODULE;
-  if (file === undefined) throw usage('statefun run needs -m module.yaml (or CONTINUUM_MODULE)');
-  await loadOrExplain(resolve(file));
-  err(
-    'statefun run: production mode on Kafka and Redis is not available in this build; use `statefun dev`\n',
-  );
-  return 1;
+  const logger = loggerFrom(values);
+  const config = productionConfig(values, process.env);
+  const module = await loadOrExplain(config.module);
+  const { startProdRuntime } = await import('../prod-runtime.js');
+  const prod = await startProdRuntime({
+    module,
+    kafka: config.kafka,
+    redisUrl: config.redisUrl,
+    redisPassword: config.redisPassword,
+    partitions: config.partitions,
+    groupId: config.groupId,
+    adminPort: config.adminPort,
+    adminToken: config.adminToken,
+    host: config.host,
+    internalTopic: config.internalTopic,
+    keyPrefix: config.redisKeyPrefix,
+    sessionTimeoutMs: config.sessionTimeoutMs,
+    logger,
+    task: { checkpointIntervalMs: config.checkpointIntervalMs, deadLetterTopic: config.deadLetterTopic },
+    hooks: crashHooks(process.env),
+  });
+  logger.info('statefun run is running', {
+    module: config.module,
+    brokers: config.kafka.brokers.join(','),
+    group: config.groupId,
+  });
+  for (const s of prod.servers) logger.info(`${s.name} listening on ${config.host}:${s.port}`);
+  await untilSignal();
+  logger.info('stopping: committing the last checkpoint and leaving the group');
+  await prod.stop();
+  return 0;
 }
 
 async function validate(args: string[], out: Out, err: Out): Promise<number> {

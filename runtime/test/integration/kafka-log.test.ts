@@ -21,7 +21,11 @@ function names() {
   return { groupId: `g-${id}`, internalTopic: `internal-${id}`, out: `out-${id}`, dlq: `dlq-${id}` };
 }
 
-async function readCommitted(topic: string, expected: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string }[]> {
+async function readCommitted(
+  topic: string,
+  expected: number,
+  timeoutMs = 30_000,
+): Promise<{ key: string | null; value: string }[]> {
   const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: false });
   const out: { key: string | null; value: string }[] = [];
@@ -41,7 +45,11 @@ async function readCommitted(topic: string, expected: number, timeoutMs = 30_000
   }
 }
 
-async function start(n: ReturnType<typeof names>, handlers: Record<string, Handler>, store = new EmbeddedStateStore()): Promise<{ runtime: Runtime; log: KafkaLog }> {
+async function start(
+  n: ReturnType<typeof names>,
+  handlers: Record<string, Handler>,
+  store = new EmbeddedStateStore(),
+): Promise<{ runtime: Runtime; log: KafkaLog }> {
   const log = new KafkaLog({
     connection: { brokers },
     logger: testLogger,
@@ -55,7 +63,13 @@ async function start(n: ReturnType<typeof names>, handlers: Record<string, Handl
     sessionTimeoutMs: 6000,
     heartbeatIntervalMs: 500,
   });
-  const { runtime } = await runtimeOn({ log, store, handlers, task: { deadLetterTopic: n.dlq }, logger: testLogger });
+  const { runtime } = await runtimeOn({
+    log,
+    store,
+    handlers,
+    task: { deadLetterTopic: n.dlq },
+    logger: testLogger,
+  });
   cleanups.push(() => runtime.stop());
   return { runtime, log };
 }
@@ -74,13 +88,22 @@ describe('Kafka log', () => {
         outgoingEgresses: [],
       },
     });
-    const { runtime } = await start(n, { 'test/ping': ping, 'test/counter': counter({ egressTopic: n.out }) });
+    const { runtime } = await start(n, {
+      'test/ping': ping,
+      'test/counter': counter({ egressTopic: n.out }),
+    });
     await waitFor(() => runtime.ownedPartitions.length === 4, 30_000, 'all partitions assigned');
-    for (let i = 0; i < 20; i++) await runtime.send([{ target: addr('test/ping', `k${i % 5}`), argument: intValue(1) }]);
+    for (let i = 0; i < 20; i++)
+      await runtime.send([{ target: addr('test/ping', `k${i % 5}`), argument: intValue(1) }]);
     const out = await readCommitted(n.out, 20);
     expect(out).toHaveLength(20);
     for (let k = 0; k < 5; k++) {
-      expect(out.filter((o) => o.key === `k${k}`).map((o) => o.value)).toEqual([`k${k}:1`, `k${k}:2`, `k${k}:3`, `k${k}:4`]);
+      expect(out.filter((o) => o.key === `k${k}`).map((o) => o.value)).toEqual([
+        `k${k}:1`,
+        `k${k}:2`,
+        `k${k}:3`,
+        `k${k}:4`,
+      ]);
     }
   });
 });

@@ -1,0 +1,136 @@
+// Production settings from flags and environment, validated once: flags win over environment.
+import { z } from 'zod';
+import type { TaskHooks } from '../core/partition-task.js';
+import { ContinuumError } from '../errors.js';
+import type { KafkaConnection } from '../log/kafka/client.js';
+
+export interface ProductionConfig {
+  module: string;
+  kafka: KafkaConnection;
+  redisUrl: string;
+  redisPassword?: string | undefined;
+  partitions: number;
+  groupId: string;
+  adminPort: number;
+  adminToken?: string | undefined;
+  host: string;
+  checkpointIntervalMs: number;
+  internalTopic: string;
+  deadLetterTopic: string;
+  redisKeyPrefix: string;
+  sessionTimeoutMs: number;
+}
+
+const intText = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const schema = z.object({
+  module: z.string({ error: 'no module file: pass -m module.yaml or set CONTINUUM_MODULE' }).min(1),
+  brokers: z.string().optional(),
+  redisUrl: z
+    .string({ error: 'no Redis: pass --redis redis://host:port or set CONTINUUM_REDIS_URL' })
+    .regex(/^rediss?:\/\//, 'the Redis URL must start with redis:// or rediss://'),
+  redisPassword: z.string().optional(),
+  partitions: intText('partitions', 1, 10_000).default(32),
+  groupId: z.string().min(1).default('continuum-runtime'),
+  adminPort: intText('admin port', 0, 65535).default(9090),
+  adminToken: z.string().optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  checkpointIntervalMs: intText('checkpoint interval', 1, 600_000).default(200),
+  internalTopic: z.string().min(1).default('continuum-internal'),
+  deadLetterTopic: z.string().min(1).default('continuum-dead-letters'),
+  redisKeyPrefix: z
+    .string()
+    .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
+    .default('continuum'),
+  sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(10_000),
+  ssl: z.enum(['true', 'false']).optional(),
+  saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  saslUsername: z.string().optional(),
+  saslPassword: z.string().optional(),
+});
+
+type Env = Record<string, string | undefined>;
+
+export function productionConfig(
+  flags: Record<string, string | boolean | undefined>,
+  env: Env,
+): ProductionConfig {
+  const flag = (name: string): string | undefined =>
+    typeof flags[name] === 'string' ? flags[name] : undefined;
+  const parsed = schema.safeParse({
+    module: flag('module') ?? env.CONTINUUM_MODULE,
+    brokers: flag('kafka') ?? env.CONTINUUM_KAFKA_BROKERS,
+    redisUrl: flag('redis') ?? env.CONTINUUM_REDIS_URL,
+    redisPassword: env.CONTINUUM_REDIS_PASSWORD,
+    partitions: flag('partitions') ?? env.CONTINUUM_PARTITIONS,
+    groupId: flag('group') ?? env.CONTINUUM_GROUP_ID,
+    adminPort: flag('admin-port') ?? env.CONTINUUM_ADMIN_PORT,
+    adminToken: env.CONTINUUM_ADMIN_TOKEN,
+    host: flag('host') ?? env.CONTINUUM_HOST,
+    checkpointIntervalMs: env.CONTINUUM_CHECKPOINT_INTERVAL_MS,
+    internalTopic: env.CONTINUUM_INTERNAL_TOPIC,
+    deadLetterTopic: env.CONTINUUM_DEAD_LETTER_TOPIC,
+    redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
+    sessionTimeoutMs: env.CONTINUUM_KAFKA_SESSION_TIMEOUT_MS,
+    ssl: env.CONTINUUM_KAFKA_SSL,
+    saslMechanism: env.CONTINUUM_KAFKA_SASL_MECHANISM,
+    saslUsername: env.CONTINUUM_KAFKA_SASL_USERNAME,
+    saslPassword: env.CONTINUUM_KAFKA_SASL_PASSWORD,
+  });
+  if (!parsed.success) {
+    throw new ContinuumError('USAGE', parsed.error.issues.map((i) => i.message).join('; '));
+  }
+  const c = parsed.data;
+  const kafka: KafkaConnection = {
+    brokers: (c.brokers ?? '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b !== ''),
+    ssl: c.ssl === 'true',
+  };
+  if (c.saslMechanism !== undefined) {
+    if (c.saslUsername === undefined || c.saslPassword === undefined) {
+      throw new ContinuumError(
+        'USAGE',
+        'CONTINUUM_KAFKA_SASL_MECHANISM needs CONTINUUM_KAFKA_SASL_USERNAME and CONTINUUM_KAFKA_SASL_PASSWORD',
+      );
+    }
+    kafka.sasl = { mechanism: c.saslMechanism, username: c.saslUsername, password: c.saslPassword };
+  }
+  return {
+    module: c.module,
+    kafka,
+    redisUrl: c.redisUrl,
+    redisPassword: c.redisPassword,
+    partitions: c.partitions,
+    groupId: c.groupId,
+    adminPort: c.adminPort,
+    adminToken: c.adminToken,
+    host: c.host,
+    checkpointIntervalMs: c.checkpointIntervalMs,
+    internalTopic: c.internalTopic,
+    deadLetterTopic: c.deadLetterTopic,
+    redisKeyPrefix: c.redisKeyPrefix,
+    sessionTimeoutMs: c.sessionTimeoutMs,
+  };
+}
+
+/**
+ * Crash points for the chaos tests, off unless CONTINUUM_TEST_CRASH_AFTER_STAGE or
+ * CONTINUUM_TEST_CRASH_AFTER_COMMIT holds a probability: the process kills itself with SIGKILL
+ * between the Redis stage and the Kafka commit (or between commit and promote).
+ */
+export function crashHooks(env: Env): TaskHooks | undefined {
+  const afterStage = Number(env.CONTINUUM_TEST_CRASH_AFTER_STAGE ?? 0);
+  const afterCommit = Number(env.CONTINUUM_TEST_CRASH_AFTER_COMMIT ?? 0);
+  if (!(afterStage > 0) && !(afterCommit > 0)) return undefined;
+  const maybeDie = (p: number): void => {
+    if (p > 0 && Math.random() < p) process.kill(process.pid, 'SIGKILL');
+  };
+  return { afterStage: () => maybeDie(afterStage), afterCommit: () => maybeDie(afterCommit) };
+}

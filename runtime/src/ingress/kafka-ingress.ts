@@ -1,0 +1,277 @@
+// Kafka ingress (`io.statefun.kafka.v1/ingress`): reads the declared topics in a consumer group and
+// moves each record into the internal log, exactly once: the routed records (one per target), any
+// dead letter and the ingress offset are committed in one transaction by a producer whose
+// transactional id belongs to the ingress partition, so a new owner fences the old one.
+// Spec §5: key → address id, valueType → typename, the raw value bytes → the argument, no caller.
+import type { Admin, Kafka } from 'kafkajs';
+import { parseTypeName } from '../core/address.js';
+import { deadLetterRecord, sourceOf, toInternalRecord } from '../core/envelope.js';
+import type { LogRecord, OutRecord } from '../log/log.js';
+import { kafkaError } from '../log/kafka/client.js';
+import {
+  TransactionalGroup,
+  type GroupOwnedPartition,
+  type TopicPartition,
+} from '../log/kafka/transactional-group.js';
+import type { Logger } from '../logger.js';
+import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
+
+export interface KafkaIngressOptions {
+  ingress: KafkaIngressConfig;
+  kafka: Kafka;
+  admin: Admin;
+  internalTopic: string;
+  partitions: number;
+  deadLetterTopic: string;
+  /** Used for the group id when the ingress names none, and to scope transactional ids. */
+  runtimeGroupId: string;
+  logger: Logger;
+  /** Records waiting to be moved per ingress partition before its consumer pauses. */
+  maxQueued?: number | undefined;
+  /** Records moved per transaction at most. */
+  maxBatch?: number | undefined;
+  sessionTimeoutMs?: number | undefined;
+  heartbeatIntervalMs?: number | undefined;
+}
+
+export interface IngressStats {
+  moved: number;
+  deadLetters: number;
+  transactions: number;
+}
+
+/** Maps one ingress record to internal-log records (or a dead letter). Pure; exported for tests. */
+export function routeIngressRecord(
+  record: LogRecord,
+  route: KafkaIngressTopic | undefined,
+  opts: { internalTopic: string; partitions: number; deadLetterTopic: string; ingressId: string },
+  now: number,
+): { records: OutRecord[]; deadLetter: boolean } {
+  const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
+    deadLetter: true,
+    records: [
+      deadLetterRecord(
+        opts.deadLetterTopic,
+        {
+          code,
+          reason: `ingress ${opts.ingressId}: ${reason}`,
+          source: sourceOf(record),
+          key: record.key,
+          value: record.value,
+        },
+        now,
+      ),
+    ],
+  });
+  if (route === undefined) return dead('INGRESS_TOPIC_UNKNOWN', `topic ${record.topic} has no routing`);
+  if (record.key === null)
+    return dead('INGRESS_KEY_MISSING', 'the record has no key, so it names no function id');
+  if (record.value === null) return dead('INGRESS_VALUE_MISSING', 'the record has no value (tombstone)');
+  const records: OutRecord[] = [];
+  for (const target of route.targets) {
+    const { namespace, name } = parseTypeName(target);
+    records.push(
+      toInternalRecord(opts.internalTopic, opts.partitions, {
+        target: { namespace, type: name, id: record.key },
+        argument: { typename: route.valueType, hasValue: true, value: record.value },
+        eventTime: record.timestamp,
+      }),
+    );
+  }
+  return { records, deadLetter: false };
+}
+
+export class KafkaIngress {
+  readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0 };
+  private readonly group: TransactionalGroup;
+  private readonly routes: Map<string, KafkaIngressTopic>;
+  private readonly movers = new Map<string, PartitionMover>();
+  private readonly groupId: string;
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private stopping = false;
+
+  constructor(private readonly opts: KafkaIngressOptions) {
+    const { ingress } = opts;
+    this.routes = new Map(ingress.topics.map((t) => [t.topic, t]));
+    this.groupId = ingress.consumerGroupId ?? `${opts.runtimeGroupId}.ingress.${ingress.id}`;
+    this.group = new TransactionalGroup({
+      kafka: opts.kafka,
+      admin: opts.admin,
+      groupId: this.groupId,
+      topics: ingress.topics.map((t) => t.topic),
+      transactionalId: (tp) => `${opts.runtimeGroupId}.ingress.${ingress.id}.${tp.topic}.${tp.partition}`,
+      logger: opts.logger,
+      sessionTimeoutMs: opts.sessionTimeoutMs,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.group.start({
+      assigned: async (owned) => {
+        const mover = new PartitionMover(this, owned);
+        this.movers.set(key(owned.tp), mover);
+        await mover.start();
+      },
+      revoked: async (tp) => {
+        const mover = this.movers.get(key(tp));
+        this.movers.delete(key(tp));
+        await mover?.stop();
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.retries) clearTimeout(t);
+    await this.group.stop();
+  }
+
+  /** A partition's mover gave up (commit failed): start over from the committed offset. */
+  moverFailed(tp: TopicPartition): void {
+    if (this.stopping) return;
+    const t = setTimeout(() => {
+      this.retries.delete(t);
+      const owned = this.group.reacquire(tp);
+      if (owned === undefined || this.stopping) return;
+      const mover = new PartitionMover(this, owned);
+      this.movers.set(key(tp), mover);
+      mover.start().catch((err: unknown) => {
+        this.opts.logger.error('restarting an ingress partition failed', {
+          topic: tp.topic,
+          partition: tp.partition,
+          err,
+        });
+        this.moverFailed(tp);
+      });
+    }, 1000);
+    this.retries.add(t);
+  }
+
+  /** Where a partition nobody committed for starts, per the ingress startup position. */
+  async initialOffset(tp: TopicPartition): Promise<number> {
+    const { ingress, admin } = this.opts;
+    const pos = ingress.startupPosition;
+    const offsets = await admin.fetchTopicOffsets(tp.topic);
+    const p = offsets.find((o) => o.partition === tp.partition);
+    const low = Number(p?.low ?? 0);
+    const high = Number(p?.high ?? 0);
+    const reset = (mode: 'earliest' | 'latest'): number => (mode === 'earliest' ? low : high);
+    switch (pos.type) {
+      case 'earliest':
+        return low;
+      case 'latest':
+        return high;
+      case 'group-offsets':
+        return reset(ingress.autoOffsetResetPosition);
+      case 'specific-offsets': {
+        const given = pos.offsets[`${tp.topic}/${tp.partition}`];
+        return given === undefined
+          ? reset(ingress.autoOffsetResetPosition)
+          : Math.min(Math.max(given, low), high);
+      }
+      case 'date': {
+        const byTime = await admin.fetchTopicOffsetsByTimestamp(tp.topic, pos.epochMs);
+        const found = byTime.find((o) => o.partition === tp.partition);
+        const offset = Number(found?.offset ?? -1);
+        return offset < 0 ? high : offset;
+      }
+    }
+  }
+
+  route(record: LogRecord): { records: OutRecord[]; deadLetter: boolean } {
+    return routeIngressRecord(
+      record,
+      this.routes.get(record.topic),
+      {
+        internalTopic: this.opts.internalTopic,
+        partitions: this.opts.partitions,
+        deadLetterTopic: this.opts.deadLetterTopic,
+        ingressId: this.opts.ingress.id,
+      },
+      Date.now(),
+    );
+  }
+
+  get limits(): { maxQueued: number; maxBatch: number } {
+    return { maxQueued: this.opts.maxQueued ?? 5000, maxBatch: this.opts.maxBatch ?? 1000 };
+  }
+
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+}
+
+const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
+
+/** Moves one ingress partition's records into the internal log, one transaction per batch. */
+class PartitionMover {
+  private queue: LogRecord[] = [];
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private paused = false;
+
+  constructor(
+    private readonly ingress: KafkaIngress,
+    private readonly owned: GroupOwnedPartition,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.owned.fence();
+    const committed = await this.owned.committed();
+    const offset = committed.offset ?? (await this.ingress.initialOffset(this.owned.tp));
+    this.owned.start(offset, (records) => this.enqueue(records));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  private enqueue(records: readonly LogRecord[]): void {
+    if (this.stopped) return;
+    this.queue.push(...records);
+    if (!this.paused && this.queue.length >= this.ingress.limits.maxQueued) {
+      this.paused = true;
+      this.owned.pause();
+    }
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopped && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.ingress.limits.maxBatch);
+      const out: OutRecord[] = [];
+      let dead = 0;
+      for (const r of batch) {
+        const routed = this.ingress.route(r);
+        out.push(...routed.records);
+        if (routed.deadLetter) dead++;
+      }
+      const next = batch[batch.length - 1]!.offset + 1;
+      try {
+        await this.owned.commit(out, next, null);
+      } catch (err) {
+        // Nothing of this batch is visible; a new owner (or a restart) replays it from the
+        // committed offset. Stop here rather than skip ahead.
+        this.stopped = true;
+        this.ingress.logger.error('moving ingress records failed; the partition is released', {
+          topic: this.owned.tp.topic,
+          partition: this.owned.tp.partition,
+          err: kafkaError('ingress transaction', err),
+        });
+        this.ingress.moverFailed(this.owned.tp);
+        return;
+      }
+      this.ingress.stats.transactions++;
+      this.ingress.stats.moved += batch.length - dead;
+      this.ingress.stats.deadLetters += dead;
+      if (this.paused && this.queue.length < this.ingress.limits.maxQueued / 2) {
+        this.paused = false;
+        this.owned.resume();
+      }
+    }
+  }
+}

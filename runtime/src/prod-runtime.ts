@@ -1,0 +1,171 @@
+// Assembles a production runtime process: the Kafka log (internal topic, transactional
+// checkpoints), Redis state, the HTTP function client, Kafka ingresses, optional playground
+// servers and the admin server. Many such processes share the partitions through the group.
+import { Redis } from 'ioredis';
+import { buildAdminServer } from './admin/admin-server.js';
+import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
+import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { KafkaIngress } from './ingress/kafka-ingress.js';
+import { createKafka, type KafkaConnection } from './log/kafka/client.js';
+import { KafkaLog } from './log/kafka/kafka-log.js';
+import type { Logger } from './logger.js';
+import type { ModuleConfig } from './module/types.js';
+import { startPlaygroundEgress } from './playground/playground-egress.js';
+import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
+import { Runtime } from './runtime.js';
+import { RedisStateStore } from './state/redis-state-store.js';
+import { HttpFunctionClient } from './transport/http-function-client.js';
+
+export interface ProdRuntimeOptions {
+  module: ModuleConfig;
+  kafka: KafkaConnection;
+  redisUrl: string;
+  redisPassword?: string | undefined;
+  /** Partitions of the internal topic (fixed for the life of a deployment). */
+  partitions?: number | undefined;
+  /** Consumer group shared by all runtime processes of one application. */
+  groupId?: string | undefined;
+  internalTopic?: string | undefined;
+  keyPrefix?: string | undefined;
+  adminPort?: number | undefined;
+  adminToken?: string | undefined;
+  /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
+  host?: string | undefined;
+  sessionTimeoutMs?: number | undefined;
+  logger: Logger;
+  task?: Partial<TaskConfig> | undefined;
+  hooks?: TaskHooks | undefined;
+}
+
+export interface ProdRuntime {
+  runtime: Runtime;
+  log: KafkaLog;
+  ingresses: KafkaIngress[];
+  servers: { name: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The Kafka cluster of a module: the runtime's own brokers when given, else the first address a
+ * Kafka ingress or egress names. Transactions span one cluster, so everything uses it.
+ */
+export function moduleBrokers(module: ModuleConfig, given: string[]): string[] {
+  if (given.length > 0) return given;
+  for (const c of [...module.kafkaIngresses, ...module.kafkaEgresses])
+    if (c.brokers.length > 0) return [...c.brokers];
+  return [];
+}
+
+export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRuntime> {
+  const { module, logger } = opts;
+  const groupId = opts.groupId ?? 'continuum-runtime';
+  const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const brokers = moduleBrokers(module, opts.kafka.brokers);
+  const connection: KafkaConnection = { ...opts.kafka, brokers };
+  for (const c of [...module.kafkaIngresses, ...module.kafkaEgresses]) {
+    if (c.brokers.length > 0 && c.brokers.join(',') !== brokers.join(',')) {
+      logger.warn(
+        'this component names other brokers; the runtime uses its own Kafka cluster for every topic',
+        {
+          component: c.id,
+          address: c.brokers.join(','),
+          brokers: brokers.join(','),
+        },
+      );
+    }
+  }
+  const log = new KafkaLog({
+    connection,
+    logger,
+    groupId,
+    internalTopic: opts.internalTopic,
+    partitions: opts.partitions,
+    ensureTopics: [{ topic: deadLetterTopic, partitions: 1 }],
+    sessionTimeoutMs: opts.sessionTimeoutMs,
+  });
+  const redis = new Redis(opts.redisUrl, { password: opts.redisPassword, lazyConnect: false });
+  const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
+  const functions = moduleFunctionRouter(module);
+  const runtime = new Runtime({
+    log,
+    store,
+    client: new HttpFunctionClient(),
+    functions,
+    egress: moduleEgressRouter(module),
+    task: opts.task,
+    hooks: opts.hooks,
+    logger,
+  });
+  const kafka = createKafka(connection, logger);
+  const admin = kafka.admin();
+  const ingresses: KafkaIngress[] = [];
+  const listening: { name: string; server: ListeningServer }[] = [];
+  const stop = async (): Promise<void> => {
+    for (const { server } of listening.splice(0)) await server.close();
+    for (const i of ingresses.splice(0)) await i.stop();
+    await runtime.stop();
+    await admin.disconnect().catch(() => undefined);
+    redis.disconnect();
+  };
+  try {
+    await log.connect();
+    await admin.connect();
+    await runtime.start();
+    for (const ingress of module.kafkaIngresses) {
+      const i = new KafkaIngress({
+        ingress,
+        kafka,
+        admin,
+        internalTopic: log.internalTopic,
+        partitions: log.partitions,
+        deadLetterTopic,
+        runtimeGroupId: groupId,
+        logger: logger.child({ ingress: ingress.id }),
+        sessionTimeoutMs: opts.sessionTimeoutMs,
+      });
+      await i.start();
+      ingresses.push(i);
+    }
+    const host = opts.host ?? '127.0.0.1';
+    for (const ingress of module.playgroundIngresses) {
+      const server = await startPlaygroundIngress({
+        port: ingress.port,
+        host,
+        functions,
+        send: (m) => runtime.send(m),
+      });
+      listening.push({ name: 'playground ingress', server });
+    }
+    for (const egress of module.playgroundEgresses) {
+      const server = await startPlaygroundEgress({ port: egress.port, host, topics: egress.topics, log });
+      listening.push({ name: 'playground egress', server });
+    }
+    if (opts.adminPort !== undefined) {
+      const app = buildAdminServer({
+        runtime,
+        port: opts.adminPort,
+        token: opts.adminToken,
+        ready: () => runtime.ready,
+      });
+      await app.listen({ port: opts.adminPort, host });
+      const a = app.server.address();
+      listening.push({
+        name: 'admin',
+        server: {
+          port: typeof a === 'object' && a !== null ? a.port : opts.adminPort,
+          close: () => app.close(),
+        },
+      });
+    }
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  return {
+    runtime,
+    log,
+    ingresses,
+    servers: listening.map((l) => ({ name: l.name, port: l.server.port })),
+    stop,
+  };
+}

@@ -1,0 +1,364 @@
+// Drives the exactly-once chaos scenario: runtime processes in production mode (`statefun run`
+// on the real Kafka broker and Redis) consume events from a Kafka ingress through a counter
+// function with delayed messages and Kafka egress, while processes are killed with SIGKILL and
+// restarted. Verifies every key's count, every egress record exactly once and every delayed
+// message fired exactly once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { EgressMessage, FromFunction, ToFunction } from '@continuum/sdk/protocol';
+import { decodeToFunction, encodeFromFunction } from '@continuum/sdk/protocol';
+import { intValue, kafkaEgress, readInt, INT } from '../core/harness.js';
+
+const repoRoot = new URL('../../../', import.meta.url).pathname;
+const statefunBin = join(repoRoot, 'runtime', 'bin', 'statefun.js');
+
+export interface ChaosOptions {
+  brokers: string[];
+  redisUrl: string;
+  processes: number;
+  events: number;
+  keys: number;
+  /** Kills by the driver (SIGKILL of a random process, then restart). */
+  kills: number;
+  killEveryMs: [min: number, max: number];
+  /** Probability per checkpoint that a process kills itself between stage and commit. */
+  crashAfterStage: number;
+  crashAfterCommit: number;
+  /** Every n-th event also schedules a delayed message. */
+  delayedEvery: number;
+  partitions: number;
+  timeoutMs: number;
+  log?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  events: number;
+  keys: number;
+  egressRecords: number;
+  delayedFired: number;
+  kills: number;
+  selfCrashes: number;
+  restarts: number;
+  durationMs: number;
+  problems: string[];
+}
+
+/** The counter: state n per key; egress `key|id|n`; every n-th event a delayed message to itself. */
+function counterHandler(outTopic: string, delayedEvery: number): (req: ToFunction) => FromFunction {
+  return (req) => {
+    const inv = req.invocation!;
+    if (!inv.state.some((s) => s.stateName === 'n')) {
+      return { incompleteInvocationContext: { missingValues: [{ stateName: 'n', typeTypename: INT }] } };
+    }
+    let n = readInt(inv.state.find((s) => s.stateName === 'n')!.stateValue) ?? 0;
+    const egress: EgressMessage[] = [];
+    const delayed: NonNullable<FromFunction['invocationResult']>['delayedInvocations'] = [];
+    for (const i of inv.invocations) {
+      const text = Buffer.from(i.argument.value).toString('utf8');
+      if (i.argument.typename === 'chaos/Delayed') {
+        egress.push(kafkaEgress(outTopic, inv.target.id, `delayed|${text}`));
+        continue;
+      }
+      n += 1;
+      egress.push(kafkaEgress(outTopic, inv.target.id, `${inv.target.id}|${text}|${n}`));
+      const seq = Number(text.slice(1));
+      if (delayedEvery > 0 && seq % delayedEvery === 0) {
+        delayed.push({
+          isCancellationRequest: false,
+          cancellationToken: `d-${text}`,
+          delayInMs: 300,
+          target: inv.target,
+          argument: { typename: 'chaos/Delayed', hasValue: true, value: Buffer.from(text) },
+        });
+      }
+    }
+    return {
+      invocationResult: {
+        stateMutations: [{ mutationType: 1, stateName: 'n', stateValue: intValue(n) }],
+        outgoingMessages: [],
+        delayedInvocations: delayed,
+        outgoingEgresses: egress.map((e) => ({ ...e, egressNamespace: 'chaos', egressType: 'out' })),
+      },
+    };
+  };
+}
+
+async function serveFunction(
+  handler: (req: ToFunction) => FromFunction,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        const out = encodeFromFunction(handler(decodeToFunction(Buffer.concat(chunks))));
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from(out));
+      } catch (err) {
+        res.writeHead(500).end(String(err));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  return { server, port: typeof addr === 'object' && addr !== null ? addr.port : 0 };
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const started = Date.now();
+  const id = randomUUID().slice(0, 8);
+  const names = {
+    input: `chaos-in-${id}`,
+    out: `chaos-out-${id}`,
+    dlq: `chaos-dlq-${id}`,
+    internal: `chaos-internal-${id}`,
+    group: `chaos-${id}`,
+    prefix: `chaos-${id}`,
+  };
+  const kafka = new Kafka({ brokers: opts.brokers, logLevel: logLevel.NOTHING, clientId: 'chaos-driver' });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: names.input, numPartitions: 4 },
+      { topic: names.out, numPartitions: 3 },
+      { topic: names.dlq, numPartitions: 1 },
+    ],
+  });
+  const fn = await serveFunction(counterHandler(names.out, opts.delayedEvery));
+  const dir = mkdtempSync(join(tmpdir(), 'continuum-chaos-'));
+  const moduleFile = join(dir, 'module.yaml');
+  writeFileSync(
+    moduleFile,
+    [
+      'kind: io.statefun.endpoints.v2/http',
+      'spec:',
+      '  functions: chaos/*',
+      `  urlPathTemplate: http://127.0.0.1:${fn.port}/{function.name}`,
+      '  transport:',
+      '    call: 30s',
+      '---',
+      'kind: io.statefun.kafka.v1/ingress',
+      'spec:',
+      '  id: chaos/in',
+      `  address: ${opts.brokers.join(',')}`,
+      '  startupPosition:',
+      '    type: earliest',
+      '  topics:',
+      `    - topic: ${names.input}`,
+      '      valueType: chaos/Event',
+      '      targets: [chaos/counter]',
+      '---',
+      'kind: io.statefun.kafka.v1/egress',
+      'spec:',
+      '  id: chaos/out',
+      `  address: ${opts.brokers.join(',')}`,
+      '  deliverySemantic:',
+      '    type: exactly-once',
+      '    transactionTimeout: 1min',
+      '',
+    ].join('\n'),
+  );
+
+  const report: ChaosReport = {
+    events: opts.events,
+    keys: opts.keys,
+    egressRecords: 0,
+    delayedFired: 0,
+    kills: 0,
+    selfCrashes: 0,
+    restarts: 0,
+    durationMs: 0,
+    problems: [],
+  };
+  const procs: (ChildProcess | undefined)[] = new Array<ChildProcess | undefined>(opts.processes).fill(
+    undefined,
+  );
+  let stopping = false;
+  const spawnProc = (slot: number): void => {
+    const child = spawn(
+      process.execPath,
+      [
+        statefunBin,
+        'run',
+        '-m',
+        moduleFile,
+        '--kafka',
+        opts.brokers.join(','),
+        '--redis',
+        opts.redisUrl,
+        '--partitions',
+        String(opts.partitions),
+        '--group',
+        names.group,
+        '--admin-port',
+        '0',
+        '--log-format',
+        'json',
+        '--log-level',
+        'warn',
+      ],
+      {
+        env: {
+          ...process.env,
+          CONTINUUM_INTERNAL_TOPIC: names.internal,
+          CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
+          CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
+          CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+          CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
+          CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage),
+          CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit),
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let tail = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      tail = (tail + c.toString()).slice(-4000);
+    });
+    child.on('exit', (code, signal) => {
+      if (procs[slot] !== child || stopping) return;
+      procs[slot] = undefined;
+      if (signal === 'SIGKILL') {
+        // Killed by itself at a crash point (the driver clears the slot before its own kills).
+        report.selfCrashes++;
+      } else {
+        report.problems.push(`process ${slot} exited with code ${code}: ${tail.slice(-800)}`);
+      }
+      report.restarts++;
+      spawnProc(slot);
+    });
+    procs[slot] = child;
+  };
+  for (let i = 0; i < opts.processes; i++) spawnProc(i);
+
+  // Collect the egress with read_committed.
+  const seen = new Map<string, number>();
+  const consumer: Consumer = kafka.consumer({ groupId: `chaos-reader-${id}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [names.out, names.dlq], fromBeginning: true });
+  let dlq = 0;
+  await consumer.run({
+    eachMessage: ({ topic, message }) => {
+      if (topic === names.dlq) {
+        dlq++;
+        report.problems.push(`dead letter: ${message.headers?.['continuum.dlq.reason']?.toString() ?? '?'}`);
+        return Promise.resolve();
+      }
+      const v = message.value?.toString() ?? '';
+      seen.set(v, (seen.get(v) ?? 0) + 1);
+      return Promise.resolve();
+    },
+  });
+
+  // Produce the input, paced so that it spans the kills: kills then land mid-stream.
+  const producer = kafka.producer();
+  await producer.connect();
+  const perKey = new Array<number>(opts.keys).fill(0);
+  const spanMs = opts.kills * ((opts.killEveryMs[0] + opts.killEveryMs[1]) / 2);
+  const batch = 100;
+  const pauseMs = spanMs / Math.max(1, Math.ceil(opts.events / batch));
+  const producing = (async () => {
+    for (let i = 0; i < opts.events; i += batch) {
+      const messages = [];
+      for (let j = i; j < Math.min(i + batch, opts.events); j++) {
+        perKey[j % opts.keys]!++;
+        messages.push({ key: `k${j % opts.keys}`, value: `e${j}` });
+      }
+      await producer.send({ topic: names.input, messages });
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    await producer.disconnect();
+  })();
+  const delayedExpected = opts.delayedEvery > 0 ? Math.floor((opts.events - 1) / opts.delayedEvery) + 1 : 0;
+  const expected = opts.events + delayedExpected;
+  log(
+    `chaos: ${opts.events} events over ${opts.keys} keys in ~${(spanMs / 1000).toFixed(0)} s, ${opts.processes} processes, expecting ${expected} egress records`,
+  );
+
+  // Kill and restart until everything arrived or time is up.
+  const deadline = started + opts.timeoutMs;
+  let nextKill = Date.now() + rand(opts.killEveryMs);
+  while (Date.now() < deadline) {
+    if (seen.size >= expected) break;
+    if (report.kills < opts.kills && Date.now() >= nextKill) {
+      const slot = Math.floor(Math.random() * opts.processes);
+      const victim = procs[slot];
+      if (victim !== undefined) {
+        procs[slot] = undefined;
+        victim.kill('SIGKILL');
+        report.kills++;
+        report.restarts++;
+        log(
+          `chaos: killed process ${slot} (kill ${report.kills}/${opts.kills}), ${seen.size}/${expected} egress records so far`,
+        );
+        spawnProc(slot);
+      }
+      nextKill = Date.now() + rand(opts.killEveryMs);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await producing;
+  // Let late duplicates, if any, show up before checking.
+  const settle = Date.now() + 3000;
+  while (Date.now() < settle) await new Promise((r) => setTimeout(r, 100));
+
+  stopping = true;
+  for (const p of procs) p?.kill('SIGKILL');
+  await consumer.disconnect();
+  await admin.disconnect();
+  await new Promise<void>((r) => fn.server.close(() => r()));
+  rmSync(dir, { recursive: true, force: true });
+
+  // Verify.
+  const problems = report.problems;
+  for (const [value, count] of seen)
+    if (count > 1) problems.push(`egress record "${value}" appeared ${count} times`);
+  const countsByKey = new Map<string, number[]>();
+  const eventsSeen = new Set<string>();
+  let delayedFired = 0;
+  for (const value of seen.keys()) {
+    const parts = value.split('|');
+    if (parts[0] === 'delayed') {
+      delayedFired++;
+      continue;
+    }
+    const [key, event, n] = parts as [string, string, string];
+    eventsSeen.add(event);
+    const list = countsByKey.get(key) ?? [];
+    list.push(Number(n));
+    countsByKey.set(key, list);
+  }
+  for (let j = 0; j < opts.events; j++)
+    if (!eventsSeen.has(`e${j}`)) problems.push(`event e${j} has no egress record`);
+  for (let k = 0; k < opts.keys; k++) {
+    const ns = (countsByKey.get(`k${k}`) ?? []).sort((a, b) => a - b);
+    const want = Array.from({ length: perKey[k]! }, (_, i) => i + 1);
+    if (ns.join(',') !== want.join(','))
+      problems.push(
+        `key k${k}: counter values ${ns.length} [${ns.slice(0, 5).join(',')}…] instead of 1..${perKey[k]}`,
+      );
+  }
+  if (delayedFired !== delayedExpected)
+    problems.push(`${delayedFired} delayed messages fired, expected ${delayedExpected}`);
+  if (dlq > 0) problems.push(`${dlq} dead letters`);
+  report.egressRecords = seen.size;
+  report.delayedFired = delayedFired;
+  report.durationMs = Date.now() - started;
+  log(
+    `chaos: checked ${opts.events} events over ${opts.keys} keys, ${report.egressRecords} egress records, ` +
+      `${delayedFired}/${delayedExpected} delayed messages; ${report.kills} kills, ${report.selfCrashes} self-crashes at crash points, ` +
+      `${report.restarts} restarts in ${(report.durationMs / 1000).toFixed(1)} s; ${problems.length} problem(s)`,
+  );
+  return report;
+}
+
+function rand([min, max]: [number, number]): number {
+  return min + Math.random() * (max - min);
+}
