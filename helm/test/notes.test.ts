@@ -5,9 +5,12 @@ import { ciValues, renderNotes } from './support/helm.js';
 test('the try-out notes show how to send a first event through the playground and through Kafka', async () => {
   const notes = await renderNotes({ files: [ciValues('tryout-values.yaml')], namespace: 'demo-ns' });
   expect(notes).toContain('kubectl -n demo-ns rollout status deployment/demo-continuum');
-  expect(notes).toContain('kubectl -n demo-ns port-forward service/demo-continuum-playground 8090:8090');
+  expect(notes).toContain(
+    'kubectl -n demo-ns port-forward service/demo-continuum-playground 8090:8090 8091:8091 &',
+  );
+  expect(notes).toContain('curl http://localhost:8091/greetings');
   expect(notes).toMatch(
-    /curl -X PUT -H "Content-Type: application\/vnd\.example\/GreetRequest"[\s\\]+-d '\{"name":"Alice"\}' http:\/\/localhost:8090\/example\/greeter\/alice/,
+    /curl -X PUT -H "Content-Type: application\/vnd\.example\/GreetRequest"[\s\\]+-d '\{"name":"Alice"\}' http:\/\/localhost:8090\/example\/playground-greeter\/alice/,
   );
   expect(notes).toContain('exec -it statefulset/demo-continuum-kafka');
   expect(notes).toContain('kafka-console-producer.sh --bootstrap-server localhost:9092 --topic names');

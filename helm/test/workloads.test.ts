@@ -299,12 +299,14 @@ describe('try-out Kafka and Redis', () => {
     expect(env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR).toBe('1');
   });
 
-  test('the playground Service exposes the module’s playground ingress port', () => {
+  test('the playground Service exposes the module’s playground ingress and egress ports', () => {
     const service = find<IService>(tryout, 'Service', 'demo-continuum-playground');
     expect(service.spec?.ports).toEqual([
       { name: 'ingress', port: 8090, targetPort: 'playground-in', protocol: 'TCP' },
+      { name: 'egress', port: 8091, targetPort: 'playground-out', protocol: 'TCP' },
     ]);
     expect(moduleOf(tryout)).toMatch(/kind: io\.statefun\.playground\.v1\/ingress\s+spec:\s+port: 8090/);
+    expect(moduleOf(tryout)).toMatch(/kind: io\.statefun\.playground\.v1\/egress\s+spec:\s+port: 8091/);
   });
 });
 
