@@ -1,6 +1,7 @@
 // Serving over HTTP with fastify: an encapsulated plugin to mount functions in any fastify app, and `serve`,
 // a one-line standalone server.
 import Fastify, {
+  LogController,
   type FastifyInstance,
   type FastifyPluginCallback,
   type FastifyServerOptions,
@@ -150,7 +151,11 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
     throw new SdkError('INVALID_ARGUMENT', `serve: port must be an integer from 0 to 65535, got ${port}`);
   }
   const path = normalizePath(options.path ?? '/');
-  const app = Fastify({ logger: options.logger ?? { level: 'info' }, disableRequestLogging: true });
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info' },
+    // One log line per request would drown the failures; those are logged by the plugin.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   const pluginOptions: StatefulFunctionsPluginOptions = { functions: options.functions };
   if (options.bodyLimit !== undefined) pluginOptions.bodyLimit = options.bodyLimit;
   try {

@@ -22,7 +22,7 @@ import {
   type TypedValue,
 } from '../protocol/messages.js';
 import type { SpecValue, Specs } from '../spec.js';
-import { types, type Type } from '../types.js';
+import { customType, types, type Type } from '../types.js';
 
 /** One message to deliver in a test, built with {@link testMessage}. */
 export interface TestMessage<T> {
@@ -42,6 +42,28 @@ export interface TestMessage<T> {
  */
 export function testMessage<T>(type: Type<T>, value: T, options: { caller?: Address } = {}): TestMessage<T> {
   return Object.freeze({ value, type, caller: options.caller });
+}
+
+/**
+ * A message to deliver in {@link invoke} made from one a function sent (e.g. an entry of
+ * {@link InvocationResult.sent}): same type name, same bytes. Useful to route messages between functions in a test.
+ *
+ * @example
+ * ```ts
+ * const reply = (await invoke(inventory, { id: 'socks', messages: [reserve] })).sent[0]!;
+ * await invoke(cart, { id: reply.target.id, messages: [testMessageFrom(reply, { caller: address('example/inventory', 'socks') })] });
+ * ```
+ */
+export function testMessageFrom(
+  message: Message,
+  options: { caller?: Address } = {},
+): TestMessage<Uint8Array> {
+  const raw = customType<Uint8Array>(
+    message.typename,
+    (b) => b,
+    (b) => b,
+  );
+  return testMessage(raw, message.rawValue, options);
 }
 
 /** Initial state for {@link invoke}: any subset of the function's states. */

@@ -1,5 +1,5 @@
 // `@continuum/sdk/testing`: invoke a function in-process and assert on its state and effects.
-export { invoke, testMessage } from './harness.js';
+export { invoke, testMessage, testMessageFrom } from './harness.js';
 export type {
   DelayedMessage,
   FinalState,
