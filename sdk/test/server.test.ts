@@ -109,6 +109,32 @@ describe('serve(): a standalone server on a real socket', () => {
   });
 });
 
+describe('serve() with a path prefix', () => {
+  it('serves under the prefix only, and its url includes it', async () => {
+    const server = await serve({ functions: [echo], port: 0, path: '/statefun/', logger: false });
+    try {
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}/statefun/`);
+      const ok = await fetch(`${server.url}echo`, { method: 'POST', headers: OCTET, body: body('x') });
+      expect(ok.status).toBe(200);
+      const outside = await fetch(`http://127.0.0.1:${server.port}/echo`, {
+        method: 'POST',
+        headers: OCTET,
+        body: body('x'),
+      });
+      expect(outside.status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rejects a path without a leading slash and an invalid port', async () => {
+    await expect(serve({ functions: [echo], port: 0, path: 'statefun' })).rejects.toThrow(
+      /path must start with/,
+    );
+    await expect(serve({ functions: [echo], port: 70000 })).rejects.toThrow(/port must be an integer/);
+  });
+});
+
 describe('statefulFunctionsPlugin inside a fastify app (inject, no socket)', () => {
   const app = Fastify({ logger: false });
   app.get('/health', () => ({ ok: true }));
@@ -154,5 +180,16 @@ describe('statefulFunctionsPlugin inside a fastify app (inject, no socket)', () 
       payload: '{"not":"protobuf"}',
     });
     expect(res.statusCode).toBe(400);
+    const garbage = await app.inject({
+      method: 'POST',
+      url: '/statefun',
+      headers: OCTET,
+      payload: Buffer.from(fromHex('a2 06 ff')),
+    });
+    expect(garbage.statusCode).toBe(400);
+    expect(garbage.body).toMatch(/not a valid protobuf encoding/);
+    expect(
+      (await app.inject({ method: 'POST', url: '/statefun', headers: OCTET, payload: body('x') })).statusCode,
+    ).toBe(200);
   });
 });
