@@ -27,6 +27,17 @@ local function fence_error(epoch)
   return false
 end
 
+-- Redis does not roll a script back, so a key of the wrong type must stop it before its first write.
+local function type_error()
+  for _, i in ipairs({2, 3, 4, 5}) do
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'none' and t ~= 'hash' then
+      return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ' where a hash belongs')
+    end
+  end
+  return false
+end
+
 local function flush(cmd, key, args)
   for i = 1, #args, CHUNK do
     redis.call(cmd, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
@@ -88,7 +99,7 @@ end
 
 /** ARGV: epoch, checkpoint id, flags (1 = first call, 2 = last call), field/value pairs... */
 export const STAGE_SCRIPT = `${PRELUDE}
-local err = fence_error(ARGV[1])
+local err = fence_error(ARGV[1]) or type_error()
 if err then return err end
 local id, flags = ARGV[2], tonumber(ARGV[3])
 if flags % 2 == 1 then
@@ -107,7 +118,7 @@ return 'staged'
 
 /** ARGV: epoch, checkpoint id. Returns 'promoted' or 'already'. */
 export const PROMOTE_SCRIPT = `${PRELUDE}${PROMOTE_STAGED}
-local err = fence_error(ARGV[1])
+local err = fence_error(ARGV[1]) or type_error()
 if err then return err end
 local id = tonumber(ARGV[2])
 if id <= tonumber(redis.call('GET', KEYS[7]) or '0') then return 'already' end
@@ -122,7 +133,7 @@ return 'promoted'
 
 /** ARGV: epoch, committed checkpoint id. Returns 'promoted', 'discarded' or 'none'. */
 export const RESOLVE_SCRIPT = `${PRELUDE}${PROMOTE_STAGED}
-local err = fence_error(ARGV[1])
+local err = fence_error(ARGV[1]) or type_error()
 if err then return err end
 local staged = redis.call('GET', KEYS[6])
 if not staged then

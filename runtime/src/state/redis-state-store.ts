@@ -367,6 +367,16 @@ class RedisPartitionStore implements PartitionStore {
           : 'the checkpoint sequence of this owner is broken; restart the partition so that it recovers';
       return new ContinuumError(code, `${where}: ${op} rejected: ${detail}; ${advice}`, { cause: err });
     }
+    // Replies that no retry can change: the keys or the account are misconfigured.
+    const permanent = /^(WRONGTYPE|CROSSSLOT|NOPERM|NOAUTH|WRONGPASS)\b/.exec(msg);
+    if (permanent !== null) {
+      return new ContinuumError(
+        'STATE_STORE_REJECTED',
+        `${where}: ${op} was refused by Redis: ${msg}. Check the key prefix (no other application may use ` +
+          'keys under it) and the credentials and ACL of the Redis user.',
+        { cause: err },
+      );
+    }
     const last = this.shared.lastClientError();
     const lastText =
       last !== undefined && last.message !== msg ? ` (last connection error: ${last.message})` : '';

@@ -323,6 +323,45 @@ describe('the Redis store on the shared Redis', () => {
     }
   });
 
+  it('reports keys of the wrong type as a non-retryable STATE_STORE_REJECTED error, before writing anything', async () => {
+    const keyPrefix = uniqueName('wrongtype');
+    const keys = redisPartitionKeys(keyPrefix, 0);
+    const raw = rawClient(redisUrl);
+    const p = storeOn(redisUrl, { keyPrefix }).partition(0);
+    const epoch = await p.claim();
+    await p.stage(epoch, 1, delta({ addresses: [['k', address({ s: value('t', [1]) })]], meta: { c: '1' } }));
+    await raw.set(keys.state, 'not a hash');
+    await expect(p.get(['k'])).rejects.toMatchObject({ code: 'STATE_STORE_REJECTED', retryable: false });
+    await expect(p.promote(epoch, 1)).rejects.toMatchObject({
+      code: 'STATE_STORE_REJECTED',
+      retryable: false,
+      message: expect.stringContaining(`${keys.state} holds a string`),
+    });
+    // Refused before its first write: the staged delta and the promoted id are untouched.
+    expect(await p.staged()).toEqual({ checkpointId: 1 });
+    expect(await raw.hlen(keys.staged)).toBe(4);
+    expect(await raw.exists(keys.promoted)).toBe(0);
+    await expect(p.stage(epoch, 2, delta({}))).rejects.toMatchObject({ code: 'STATE_STORE_REJECTED' });
+    expect(await p.staged()).toEqual({ checkpointId: 1 });
+  });
+
+  it('reports a damaged blob as STATE_CORRUPT naming its key and field', async () => {
+    const keyPrefix = uniqueName('corrupt');
+    const keys = redisPartitionKeys(keyPrefix, 0);
+    const raw = rawClient(redisUrl);
+    await raw.hset(keys.state, 'ns/fn/x', Buffer.from([9, 9, 9]));
+    await raw.hset(keys.timers, 't1', Buffer.from([1]));
+    const p = storeOn(redisUrl, { keyPrefix }).partition(0);
+    await expect(p.get(['ns/fn/x'])).rejects.toMatchObject({
+      code: 'STATE_CORRUPT',
+      message: expect.stringContaining(`${keys.state} field "ns/fn/x"`),
+    });
+    await expect(p.timers()).rejects.toMatchObject({
+      code: 'STATE_CORRUPT',
+      message: expect.stringContaining(`${keys.timers} field "t1"`),
+    });
+  });
+
   it('refuses a key prefix that would break the hash tag', () => {
     expect(() => new RedisStateStore({ redis: redisUrl, keyPrefix: 'a{b}' })).toThrow(
       expect.objectContaining({ code: 'STATE_STORE_CONFIG' }),
