@@ -5,7 +5,7 @@
 // message fired exactly once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +33,29 @@ export interface ChaosOptions {
   delayedEvery: number;
   partitions: number;
   timeoutMs: number;
+  /** How long input production is spread over (default: the span of the kills). */
+  produceOverMs?: number | undefined;
+  /** Further faults at fixed times after the start of production. */
+  schedule?: { atMs: number; name: string; run: (ctl: ChaosControl) => Promise<void> | void }[] | undefined;
   log?: (line: string) => void;
+}
+
+/** What scheduled faults can do to the runtime processes. */
+export interface ChaosControl {
+  /** Number of process slots (some may be stopped). */
+  readonly slots: number;
+  /** SIGKILL a process and start it again. */
+  kill(slot: number): void;
+  /** SIGSTOP a process (a zombie once its partitions move) ... */
+  freeze(slot: number): void;
+  /** ... and SIGCONT it. */
+  thaw(slot: number): void;
+  /** Start one more process; returns its slot. */
+  add(): number;
+  /** SIGTERM a process (graceful: final checkpoint, leave the group) and do not restart it. */
+  remove(slot: number): Promise<void>;
+  /** Egress records seen so far. */
+  progress(): number;
 }
 
 export interface ChaosReport {
@@ -44,6 +66,7 @@ export interface ChaosReport {
   kills: number;
   selfCrashes: number;
   restarts: number;
+  faults: string[];
   durationMs: number;
   problems: string[];
 }
@@ -174,12 +197,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     kills: 0,
     selfCrashes: 0,
     restarts: 0,
+    faults: [],
     durationMs: 0,
     problems: [],
   };
   const procs: (ChildProcess | undefined)[] = new Array<ChildProcess | undefined>(opts.processes).fill(
     undefined,
   );
+  /** Slots that were removed on purpose and must not be restarted. */
+  const retired = new Set<number>();
   let stopping = false;
   const spawnProc = (slot: number): void => {
     const child = spawn(
@@ -202,7 +228,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         '--log-format',
         'json',
         '--log-level',
-        'warn',
+        process.env.CHAOS_LOG_DIR !== undefined ? 'info' : 'warn',
       ],
       {
         env: {
@@ -221,9 +247,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     let tail = '';
     child.stderr?.on('data', (c: Buffer) => {
       tail = (tail + c.toString()).slice(-4000);
+      if (process.env.CHAOS_LOG_DIR !== undefined)
+        appendFileSync(join(process.env.CHAOS_LOG_DIR, `proc-${slot}.log`), c);
     });
     child.on('exit', (code, signal) => {
-      if (procs[slot] !== child || stopping) return;
+      if (procs[slot] !== child || stopping || retired.has(slot)) return;
       procs[slot] = undefined;
       if (signal === 'SIGKILL') {
         // Killed by itself at a crash point (the driver clears the slot before its own kills).
@@ -261,7 +289,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const producer = kafka.producer();
   await producer.connect();
   const perKey = new Array<number>(opts.keys).fill(0);
-  const spanMs = opts.kills * ((opts.killEveryMs[0] + opts.killEveryMs[1]) / 2);
+  const spanMs = opts.produceOverMs ?? opts.kills * ((opts.killEveryMs[0] + opts.killEveryMs[1]) / 2);
+  const productionStart = Date.now();
   const batch = 100;
   const pauseMs = spanMs / Math.max(1, Math.ceil(opts.events / batch));
   const producing = (async () => {
@@ -282,35 +311,79 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     `chaos: ${opts.events} events over ${opts.keys} keys in ~${(spanMs / 1000).toFixed(0)} s, ${opts.processes} processes, expecting ${expected} egress records`,
   );
 
-  // Kill and restart until everything arrived or time is up.
+  const ctl: ChaosControl = {
+    get slots() {
+      return procs.length;
+    },
+    kill(slot) {
+      const victim = procs[slot];
+      if (victim === undefined) return;
+      procs[slot] = undefined;
+      victim.kill('SIGKILL');
+      report.kills++;
+      report.restarts++;
+      spawnProc(slot);
+    },
+    freeze(slot) {
+      procs[slot]?.kill('SIGSTOP');
+    },
+    thaw(slot) {
+      procs[slot]?.kill('SIGCONT');
+    },
+    add() {
+      procs.push(undefined);
+      spawnProc(procs.length - 1);
+      return procs.length - 1;
+    },
+    async remove(slot) {
+      const victim = procs[slot];
+      retired.add(slot);
+      if (victim === undefined) return;
+      await new Promise<void>((res) => {
+        victim.once('exit', () => res());
+        victim.kill('SIGTERM');
+      });
+      procs[slot] = undefined;
+    },
+    progress: () => seen.size,
+  };
+
+  // Faults until everything arrived or time is up.
   const deadline = started + opts.timeoutMs;
+  const pending = [...(opts.schedule ?? [])].sort((a, b) => a.atMs - b.atMs);
   let nextKill = Date.now() + rand(opts.killEveryMs);
   while (Date.now() < deadline) {
-    if (seen.size >= expected) break;
+    if (seen.size >= expected && pending.length === 0) break;
+    const due = pending[0];
+    if (due !== undefined && Date.now() - productionStart >= due.atMs) {
+      pending.shift();
+      log(`chaos: ${due.name} at ${seen.size}/${expected} egress records`);
+      report.faults.push(due.name);
+      await due.run(ctl);
+    }
     if (report.kills < opts.kills && Date.now() >= nextKill) {
-      const slot = Math.floor(Math.random() * opts.processes);
-      const victim = procs[slot];
-      if (victim !== undefined) {
-        procs[slot] = undefined;
-        victim.kill('SIGKILL');
-        report.kills++;
-        report.restarts++;
+      const slot = Math.floor(Math.random() * procs.length);
+      if (procs[slot] !== undefined && !retired.has(slot)) {
+        ctl.kill(slot);
         log(
           `chaos: killed process ${slot} (kill ${report.kills}/${opts.kills}), ${seen.size}/${expected} egress records so far`,
         );
-        spawnProc(slot);
       }
       nextKill = Date.now() + rand(opts.killEveryMs);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  if (seen.size < expected) report.problems.push(`timed out with ${seen.size}/${expected} egress records`);
   await producing;
   // Let late duplicates, if any, show up before checking.
   const settle = Date.now() + 3000;
   while (Date.now() < settle) await new Promise((r) => setTimeout(r, 100));
 
   stopping = true;
-  for (const p of procs) p?.kill('SIGKILL');
+  for (const p of procs) {
+    p?.kill('SIGCONT');
+    p?.kill('SIGKILL');
+  }
   await consumer.disconnect();
   await admin.disconnect();
   await new Promise<void>((r) => fn.server.close(() => r()));

@@ -259,6 +259,12 @@ export class GroupOwnedPartition {
     });
     try {
       await producer.connect();
+      // kafkajs initialises the transactional producer id lazily, at the first transaction, and
+      // that InitProducerId is what fences the previous owner (aborting its open transaction or
+      // waiting for its commit). Force it now, before the caller reads the committed offset;
+      // an empty transaction ends locally without a broker round trip.
+      const probe = await producer.transaction();
+      await probe.abort();
     } catch (err) {
       throw kafkaError(
         `initialising the transactional producer of ${this.tp.topic}/${this.tp.partition}`,
