@@ -1,12 +1,13 @@
 // `statefun dev` as a child process, SIGKILLed again and again while 300 messages over 20 keys
 // arrive through the playground ingress: every acknowledged message takes effect exactly once in
-// state and in the Kafka egress, nothing is applied twice, and per-key order holds.
+// state and in the Kafka egress, nothing is applied twice, and per-key order holds; delayed
+// messages pending across kills arrive once, cancelled ones never.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { loadModule } from '../../src/module/index.js';
@@ -32,6 +33,13 @@ interface Attempt {
 
 const Ids = sf.StateFun.jsonType<string[]>('crash/Ids');
 const Msg = sf.StateFun.jsonType<{ attempt: string }>('crash/Message');
+const Schedule = sf.StateFun.jsonType<{
+  op: 'schedule' | 'cancel';
+  to?: string;
+  attempt?: string;
+  delayMs?: number;
+  token?: string;
+}>('crash/Message');
 
 /** The `statefun dev` child process, restarted after every kill, with a bounded output tail. */
 class DevProcess {
@@ -70,17 +78,122 @@ class DevProcess {
   }
 }
 
+/** One `statefun dev` set-up: its own ports, data directory and module file. */
+interface Launch {
+  proc: DevProcess;
+  dataDir: string;
+  moduleFile: string;
+  ingressPort: number;
+  /** Starts the process and waits until its admin API reports ready. */
+  startAndWait(): Promise<void>;
+}
+
 describe('statefun dev under repeated SIGKILL', () => {
-  const applied: string[] = [];
+  /** Attempt ids in the order the function ran them (at-least-once, so repeats are expected). */
+  const applied: { id: string; key: string; at: number }[] = [];
+  const launches: Launch[] = [];
+  const dirs: string[] = [];
   let fns: LoopbackServer;
-  let dir: string;
-  let moduleFile: string;
-  let ingressPort: number;
-  let adminPort: number;
-  let proc: DevProcess;
   let verifier: DevRuntime | undefined;
 
-  beforeAll(() => {
+  async function launch(onStart: () => void = () => undefined): Promise<Launch> {
+    const [ingressPort, adminPort] = (await freePorts(2)) as [number, number];
+    const dir = mkdtempSync(join(tmpdir(), 'continuum-dev-crash-'));
+    dirs.push(dir);
+    const moduleFile = join(dir, 'module.yaml');
+    writeFileSync(
+      moduleFile,
+      readFileSync(fixture, 'utf8')
+        .replaceAll('${FUNCTION_PORT}', String(fns.port))
+        .replaceAll('${INGRESS_PORT}', String(ingressPort)),
+    );
+    const dataDir = join(dir, 'data');
+    const proc = new DevProcess([
+      'dev',
+      '-m',
+      moduleFile,
+      '--data-dir',
+      dataDir,
+      '--partitions',
+      String(PARTITIONS),
+      '--admin-port',
+      String(adminPort),
+      '--no-companions',
+      '--log-level',
+      'warn',
+    ]);
+    const ready = async (): Promise<boolean> => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    };
+    const l: Launch = {
+      proc,
+      dataDir,
+      moduleFile,
+      ingressPort,
+      async startAndWait() {
+        onStart();
+        proc.start();
+        try {
+          await waitFor(ready, 'statefun dev to be ready', 30_000, 20);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}; its output:\n${proc.tail.join('\n')}`);
+        }
+      },
+    };
+    launches.push(l);
+    return l;
+  }
+
+  /**
+   * Stops the child cleanly, then recovers its data directory in-process and lets it complete
+   * and commit every message, so state and egress can be read consistently.
+   */
+  async function recover(l: Launch): Promise<DevRuntime> {
+    expect(await l.proc.stop('SIGTERM'), l.proc.tail.join('\n')).toBe(0);
+    const dev = await startDevRuntime({
+      module: await loadModule(l.moduleFile),
+      dataDir: l.dataDir,
+      partitions: PARTITIONS,
+      logger: silentLogger,
+    });
+    verifier = dev;
+    await waitFor(
+      async () => {
+        await dev.runtime.flush();
+        for (let p = 0; p < PARTITIONS; p++) {
+          if (dev.log.position(p).offset !== dev.log.endOffset(dev.log.internalTopic, p)) return false;
+        }
+        return true;
+      },
+      'the recovered runtime to complete and commit every message',
+      30_000,
+      50,
+    );
+    return dev;
+  }
+
+  async function idsOf(dev: DevRuntime, id: string): Promise<string[]> {
+    const stored = (await dev.runtime.state({ namespace: 'crash', type: 'ids', id }))?.get('ids');
+    return stored === undefined ? [] : (JSON.parse(utf8(stored.value)) as string[]);
+  }
+
+  async function put(l: Launch, target: string, body: unknown): Promise<Response> {
+    return fetch(`http://127.0.0.1:${l.ingressPort}/${target}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.crash/Message' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+  }
+
+  beforeAll(async () => {
     // The child runs the built CLI; tsc -b is a no-op when dist is current.
     try {
       execFileSync(
@@ -96,16 +209,6 @@ describe('statefun dev under repeated SIGKILL', () => {
       // Type errors elsewhere still emit JavaScript; only a missing entry point stops the test.
       if (!existsSync(join(root, 'runtime', 'dist', 'cli', 'main.js'))) throw err;
     }
-  }, 180_000);
-
-  afterAll(async () => {
-    await proc?.stop('SIGKILL');
-    await verifier?.stop();
-    await fns?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('every acknowledged message affects state and egress exactly once across at least five kills', async () => {
     const statefun = new sf.StateFun();
     statefun.bind({
       typename: 'crash/ids',
@@ -125,57 +228,43 @@ describe('statefun dev under repeated SIGKILL', () => {
             value: attempt,
           }),
         );
-        applied.push(attempt);
+        applied.push({ id: attempt, key: context.self.id, at: Date.now() });
+      },
+    });
+    statefun.bind({
+      typename: 'crash/scheduler',
+      fn(context, message) {
+        const cmd = message.as(Schedule)!;
+        if (cmd.op === 'cancel') return context.cancelDelayedMessage(cmd.token!);
+        const note = sf.messageBuilder({
+          typename: 'crash/ids',
+          id: cmd.to!,
+          value: { attempt: cmd.attempt! },
+          valueType: Msg,
+        });
+        context.sendAfter(cmd.delayMs!, note, cmd.token);
       },
     });
     fns = await serveOfficial(statefun);
-    [ingressPort, adminPort] = (await freePorts(2)) as [number, number];
-    dir = mkdtempSync(join(tmpdir(), 'continuum-dev-crash-'));
-    moduleFile = join(dir, 'module.yaml');
-    writeFileSync(
-      moduleFile,
-      readFileSync(fixture, 'utf8')
-        .replaceAll('${FUNCTION_PORT}', String(fns.port))
-        .replaceAll('${INGRESS_PORT}', String(ingressPort)),
-    );
-    proc = new DevProcess([
-      'dev',
-      '-m',
-      moduleFile,
-      '--data-dir',
-      join(dir, 'data'),
-      '--partitions',
-      String(PARTITIONS),
-      '--admin-port',
-      String(adminPort),
-      '--no-companions',
-      '--log-level',
-      'warn',
-    ]);
+  }, 180_000);
 
-    const ready = async (): Promise<boolean> => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`, {
-          signal: AbortSignal.timeout(1000),
-        });
-        return res.status === 200;
-      } catch {
-        return false;
-      }
-    };
+  afterEach(async () => {
+    for (const l of launches.splice(0)) await l.proc.stop('SIGKILL');
+    await verifier?.stop();
+    verifier = undefined;
+  });
+
+  afterAll(async () => {
+    await fns?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('every acknowledged message affects state and egress exactly once across at least five kills', async () => {
+    let ackedSinceStart = 0;
+    const l = await launch(() => (ackedSinceStart = 0));
     let kills = 0;
     let killsUnderTraffic = 0;
-    let ackedSinceStart = 0;
-    const startAndWait = async (): Promise<void> => {
-      ackedSinceStart = 0;
-      proc.start();
-      try {
-        await waitFor(ready, 'statefun dev to be ready', 30_000, 20);
-      } catch (err) {
-        throw new Error(`${(err as Error).message}; its output:\n${proc.tail.join('\n')}`);
-      }
-    };
-    await startAndWait();
+    await l.startAndWait();
 
     const deadline = Date.now() + 120_000;
     const attempts: Attempt[] = [];
@@ -189,12 +278,7 @@ describe('statefun dev under repeated SIGKILL', () => {
           const attempt: Attempt = { key, seq, id: `${key}.${seq}.${n}`, acked: false };
           attempts.push(attempt);
           try {
-            const res = await fetch(`http://127.0.0.1:${ingressPort}/crash/ids/${key}`, {
-              method: 'PUT',
-              headers: { 'content-type': 'application/vnd.crash/Message' },
-              body: JSON.stringify({ attempt: attempt.id }),
-              signal: AbortSignal.timeout(5000),
-            });
+            const res = await put(l, `crash/ids/${key}`, { attempt: attempt.id });
             await res.arrayBuffer();
             attempt.acked = res.status === 200;
           } catch {
@@ -228,41 +312,16 @@ describe('statefun dev under repeated SIGKILL', () => {
       );
       if (sendersDone && kills >= MIN_KILLS) break;
       if (!sendersDone) killsUnderTraffic++;
-      await proc.stop('SIGKILL');
+      await l.proc.stop('SIGKILL');
       kills++;
-      await startAndWait();
+      await l.startAndWait();
     }
     await senders;
     expect(killsUnderTraffic).toBeGreaterThanOrEqual(MIN_KILLS);
-    // A clean stop commits the last checkpoint; what it leaves the next start replays.
-    expect(await proc.stop('SIGTERM'), proc.tail.join('\n')).toBe(0);
-
-    // Recover the data directory in-process and let it drain, then read state and egress.
-    verifier = await startDevRuntime({
-      module: await loadModule(moduleFile),
-      dataDir: join(dir, 'data'),
-      partitions: PARTITIONS,
-      logger: silentLogger,
-    });
-    const dev = verifier;
-    await waitFor(
-      async () => {
-        await dev.runtime.flush();
-        for (let p = 0; p < PARTITIONS; p++) {
-          if (dev.log.position(p).offset !== dev.log.endOffset(dev.log.internalTopic, p)) return false;
-        }
-        return true;
-      },
-      'the recovered runtime to complete and commit every message',
-      30_000,
-      50,
-    );
-
+    const dev = await recover(l);
     const lists = new Map<string, string[]>();
     for (let k = 0; k < KEYS; k++) {
-      const states = await dev.runtime.state({ namespace: 'crash', type: 'ids', id: `k${k}` });
-      const stored = states?.get('ids');
-      lists.set(`k${k}`, stored === undefined ? [] : (JSON.parse(utf8(stored.value)) as string[]));
+      lists.set(`k${k}`, await idsOf(dev, `k${k}`));
     }
     const egress = await readTopic(dev.log, EGRESS_TOPIC);
 
@@ -301,4 +360,37 @@ describe('statefun dev under repeated SIGKILL', () => {
         `${egress.length} egress records; the function ran ${applied.length} invocations (at-least-once)`,
     );
   }, 170_000);
+
+  it('delayed messages survive kills of the dev process: each due one arrives once, a cancelled one never', async () => {
+    const l = await launch();
+    await l.startAndWait();
+    const scheduledAt = Date.now();
+    const schedule = [
+      { op: 'schedule', to: 'late', attempt: 'due-1', delayMs: 1500 },
+      { op: 'schedule', to: 'late', attempt: 'cancelled', delayMs: 1200, token: 'tok' },
+      { op: 'cancel', token: 'tok' },
+      { op: 'schedule', to: 'late', attempt: 'due-2', delayMs: 3000 },
+    ];
+    for (const cmd of schedule) expect((await put(l, 'crash/scheduler/s', cmd)).status).toBe(200);
+    // Kill twice while the messages are pending: once soon after scheduling (a checkpoint may or
+    // may not hold the timers yet) and once after the first one is due.
+    const firstKillAt = Date.now() + 300 + Math.random() * 300;
+    await waitFor(() => Date.now() >= firstKillAt, 'the first kill time', 5000, 20);
+    await l.proc.stop('SIGKILL');
+    await l.startAndWait();
+    await waitFor(() => applied.some((a) => a.id === 'due-1'), 'due-1 to arrive', 20_000);
+    await l.proc.stop('SIGKILL');
+    await l.startAndWait();
+    await waitFor(() => applied.some((a) => a.id === 'due-2'), 'due-2 to arrive', 20_000);
+    // The cancelled message was due before due-2 from the same sender: it would have come first.
+    expect(applied.filter((a) => a.id === 'cancelled')).toEqual([]);
+    expect(applied.find((a) => a.id === 'due-1')!.at - scheduledAt).toBeGreaterThanOrEqual(1500);
+    expect(applied.find((a) => a.id === 'due-2')!.at - scheduledAt).toBeGreaterThanOrEqual(3000);
+
+    const dev = await recover(l);
+    expect(await idsOf(dev, 'late')).toEqual(['due-1', 'due-2']);
+    const egress = (await readTopic(dev.log, EGRESS_TOPIC)).map((r) => `${r.key}:${utf8(r.value)}`);
+    expect(egress).toEqual(['late:due-1', 'late:due-2']);
+    expect(dev.runtime.ownedPartitions.reduce((n, p) => n + dev.runtime.task(p)!.pendingTimers(), 0)).toBe(0);
+  }, 90_000);
 });
