@@ -9,7 +9,7 @@ export default tseslint.config(
       '.cache/**',
       'coverage/**',
       '**/generated/**',
-      'helm/**',
+      'helm/continuum/**',
       'bench/results/**',
       'test/interop/fixtures/**',
     ],

@@ -29,7 +29,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/interop/**/*.test.ts', 'runtime/test/integration/**/*.test.ts'],
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/interop/**/*.test.ts',
+            'runtime/test/integration/**/*.test.ts',
+          ],
           globalSetup: ['test/infra/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,
