@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  process.stderr.write('statefun: the runtime is not built yet; run `npm run build` in the repository first\n');
+  process.stderr.write(
+    'statefun: the runtime is not built yet; run `npm run build` in the repository first\n',
+  );
   process.exit(1);
 }
 const { main } = await import(entry.href);

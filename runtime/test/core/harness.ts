@@ -1,7 +1,12 @@
 // In-process fixtures for tests of the core: functions written directly against the protocol
 // (no HTTP), routers for them, and a runtime on the embedded log and state store.
 import type { Address, EgressMessage, FromFunction, ToFunction, TypedValue } from '@continuum/sdk/protocol';
-import { decodeKafkaProducerRecord, decodeInt, encodeInt, KAFKA_PRODUCER_RECORD_TYPENAME } from '@continuum/sdk/protocol';
+import {
+  decodeKafkaProducerRecord,
+  decodeInt,
+  encodeInt,
+  KAFKA_PRODUCER_RECORD_TYPENAME,
+} from '@continuum/sdk/protocol';
 import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
 import { Runtime } from '../../src/runtime.js';
@@ -66,11 +71,18 @@ export class InProcessClient implements FunctionClient {
   }
 }
 
-export function routers(maxBatch = 1000, types?: string[]): { functions: FunctionRouter; egress: EgressRouter } {
+export function routers(
+  maxBatch = 1000,
+  types?: string[],
+): { functions: FunctionRouter; egress: EgressRouter } {
   const functions: FunctionRouter = {
     resolve(functionType: string): FunctionTarget | undefined {
       if (types !== undefined && !types.includes(functionType)) return undefined;
-      return { endpoint: endpoint(functionType, maxBatch), url: `http://in-process/${functionType}`, maxBatch };
+      return {
+        endpoint: endpoint(functionType, maxBatch),
+        url: `http://in-process/${functionType}`,
+        maxBatch,
+      };
     },
   };
   const egress: EgressRouter = {
@@ -91,7 +103,14 @@ export const readInt = (v: TypedValue | undefined): number | undefined =>
   v === undefined || !v.hasValue ? undefined : decodeInt(v.value);
 
 export function emptyResult(): FromFunction {
-  return { invocationResult: { stateMutations: [], outgoingMessages: [], delayedInvocations: [], outgoingEgresses: [] } };
+  return {
+    invocationResult: {
+      stateMutations: [],
+      outgoingMessages: [],
+      delayedInvocations: [],
+      outgoingEgresses: [],
+    },
+  };
 }
 
 export interface EmbeddedRuntime {
@@ -151,7 +170,11 @@ export async function runtimeOn(opts: {
   return { runtime, client };
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
@@ -199,7 +222,17 @@ export function kafkaEgress(topic: string, key: string, value: string): EgressMe
   const k = enc.encode(key);
   const v = enc.encode(value);
   const t = enc.encode(topic);
-  const bytes = [0x0a, ...varint(k.length), ...k, 0x12, ...varint(v.length), ...v, 0x1a, ...varint(t.length), ...t];
+  const bytes = [
+    0x0a,
+    ...varint(k.length),
+    ...k,
+    0x12,
+    ...varint(v.length),
+    ...v,
+    0x1a,
+    ...varint(t.length),
+    ...t,
+  ];
   return {
     egressNamespace: 'test',
     egressType: 'out',
@@ -217,13 +250,20 @@ function varint(n: number): number[] {
   return out;
 }
 
-export async function readAll(log: EmbeddedLog, topic: string): Promise<{ key: string | null; value: string; headers: Record<string, string> }[]> {
+export async function readAll(
+  log: EmbeddedLog,
+  topic: string,
+): Promise<{ key: string | null; value: string; headers: Record<string, string> }[]> {
   const reader = log.reader(topic);
   const parts = await reader.partitions();
   const out: { key: string | null; value: string; headers: Record<string, string> }[] = [];
   for (let p = 0; p < parts; p++) {
     for (const r of await reader.read(p, 0, Number.MAX_SAFE_INTEGER)) {
-      out.push({ key: r.key, value: r.value === null ? '' : Buffer.from(r.value).toString('utf8'), headers: { ...r.headers } });
+      out.push({
+        key: r.key,
+        value: r.value === null ? '' : Buffer.from(r.value).toString('utf8'),
+        headers: { ...r.headers },
+      });
     }
   }
   return out;

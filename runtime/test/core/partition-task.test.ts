@@ -38,7 +38,11 @@ function tempDir(): string {
   return d;
 }
 
-async function committedInt(r: EmbeddedRuntime, a: ReturnType<typeof addr>, state: string): Promise<number | undefined> {
+async function committedInt(
+  r: EmbeddedRuntime,
+  a: ReturnType<typeof addr>,
+  state: string,
+): Promise<number | undefined> {
   const p = r.runtime.taskFor(a)!.partition;
   const found = await r.store.partition(p).get([addressKey(a)]);
   const v = found.get(addressKey(a))?.states[state];
@@ -69,10 +73,17 @@ describe('partition task', () => {
     const perAddress = 40;
     for (let round = 0; round < perAddress; round++) {
       await r.runtime.send(
-        Array.from({ length: addresses }, (_, a) => ({ target: addr('test/order', `a${a}`), argument: intValue(round) })),
+        Array.from({ length: addresses }, (_, a) => ({
+          target: addr('test/order', `a${a}`),
+          argument: intValue(round),
+        })),
       );
     }
-    await waitFor(() => [...seen.values()].reduce((n, l) => n + l.length, 0) === addresses * perAddress, 20_000, 'all messages');
+    await waitFor(
+      () => [...seen.values()].reduce((n, l) => n + l.length, 0) === addresses * perAddress,
+      20_000,
+      'all messages',
+    );
     expect(maxInFlight).toBe(1);
     expect(overlapping).toBeGreaterThan(1); // different addresses do run concurrently
     for (let a = 0; a < addresses; a++) {
@@ -86,7 +97,10 @@ describe('partition task', () => {
     const requests: { states: string[]; args: number[] }[] = [];
     const handler: Handler = (req) => {
       const inv = req.invocation!;
-      requests.push({ states: inv.state.map((s) => s.stateName), args: inv.invocations.map((i) => readInt(i.argument)!) });
+      requests.push({
+        states: inv.state.map((s) => s.stateName),
+        args: inv.invocations.map((i) => readInt(i.argument)!),
+      });
       return counter()(req, undefined as never);
     };
     const r = await start({ handlers: { 'test/neg': handler } });
@@ -158,7 +172,17 @@ describe('partition task', () => {
       }
       return {
         invocationResult: {
-          stateMutations: [{ mutationType: 1, stateName: 'n', stateValue: { typename: 'io.statefun.types/string', hasValue: true, value: new Uint8Array([10, 1, 65]) } }],
+          stateMutations: [
+            {
+              mutationType: 1,
+              stateName: 'n',
+              stateValue: {
+                typename: 'io.statefun.types/string',
+                hasValue: true,
+                value: new Uint8Array([10, 1, 65]),
+              },
+            },
+          ],
           outgoingMessages: [],
           delayedInvocations: [],
           outgoingEgresses: [],
@@ -216,7 +240,11 @@ describe('partition task', () => {
             argument: intValue(100 + v),
           });
           if (v === 2) {
-            result.invocationResult!.delayedInvocations.push({ isCancellationRequest: true, cancellationToken: 't2', delayInMs: 0 });
+            result.invocationResult!.delayedInvocations.push({
+              isCancellationRequest: true,
+              cancellationToken: 't2',
+              delayInMs: 0,
+            });
           }
         } else {
           got.push(v);
@@ -241,13 +269,25 @@ describe('recovery on the embedded adapters', () => {
   it('a crash between checkpoints loses nothing and applies nothing twice', async () => {
     const dir = tempDir();
     const a = addr('test/counter', 'c');
-    const first = await embeddedRuntime({ handlers: { 'test/counter': counter({ egressTopic: 'out' }) }, dir, partitions: 2 });
+    const first = await embeddedRuntime({
+      handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
+      dir,
+      partitions: 2,
+    });
     for (let i = 0; i < 30; i++) await first.runtime.send([{ target: a, argument: intValue(1) }]);
     await waitFor(async () => (await readAll(first.log, 'out')).length >= 10, 10_000, 'some progress');
     // Crash: drop the process state without a final checkpoint.
     await first.log.close();
-    const second = await start({ handlers: { 'test/counter': counter({ egressTopic: 'out' }) }, dir, partitions: 2 });
-    await waitFor(async () => (await readAll(second.log, 'out')).length >= 30, 10_000, 'all 30 egress records');
+    const second = await start({
+      handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
+      dir,
+      partitions: 2,
+    });
+    await waitFor(
+      async () => (await readAll(second.log, 'out')).length >= 30,
+      10_000,
+      'all 30 egress records',
+    );
     await second.runtime.flush();
     const out = await readAll(second.log, 'out');
     expect(out.map((o) => o.value)).toEqual(Array.from({ length: 30 }, (_, i) => `c:${i + 1}`));
@@ -272,9 +312,17 @@ describe('recovery on the embedded adapters', () => {
     await waitFor(async () => (await readAll(first.log, 'out')).length === 1);
     crash = true;
     await first.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(async () => (await first.store.partition(0).staged()) !== undefined, 5000, 'a staged delta');
+    await waitFor(
+      async () => (await first.store.partition(0).staged()) !== undefined,
+      5000,
+      'a staged delta',
+    );
     await first.log.close();
-    const second = await start({ handlers: { 'test/counter': counter({ egressTopic: 'out' }) }, dir, partitions: 1 });
+    const second = await start({
+      handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
+      dir,
+      partitions: 1,
+    });
     await waitFor(async () => (await readAll(second.log, 'out')).length === 2);
     await second.runtime.flush();
     expect((await readAll(second.log, 'out')).map((o) => o.value)).toEqual(['c:1', 'c:2']);
@@ -288,8 +336,13 @@ describe('recovery on the embedded adapters', () => {
     await old.fence();
     const fresh = log.newOwner(0);
     await fresh.fence();
-    await expect(old.commit([{ topic: 'out', key: 'k', value: new Uint8Array([1]) }], { offset: 0, checkpointId: 1 })).rejects.toMatchObject({ code: 'FENCED' });
-    await fresh.commit([{ topic: 'out', key: 'k', value: new Uint8Array([2]) }], { offset: 0, checkpointId: 1 });
+    await expect(
+      old.commit([{ topic: 'out', key: 'k', value: new Uint8Array([1]) }], { offset: 0, checkpointId: 1 }),
+    ).rejects.toMatchObject({ code: 'FENCED' });
+    await fresh.commit([{ topic: 'out', key: 'k', value: new Uint8Array([2]) }], {
+      offset: 0,
+      checkpointId: 1,
+    });
     expect((await readAll(log, 'out')).map((o) => o.value)).toEqual(['\u0002']);
     await log.close();
   });
