@@ -70,6 +70,54 @@ export interface TaskHooks {
   afterCommit?: (partition: number, checkpointId: number) => void | Promise<void>;
 }
 
+/**
+ * Watches a partition task for metrics and tracing. Callbacks run on the task's hot path: they
+ * must be cheap and must not throw.
+ */
+export interface TaskObserver {
+  /** A batch is about to go to its function (again after a negotiation round or an overload). */
+  batchStarted?(batch: ObservedBatch): BatchObservation | undefined;
+  /** A message or an effect went to the dead-letter topic with this code. */
+  deadLettered?(partition: number, code: string): void;
+  /** A message found its address in memory (`hit`) or needs its state loaded from the store. */
+  stateLookup?(partition: number, hit: boolean): void;
+  /** A checkpoint committed. */
+  checkpointed?(checkpoint: ObservedCheckpoint): void;
+}
+
+/** A batch on its way to a function, as an observer sees it. */
+export interface ObservedBatch {
+  partition: number;
+  functionType: string;
+  address: Address;
+  /** Invocations in the batch. */
+  size: number;
+  /** 0 for the first send; counts state-negotiation rounds. */
+  round: number;
+  /** Headers of the batch's log records, in order (trace context travels in them). */
+  headers: readonly Readonly<Record<string, string>>[];
+}
+
+/** What an observer keeps for one batch. */
+export interface BatchObservation {
+  /** Wraps the function call (tracing makes its span current so the HTTP request carries it). */
+  around?<T>(call: () => Promise<T>): Promise<T>;
+  /** The call settled: a response, or an error (retryable errors are sent again later). */
+  ended?(end: { latencyMs: number; response: FromFunction | undefined; error: unknown }): void;
+  /** Headers added to every record the response produces. */
+  recordHeaders?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A committed checkpoint, as an observer sees it. */
+export interface ObservedCheckpoint {
+  partition: number;
+  durationMs: number;
+  /** Everything it committed: internal messages, egress and dead-letter records. */
+  records: readonly OutRecord[];
+  /** Records, state writes and timer changes it carried. */
+  changes: number;
+}
+
 export interface TaskDeps {
   owned: OwnedPartition;
   store: PartitionStore;
@@ -82,6 +130,8 @@ export interface TaskDeps {
   config: TaskConfig;
   logger?: Logger | undefined;
   hooks?: TaskHooks | undefined;
+  /** Metrics and tracing; unset in most tests. */
+  observer?: TaskObserver | undefined;
   clock?: (() => number) | undefined;
   /** Told when the task can no longer go on (fenced, store down, ...). */
   onFailure?: ((err: unknown) => void) | undefined;
@@ -182,6 +232,8 @@ export class PartitionTask {
   private stopped = false;
   private inFlightCalls = 0;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Headers that the records of the response being applied get (trace context). */
+  private effectHeaders: Readonly<Record<string, string>> | undefined;
 
   constructor(deps: TaskDeps) {
     this.deps = deps;
@@ -283,6 +335,19 @@ export class PartitionTask {
     return this.timers.size;
   }
 
+  /** The offset this partition is committed up to (consumer lag = end offset - this). */
+  get committedOffset(): number {
+    return this.lastPosition;
+  }
+
+  /** Pending delayed messages sent by or to the address `key`, soonest first, at most `max`. */
+  delayedMessages(key: string, max: number): StoredTimer[] {
+    return this.timers
+      .list((t) => t.callerKey === key || t.targetKey === key)
+      .sort((a, b) => a.fireAt - b.fireAt)
+      .slice(0, max);
+  }
+
   // ---------------------------------------------------------------- input
 
   private onRecords(records: readonly LogRecord[]): void {
@@ -339,6 +404,7 @@ export class PartitionTask {
   private slot(address: Address, functionType: string, target: FunctionTarget): Slot {
     const key = addressKey(address);
     let slot = this.slots.get(key);
+    this.deps.observer?.stateLookup?.(this.partition, slot !== undefined);
     if (slot !== undefined) {
       // Keep the map in least-recently-used order for eviction.
       this.slots.delete(key);
@@ -414,24 +480,41 @@ export class PartitionTask {
     this.inFlightCalls++;
     this.stats.batches++;
     const started = this.now();
-    this.deps.client
-      .invoke({
+    const observed = this.deps.observer?.batchStarted?.({
+      partition: this.partition,
+      functionType: slot.functionType,
+      address: slot.address,
+      size: batch.length,
+      round,
+      headers: batch.map((e) => e.record.headers),
+    });
+    const call = (): Promise<FromFunction> =>
+      this.deps.client.invoke({
         endpoint: slot.target.endpoint,
         url: slot.target.url,
         address: slot.address,
         request,
         signal: abort.signal,
-      })
-      .then(
-        (response) => {
-          this.inFlightCalls--;
-          if (!this.stopped) this.onResponse(slot, batch, round, response);
-        },
-        (err: unknown) => {
-          this.inFlightCalls--;
-          if (!this.stopped) this.onCallError(slot, batch, round, err, started);
-        },
-      );
+      });
+    (observed?.around === undefined ? call() : observed.around(call)).then(
+      (response) => {
+        this.inFlightCalls--;
+        if (this.stopped) return;
+        observed?.ended?.({ latencyMs: this.now() - started, response, error: undefined });
+        this.effectHeaders = observed?.recordHeaders;
+        try {
+          this.onResponse(slot, batch, round, response);
+        } finally {
+          this.effectHeaders = undefined;
+        }
+      },
+      (err: unknown) => {
+        this.inFlightCalls--;
+        if (this.stopped) return;
+        observed?.ended?.({ latencyMs: this.now() - started, response: undefined, error: err });
+        this.onCallError(slot, batch, round, err, started);
+      },
+    );
   }
 
   /** The ToFunction for a batch: every registered state of the type (spec §2.1), in order. */
@@ -693,7 +776,10 @@ export class PartitionTask {
   }
 
   private push(record: OutRecord): void {
-    this.buffer.records.push(record);
+    const headers = this.effectHeaders;
+    this.buffer.records.push(
+      headers === undefined ? record : { ...record, headers: { ...record.headers, ...headers } },
+    );
     this.buffer.changes++;
   }
 
@@ -714,6 +800,7 @@ export class PartitionTask {
   }): void {
     const { record, env } = args;
     this.stats.deadLetters++;
+    this.deps.observer?.deadLettered?.(this.partition, args.code);
     this.push(
       deadLetterRecord(
         this.cfg.deadLetterTopic,
@@ -742,6 +829,7 @@ export class PartitionTask {
     eventTime: number,
   ): void {
     this.stats.deadLetters++;
+    this.deps.observer?.deadLettered?.(this.partition, code);
     this.log.warn('dead-lettering an effect', { address: slot.key, code, reason });
     this.push(
       deadLetterRecord(
@@ -839,6 +927,12 @@ export class PartitionTask {
     this.lastCompleted = completed;
     this.stats.checkpoints++;
     this.stats.lastCheckpointMs = this.now() - started;
+    this.deps.observer?.checkpointed?.({
+      partition: this.partition,
+      durationMs: this.stats.lastCheckpointMs,
+      records: buf.records,
+      changes: buf.changes,
+    });
     this.evict();
     this.updateFlow();
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();

@@ -14,6 +14,11 @@ export class TimerQueue {
     return this.byId.has(id);
   }
 
+  /** Live timers that match `filter`, in no particular order (admin inspection). */
+  list(filter: (t: StoredTimer) => boolean): StoredTimer[] {
+    return [...this.byId.values()].filter(filter);
+  }
+
   add(t: StoredTimer): void {
     this.byId.set(t.id, t);
     this.heap.push(t);
