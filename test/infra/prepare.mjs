@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prepares what the integration tests run on, idempotently and quickly when cached: the Kafka
-// broker's jars (Maven, from test/infra/kafka/pom.xml) and a redis-server binary (Debian package).
+// broker's jars (Maven, from test/infra/kafka/pom.xml), a redis-server binary (Debian package) and
+// Debian's chromium for the dashboard's browser test.
 // Run by `node scripts/bootstrap.mjs --test`; skips a server that comes from Docker or from outside.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -187,6 +188,29 @@ function prepareRedis() {
   log('redis-server installed');
 }
 
+// The dashboard test drives /usr/bin/chromium (playwright-core brings no browser of its own).
+function prepareChromium() {
+  if (existsSync('/usr/bin/chromium')) {
+    log('chromium present');
+    return;
+  }
+  if (!has('apt-get', ['--version']) || process.getuid?.() !== 0) {
+    throw new PrepareError(
+      '/usr/bin/chromium is missing (the dashboard browser test needs it): run `sudo apt-get install -y chromium`.',
+    );
+  }
+  log('installing chromium (apt-get)');
+  try {
+    apt(['update', '-qq']);
+    apt(['install', '-y', '-qq', '--no-install-recommends', 'chromium']);
+  } catch (err) {
+    throw new PrepareError(`apt-get could not install chromium (see its output above): ${err.message}`);
+  }
+  if (!existsSync('/usr/bin/chromium'))
+    throw new PrepareError('apt-get installed chromium, but /usr/bin/chromium is still missing.');
+  log('chromium installed');
+}
+
 async function main() {
   const t0 = Date.now();
   const kafka = await modeOf('kafka');
@@ -195,6 +219,7 @@ async function main() {
   else log(`skipping the Kafka jars: ${kafka.mode} mode (${kafka.why})`);
   if (redis.mode === 'local') prepareRedis();
   else log(`skipping redis-server: ${redis.mode} mode (${redis.why})`);
+  prepareChromium();
   log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
