@@ -1,7 +1,7 @@
 // The embedded `StateStore`: per-partition state in memory, made durable in a data directory for
 // dev mode. A staged delta is one fsynced file; promote appends it to the partition's journal
 // (fsynced) and applies it in memory; a periodic snapshot keeps the journal short.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinuumError } from '../errors.js';
@@ -258,6 +258,13 @@ class EmbeddedPartitionStore implements PartitionStore {
       // The part after the last newline is empty or a torn append that was never acknowledged.
       for (let i = 0; i < lines.length - 1; i++) {
         if (lines[i]!.length > 0) this.applyJson(JSON.parse(lines[i]!) as JsonDelta);
+      }
+      if (lines[lines.length - 1]!.length > 0) {
+        // Cut it off, or the next append would be glued to it and unreadable on the next load.
+        // Measured in bytes: the torn part may end inside a multi-byte character.
+        const raw = readFileSync(journalFile);
+        this.journalBytes = raw.lastIndexOf(0x0a) + 1;
+        truncateSync(journalFile, this.journalBytes);
       }
     }
     const stagedFile = join(dir, 'staged.json');
