@@ -1,7 +1,7 @@
 // The Context given to user code for one batch: lazily decoded state cells, the effects collected in order,
 // and their conversion into the protocol's InvocationResponse.
 import { toWireAddress, type Address } from './address.js';
-import type { Context, SendAfterOptions } from './context.js';
+import type { Context, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
 import { SdkError } from './errors.js';
 import type { EgressMessage, OutgoingMessage } from './message.js';
 import {
@@ -97,6 +97,8 @@ function checkMessage(message: OutgoingMessage, method: string): void {
 export class ContextImpl<S extends Specs> implements Context<S> {
   readonly self: Address;
   caller: Address | undefined = undefined;
+  eventTime: number | undefined = undefined;
+  watermark: number | undefined = undefined;
   readonly storage: Storage<S>;
   readonly #cells: StateCell[] = [];
   readonly #outgoing: OutgoingInvocation[] = [];
@@ -127,7 +129,12 @@ export class ContextImpl<S extends Specs> implements Context<S> {
     this.#checkOpen('ctx.send');
     checkMessage(message, 'send');
     this.#count();
-    this.#outgoing.push({ target: toWireAddress(message.target), argument: wire(message.argument) });
+    this.#outgoing.push(
+      this.#stamped<OutgoingInvocation>({
+        target: toWireAddress(message.target),
+        argument: wire(message.argument),
+      }),
+    );
   }
 
   sendAfter(delayMs: number, message: OutgoingMessage, options: SendAfterOptions = {}): void {
@@ -139,20 +146,38 @@ export class ContextImpl<S extends Specs> implements Context<S> {
       );
     }
     checkMessage(message, 'sendAfter');
-    const token = options.cancellationToken;
-    if (token !== undefined && (typeof token !== 'string' || token === '')) {
+    const token = checkToken(options.cancellationToken, 'sendAfter');
+    this.#count();
+    this.#delayed.push(
+      this.#stamped<DelayedInvocation>({
+        isCancellationRequest: false,
+        cancellationToken: token,
+        delayInMs: delayMs,
+        target: toWireAddress(message.target),
+        argument: wire(message.argument),
+      }),
+    );
+  }
+
+  sendAtEventTime(time: number, message: OutgoingMessage, options: SendAtEventTimeOptions = {}): void {
+    this.#checkOpen('ctx.sendAtEventTime');
+    if (!Number.isSafeInteger(time) || time <= 0) {
       throw new SdkError(
         'INVALID_ARGUMENT',
-        'ctx.sendAfter: cancellationToken must be a non-empty string when given',
+        `ctx.sendAtEventTime: the time must be a positive integer of milliseconds since the epoch, got ${time}`,
       );
     }
+    checkMessage(message, 'sendAtEventTime');
+    const token = checkToken(options.cancellationToken, 'sendAtEventTime');
     this.#count();
     this.#delayed.push({
       isCancellationRequest: false,
-      cancellationToken: token ?? '',
-      delayInMs: delayMs,
+      cancellationToken: token,
+      delayInMs: 0,
       target: toWireAddress(message.target),
       argument: wire(message.argument),
+      eventTime: time,
+      atEventTime: true,
     });
   }
 
@@ -183,7 +208,13 @@ export class ContextImpl<S extends Specs> implements Context<S> {
     }
     const { namespace, name } = parseTypename(message.egress, 'ctx.sendEgress');
     this.#count();
-    this.#egress.push({ egressNamespace: namespace, egressType: name, argument: wire(message.argument) });
+    this.#egress.push(
+      this.#stamped<WireEgressMessage>({
+        egressNamespace: namespace,
+        egressType: name,
+        argument: wire(message.argument),
+      }),
+    );
   }
 
   /** Ends the batch: later calls (from un-awaited promises) throw instead of being silently dropped. */
@@ -206,6 +237,12 @@ export class ContextImpl<S extends Specs> implements Context<S> {
     };
   }
 
+  /** Effects carry the event time of the invocation that produced them (when the runtime gave one). */
+  #stamped<T extends { eventTime?: number | undefined }>(effect: T): T {
+    if (this.eventTime !== undefined) effect.eventTime = this.eventTime;
+    return effect;
+  }
+
   #checkOpen(what: string): void {
     if (this.#closed) {
       throw new SdkError(
@@ -224,6 +261,17 @@ export class ContextImpl<S extends Specs> implements Context<S> {
       );
     }
   }
+}
+
+function checkToken(token: unknown, method: string): string {
+  if (token === undefined) return '';
+  if (typeof token !== 'string' || token === '') {
+    throw new SdkError(
+      'INVALID_ARGUMENT',
+      `ctx.${method}: cancellationToken must be a non-empty string when given`,
+    );
+  }
+  return token;
 }
 
 function wire(v: { typename: string; value: Uint8Array }): TypedValue {

@@ -16,6 +16,16 @@ export interface SendAfterOptions {
   cancellationToken?: string;
 }
 
+/** Options of {@link Context.sendAtEventTime}. */
+export interface SendAtEventTimeOptions {
+  /**
+   * A token to cancel the timer with ({@link Context.cancelDelayedMessage}) while it is pending. Tokens of
+   * delayed messages and event-time timers share one namespace per sending address.
+   * @example `ctx.sendAtEventTime(windowEnd, close, { cancellationToken: `window-${windowEnd}` })`
+   */
+  cancellationToken?: string;
+}
+
 /**
  * What a function sees while it handles a message: its address, the caller, its state, and the effects it
  * can produce. Effects take place (exactly once) only when the whole batch of invocations succeeds.
@@ -34,6 +44,19 @@ export interface Context<S extends Specs = NoSpecs> {
   /** The sender of the current message, or `undefined` for a message from an ingress. */
   readonly caller: Address | undefined;
   /**
+   * The event time of the current message in ms since the epoch: the ingress record's timestamp (or the
+   * time its extractor read from the value), the playground ingress time, the timer's time for an
+   * event-time timer, or the event time of the invocation that sent it. `undefined` when the runtime does
+   * not tell (a StateFun runtime).
+   */
+  readonly eventTime: number | undefined;
+  /**
+   * The watermark at the current message's position in the log, in ms since the epoch: every ingress has
+   * promised that no more events at or before it are to come (events behind it are late). `undefined`
+   * while there is no watermark yet, or when the runtime does not tell.
+   */
+  readonly watermark: number | undefined;
+  /**
    * The state of this address, one property per declared spec: `undefined` when empty; assign a value to
    * write it, `undefined` (or `null`) to delete it. Objects read from storage may be changed in place: the
    * change is detected and written back.
@@ -47,8 +70,17 @@ export interface Context<S extends Specs = NoSpecs> {
    */
   sendAfter(delayMs: number, message: OutgoingMessage, options?: SendAfterOptions): void;
   /**
-   * Cancels a pending delayed message of this address by its token. Best effort: an unknown or already
-   * delivered token is ignored.
+   * An event-time timer: sends `message` once the watermark reaches `time` (ms since the epoch), exactly
+   * once, in timestamp order with the other timers of the partition. The delivered message carries `time`
+   * as its event time. A time the watermark has already passed fires at once. On a runtime without event
+   * time (StateFun), the message is sent right away.
+   * @param time a positive integer of ms since the epoch, e.g. the end of a window.
+   * @example `ctx.sendAtEventTime(windowEnd, messageBuilder({ target: ctx.self, value: String(windowEnd) }))`
+   */
+  sendAtEventTime(time: number, message: OutgoingMessage, options?: SendAtEventTimeOptions): void;
+  /**
+   * Cancels a pending delayed message or event-time timer of this address by its token. Best effort: an
+   * unknown or already delivered token is ignored.
    */
   cancelDelayedMessage(cancellationToken: string): void;
   /** Sends a message to an egress, e.g. a {@link kafkaEgressMessage}. */

@@ -1,7 +1,7 @@
 // `@continuum/sdk`: the public API for writing, serving and testing stateful functions. Every export is named here.
 export { address } from './address.js';
 export type { Address } from './address.js';
-export type { Context, NoSpecs, SendAfterOptions } from './context.js';
+export type { Context, NoSpecs, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
 export { ProtocolError, SdkError } from './errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';
 export { DEFAULT_BODY_LIMIT, serve, statefulFunctionsPlugin } from './fastify-plugin.js';

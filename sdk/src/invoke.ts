@@ -59,7 +59,9 @@ export async function invokeBatch(
     for (; index < total; index++) {
       const invocation = batch.invocations[index]!;
       ctx.caller = invocation.caller === undefined ? undefined : fromWireAddress(invocation.caller);
-      await fn.handler(ctx, new MessageImpl(invocation.argument));
+      ctx.eventTime = invocation.eventTime;
+      ctx.watermark = invocation.watermark;
+      await fn.handler(ctx, new MessageImpl(invocation.argument, invocation));
     }
     ctx.close();
     return { invocationResult: ctx.response() };

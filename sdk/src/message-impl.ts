@@ -4,12 +4,36 @@ import type { Message } from './message.js';
 import type { TypedValue } from './protocol/messages.js';
 import { types, type Type } from './types.js';
 
+/** Event time of a message and the watermark at its position; both undefined when unknown. */
+export interface EventTimeInfo {
+  eventTime?: number | undefined;
+  watermark?: number | undefined;
+}
+
 /** @internal */
 export class MessageImpl implements Message {
   readonly #value: TypedValue;
+  readonly #eventTime: number | undefined;
+  readonly #lateness: number;
 
-  constructor(value: TypedValue) {
+  constructor(value: TypedValue, time: EventTimeInfo = {}) {
     this.#value = value;
+    this.#eventTime = time.eventTime;
+    const { eventTime, watermark } = time;
+    this.#lateness =
+      eventTime !== undefined && watermark !== undefined && eventTime < watermark ? watermark - eventTime : 0;
+  }
+
+  get eventTime(): number | undefined {
+    return this.#eventTime;
+  }
+
+  get isLate(): boolean {
+    return this.#lateness > 0;
+  }
+
+  get lateness(): number {
+    return this.#lateness;
   }
 
   get typename(): string {

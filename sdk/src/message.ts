@@ -23,6 +23,18 @@ export interface Message {
   readonly hasValue: boolean;
   /** The serialized value. */
   readonly rawValue: Uint8Array;
+  /**
+   * The event time of the message in ms since the epoch (see {@link Context.eventTime}); `undefined` when
+   * the runtime does not tell.
+   */
+  readonly eventTime: number | undefined;
+  /**
+   * Whether the message is late: its event time is behind the watermark at its position in the log, so
+   * event-time timers up to the watermark may already have fired (a window may already be closed).
+   */
+  readonly isLate: boolean;
+  /** How far the event time is behind the watermark, in ms; 0 when the message is not late. */
+  readonly lateness: number;
   /** Whether the value's type name is `type.typename`. */
   is(type: Type<unknown>): boolean;
   /** Reads the value as `type`; throws an SdkError (`TYPE_MISMATCH`) if it is of another type or has no value. */

@@ -94,6 +94,8 @@ function writePersistedValue(w: Writer, v: PersistedValue): void {
 function writeToFunctionInvocation(w: Writer, v: ToFunctionInvocation): void {
   writeMessage(w, 1, v.caller, writeAddress);
   writeMessage(w, 2, v.argument, writeTypedValue);
+  writeInt64(w, 1000, v.eventTime, 'ToFunction.Invocation.event_time');
+  writeInt64(w, 1001, v.watermark, 'ToFunction.Invocation.watermark');
 }
 
 function writeBatchRequest(w: Writer, v: InvocationBatchRequest): void {
@@ -111,6 +113,7 @@ function writeMutation(w: Writer, v: PersistedValueMutation): void {
 function writeOutgoing(w: Writer, v: OutgoingInvocation): void {
   writeMessage(w, 1, v.target, writeAddress);
   writeMessage(w, 2, v.argument, writeTypedValue);
+  writeInt64(w, 1000, v.eventTime, 'FromFunction.Invocation.event_time');
 }
 
 function writeDelayed(w: Writer, v: DelayedInvocation): void {
@@ -120,12 +123,15 @@ function writeDelayed(w: Writer, v: DelayedInvocation): void {
   writeMessage(w, 3, v.argument, writeTypedValue);
   writeBool(w, 10, v.isCancellationRequest);
   writeString(w, 11, v.cancellationToken);
+  writeInt64(w, 1000, v.eventTime, 'FromFunction.DelayedInvocation.event_time');
+  writeBool(w, 1001, v.atEventTime);
 }
 
 function writeEgress(w: Writer, v: EgressMessage): void {
   writeString(w, 1, v.egressNamespace);
   writeString(w, 2, v.egressType);
   writeMessage(w, 3, v.argument, writeTypedValue);
+  writeInt64(w, 1000, v.eventTime, 'FromFunction.EgressMessage.event_time');
 }
 
 function writeInvocationResponse(w: Writer, v: InvocationResponse): void {
@@ -224,6 +230,8 @@ interface RawPersistedValue {
 interface RawToFnInvocation {
   caller: Opt<RawAddress>;
   argument: Opt<RawTypedValue>;
+  eventTime: Int64Like;
+  watermark: Int64Like;
 }
 interface RawBatch {
   target: Opt<RawAddress>;
@@ -241,6 +249,7 @@ interface RawMutation {
 interface RawOutgoing {
   target: Opt<RawAddress>;
   argument: Opt<RawTypedValue>;
+  eventTime: Int64Like;
 }
 interface RawDelayed {
   isCancellationRequest: boolean;
@@ -248,11 +257,14 @@ interface RawDelayed {
   delayInMs: Int64Like;
   target: Opt<RawAddress>;
   argument: Opt<RawTypedValue>;
+  eventTime: Int64Like;
+  atEventTime: boolean;
 }
 interface RawEgress {
   egressNamespace: string;
   egressType: string;
   argument: Opt<RawTypedValue>;
+  eventTime: Int64Like;
 }
 interface RawInvocationResponse {
   stateMutations: RawMutation[];
@@ -318,9 +330,19 @@ function persistedValue(r: RawPersistedValue): PersistedValue {
   return out;
 }
 
+/** An extension int64 (event time, watermark): 0 means "not set", so it reads as absent. */
+function optionalInt64(v: Int64Like, where: string): number | undefined {
+  const n = int64ToNumber(v, where);
+  return n === 0 ? undefined : n;
+}
+
 function toFnInvocation(r: RawToFnInvocation): ToFunctionInvocation {
   const out: ToFunctionInvocation = { argument: argumentOrEmpty(r.argument) };
   if (present(r.caller)) out.caller = address(r.caller);
+  const eventTime = optionalInt64(r.eventTime, 'ToFunction.Invocation.event_time');
+  if (eventTime !== undefined) out.eventTime = eventTime;
+  const watermark = optionalInt64(r.watermark, 'ToFunction.Invocation.watermark');
+  if (watermark !== undefined) out.watermark = watermark;
   return out;
 }
 
@@ -348,10 +370,13 @@ function mutation(r: RawMutation): PersistedValueMutation {
 }
 
 function outgoing(r: RawOutgoing): OutgoingInvocation {
-  return {
+  const out: OutgoingInvocation = {
     target: requiredAddress(r.target, 'FromFunction.Invocation.target'),
     argument: argumentOrEmpty(r.argument),
   };
+  const eventTime = optionalInt64(r.eventTime, 'FromFunction.Invocation.event_time');
+  if (eventTime !== undefined) out.eventTime = eventTime;
+  return out;
 }
 
 function delayed(r: RawDelayed): DelayedInvocation {
@@ -362,15 +387,21 @@ function delayed(r: RawDelayed): DelayedInvocation {
   };
   if (present(r.target)) out.target = address(r.target);
   if (present(r.argument)) out.argument = typedValue(r.argument);
+  const eventTime = optionalInt64(r.eventTime, 'FromFunction.DelayedInvocation.event_time');
+  if (eventTime !== undefined) out.eventTime = eventTime;
+  if (r.atEventTime) out.atEventTime = true;
   return out;
 }
 
 function egress(r: RawEgress): EgressMessage {
-  return {
+  const out: EgressMessage = {
     egressNamespace: r.egressNamespace,
     egressType: r.egressType,
     argument: argumentOrEmpty(r.argument),
   };
+  const eventTime = optionalInt64(r.eventTime, 'FromFunction.EgressMessage.event_time');
+  if (eventTime !== undefined) out.eventTime = eventTime;
+  return out;
 }
 
 function valueSpec(r: RawValueSpec): PersistedValueSpec {

@@ -27,6 +27,13 @@ export interface PersistedValue {
 export interface ToFunctionInvocation {
   caller?: Address | undefined;
   argument: TypedValue;
+  /** Extension (field 1000): the message's event time in ms since the epoch; absent when unknown. */
+  eventTime?: number | undefined;
+  /**
+   * Extension (field 1001): the partition's watermark at the message's position in the log, in ms
+   * since the epoch; absent while there is none.
+   */
+  watermark?: number | undefined;
 }
 
 /** ToFunction.InvocationBatchRequest. */
@@ -54,6 +61,8 @@ export interface PersistedValueMutation {
 export interface OutgoingInvocation {
   target: Address;
   argument: TypedValue;
+  /** Extension (field 1000): the event time the message carries; absent = the batch's latest. */
+  eventTime?: number | undefined;
 }
 
 /** FromFunction.DelayedInvocation: a delayed send, or a cancellation when `isCancellationRequest`. */
@@ -63,12 +72,21 @@ export interface DelayedInvocation {
   delayInMs: number;
   target?: Address | undefined;
   argument?: TypedValue | undefined;
+  /** Extension (field 1000): the event time the delayed message carries; absent = the batch's latest. */
+  eventTime?: number | undefined;
+  /**
+   * Extension (field 1001): an event-time timer, delivered once the watermark reaches `eventTime`
+   * (instead of after `delayInMs`).
+   */
+  atEventTime?: boolean | undefined;
 }
 
 export interface EgressMessage {
   egressNamespace: string;
   egressType: string;
   argument: TypedValue;
+  /** Extension (field 1000): the record's event time (Kafka timestamp); absent = the batch's latest. */
+  eventTime?: number | undefined;
 }
 
 export interface InvocationResponse {

@@ -30,6 +30,26 @@ export interface TestMessage<T> {
   readonly type: Type<T>;
   /** The sender; `undefined` means the message comes from an ingress. */
   readonly caller?: Address | undefined;
+  /** The message's event time (ms since the epoch); `undefined` falls back to {@link InvokeOptions.eventTime}. */
+  readonly eventTime?: number | undefined;
+  /** The watermark at the message; `undefined` falls back to {@link InvokeOptions.watermark}. */
+  readonly watermark?: number | undefined;
+}
+
+/** Options of {@link testMessage} and {@link testMessageFrom}. */
+export interface TestMessageOptions {
+  /** The sender; left out, the message comes from an ingress (or the caller of {@link InvokeOptions}). */
+  caller?: Address;
+  /**
+   * The event time of the message in ms since the epoch, as `ctx.eventTime` and `message.eventTime` see it.
+   * @example `{ eventTime: Date.parse('2024-05-01T12:00:05Z') }`
+   */
+  eventTime?: number;
+  /**
+   * The watermark at the message, as `ctx.watermark` sees it; a message whose event time is behind it is late.
+   * @example `{ eventTime: 1_000, watermark: 5_000 }` (a message 4 s late)
+   */
+  watermark?: number;
 }
 
 /**
@@ -38,10 +58,26 @@ export interface TestMessage<T> {
  * @example
  * ```ts
  * testMessage(types.int, 3, { caller: address('example/user', 'bob') })
+ * testMessage(Click, { page: '/' }, { eventTime: 61_000, watermark: 60_000 })
  * ```
  */
-export function testMessage<T>(type: Type<T>, value: T, options: { caller?: Address } = {}): TestMessage<T> {
-  return Object.freeze({ value, type, caller: options.caller });
+export function testMessage<T>(type: Type<T>, value: T, options: TestMessageOptions = {}): TestMessage<T> {
+  for (const key of ['eventTime', 'watermark'] as const) {
+    const v = options[key];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v === 0)) {
+      throw new SdkError(
+        'INVALID_ARGUMENT',
+        `testMessage: ${key} must be a non-zero integer of ms since the epoch (0 means "unknown" on the wire), got ${v}`,
+      );
+    }
+  }
+  return Object.freeze({
+    value,
+    type,
+    caller: options.caller,
+    eventTime: options.eventTime,
+    watermark: options.watermark,
+  });
 }
 
 /**
@@ -54,16 +90,14 @@ export function testMessage<T>(type: Type<T>, value: T, options: { caller?: Addr
  * await invoke(cart, { id: reply.target.id, messages: [testMessageFrom(reply, { caller: address('example/inventory', 'socks') })] });
  * ```
  */
-export function testMessageFrom(
-  message: Message,
-  options: { caller?: Address } = {},
-): TestMessage<Uint8Array> {
+export function testMessageFrom(message: Message, options: TestMessageOptions = {}): TestMessage<Uint8Array> {
   const raw = customType<Uint8Array>(
     message.typename,
     (b) => b,
     (b) => b,
   );
-  return testMessage(raw, message.rawValue, options);
+  const eventTime = options.eventTime ?? message.eventTime;
+  return testMessage(raw, message.rawValue, eventTime === undefined ? options : { ...options, eventTime });
 }
 
 /** Initial state for {@link invoke}: any subset of the function's states. */
@@ -94,6 +128,16 @@ export interface InvokeOptions<S extends Specs> {
    * @example `{ caller: address('example/user', 'bob') }`
    */
   caller?: Address;
+  /**
+   * The event time of every message that does not name its own; default: none (unknown).
+   * @example `{ eventTime: Date.parse('2024-05-01T12:00:00Z') }`
+   */
+  eventTime?: number;
+  /**
+   * The watermark at every message that does not name its own; default: none.
+   * @example `{ watermark: Date.parse('2024-05-01T12:00:00Z') }`
+   */
+  watermark?: number;
 }
 
 /** A message the function sent, readable like a received {@link Message}. */
@@ -105,6 +149,14 @@ export interface SentMessage extends Message {
 export interface DelayedMessage extends SentMessage {
   readonly delayMs: number;
   /** `undefined` when sent without a cancellation token. */
+  readonly cancellationToken: string | undefined;
+}
+
+/** An event-time timer the function set with `ctx.sendAtEventTime`. */
+export interface EventTimeTimer extends SentMessage {
+  /** When it fires: once the watermark reaches this time (ms since the epoch); also its event time. */
+  readonly time: number;
+  /** `undefined` when set without a cancellation token. */
   readonly cancellationToken: string | undefined;
 }
 
@@ -149,9 +201,11 @@ export interface InvocationResult<S extends Specs> {
   readonly stateChanges: readonly { readonly name: keyof S & string; readonly kind: 'modify' | 'delete' }[];
   /** Messages to functions, in the order sent. */
   readonly sent: readonly SentMessage[];
-  /** Delayed messages, in the order sent. */
+  /** Delayed messages (processing time), in the order sent. */
   readonly delayed: readonly DelayedMessage[];
-  /** Tokens of the delayed messages the function cancelled, in order. */
+  /** Event-time timers (`ctx.sendAtEventTime`), in the order set. */
+  readonly timers: readonly EventTimeTimer[];
+  /** Tokens of the delayed messages and timers the function cancelled, in order. */
   readonly cancellations: readonly string[];
   /** Egress messages, in the order sent. */
   readonly egress: readonly SentEgress[];
@@ -162,14 +216,14 @@ export interface InvocationResult<S extends Specs> {
 const utf8 = new TextDecoder();
 
 class MessageView extends MessageImpl {
-  constructor(value: TypedValue, extra: object) {
-    super(value);
+  constructor(value: TypedValue, eventTime: number | undefined, extra: object) {
+    super(value, { eventTime });
     Object.assign(this, extra);
   }
 }
 
-function view<T extends object>(value: TypedValue, extra: T): Message & T {
-  return Object.freeze(new MessageView(value, extra)) as unknown as Message & T;
+function view<T extends object>(value: TypedValue, eventTime: number | undefined, extra: T): Message & T {
+  return Object.freeze(new MessageView(value, eventTime, extra)) as unknown as Message & T;
 }
 
 function kafkaView(bytes: Uint8Array): KafkaRecord {
@@ -250,6 +304,10 @@ export async function invoke<S extends Specs>(
     };
     if (caller !== undefined)
       invocation.caller = { namespace: caller.namespace, type: caller.type, id: caller.id };
+    const eventTime = input.eventTime ?? options.eventTime;
+    const watermark = input.watermark ?? options.watermark;
+    if (eventTime !== undefined) invocation.eventTime = eventTime;
+    if (watermark !== undefined) invocation.watermark = watermark;
     return invocation;
   });
 
@@ -282,25 +340,28 @@ export async function invoke<S extends Specs>(
     stateChanges.push({ name: m.stateName, kind: modify ? 'modify' : 'delete' });
   }
 
-  const sent = response.outgoingMessages.map((m) => view(m.argument, { target: fromWireAddress(m.target) }));
+  const sent = response.outgoingMessages.map((m) =>
+    view(m.argument, m.eventTime, { target: fromWireAddress(m.target) }),
+  );
   const delayed: DelayedMessage[] = [];
+  const timers: EventTimeTimer[] = [];
   const cancellations: string[] = [];
   for (const d of response.delayedInvocations) {
     if (d.isCancellationRequest) {
       cancellations.push(d.cancellationToken);
     } else if (d.target !== undefined && d.argument !== undefined) {
-      delayed.push(
-        view(d.argument, {
-          target: fromWireAddress(d.target),
-          delayMs: d.delayInMs,
-          cancellationToken: d.cancellationToken === '' ? undefined : d.cancellationToken,
-        }),
-      );
+      const cancellationToken = d.cancellationToken === '' ? undefined : d.cancellationToken;
+      const target = fromWireAddress(d.target);
+      if (d.atEventTime === true && d.eventTime !== undefined) {
+        timers.push(view(d.argument, d.eventTime, { target, time: d.eventTime, cancellationToken }));
+      } else {
+        delayed.push(view(d.argument, d.eventTime, { target, delayMs: d.delayInMs, cancellationToken }));
+      }
     }
   }
   const egress = response.outgoingEgresses.map((e) => {
     const id = `${e.egressNamespace}/${e.egressType}`;
-    return view(e.argument, {
+    return view(e.argument, e.eventTime, {
       egress: id,
       asKafkaRecord: () => kafkaView(recordOf(e.argument, KAFKA_PRODUCER_RECORD_TYPENAME, id)),
       asKinesisRecord: () => kinesisView(recordOf(e.argument, KINESIS_EGRESS_RECORD_TYPENAME, id)),
@@ -312,6 +373,7 @@ export async function invoke<S extends Specs>(
     stateChanges: Object.freeze(stateChanges),
     sent: Object.freeze(sent),
     delayed: Object.freeze(delayed),
+    timers: Object.freeze(timers),
     cancellations: Object.freeze(cancellations),
     egress: Object.freeze(egress),
     response,

@@ -2,6 +2,7 @@
 export { invoke, testMessage, testMessageFrom } from './harness.js';
 export type {
   DelayedMessage,
+  EventTimeTimer,
   FinalState,
   InitialState,
   InvocationResult,
@@ -11,4 +12,5 @@ export type {
   SentEgress,
   SentMessage,
   TestMessage,
+  TestMessageOptions,
 } from './harness.js';

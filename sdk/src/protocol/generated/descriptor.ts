@@ -85,6 +85,14 @@ export const descriptor: INamespace = {
                             "argument": {
                               "type": "TypedValue",
                               "id": 2
+                            },
+                            "eventTime": {
+                              "type": "int64",
+                              "id": 1000
+                            },
+                            "watermark": {
+                              "type": "int64",
+                              "id": 1001
                             }
                           }
                         },
@@ -161,6 +169,10 @@ export const descriptor: INamespace = {
                             "argument": {
                               "type": "TypedValue",
                               "id": 2
+                            },
+                            "eventTime": {
+                              "type": "int64",
+                              "id": 1000
                             }
                           }
                         },
@@ -185,6 +197,14 @@ export const descriptor: INamespace = {
                             "argument": {
                               "type": "TypedValue",
                               "id": 3
+                            },
+                            "eventTime": {
+                              "type": "int64",
+                              "id": 1000
+                            },
+                            "atEventTime": {
+                              "type": "bool",
+                              "id": 1001
                             }
                           }
                         },
@@ -201,6 +221,10 @@ export const descriptor: INamespace = {
                             "argument": {
                               "type": "TypedValue",
                               "id": 3
+                            },
+                            "eventTime": {
+                              "type": "int64",
+                              "id": 1000
                             }
                           }
                         },
