@@ -12,7 +12,7 @@
 //
 // Timer blob, version 1:
 //   u8 version (= 1)
-//   u8 flags (bit 0: userToken, bit 1: eventTime present)
+//   u8 flags (bit 0: userToken, bit 1: eventTime present, bit 2: event-time timer)
 //   f64 fireAt, [f64 eventTime]
 //   str id, str targetKey, str callerKey, str typename, bytes value
 //
@@ -29,6 +29,7 @@ export const TIMER_BLOB_VERSION = 1;
 const EXPIRES_AT = 1;
 const USER_TOKEN = 1;
 const EVENT_TIME = 2;
+const EVENT_TIME_TIMER = 4;
 
 function varintSize(n: number): number {
   let size = 1;
@@ -228,7 +229,11 @@ export function encodeTimer(t: StoredTimer): Buffer {
     t.value.length;
   const w = new Writer(Buffer.allocUnsafe(size));
   w.u8(TIMER_BLOB_VERSION);
-  w.u8((t.userToken ? USER_TOKEN : 0) | (t.eventTime === undefined ? 0 : EVENT_TIME));
+  w.u8(
+    (t.userToken ? USER_TOKEN : 0) |
+      (t.eventTime === undefined ? 0 : EVENT_TIME) |
+      (t.kind === 'event-time' ? EVENT_TIME_TIMER : 0),
+  );
   w.f64(t.fireAt);
   if (t.eventTime !== undefined) w.f64(t.eventTime);
   w.str(t.id, idLen);
@@ -249,7 +254,8 @@ export function decodeTimer(blob: Uint8Array, where: BlobLocation): StoredTimer 
       `timer blob has version ${version}, this runtime reads version ${TIMER_BLOB_VERSION}`,
     );
   const flags = r.u8();
-  if ((flags & ~(USER_TOKEN | EVENT_TIME)) !== 0) throw corrupt(where, `timer has unknown flags ${flags}`);
+  if ((flags & ~(USER_TOKEN | EVENT_TIME | EVENT_TIME_TIMER)) !== 0)
+    throw corrupt(where, `timer has unknown flags ${flags}`);
   const fireAt = r.f64();
   const eventTime = (flags & EVENT_TIME) !== 0 ? r.f64() : undefined;
   const id = r.str();
@@ -268,5 +274,6 @@ export function decodeTimer(blob: Uint8Array, where: BlobLocation): StoredTimer 
     userToken: (flags & USER_TOKEN) !== 0,
   };
   if (eventTime !== undefined) timer.eventTime = eventTime;
+  if ((flags & EVENT_TIME_TIMER) !== 0) timer.kind = 'event-time';
   return timer;
 }

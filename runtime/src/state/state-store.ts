@@ -27,7 +27,13 @@ export interface StoredTimer {
   value: Uint8Array;
   /** True when the sender gave the token (cancellable); false for generated ids. */
   userToken: boolean;
+  /** The event time the delivered message carries. */
   eventTime?: number | undefined;
+  /**
+   * `event-time`: an event-time timer, due once the partition watermark reaches `fireAt`.
+   * Undefined: a delayed message, due once the clock reaches `fireAt`.
+   */
+  kind?: 'event-time' | undefined;
 }
 
 /**

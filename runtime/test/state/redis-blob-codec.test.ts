@@ -150,6 +150,23 @@ describe('timer blobs', () => {
     expect(Buffer.from(blob).toString('hex')).toBe(expected.toString('hex'));
   });
 
+  it('keep the kind of an event-time timer (flag bit 2) and leave it out for a delayed message', () => {
+    const base = {
+      id: 'i',
+      fireAt: 60_000,
+      targetKey: 'a',
+      callerKey: 'b',
+      typename: 't',
+      value: new Uint8Array(),
+      userToken: true,
+      eventTime: 60_000,
+    };
+    const blob = encodeTimer({ ...base, kind: 'event-time' });
+    expect(blob[1]).toBe(1 | 2 | 4);
+    expect(decodeTimer(blob, 'test')).toEqual({ ...base, kind: 'event-time' });
+    expect('kind' in decodeTimer(encodeTimer(base), 'test')).toBe(false);
+  });
+
   it('leave eventTime out when the timer has none', () => {
     const t = decodeTimer(
       encodeTimer({
@@ -190,7 +207,7 @@ describe('timer blobs', () => {
       expect.objectContaining({ code: 'STATE_CORRUPT' }),
     );
     const badFlags = Buffer.from(blob);
-    badFlags[1] = 4;
+    badFlags[1] = 8;
     expect(() => decodeTimer(badFlags, 'test')).toThrow(expect.objectContaining({ code: 'STATE_CORRUPT' }));
   });
 });

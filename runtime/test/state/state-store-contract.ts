@@ -89,7 +89,11 @@ export function describeStateStoreContract(
             ['ns/fn/a1', a1],
             [unicode, a2],
           ],
-          timersAdded: [timer('t1', 1000), timer('t2', 2000, { eventTime: 1500, userToken: true })],
+          timersAdded: [
+            timer('t1', 1000),
+            timer('t2', 2000, { eventTime: 1500, userToken: true }),
+            timer('t3', 3000, { eventTime: 3000, kind: 'event-time' }),
+          ],
           meta: { completed: '[[5,7]]', watermark: '42' },
         }),
       );
@@ -101,6 +105,7 @@ export function describeStateStoreContract(
       expect(sortTimers(await p.timers())).toEqual([
         timer('t1', 1000),
         timer('t2', 2000, { eventTime: 1500, userToken: true }),
+        timer('t3', 3000, { eventTime: 3000, kind: 'event-time' }),
       ]);
       expect(await p.meta()).toEqual({ completed: '[[5,7]]', watermark: '42' });
       expect(await p.staged()).toBeUndefined();
@@ -388,7 +393,7 @@ export function address(states: Record<string, StoredValue>): AddressDelta {
 export function timer(
   id: string,
   fireAt: number,
-  extra: { eventTime?: number; userToken?: boolean } = {},
+  extra: { eventTime?: number; userToken?: boolean; kind?: 'event-time' } = {},
 ): StoredTimer {
   const t: StoredTimer = {
     id,
@@ -400,6 +405,7 @@ export function timer(
     userToken: extra.userToken ?? false,
   };
   if (extra.eventTime !== undefined) t.eventTime = extra.eventTime;
+  if (extra.kind !== undefined) t.kind = extra.kind;
   return t;
 }
 
