@@ -23,4 +23,5 @@ export {
   PLAYGROUND_EGRESS_ID,
 } from './playground.js';
 export { KINESIS_INGRESS_KIND, KINESIS_EGRESS_KIND } from './kinesis.js';
+export { EVENT_TIME_DEFAULTS, EXTRACTORS } from './event-time.js';
 export type * from './types.js';

@@ -2,6 +2,7 @@
 // semantic and property lists, with StateFun's defaults and its precedence of named keys.
 
 import { z } from 'zod';
+import { parseEventTime } from './event-time.js';
 import type { ComponentScope, PathSegment } from './scope.js';
 import {
   describeValue,
@@ -48,6 +49,7 @@ const ingressSchema = mapping({
     date: z.unknown().nullish(),
   }).nullish(),
   properties: z.unknown().nullish(),
+  eventTime: z.unknown().nullish(),
 });
 
 const egressSchema = mapping({
@@ -93,7 +95,8 @@ const startupDate = leaf<number>(
 export function parseKafkaIngress(scope: ComponentScope, spec: unknown): KafkaIngressConfig | undefined {
   const parsed = validate(scope, ingressSchema, spec, []);
   const properties = parsePropertiesOf(scope, spec);
-  if (parsed === undefined || properties === undefined) return undefined;
+  const eventTime = parseEventTime(scope, spec, 'kafka');
+  if (parsed === undefined || properties === undefined || eventTime === undefined) return undefined;
 
   const seen = new Map<string, number>();
   let valid = true;
@@ -137,6 +140,7 @@ export function parseKafkaIngress(scope: ComponentScope, spec: unknown): KafkaIn
     autoOffsetResetPosition: parsed.autoOffsetResetPosition ?? 'latest',
     startupPosition,
     properties,
+    eventTime,
     source: scope.source,
   };
 }

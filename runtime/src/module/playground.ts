@@ -1,6 +1,8 @@
 // Playground components (`io.statefun.playground.v1/ingress|egress`): the HTTP ingress and the
 // pollable egress of StateFun's playground image, with their fixed ids.
 
+import { z } from 'zod';
+import { parseEventTime } from './event-time.js';
 import type { ComponentScope } from './scope.js';
 import { list, mapping, nonEmptyText, port, validate } from './schema.js';
 import type { PlaygroundEgressConfig, PlaygroundIngressConfig } from './types.js';
@@ -12,7 +14,7 @@ export const PLAYGROUND_INGRESS_ID = 'io.statefun.playground/ingress';
 /** Functions address the playground egress by this fixed id. */
 export const PLAYGROUND_EGRESS_ID = 'io.statefun.playground/egress';
 
-const ingressSchema = mapping({ port });
+const ingressSchema = mapping({ port, eventTime: z.unknown().nullish() });
 const egressSchema = mapping({ port, topics: list(nonEmptyText('a topic name'), 'topic name') });
 
 /** Validates an `io.statefun.playground.v1/ingress` spec. */
@@ -21,8 +23,9 @@ export function parsePlaygroundIngress(
   spec: unknown,
 ): PlaygroundIngressConfig | undefined {
   const parsed = validate(scope, ingressSchema, spec, []);
-  if (parsed === undefined) return undefined;
-  return { kind: PLAYGROUND_INGRESS_KIND, port: parsed.port, source: scope.source };
+  const eventTime = parseEventTime(scope, spec, 'playground');
+  if (parsed === undefined || eventTime === undefined) return undefined;
+  return { kind: PLAYGROUND_INGRESS_KIND, port: parsed.port, eventTime, source: scope.source };
 }
 
 /** Validates an `io.statefun.playground.v1/egress` spec. */

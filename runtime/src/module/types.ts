@@ -62,6 +62,24 @@ export interface KafkaIngressTopic {
   targets: string[];
 }
 
+/** Where an ingress record's event time comes from. */
+export type EventTimeExtractor =
+  /** Kafka: the record's timestamp (producer or broker time). */
+  | { type: 'record-timestamp' }
+  /** Playground: the time the HTTP request arrived. */
+  | { type: 'ingress-time' }
+  /** A field of the JSON value: a number of ms since the epoch, or ISO-8601 text; dotted paths go into objects. */
+  | { type: 'json-field'; field: string };
+
+/** Event time of an ingress (`spec.eventTime`, an extension of ours), durations in milliseconds. */
+export interface EventTimeConfig {
+  /** The watermark trails the highest event time seen by this much: the bound on disorder. */
+  maxOutOfOrdernessMs: number;
+  /** A source without records for this long is idle and holds no watermark back; 0 = never idle. */
+  idleTimeoutMs: number;
+  extractor: EventTimeExtractor;
+}
+
 export interface KafkaIngressConfig {
   kind: 'io.statefun.kafka.v1/ingress';
   id: string;
@@ -72,6 +90,7 @@ export interface KafkaIngressConfig {
   autoOffsetResetPosition: 'earliest' | 'latest';
   startupPosition: StartupPosition;
   properties: Record<string, string>;
+  eventTime: EventTimeConfig;
   source: ComponentSource;
 }
 
@@ -90,6 +109,7 @@ export interface KafkaEgressConfig {
 export interface PlaygroundIngressConfig {
   kind: 'io.statefun.playground.v1/ingress';
   port: number;
+  eventTime: EventTimeConfig;
   source: ComponentSource;
 }
 

@@ -77,6 +77,11 @@ describe('the StateFun spec example', () => {
           autoOffsetResetPosition: 'latest',
           startupPosition: { type: 'earliest' },
           properties: {},
+          eventTime: {
+            maxOutOfOrdernessMs: 0,
+            idleTimeoutMs: 30_000,
+            extractor: { type: 'record-timestamp' },
+          },
           source: { file, document: 2, line: 7 },
         },
       ],
@@ -397,6 +402,7 @@ spec: {port: 0, topics: [greetings, greetings, audit]}
       {
         kind: 'io.statefun.playground.v1/ingress',
         port: 8090,
+        eventTime: { maxOutOfOrdernessMs: 0, idleTimeoutMs: 30_000, extractor: { type: 'ingress-time' } },
         source: { file: 'module.yaml', document: 1, line: 1 },
       },
     ]);
