@@ -3,7 +3,9 @@
 // kill-and-restart suite (`npm run test:chaos`), a short version of which lives in `integration`.
 import { defineConfig } from 'vitest/config';
 
-const conditions = ['source', 'module', 'node', 'import', 'default'];
+// No bundler-only `module` condition: packages such as @opentelemetry/api ship extensionless ESM
+// under it, which Node cannot load (prom-client requires that package).
+const conditions = ['source', 'node', 'import', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
