@@ -1,18 +1,24 @@
 // Assembles a runtime on the embedded adapters for dev mode: the durable in-process log and
 // file-backed state in a data directory, the HTTP function client, the playground ingress and
-// egress servers and the admin server declared for it.
+// egress servers, the admin server (metrics, dashboard, admin API) and optional tracing.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildAdminServer } from './admin/admin-server.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import { startAdminServer } from './admin/admin-server.js';
 import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
-import type { TaskConfig, TaskHooks } from './core/partition-task.js';
+import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { watermarkRecords } from './core/envelope.js';
+import { watermarkGroupsOf } from './ingress/event-time.js';
 import { EmbeddedLog } from './log/embedded-log.js';
 import type { Logger } from './logger.js';
+import { combineObservers } from './metrics/combine-observers.js';
+import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import { startPlaygroundEgress } from './playground/playground-egress.js';
 import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
 import { Runtime } from './runtime.js';
 import { EmbeddedStateStore } from './state/embedded-state-store.js';
+import { Tracing } from './tracing/tracing.js';
 import { HttpFunctionClient } from './transport/http-function-client.js';
 
 export interface DevRuntimeOptions {
@@ -26,11 +32,17 @@ export interface DevRuntimeOptions {
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
+  /** Traces messages through this provider's tracer; no tracing when absent. */
+  tracerProvider?: TracerProvider | undefined;
+  /** How often the dashboard history takes a sample. @defaultValue 2000 */
+  metricsSampleIntervalMs?: number | undefined;
 }
 
 export interface DevRuntime {
   runtime: Runtime;
   log: EmbeddedLog;
+  /** The process's metrics (what `/metrics` and the dashboard show). */
+  metrics: RuntimeMetrics;
   servers: { name: string; port: number }[];
   stop(): Promise<void>;
 }
@@ -44,20 +56,48 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   });
   const store = new EmbeddedStateStore({ dir: dataDir === undefined ? undefined : join(dataDir, 'state') });
   const functions = moduleFunctionRouter(module);
+  const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const metrics = new RuntimeMetrics({
+    internalTopic: log.internalTopic,
+    deadLetterTopic,
+    sampleIntervalMs: opts.metricsSampleIntervalMs,
+    logger,
+  });
+  const tracing =
+    opts.tracerProvider === undefined
+      ? undefined
+      : new Tracing({
+          tracerProvider: opts.tracerProvider,
+          internalTopic: log.internalTopic,
+          deadLetterTopic,
+        });
+  const client = new HttpFunctionClient(metrics.clientCallbacks());
   const runtime = new Runtime({
     log,
     store,
-    client: new HttpFunctionClient(),
+    client,
     functions,
     egress: moduleEgressRouter(module),
     task: opts.task,
     hooks: opts.hooks,
     logger,
+    observer: combineObservers(metrics.observer, tracing?.observer),
+    watermarkGroups: watermarkGroupsOf(module, 'dev'),
+  });
+  metrics.attach({
+    tasks: () => runtime.runningTasks(),
+    recovering: () => runtime.restarting,
+    ready: () => runtime.ready,
+    clientLoad: () => client.load,
+    endOffsets: (partitions) =>
+      Promise.resolve(new Map(partitions.map((p) => [p, log.endOffset(log.internalTopic, p)]))),
   });
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
     for (const { server } of listening.splice(0)) await server.close();
     await runtime.stop();
+    metrics.close();
+    tracing?.close();
   };
   try {
     await runtime.start();
@@ -67,7 +107,11 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
         port: ingress.port,
         host,
         functions,
-        send: (m) => runtime.send(m),
+        send: (m) => runtime.send(m, 'playground'),
+        eventTime: ingress.eventTime,
+        appendMarks: (mark) =>
+          log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
+        logger,
       });
       listening.push({ name: 'playground ingress', server });
     }
@@ -83,21 +127,19 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
       listening.push({ name: 'playground egress', server });
     }
     if (opts.adminPort !== undefined) {
-      const app = buildAdminServer({
+      const admin = await startAdminServer({
         runtime,
         port: opts.adminPort,
+        host,
         token: opts.adminToken,
         ready: () => runtime.ready,
+        metrics,
+        deadLetterTopic,
+        mode: 'dev',
+        clientLoad: () => client.load,
+        logger,
       });
-      await app.listen({ port: opts.adminPort, host });
-      const a = app.server.address();
-      listening.push({
-        name: 'admin',
-        server: {
-          port: typeof a === 'object' && a !== null ? a.port : opts.adminPort,
-          close: () => app.close(),
-        },
-      });
+      listening.push({ name: 'admin', server: admin });
     }
     for (const k of module.kafkaIngresses) {
       logger.warn(
@@ -109,5 +151,11 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     await stop();
     throw err;
   }
-  return { runtime, log, servers: listening.map((l) => ({ name: l.name, port: l.server.port })), stop };
+  return {
+    runtime,
+    log,
+    metrics,
+    servers: listening.map((l) => ({ name: l.name, port: l.server.port })),
+    stop,
+  };
 }

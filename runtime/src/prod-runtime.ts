@@ -1,19 +1,27 @@
 // Assembles a production runtime process: the Kafka log (internal topic, transactional
 // checkpoints), Redis state, the HTTP function client, Kafka ingresses, optional playground
-// servers and the admin server. Many such processes share the partitions through the group.
+// servers, the admin server (metrics, dashboard, admin API) and optional tracing. Many such
+// processes share the partitions through the group.
+import { hostname } from 'node:os';
+import type { TracerProvider } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
-import { buildAdminServer } from './admin/admin-server.js';
+import { startAdminServer } from './admin/admin-server.js';
 import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { watermarkRecords } from './core/envelope.js';
+import { watermarkGroupsOf } from './ingress/event-time.js';
 import { KafkaIngress } from './ingress/kafka-ingress.js';
 import { createKafka, type KafkaConnection } from './log/kafka/client.js';
 import { KafkaLog } from './log/kafka/kafka-log.js';
 import type { Logger } from './logger.js';
+import { combineObservers } from './metrics/combine-observers.js';
+import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import { startPlaygroundEgress } from './playground/playground-egress.js';
 import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
 import { Runtime } from './runtime.js';
 import { RedisStateStore } from './state/redis-state-store.js';
+import { Tracing } from './tracing/tracing.js';
 import { HttpFunctionClient } from './transport/http-function-client.js';
 
 export interface ProdRuntimeOptions {
@@ -35,11 +43,19 @@ export interface ProdRuntimeOptions {
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
+  /** Traces messages through this provider's tracer; no tracing when absent. */
+  tracerProvider?: TracerProvider | undefined;
+  /** How often the dashboard history takes a sample. @defaultValue 2000 */
+  metricsSampleIntervalMs?: number | undefined;
+  /** This process as the owner of its partitions. @defaultValue `<hostname>/<pid>` (the pod name in Kubernetes) */
+  instance?: string | undefined;
 }
 
 export interface ProdRuntime {
   runtime: Runtime;
   log: KafkaLog;
+  /** The process's metrics (what `/metrics` and the dashboard show). */
+  metrics: RuntimeMetrics;
   ingresses: KafkaIngress[];
   servers: { name: string; port: number }[];
   stop(): Promise<void>;
@@ -86,19 +102,49 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const redis = new Redis(opts.redisUrl, { password: opts.redisPassword, lazyConnect: false });
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
   const functions = moduleFunctionRouter(module);
+  const metrics = new RuntimeMetrics({
+    internalTopic: log.internalTopic,
+    deadLetterTopic,
+    sampleIntervalMs: opts.metricsSampleIntervalMs,
+    logger,
+  });
+  const tracing =
+    opts.tracerProvider === undefined
+      ? undefined
+      : new Tracing({
+          tracerProvider: opts.tracerProvider,
+          internalTopic: log.internalTopic,
+          deadLetterTopic,
+        });
+  const client = new HttpFunctionClient(metrics.clientCallbacks());
   const runtime = new Runtime({
     log,
     store,
-    client: new HttpFunctionClient(),
+    client,
     functions,
     egress: moduleEgressRouter(module),
     task: opts.task,
     hooks: opts.hooks,
     logger,
+    observer: combineObservers(metrics.observer, tracing?.observer),
+    watermarkGroups: watermarkGroupsOf(module, 'production'),
   });
   const kafka = createKafka(connection, logger);
   const admin = kafka.admin();
   const ingresses: KafkaIngress[] = [];
+  const ingressIds = new Map<KafkaIngress, string>();
+  metrics.attach({
+    tasks: () => runtime.runningTasks(),
+    recovering: () => runtime.restarting,
+    ready: () => runtime.ready,
+    clientLoad: () => client.load,
+    endOffsets: async () => {
+      // High watermarks: records written to the internal topic, committed or still in a transaction.
+      const offsets = await admin.fetchTopicOffsets(log.internalTopic);
+      return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    },
+    ingresses: () => ingresses.map((i) => ({ id: ingressIds.get(i) ?? '?', stats: i.stats })),
+  });
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
     for (const { server } of listening.splice(0)) await server.close();
@@ -106,6 +152,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     await runtime.stop();
     await admin.disconnect().catch(() => undefined);
     redis.disconnect();
+    metrics.close();
+    tracing?.close();
   };
   try {
     await log.connect();
@@ -124,6 +172,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         sessionTimeoutMs: opts.sessionTimeoutMs,
       });
       await i.start();
+      ingressIds.set(i, ingress.id);
       ingresses.push(i);
     }
     const host = opts.host ?? '127.0.0.1';
@@ -132,7 +181,11 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         port: ingress.port,
         host,
         functions,
-        send: (m) => runtime.send(m),
+        send: (m) => runtime.send(m, 'playground'),
+        eventTime: ingress.eventTime,
+        appendMarks: (mark) =>
+          log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
+        logger,
       });
       listening.push({ name: 'playground ingress', server });
     }
@@ -141,21 +194,20 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       listening.push({ name: 'playground egress', server });
     }
     if (opts.adminPort !== undefined) {
-      const app = buildAdminServer({
+      const server = await startAdminServer({
         runtime,
         port: opts.adminPort,
+        host,
         token: opts.adminToken,
         ready: () => runtime.ready,
+        metrics,
+        deadLetterTopic,
+        mode: 'production',
+        instance: opts.instance ?? `${hostname()}/${process.pid}`,
+        clientLoad: () => client.load,
+        logger,
       });
-      await app.listen({ port: opts.adminPort, host });
-      const a = app.server.address();
-      listening.push({
-        name: 'admin',
-        server: {
-          port: typeof a === 'object' && a !== null ? a.port : opts.adminPort,
-          close: () => app.close(),
-        },
-      });
+      listening.push({ name: 'admin', server });
     }
   } catch (err) {
     await stop().catch(() => undefined);
@@ -164,6 +216,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   return {
     runtime,
     log,
+    metrics,
     ingresses,
     servers: listening.map((l) => ({ name: l.name, port: l.server.port })),
     stop,

@@ -5,7 +5,13 @@ import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
-import { defaultTaskConfig, PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import {
+  defaultTaskConfig,
+  PartitionTask,
+  type TaskConfig,
+  type TaskHooks,
+  type TaskObserver,
+} from './core/partition-task.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
 import type { Log, OwnedPartition } from './log/log.js';
@@ -22,8 +28,12 @@ export interface RuntimeOptions {
   task?: Partial<TaskConfig> | undefined;
   logger?: Logger | undefined;
   hooks?: TaskHooks | undefined;
+  /** Metrics and tracing of the partition tasks and of messages sent from outside. */
+  observer?: RuntimeObserver | undefined;
   /** Wait before recovering a failed partition again (doubles up to 10 s while it keeps failing). */
   restartBackoffMs?: number | undefined;
+  /** The ingresses (source groups) whose watermark marks the partition watermarks are made of. */
+  watermarkGroups?: readonly string[] | undefined;
 }
 
 /** A message for a function from outside (ingress, CLI, admin API). */
@@ -31,6 +41,20 @@ export interface IngressMessage {
   target: Address;
   argument: TypedValue;
   eventTime?: number | undefined;
+}
+
+/** Watches a runtime: its partition tasks and the messages it takes from outside. */
+export interface RuntimeObserver extends TaskObserver {
+  /** Messages from `source` (admin, playground, replay, ...) are about to be appended. */
+  sending?(source: string, messages: readonly IngressMessage[]): SendObservation | undefined;
+}
+
+/** What an observer keeps for one `send`. */
+export interface SendObservation {
+  /** Headers added to each message's record (trace context), by index. */
+  headers?: readonly (Readonly<Record<string, string>> | undefined)[] | undefined;
+  /** The append resolved (`error` undefined) or failed. */
+  ended?(error: unknown): void;
 }
 
 export class Runtime {
@@ -71,19 +95,30 @@ export class Runtime {
     await this.opts.store.close();
   }
 
-  /** Appends messages to the internal log; resolves once they are durable. */
-  async send(messages: readonly IngressMessage[]): Promise<void> {
+  /**
+   * Appends messages to the internal log; resolves once they are durable. `source` names where
+   * they came from in metrics and traces (e.g. `admin`, `playground`, `replay`).
+   */
+  async send(messages: readonly IngressMessage[], source = 'api'): Promise<void> {
     const { internalTopic, partitions } = this.opts.log;
     const now = Date.now();
-    await this.opts.log.append(
-      messages.map((m) =>
-        toInternalRecord(internalTopic, partitions, {
-          target: m.target,
-          argument: m.argument,
-          eventTime: m.eventTime ?? now,
-        }),
-      ),
-    );
+    const observed = this.opts.observer?.sending?.(source, messages);
+    const records = messages.map((m, i) => {
+      const record = toInternalRecord(internalTopic, partitions, {
+        target: m.target,
+        argument: m.argument,
+        eventTime: m.eventTime ?? now,
+      });
+      const extra = observed?.headers?.[i];
+      return extra === undefined ? record : { ...record, headers: { ...record.headers, ...extra } };
+    });
+    try {
+      await this.opts.log.append(records);
+    } catch (err) {
+      observed?.ended?.(err);
+      throw err;
+    }
+    observed?.ended?.(undefined);
   }
 
   /** The running task of a partition (admin, tests). */
@@ -93,6 +128,24 @@ export class Runtime {
 
   taskFor(address: Address): PartitionTask | undefined {
     return this.tasks.get(partitionOf(address, this.opts.log.partitions));
+  }
+
+  /** The tasks of the partitions this process owns (running or still recovering). */
+  runningTasks(): PartitionTask[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Partitions whose task failed and waits to be restarted. */
+  get restarting(): number[] {
+    return [...this.restarts]
+      .filter(([, r]) => r.timer !== undefined)
+      .map(([p]) => p)
+      .sort((a, b) => a - b);
+  }
+
+  /** The log this runtime runs on (the admin API reads the dead-letter topic through it). */
+  get messageLog(): Log {
+    return this.opts.log;
   }
 
   /** Owned partitions whose task has recovered and runs. */
@@ -144,6 +197,8 @@ export class Runtime {
       config: this.taskConfig,
       logger: this.log,
       hooks: this.opts.hooks,
+      observer: this.opts.observer,
+      watermarkGroups: this.opts.watermarkGroups,
       onFailure: () => this.scheduleRestart(p, task),
     });
     this.tasks.set(p, task);

@@ -1,22 +1,45 @@
 // The admin HTTP server of a runtime process, off the data path: health and readiness probes,
-// sending a message, and reading an address's state. Token-protected when a token is configured.
+// Prometheus `/metrics`, the dashboard, and the admin API (partitions, state and delayed messages
+// of an address, sending messages, dead letters and their replay). When a token is configured,
+// everything but the probes and the dashboard's static files needs `Authorization: Bearer <token>`.
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { hostname } from 'node:os';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
-import { parseAddressKey } from '../core/address.js';
+import { addressKey, parseAddressKey, partitionOf } from '../core/address.js';
+import { defaultTaskConfig } from '../core/partition-task.js';
+import { ContinuumError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { RuntimeMetrics } from '../metrics/runtime-metrics.js';
 import type { Runtime } from '../runtime.js';
-import type { StoredValue } from '../state/state-store.js';
+import type { StoredTimer, StoredValue } from '../state/state-store.js';
+import { dashboardAssets } from './dashboard-assets.js';
+import { DeadLetters } from './dead-letters.js';
 import { describeValue } from './describe-value.js';
+import { buildOverview } from './overview.js';
 
 export interface AdminServerOptions {
   runtime: Runtime;
-  port: number;
+  /** Unused by {@link buildAdminServer}; {@link startAdminServer} listens on it. */
+  port?: number | undefined;
   host?: string | undefined;
-  /** When set, every route but the probes needs `Authorization: Bearer <token>`. */
+  /** When set, every route but the probes and the dashboard's static files needs this bearer token. */
   token?: string | undefined;
   /** Ready when this returns true (e.g. all assigned partitions recovered). */
   ready?: (() => boolean) | undefined;
+  /** The process's metrics (`/metrics`, the dashboard); a bare set reading the tasks when absent. */
+  metrics?: RuntimeMetrics | undefined;
+  /** Topic the partition tasks write dead letters to. @defaultValue continuum-dead-letters */
+  deadLetterTopic?: string | undefined;
+  /** Name of this process as the owner of its partitions. @defaultValue `<hostname>/<pid>` */
+  instance?: string | undefined;
+  /** Shown on the dashboard. @defaultValue 'dev' */
+  mode?: 'dev' | 'production' | undefined;
+  /** In-flight and queued calls of the function client. */
+  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  logger?: Logger | undefined;
 }
 
 const sendBody = z.object({
@@ -28,28 +51,146 @@ const sendBody = z.object({
   valueBase64: z.string().optional(),
 });
 
+const deadLetterQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  code: z.string().min(1).optional(),
+});
+
+const replayBody = z
+  .object({
+    /** Send to this address instead of the letter's target. */
+    target: z.string().min(1).optional(),
+    /** Type name of the value, for letters that carry none (raw ingress records). */
+    typename: z.string().min(1).optional(),
+  })
+  .strict()
+  .default({});
+
+/** Paths served without the token: probes, and the dashboard's static files (they hold no data). */
+function isPublic(path: string): boolean {
+  return (
+    path === '/healthz' ||
+    path === '/readyz' ||
+    path === '/' ||
+    path === '/dashboard' ||
+    Object.hasOwn(dashboardAssets, path)
+  );
+}
+
+const errorStatus: Record<string, number> = {
+  DEAD_LETTER_NOT_FOUND: 404,
+  DEAD_LETTER_ID_INVALID: 400,
+  DEAD_LETTER_NOT_REPLAYABLE: 409,
+};
+
+/** Builds the admin server (not listening; `inject()` works for tests). */
 export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
-  const app = Fastify();
+  const { runtime } = opts;
+  const log = opts.logger ?? silentLogger;
+  const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
   const token =
     opts.token === undefined || opts.token === '' ? undefined : Buffer.from(`Bearer ${opts.token}`);
+  const instance = opts.instance ?? `${hostname()}/${process.pid}`;
+  const ready = (): boolean => opts.ready?.() ?? runtime.ready;
+  const deadLetterTopic = opts.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const metrics =
+    opts.metrics ??
+    new RuntimeMetrics({
+      internalTopic: runtime.messageLog.internalTopic,
+      deadLetterTopic,
+      processMetrics: false,
+    });
+  if (opts.metrics === undefined) {
+    metrics.attach({ tasks: () => runtime.runningTasks(), ready });
+    app.addHook('onClose', () => metrics.close());
+  }
+  const deadLetters = new DeadLetters({
+    log: runtime.messageLog,
+    topic: deadLetterTopic,
+    internalTopic: runtime.messageLog.internalTopic,
+  });
+
+  // An empty body with a JSON content type is an empty request, not an error (replay takes none).
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text) as unknown);
+    } catch {
+      done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+
   app.addHook('onRequest', async (req, reply) => {
-    if (token === undefined || req.url === '/healthz' || req.url === '/readyz') return;
+    const path = req.url.split('?')[0] ?? '';
+    if (token === undefined || isPublic(path)) return;
     const given = Buffer.from(req.headers.authorization ?? '');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       await reply.code(401).send({ error: 'missing or wrong admin token (Authorization: Bearer <token>)' });
     }
   });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ContinuumError) {
+      const status = errorStatus[err.code] ?? 500;
+      if (status === 500) log.error('admin request failed', { path: req.url, err });
+      return reply.code(status).send({ error: err.message, code: err.code });
+    }
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status >= 500) log.error('admin request failed', { path: req.url, err });
+    return reply.code(status).send({ error: (err as Error).message });
+  });
+
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', (_req, reply) => {
-    const ready = opts.ready?.() ?? true;
-    return reply.code(ready ? 200 : 503).send({ ready, partitions: opts.runtime.ownedPartitions });
+    const ok = ready();
+    return reply.code(ok ? 200 : 503).send({ ready: ok, partitions: runtime.ownedPartitions });
   });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await metrics.text();
+    return reply.header('content-type', metrics.contentType).send(text);
+  });
+
+  app.get('/', (_req, reply) => reply.redirect('/dashboard/'));
+  app.get('/dashboard', (_req, reply) => reply.redirect('/dashboard/'));
+  for (const [path, asset] of Object.entries(dashboardAssets)) {
+    app.get(path, (_req, reply) =>
+      reply
+        .header('content-type', asset.type)
+        .header('cache-control', 'no-cache')
+        .header('x-content-type-options', 'nosniff')
+        .header(
+          'content-security-policy',
+          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        .send(asset.body),
+    );
+  }
+
+  app.get('/v1/overview', () =>
+    buildOverview({
+      instance,
+      mode: opts.mode ?? 'dev',
+      metrics,
+      deadLetters,
+      ready,
+      clientLoad: opts.clientLoad,
+    }),
+  );
+
+  app.get('/v1/partitions', async () => ({
+    instance,
+    totalPartitions: runtime.messageLog.partitions,
+    partitions: (await metrics.partitions()).map((p) => ({ ...p, owner: instance })),
+  }));
+
   app.post('/v1/messages', async (req, reply) => {
     const parsed = sendBody.safeParse(req.body);
-    if (!parsed.success)
-      return reply
-        .code(400)
-        .send({ error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    if (!parsed.success) return badRequest(reply, parsed.error);
     let target: Address;
     try {
       target = parseAddressKey(parsed.data.target);
@@ -61,9 +202,10 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
         ? new Uint8Array(Buffer.from(parsed.data.valueBase64, 'base64'))
         : new TextEncoder().encode(parsed.data.value ?? '');
     const argument: TypedValue = { typename: parsed.data.typename, hasValue: true, value };
-    await opts.runtime.send([{ target, argument }]);
+    await runtime.send([{ target, argument }], 'admin');
     return { accepted: true };
   });
+
   app.get('/v1/state/*', async (req, reply) => {
     const key = (req.params as { '*': string })['*'];
     let address: Address;
@@ -72,14 +214,91 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     } catch (err) {
       return reply.code(400).send({ error: (err as Error).message });
     }
-    const states = await opts.runtime.state(address);
-    if (states === undefined)
-      return reply.code(404).send({ error: `partition of ${key} is not owned by this process` });
-    return { address: key, states: Object.fromEntries([...states].map(([name, v]) => [name, render(v)])) };
+    const states = await runtime.state(address);
+    if (states === undefined) {
+      const partition = partitionOf(address, runtime.messageLog.partitions);
+      return reply.code(404).send({
+        error: `partition ${partition} of ${key} is not owned by this process (${instance}); ask the process that owns it (GET /v1/partitions on each)`,
+      });
+    }
+    const canonical = addressKey(address);
+    const now = Date.now();
+    const delayed = runtime
+      .runningTasks()
+      .flatMap((t) => t.delayedMessages(canonical, maxDelayedShown))
+      .sort((a, b) => a.fireAt - b.fireAt)
+      .slice(0, maxDelayedShown)
+      .map((t) => renderTimer(t, canonical, now));
+    return {
+      address: key,
+      partition: partitionOf(address, runtime.messageLog.partitions),
+      owner: instance,
+      states: Object.fromEntries([...states].map(([name, v]) => [name, render(v)])),
+      delayed,
+    };
   });
+
+  app.get('/v1/dead-letters', async (req, reply) => {
+    const parsed = deadLetterQuery.safeParse(req.query);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    return deadLetters.list(parsed.data);
+  });
+
+  app.post('/v1/dead-letters/:id/replay', async (req, reply) => {
+    const parsed = replayBody.safeParse(req.body ?? undefined);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const { id } = req.params as { id: string };
+    const done = await deadLetters.replay(runtime, id, parsed.data);
+    log.info('dead letter replayed', { id, target: done.target });
+    return { replayed: true, ...done };
+  });
+
   return app;
+}
+
+/** A listening admin server. */
+export interface AdminServer {
+  port: number;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** Builds the admin server and listens on `port` (0: a free one) at `host`. */
+export async function startAdminServer(
+  opts: AdminServerOptions & { port: number; host: string },
+): Promise<AdminServer> {
+  const app = buildAdminServer(opts);
+  await app.listen({ port: opts.port, host: opts.host });
+  const a = app.server.address();
+  return {
+    port: typeof a === 'object' && a !== null ? a.port : opts.port,
+    app,
+    close: () => app.close(),
+  };
+}
+
+const maxDelayedShown = 100;
+
+function badRequest(reply: FastifyReply, error: z.ZodError): FastifyReply {
+  return reply
+    .code(400)
+    .send({ error: error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
 }
 
 function render(v: StoredValue): Record<string, unknown> {
   return { typename: v.typename, ...describeValue(v.typename, v.value), expiresAt: v.expiresAt };
+}
+
+function renderTimer(t: StoredTimer, key: string, now: number): Record<string, unknown> {
+  const token = t.id.slice(t.id.indexOf('\u0000') + 1);
+  return {
+    direction: t.callerKey === key ? (t.targetKey === key ? 'self' : 'outgoing') : 'incoming',
+    target: t.targetKey,
+    caller: t.callerKey,
+    cancellationToken: t.userToken ? token : undefined,
+    fireAt: new Date(t.fireAt).toISOString(),
+    dueInMs: Math.max(0, t.fireAt - now),
+    typename: t.typename,
+    ...describeValue(t.typename, t.value),
+  };
 }

@@ -1,0 +1,281 @@
+// The dead-letter topic as the admin API shows it: follows the topic through the log's reader,
+// keeps the newest letters and counts per code in bounded memory, and replays a letter to its
+// target (or another address) as a fresh message.
+import type { Address, TypedValue } from '@continuum/sdk/protocol';
+import { decodeTypedValue } from '@continuum/sdk/protocol';
+import { parseAddressKey } from '../core/address.js';
+import { Header } from '../core/envelope.js';
+import { ContinuumError } from '../errors.js';
+import type { Log, LogRecord, TopicReader } from '../log/log.js';
+import type { Runtime } from '../runtime.js';
+import { describeValue } from './describe-value.js';
+
+/** A dead letter as the admin API returns it. */
+export interface DeadLetterView {
+  /** `<partition>-<offset>` in the dead-letter topic: what replay takes. */
+  id: string;
+  partition: number;
+  offset: number;
+  /** Stable code, e.g. FUNCTION_CALL_FAILED, FUNCTION_UNKNOWN, INGRESS_KEY_MISSING. */
+  code: string;
+  reason: string;
+  failedAt: string | undefined;
+  /** `topic/partition@offset` of the record that failed. */
+  source: string | undefined;
+  /** The address the message was for (absent for effects and ingress records without one). */
+  target: string | undefined;
+  caller: string | undefined;
+  typename: string | undefined;
+  eventTime: number | undefined;
+  key: string | null;
+  /** The message's value: decoded when it is a primitive or JSON, always as base64. */
+  value: { value?: unknown; base64: string } | undefined;
+  /** True when the letter names a target and carries a message that can be sent again. */
+  replayable: boolean;
+  /** True once this process replayed it. */
+  replayed: boolean;
+}
+
+/** Options of {@link DeadLetters}. */
+export interface DeadLettersOptions {
+  log: Log;
+  topic: string;
+  /** Letters whose source is this topic carry the encoded message (TypedValue) as their value. */
+  internalTopic: string;
+  /** Newest letters kept for listing. @defaultValue 1000 */
+  capacity?: number | undefined;
+}
+
+const readChunk = 500;
+/** Reads per refresh: a long backlog is caught up over several refreshes, not in one request. */
+const readsPerRefresh = 40;
+const partitionsTtlMs = 30_000;
+const maxCodes = 256;
+const maxReplayed = 10_000;
+
+/** Thrown for ids that name no letter, or letters that cannot be replayed as asked. */
+export class DeadLetterError extends ContinuumError {
+  constructor(
+    code: 'DEAD_LETTER_NOT_FOUND' | 'DEAD_LETTER_NOT_REPLAYABLE' | 'DEAD_LETTER_ID_INVALID',
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+export class DeadLetters {
+  private readonly reader: TopicReader;
+  private readonly capacity: number;
+  private readonly cursors = new Map<number, number>();
+  private readonly byCode = new Map<string, number>();
+  private readonly replayed = new Set<string>();
+  private recent: DeadLetterView[] = [];
+  private seen = 0;
+  private partitionCount: { n: number; at: number } | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly opts: DeadLettersOptions) {
+    this.reader = opts.log.reader(opts.topic);
+    this.capacity = opts.capacity ?? 1000;
+  }
+
+  get topic(): string {
+    return this.opts.topic;
+  }
+
+  /** Reads letters written since the last refresh (at most a bounded number per call). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.catchUp().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  /**
+   * Letters seen in the topic, newest first, optionally of one code. `total` and `byCode` count
+   * every letter read since this process started following the topic.
+   */
+  async list(opts: { limit: number; code?: string | undefined }): Promise<{
+    topic: string;
+    total: number;
+    byCode: Record<string, number>;
+    items: DeadLetterView[];
+  }> {
+    await this.refresh();
+    const items: DeadLetterView[] = [];
+    for (let i = this.recent.length - 1; i >= 0 && items.length < opts.limit; i--) {
+      const v = this.recent[i]!;
+      if (opts.code === undefined || v.code === opts.code)
+        items.push({ ...v, replayed: this.replayed.has(v.id) });
+    }
+    return { topic: this.opts.topic, total: this.seen, byCode: Object.fromEntries(this.byCode), items };
+  }
+
+  /** The raw record of a letter. */
+  async record(id: string): Promise<LogRecord> {
+    const { partition, offset } = parseId(id);
+    const [record] = await this.reader.read(partition, offset, 1);
+    if (record?.offset !== offset) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_NOT_FOUND',
+        `no dead letter ${id} (partition ${partition}, offset ${offset}) in topic ${this.opts.topic}; list them with GET /v1/dead-letters`,
+      );
+    }
+    return record;
+  }
+
+  /**
+   * Sends a letter's message again, as a new message through `runtime.send`, to the letter's
+   * target or to `override.target`. The letter stays in the topic.
+   */
+  async replay(
+    runtime: Runtime,
+    id: string,
+    override: { target?: string | undefined; typename?: string | undefined } = {},
+  ): Promise<{ id: string; target: string; typename: string }> {
+    const record = await this.record(id);
+    const targetKey = override.target ?? record.headers[Header.target];
+    if (targetKey === undefined) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_NOT_REPLAYABLE',
+        `dead letter ${id} (${record.headers[Header.code] ?? 'no code'}) names no target address; ` +
+          'give one in the request body: {"target": "namespace/type/id"}',
+      );
+    }
+    let target: Address;
+    try {
+      target = parseAddressKey(targetKey);
+    } catch (err) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_NOT_REPLAYABLE',
+        `target "${targetKey}" of dead letter ${id} is not an address namespace/type/id: ${(err as Error).message}`,
+      );
+    }
+    const argument = this.argumentOf(record, override.typename);
+    if (argument === undefined) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_NOT_REPLAYABLE',
+        `dead letter ${id} carries no message to send (no value or no type name); ` +
+          'give the type in the request body: {"typename": "namespace/Type"}',
+      );
+    }
+    const eventTime = Number(record.headers[Header.eventTime]);
+    await runtime.send(
+      [{ target, argument, eventTime: Number.isFinite(eventTime) ? eventTime : undefined }],
+      'replay',
+    );
+    if (this.replayed.size >= maxReplayed) this.replayed.clear();
+    this.replayed.add(id);
+    return { id, target: targetKey, typename: argument.typename };
+  }
+
+  private argumentOf(record: LogRecord, typename: string | undefined): TypedValue | undefined {
+    if (record.value === null) return undefined;
+    // Letters of internal messages keep the internal record's value: the encoded TypedValue.
+    if (typename === undefined && this.fromInternal(record)) {
+      try {
+        return decodeTypedValue(record.value);
+      } catch {
+        // Undecodable (that may be why it is here): fall through to the raw bytes.
+      }
+    }
+    const name = typename ?? record.headers[Header.typename];
+    return name === undefined ? undefined : { typename: name, hasValue: true, value: record.value };
+  }
+
+  private fromInternal(record: LogRecord): boolean {
+    return record.headers[Header.source]?.startsWith(`${this.opts.internalTopic}/`) === true;
+  }
+
+  private async catchUp(): Promise<void> {
+    const partitions = await this.partitions();
+    let reads = 0;
+    for (let p = 0; p < partitions; p++) {
+      for (;;) {
+        if (reads++ >= readsPerRefresh) return;
+        const from = this.cursors.get(p) ?? 0;
+        const records = await this.reader.read(p, from, readChunk);
+        for (const r of records) this.add(r);
+        const last = records.at(-1);
+        if (last !== undefined) this.cursors.set(p, last.offset + 1);
+        if (records.length < readChunk) break;
+      }
+    }
+  }
+
+  private async partitions(): Promise<number> {
+    const now = Date.now();
+    // Counting partitions can cost a metadata round trip (Kafka); a count found is kept a while.
+    if (
+      this.partitionCount !== undefined &&
+      this.partitionCount.n > 0 &&
+      now - this.partitionCount.at < partitionsTtlMs
+    )
+      return this.partitionCount.n;
+    const n = await this.reader.partitions();
+    this.partitionCount = { n, at: now };
+    return n;
+  }
+
+  private add(r: LogRecord): void {
+    this.seen++;
+    const view = this.view(r);
+    const code = this.byCode.has(view.code) || this.byCode.size < maxCodes ? view.code : '_other';
+    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
+    this.recent.push(view);
+    if (this.recent.length > this.capacity) this.recent.splice(0, this.recent.length - this.capacity);
+  }
+
+  private view(r: LogRecord): DeadLetterView {
+    const h = r.headers;
+    const eventTime = Number(h[Header.eventTime]);
+    let value: DeadLetterView['value'];
+    let typename = h[Header.typename];
+    if (r.value !== null) {
+      const argument = this.fromInternal(r) ? tryDecode(r.value) : undefined;
+      if (argument !== undefined) {
+        typename ??= argument.typename;
+        value = describeValue(argument.typename, argument.value);
+      } else {
+        value = describeValue(typename ?? '', r.value);
+      }
+    }
+    const id = `${r.partition}-${r.offset}`;
+    return {
+      id,
+      partition: r.partition,
+      offset: r.offset,
+      code: h[Header.code] ?? 'UNKNOWN',
+      reason: h[Header.reason] ?? '',
+      failedAt: h[Header.failedAt],
+      source: h[Header.source],
+      target: h[Header.target],
+      caller: h[Header.caller],
+      typename,
+      eventTime: Number.isFinite(eventTime) ? eventTime : undefined,
+      key: r.key,
+      value,
+      replayable: h[Header.target] !== undefined && r.value !== null && typename !== undefined,
+      replayed: false,
+    };
+  }
+}
+
+function tryDecode(bytes: Uint8Array): TypedValue | undefined {
+  try {
+    return decodeTypedValue(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseId(id: string): { partition: number; offset: number } {
+  const m = /^(\d+)-(\d+)$/.exec(id);
+  if (m === null) {
+    throw new DeadLetterError(
+      'DEAD_LETTER_ID_INVALID',
+      `"${id}" is not a dead-letter id (<partition>-<offset>, as GET /v1/dead-letters lists them)`,
+    );
+  }
+  return { partition: Number(m[1]), offset: Number(m[2]) };
+}

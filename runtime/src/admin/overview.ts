@@ -1,0 +1,141 @@
+// The one JSON document the dashboard polls: health with the problems behind it, throughput and
+// latency history, functions, endpoints, partitions with lag, and recent dead letters.
+import type {
+  EndpointFigures,
+  FunctionFigures,
+  HistoryPoint,
+  PartitionFigures,
+  RuntimeMetrics,
+} from '../metrics/runtime-metrics.js';
+import type { DeadLetters, DeadLetterView } from './dead-letters.js';
+
+/** What `GET /v1/overview` returns. */
+export interface Overview {
+  instance: string;
+  mode: string;
+  now: string;
+  startedAt: string;
+  health: {
+    /** `ok`; `degraded` (it works, with problems below); `failing` (not ready, or calls failing). */
+    status: 'ok' | 'degraded' | 'failing';
+    ready: boolean;
+    problems: string[];
+  };
+  totals: {
+    ingress: number;
+    invocations: number;
+    egress: number;
+    deadLetters: number;
+    failedMessages: number;
+  };
+  /** The last history sample (rates per second), if any. */
+  current: HistoryPoint | undefined;
+  history: HistoryPoint[];
+  lag: { total: number; max: number; partitions: number };
+  functions: FunctionFigures[];
+  endpoints: EndpointFigures[];
+  partitions: PartitionFigures[];
+  deadLetters: { topic: string; total: number; byCode: Record<string, number>; recent: DeadLetterView[] };
+  stateCache: { hits: number; misses: number; hitRate: number | undefined };
+  client: { inFlight: number; queued: number };
+  memory: { rssBytes: number; heapUsedBytes: number };
+}
+
+export interface OverviewSources {
+  instance: string;
+  mode: string;
+  metrics: RuntimeMetrics;
+  deadLetters: DeadLetters;
+  ready: () => boolean;
+  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+}
+
+/** Lag beyond which a partition is reported as falling behind. */
+const lagWarning = 10_000;
+
+export async function buildOverview(s: OverviewSources): Promise<Overview> {
+  const { metrics } = s;
+  const [partitions, letters] = await Promise.all([
+    metrics.partitions(),
+    s.deadLetters.list({ limit: 20 }).catch(() => ({
+      topic: s.deadLetters.topic,
+      total: 0,
+      byCode: {},
+      items: [] as DeadLetterView[],
+    })),
+  ]);
+  const history = metrics.historyPoints();
+  const current = history.at(-1);
+  const counts = metrics.counts;
+  const functions = metrics.functionFigures().sort((a, b) => b.invocations - a.invocations);
+  const endpoints = metrics.endpointFigures().sort((a, b) => b.failures - a.failures || b.calls - a.calls);
+  const ready = s.ready();
+  const lags = partitions.map((p) => p.lag ?? 0);
+  const lag = {
+    total: lags.reduce((a, b) => a + b, 0),
+    max: lags.reduce((a, b) => Math.max(a, b), 0),
+    partitions: partitions.length,
+  };
+
+  const problems: string[] = [];
+  const recovering = partitions.filter((p) => p.status === 'recovering').map((p) => p.partition);
+  if (!ready) {
+    problems.push(
+      recovering.length > 0
+        ? `not ready: partition${recovering.length > 1 ? 's' : ''} ${recovering.join(', ')} still recovering`
+        : 'not ready: waiting for partitions to be assigned',
+    );
+  }
+  const failingNow = current !== undefined && current.failures > 0;
+  for (const e of endpoints) {
+    if (e.lastError === undefined) continue;
+    const recent = Date.now() - Date.parse(e.lastError.at) < 60_000;
+    if (recent)
+      problems.push(`calls to ${e.url} are failing (${e.lastError.code}); last: ${e.lastError.message}`);
+  }
+  const recentDead = history.slice(-30).reduce((n, p) => n + p.deadLetters, 0);
+  if (recentDead > 0)
+    problems.push(`dead letters are being written (see Dead letters for codes and reasons)`);
+  for (const p of partitions) {
+    if (p.paused)
+      problems.push(`partition ${p.partition} applies backpressure (${p.mailbox} records waiting)`);
+    if ((p.lag ?? 0) > lagWarning) problems.push(`partition ${p.partition} is ${p.lag} records behind`);
+  }
+  const status = !ready || failingNow ? 'failing' : problems.length > 0 ? 'degraded' : 'ok';
+
+  const lookups = counts.cacheHits + counts.cacheMisses;
+  const memory = process.memoryUsage();
+  return {
+    instance: s.instance,
+    mode: s.mode,
+    now: new Date().toISOString(),
+    startedAt: new Date(metrics.startedAt).toISOString(),
+    health: { status, ready, problems },
+    totals: {
+      ingress: counts.ingress,
+      invocations: counts.invocations,
+      egress: counts.egress,
+      deadLetters: counts.deadLetters,
+      failedMessages: counts.failures,
+    },
+    current,
+    history,
+    lag,
+    functions,
+    endpoints,
+    partitions,
+    deadLetters: {
+      topic: letters.topic,
+      total: letters.total,
+      byCode: letters.byCode,
+      recent: letters.items,
+    },
+    stateCache: {
+      hits: counts.cacheHits,
+      misses: counts.cacheMisses,
+      hitRate: lookups === 0 ? undefined : counts.cacheHits / lookups,
+    },
+    client: s.clientLoad?.() ?? { inFlight: 0, queued: 0 },
+    memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+  };
+}
