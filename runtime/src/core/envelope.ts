@@ -5,9 +5,12 @@ import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import { addressKey, parseAddressKey, partitionOf } from './address.js';
+import type { WatermarkMark } from './watermarks.js';
 
 export const Header = {
   caller: 'continuum.caller',
+  /** Marker record a checkpoint transaction writes into its own internal partition (value: id). */
+  checkpoint: 'continuum.checkpoint',
   eventTime: 'continuum.event-time',
   /** Dead letters: a human-readable reason and a stable code. */
   reason: 'continuum.dlq.reason',
@@ -17,6 +20,12 @@ export const Header = {
   target: 'continuum.dlq.target',
   failedAt: 'continuum.dlq.failed-at',
   typename: 'continuum.dlq.typename',
+  /** Watermark marks (records without key and value): the watermark, or `idle`. */
+  watermark: 'continuum.watermark',
+  /** Watermark marks: the source group (ingress id), the member that sent it, and every member. */
+  watermarkGroup: 'continuum.watermark.group',
+  watermarkSource: 'continuum.watermark.source',
+  watermarkMembers: 'continuum.watermark.members',
 } as const;
 
 /** A message addressed to a function, as the partition task handles it. */
@@ -53,8 +62,48 @@ export function fromInternalRecord(record: LogRecord): Envelope {
     target,
     caller: callerKey === undefined ? undefined : parseAddressKey(callerKey),
     argument,
-    eventTime: Number.isFinite(et) ? et : record.timestamp,
+    // The event time goes into an int64 of the protocol: only whole numbers.
+    eventTime: Number.isSafeInteger(et) ? et : record.timestamp,
   };
+}
+
+/**
+ * The marks a source writes after its records: one per internal partition, in the same append or
+ * transaction as the records, so every partition sees the mark after the data it covers.
+ */
+export function watermarkRecords(
+  internalTopic: string,
+  partitions: number,
+  mark: WatermarkMark,
+  now: number,
+): OutRecord[] {
+  const headers = {
+    [Header.watermark]: mark.watermark === 'idle' ? 'idle' : String(mark.watermark),
+    [Header.watermarkGroup]: mark.group,
+    [Header.watermarkSource]: mark.source,
+    [Header.watermarkMembers]: mark.members,
+  };
+  const out: OutRecord[] = [];
+  for (let partition = 0; partition < partitions; partition++) {
+    out.push({ topic: internalTopic, partition, key: null, value: null, headers, timestamp: now });
+  }
+  return out;
+}
+
+/**
+ * The mark a record carries, undefined for an ordinary record. A record with the watermark header
+ * but malformed fields reads as `'invalid'`.
+ */
+export function watermarkOf(record: LogRecord): WatermarkMark | 'invalid' | undefined {
+  const text = record.headers[Header.watermark];
+  if (text === undefined) return undefined;
+  const group = record.headers[Header.watermarkGroup];
+  const source = record.headers[Header.watermarkSource];
+  const members = record.headers[Header.watermarkMembers];
+  if (group === undefined || source === undefined || members === undefined) return 'invalid';
+  if (text === 'idle') return { group, source, members, watermark: 'idle' };
+  const watermark = Number(text);
+  return Number.isSafeInteger(watermark) ? { group, source, members, watermark } : 'invalid';
 }
 
 export interface DeadLetter {

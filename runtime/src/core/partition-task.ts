@@ -6,6 +6,9 @@
 //   → promote the staged delta.
 // After a crash, replay from the committed position skips the offsets that the checkpoint says
 // were already complete, so every message takes effect exactly once.
+// Event time: ingress sources write watermark marks into the partition; the task keeps the
+// partition watermark (watermarks.ts), tells each invocation its event time and the watermark at its
+// position in the log, and fires event-time timers once the watermark passes them.
 import type {
   Address,
   DelayedInvocation,
@@ -17,7 +20,7 @@ import type {
 } from '@continuum/sdk/protocol';
 import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
-import type { LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
+import type { CommittedPosition, LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
 import type { FunctionClient } from '../transport/function-client.js';
@@ -27,12 +30,15 @@ import {
   fromInternalRecord,
   sourceOf,
   toInternalRecord,
+  watermarkOf,
+  Header,
   type Envelope,
 } from './envelope.js';
 import { inRanges, OutstandingOffsets, type OffsetRanges } from './outstanding.js';
 import type { EgressRouter, FunctionRouter, FunctionTarget } from './routing.js';
 import type { StateRegistry } from './state-registry.js';
 import { TimerQueue } from './timer-queue.js';
+import { WATERMARK_META_KEY, WatermarkTracker, type WatermarkMark } from './watermarks.js';
 
 export interface TaskConfig {
   /** Checkpoint at least this often while there is anything to commit. */
@@ -135,6 +141,11 @@ export interface TaskDeps {
   clock?: (() => number) | undefined;
   /** Told when the task can no longer go on (fenced, store down, ...). */
   onFailure?: ((err: unknown) => void) | undefined;
+  /**
+   * The source groups (ingress ids) whose watermark marks make up the partition watermark; without
+   * any, the watermark never advances and event-time timers never fire.
+   */
+  watermarkGroups?: readonly string[] | undefined;
 }
 
 export interface TaskStats {
@@ -147,6 +158,10 @@ export interface TaskStats {
   lastCheckpointMs: number;
   skippedOnReplay: number;
   timersFired: number;
+  /** Event-time timers fired. */
+  eventTimersFired: number;
+  /** Watermark marks read from the log. */
+  watermarkMarks: number;
 }
 
 /** One message in an address's mailbox: an invocation, or a record that can only be dead-lettered. */
@@ -155,6 +170,8 @@ interface Entry {
   record: LogRecord;
   env?: Envelope | undefined;
   dead?: { code: string; reason: string } | undefined;
+  /** The partition watermark when the record was read (-Infinity: none). */
+  watermark: number;
 }
 
 interface Slot {
@@ -203,6 +220,8 @@ export class PartitionTask {
     lastCheckpointMs: 0,
     skippedOnReplay: 0,
     timersFired: 0,
+    eventTimersFired: 0,
+    watermarkMarks: 0,
   };
   private readonly deps: TaskDeps;
   private readonly cfg: TaskConfig;
@@ -210,6 +229,19 @@ export class PartitionTask {
   private readonly now: () => number;
   private readonly slots = new Map<string, Slot>();
   private readonly timers = new TimerQueue();
+  /** Event-time timers, by the watermark at which they are due. */
+  private readonly eventTimers = new TimerQueue();
+  /**
+   * The watermark as of every mark read (`live`), and as of the marks below the committed position
+   * (`stable`, what a checkpoint stores): recovery restores `stable` and replays the marks after
+   * it, so each replayed record sees the watermark it saw the first time.
+   */
+  private wmLive: WatermarkTracker;
+  private wmStable: WatermarkTracker;
+  /** Marks at or beyond the current position, not yet folded into `wmStable`, in offset order. */
+  private marksBeyond: { offset: number; mark: WatermarkMark }[] = [];
+  private eventTimerTick: NodeJS.Immediate | undefined;
+  private readonly unknownGroups = new Set<string>();
   private readonly toLoad = new Set<Slot>();
   private loadScheduled = false;
   private outstanding = new OutstandingOffsets(0);
@@ -220,6 +252,7 @@ export class PartitionTask {
   private promotedId = 0;
   private lastPosition = -1;
   private lastCompleted = '[]';
+  private progressSinceCheckpoint = false;
   private buffer: Buffer = emptyBuffer();
   private checkpointRunning: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -241,38 +274,64 @@ export class PartitionTask {
     this.cfg = deps.config;
     this.log = (deps.logger ?? silentLogger).child({ partition: this.partition });
     this.now = deps.clock ?? Date.now;
+    this.wmStable = new WatermarkTracker(deps.watermarkGroups ?? []);
+    this.wmLive = this.wmStable.clone();
   }
 
   /**
    * Takes over the partition in the order the commit protocol needs: claim the store epoch
    * (fences an old owner's stage/promote), fence the log (aborts or completes its transaction),
-   * only then read the committed position, resolve a leftover staged delta against it, load the
-   * timers, and start consuming.
+   * only then read the committed position, resolve a leftover staged delta, load the timers, and
+   * start consuming.
+   *
+   * The position read from the log can lag behind the last committed transaction (Kafka applies a
+   * transaction's consumer offsets asynchronously), so it is not trusted alone: the store's
+   * promoted metadata also records each checkpoint's position, the newer of the two wins, and a
+   * staged delta newer than both is decided by looking for its checkpoint's marker record in
+   * the partition itself: there means committed, absent means aborted.
    */
   async start(): Promise<void> {
     const { owned, store } = this.deps;
     this.epoch = await store.claim();
     await owned.fence();
-    const position = await owned.committed();
-    const resolved = await store.resolve(this.epoch, position.checkpointId);
-    this.checkpointId = position.checkpointId;
-    this.promotedId = position.checkpointId;
+    const fromLog = await owned.committed();
+    const base = newest(fromLog, positionOf(await store.meta()));
+    const staged = await store.staged();
+    let decidedBy = base.checkpointId;
+    if (staged !== undefined && staged.checkpointId > base.checkpointId) {
+      const id = String(staged.checkpointId);
+      const committed = await owned.scanFor(base.offset, (r) => r.headers[Header.checkpoint] === id);
+      if (committed) decidedBy = staged.checkpointId;
+    }
+    const resolved = await store.resolve(this.epoch, decidedBy);
+    const meta = await store.meta();
+    const position = newest(base, positionOf(meta));
+    // Never reuse the id of a checkpoint that was staged, even when it was discarded.
+    this.checkpointId = Math.max(position.checkpointId, staged?.checkpointId ?? 0);
+    this.promotedId = this.checkpointId;
     this.startOffset = position.offset;
     this.lastPosition = position.offset;
     this.outstanding = new OutstandingOffsets(position.offset);
-    const meta = await store.meta();
     this.replaySkip = parseRanges(meta.completed);
     this.lastCompleted = meta.completed ?? '[]';
-    for (const t of await store.timers()) this.timers.add(t);
+    this.restoreWatermarks(meta[WATERMARK_META_KEY]);
+    for (const t of await store.timers()) {
+      if (t.kind === 'event-time') this.eventTimers.add(t);
+      else this.timers.add(t);
+    }
     if (this.stopped) return;
     this.running = true;
     this.log.info('partition recovered', {
       offset: position.offset,
       checkpoint: position.checkpointId,
       staged: resolved,
+      logPosition: fromLog.offset,
       timers: this.timers.size,
+      eventTimers: this.eventTimers.size,
+      watermark: this.watermark,
     });
     this.scheduleTimerTick();
+    this.scheduleEventTimers();
     this.checkpointTimer = setInterval(() => this.requestCheckpoint(), this.cfg.checkpointIntervalMs);
     owned.start(position.offset, (records) => this.onRecords(records));
   }
@@ -309,6 +368,7 @@ export class PartitionTask {
     addresses: number;
     inFlight: number;
     timers: number;
+    eventTimers: number;
   } {
     return {
       outstanding: this.outstanding.pending,
@@ -316,7 +376,14 @@ export class PartitionTask {
       addresses: this.slots.size,
       inFlight: this.inFlightCalls,
       timers: this.timers.size,
+      eventTimers: this.eventTimers.size,
     };
+  }
+
+  /** The partition watermark (ms since the epoch), undefined while there is none. */
+  get watermark(): number | undefined {
+    const w = this.wmLive.watermark;
+    return Number.isFinite(w) ? w : undefined;
   }
 
   /** Checkpoint now (tests, shutdown); resolves when it is committed. */
@@ -330,9 +397,9 @@ export class PartitionTask {
     return this.slots.get(key)?.states;
   }
 
-  /** Pending delayed messages of this partition whose sender is `senderKey`. */
+  /** Pending delayed messages and event-time timers of this partition. */
   pendingTimers(): number {
-    return this.timers.size;
+    return this.timers.size + this.eventTimers.size;
   }
 
   /** The offset this partition is committed up to (consumer lag = end offset - this). */
@@ -340,12 +407,17 @@ export class PartitionTask {
     return this.lastPosition;
   }
 
-  /** Pending delayed messages sent by or to the address `key`, soonest first, at most `max`. */
+  /**
+   * Pending delayed messages sent by or to the address `key`, soonest first, then its event-time
+   * timers (`kind: 'event-time'`) by time; at most `max`.
+   */
   delayedMessages(key: string, max: number): StoredTimer[] {
-    return this.timers
-      .list((t) => t.callerKey === key || t.targetKey === key)
-      .sort((a, b) => a.fireAt - b.fireAt)
-      .slice(0, max);
+    const match = (t: StoredTimer): boolean => t.callerKey === key || t.targetKey === key;
+    const byTime = (a: StoredTimer, b: StoredTimer): number => a.fireAt - b.fireAt;
+    return [...this.timers.list(match).sort(byTime), ...this.eventTimers.list(match).sort(byTime)].slice(
+      0,
+      max,
+    );
   }
 
   // ---------------------------------------------------------------- input
@@ -355,7 +427,21 @@ export class PartitionTask {
     for (const record of records) {
       if (record.offset < this.startOffset) continue;
       this.outstanding.add(record.offset);
+      if (record.headers[Header.checkpoint] !== undefined) {
+        // A checkpoint's marker: no message, and no progress worth a checkpoint of its own.
+        this.outstanding.complete(record.offset);
+        continue;
+      }
+      const mark = watermarkOf(record);
+      if (mark !== undefined) {
+        // Applied again on replay even when the checkpoint says complete: the restored watermark
+        // is the one at the committed position, and the marks after it bring it up to date.
+        this.outstanding.complete(record.offset);
+        this.onMark(record.offset, mark);
+        continue;
+      }
       this.stats.received++;
+      this.progressSinceCheckpoint = true;
       if (inRanges(this.replaySkip, record.offset)) {
         this.stats.skippedOnReplay++;
         this.outstanding.complete(record.offset);
@@ -363,7 +449,57 @@ export class PartitionTask {
       }
       this.accept(record);
     }
+    this.foldMarks(this.outstanding.position());
     this.updateFlow();
+  }
+
+  // ---------------------------------------------------------------- watermarks
+
+  private onMark(offset: number, mark: WatermarkMark | 'invalid'): void {
+    this.stats.watermarkMarks++;
+    if (mark === 'invalid') {
+      this.warnOnce('invalid', 'ignoring a malformed watermark mark', { offset });
+      return;
+    }
+    if (!this.wmLive.expects(mark.group)) {
+      this.warnOnce(mark.group, 'ignoring watermark marks of a source group that is not in the module', {
+        group: mark.group,
+      });
+      return;
+    }
+    this.marksBeyond.push({ offset, mark });
+    if (this.wmLive.apply(mark)) this.scheduleEventTimers();
+  }
+
+  /** Moves the marks below `position` (every record before them is complete) into `wmStable`. */
+  private foldMarks(position: number): void {
+    let n = 0;
+    while (n < this.marksBeyond.length && this.marksBeyond[n]!.offset < position) {
+      this.wmStable.apply(this.marksBeyond[n]!.mark);
+      n++;
+    }
+    if (n > 0) this.marksBeyond.splice(0, n);
+  }
+
+  private restoreWatermarks(snapshot: string | undefined): void {
+    const groups = this.deps.watermarkGroups ?? [];
+    try {
+      this.wmStable = WatermarkTracker.restore(snapshot, groups);
+    } catch (err) {
+      // The marks after the committed position still arrive; only the start is lower.
+      this.log.error('the checkpoint holds an unreadable watermark snapshot; starting without one', {
+        err,
+      });
+      this.wmStable = new WatermarkTracker(groups);
+    }
+    this.wmLive = this.wmStable.clone();
+    this.marksBeyond = [];
+  }
+
+  private warnOnce(key: string, text: string, fields: Record<string, unknown>): void {
+    if (this.unknownGroups.has(key) || this.unknownGroups.size >= 100) return;
+    this.unknownGroups.add(key);
+    this.log.warn(text, fields);
   }
 
   private accept(record: LogRecord): void {
@@ -396,7 +532,7 @@ export class PartitionTask {
     }
     const slot = this.slot(target, functionType, fnTarget);
     // A record that cannot be decoded still takes its place in the address's order.
-    slot.mailbox.push({ offset: record.offset, record, env, dead });
+    slot.mailbox.push({ offset: record.offset, record, env, dead, watermark: this.wmLive.watermark });
     this.checkBlocked(slot);
     this.dispatch(slot);
   }
@@ -536,11 +672,17 @@ export class PartitionTask {
         });
       }
     }
-    const invocations: ToFunctionInvocation[] = batch.map((e) =>
-      e.env!.caller === undefined
-        ? { argument: e.env!.argument }
-        : { caller: e.env!.caller, argument: e.env!.argument },
-    );
+    const invocations: ToFunctionInvocation[] = batch.map((e) => {
+      const env = e.env!;
+      const invocation: ToFunctionInvocation =
+        env.caller === undefined
+          ? { argument: env.argument }
+          : { caller: env.caller, argument: env.argument };
+      // Extension fields (ignored by StateFun SDKs); 0 on the wire means "unknown".
+      if (Number.isSafeInteger(env.eventTime) && env.eventTime !== 0) invocation.eventTime = env.eventTime;
+      if (Number.isSafeInteger(e.watermark) && e.watermark !== 0) invocation.watermark = e.watermark;
+      return invocation;
+    });
     return { invocation: { target: slot.address, state, invocations } };
   }
 
@@ -634,9 +776,12 @@ export class PartitionTask {
   private apply(slot: Slot, batch: readonly Entry[], result: InvocationResponse): void {
     const { internalTopic, partitions } = this.deps;
     const now = this.now();
-    const eventTime = batch.reduce((t, e) => Math.max(t, e.env!.eventTime), 0);
+    // An effect carries the event time of the invocation that produced it when the function says
+    // which (our SDK does); otherwise (StateFun SDKs) the latest event time of the batch.
+    const batchTime = batch.reduce((t, e) => Math.max(t, e.env!.eventTime), 0);
     this.stats.invocations += batch.length;
     for (const msg of result.outgoingMessages) {
+      const eventTime = effectTime(msg.eventTime, batchTime);
       const reason = addressProblem(msg.target);
       if (reason !== undefined) {
         this.deadLetterEffect(
@@ -657,8 +802,15 @@ export class PartitionTask {
         }),
       );
     }
-    for (const d of result.delayedInvocations) this.applyDelayed(slot, d, now, eventTime);
+    for (const d of result.delayedInvocations)
+      this.applyDelayed(
+        slot,
+        d,
+        now,
+        effectTime(d.atEventTime === true ? undefined : d.eventTime, batchTime),
+      );
     for (const e of result.outgoingEgresses) {
+      const eventTime = effectTime(e.eventTime, batchTime);
       const routed = this.deps.egress.route(e, eventTime);
       if ('record' in routed) this.push(routed.record);
       else this.deadLetterEffect(slot, routed.code, routed.error, e.argument, eventTime);
@@ -701,9 +853,10 @@ export class PartitionTask {
         );
         return;
       }
-      // Best effort, as in StateFun: an unknown or already delivered token is a no-op.
+      // Best effort, as in StateFun: an unknown or already delivered token is a no-op. Delayed
+      // messages and event-time timers share the tokens of their sender.
       const id = timerId(slot.key, d.cancellationToken);
-      if (this.timers.remove(id)) {
+      if (this.timers.remove(id) || this.eventTimers.remove(id)) {
         delta.timersAdded.delete(id);
         delta.timersRemoved.add(id);
         this.buffer.changes++;
@@ -720,8 +873,16 @@ export class PartitionTask {
       );
       return;
     }
+    const atEventTime = d.atEventTime === true;
     const reason =
-      addressProblem(d.target) ?? (d.delayInMs < 0 ? `negative delay ${d.delayInMs} ms` : undefined);
+      addressProblem(d.target) ??
+      (atEventTime
+        ? d.eventTime === undefined || !Number.isSafeInteger(d.eventTime) || d.eventTime <= 0
+          ? `an event-time timer needs a positive time in ms since the epoch, got ${String(d.eventTime)}`
+          : undefined
+        : d.delayInMs < 0
+          ? `negative delay ${d.delayInMs} ms`
+          : undefined);
     if (reason !== undefined) {
       this.deadLetterEffect(
         slot,
@@ -735,7 +896,7 @@ export class PartitionTask {
     let id: string;
     if (d.cancellationToken !== '') {
       id = timerId(slot.key, d.cancellationToken);
-      if (this.timers.has(id)) {
+      if (this.timers.has(id) || this.eventTimers.has(id)) {
         this.deadLetterEffect(
           slot,
           'CANCELLATION_TOKEN_REUSED',
@@ -750,19 +911,27 @@ export class PartitionTask {
     }
     const timer: StoredTimer = {
       id,
-      fireAt: now + d.delayInMs,
+      fireAt: atEventTime ? d.eventTime! : now + d.delayInMs,
       targetKey: addressKey(d.target),
       callerKey: slot.key,
       typename: d.argument.typename,
       value: d.argument.value,
       userToken: d.cancellationToken !== '',
-      eventTime,
+      // A timer's message carries the timer's time as its event time.
+      eventTime: atEventTime ? d.eventTime! : eventTime,
     };
-    this.timers.add(timer);
+    if (atEventTime) timer.kind = 'event-time';
     delta.timersRemoved.delete(id);
     delta.timersAdded.set(id, timer);
     this.buffer.changes++;
-    this.scheduleTimerTick();
+    if (atEventTime) {
+      this.eventTimers.add(timer);
+      // A time the watermark has passed already: due at once.
+      if (timer.fireAt <= this.wmLive.watermark) this.scheduleEventTimers();
+    } else {
+      this.timers.add(timer);
+      this.scheduleTimerTick();
+    }
   }
 
   private writeState(slot: Slot, name: string, value: StoredValue | null): void {
@@ -887,6 +1056,47 @@ export class PartitionTask {
     this.scheduleTimerTick();
   }
 
+  /** Fires the due event-time timers soon (coalesced: one pass per turn of the event loop). */
+  private scheduleEventTimers(): void {
+    if (!this.running || this.eventTimerTick !== undefined) return;
+    const next = this.eventTimers.peekTime();
+    if (next === undefined || next > this.wmLive.watermark) return;
+    this.eventTimerTick = setImmediate(() => {
+      this.eventTimerTick = undefined;
+      this.fireEventTimers();
+    });
+  }
+
+  /**
+   * Event-time timers due at the watermark become log records, earliest first (ties by id), in
+   * the same checkpoint that removes them: exactly once, and in timestamp order per target.
+   * While the uncommitted buffer is over its bound, firing waits for the next checkpoint.
+   */
+  private fireEventTimers(): void {
+    if (!this.running) return;
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords * 2) {
+      this.requestCheckpoint();
+      return;
+    }
+    const due = this.eventTimers.popDue(this.wmLive.watermark, this.cfg.timerBatch);
+    const { internalTopic, partitions } = this.deps;
+    for (const t of due) {
+      this.stats.eventTimersFired++;
+      this.buffer.delta.timersAdded.delete(t.id);
+      this.buffer.delta.timersRemoved.add(t.id);
+      this.push(
+        toInternalRecord(internalTopic, partitions, {
+          target: parseAddressKey(t.targetKey),
+          caller: parseAddressKey(t.callerKey),
+          argument: { typename: t.typename, hasValue: true, value: t.value },
+          eventTime: t.eventTime ?? t.fireAt,
+        }),
+      );
+    }
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    this.scheduleEventTimers();
+  }
+
   // ---------------------------------------------------------------- checkpoints
 
   private requestCheckpoint(): void {
@@ -900,10 +1110,27 @@ export class PartitionTask {
     const completed = JSON.stringify(this.outstanding.completedBeyond());
     const buf = this.buffer;
     if (buf.changes === 0 && position === this.lastPosition && completed === this.lastCompleted) return;
+    // Each checkpoint with effects writes a marker record into this partition, which recovery
+    // looks for. A checkpoint that only moves past markers has no effects to lose, writes none
+    // (else markers would beget checkpoints forever), and is safely dropped when in doubt.
+    const markersOnly = buf.changes === 0 && !this.progressSinceCheckpoint;
     const id = ++this.checkpointId;
     this.buffer = emptyBuffer();
     this.autoTimerSeq = 0;
-    buf.delta.meta = { completed };
+    this.progressSinceCheckpoint = false;
+    buf.delta.meta = { completed, position: String(position), checkpoint: String(id) };
+    // The watermark as of the committed position: a replay re-reads the marks after it.
+    this.foldMarks(position);
+    buf.delta.meta[WATERMARK_META_KEY] = this.wmStable.serialize();
+    if (!markersOnly) {
+      buf.records.push({
+        topic: this.deps.internalTopic,
+        partition: this.partition,
+        key: null,
+        value: null,
+        headers: { [Header.checkpoint]: String(id) },
+      });
+    }
     const started = this.now();
     const run = (async () => {
       const { store, owned, hooks } = this.deps;
@@ -936,6 +1163,7 @@ export class PartitionTask {
     this.evict();
     this.updateFlow();
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    this.scheduleEventTimers();
   }
 
   /** Drops idle, committed addresses beyond the cache size (least recently used first). */
@@ -998,10 +1226,29 @@ export class PartitionTask {
     this.running = false;
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     if (this.timerTimeout !== undefined) clearTimeout(this.timerTimeout);
+    if (this.eventTimerTick !== undefined) clearImmediate(this.eventTimerTick);
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     for (const slot of this.slots.values()) slot.abort?.abort();
   }
+}
+
+/** The position a checkpoint's metadata records (none before the first checkpoint). */
+function positionOf(meta: Record<string, string>): CommittedPosition {
+  const offset = Number(meta.position);
+  const checkpointId = Number(meta.checkpoint);
+  return Number.isFinite(offset) && Number.isFinite(checkpointId) && meta.position !== undefined
+    ? { offset, checkpointId }
+    : { offset: -1, checkpointId: -1 };
+}
+
+function newest(a: CommittedPosition, b: CommittedPosition): CommittedPosition {
+  return b.checkpointId > a.checkpointId ? b : a;
+}
+
+/** The event time an effect names when it is a usable int64, else the batch's. */
+function effectTime(own: number | undefined, batchTime: number): number {
+  return own !== undefined && Number.isSafeInteger(own) && own !== 0 ? own : batchTime;
 }
 
 function parseRanges(text: string | undefined): OffsetRanges {

@@ -461,6 +461,17 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
     return Promise.resolve(this.log.position(this.partition));
   }
 
+  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
+    const end = this.log.endOffset(this.log.internalTopic, this.partition);
+    for (let at = offset; at < end;) {
+      const batch = this.log.readRange(this.log.internalTopic, this.partition, at, 1000);
+      if (batch.length === 0) break;
+      if (batch.some(match)) return Promise.resolve(true);
+      at = batch[batch.length - 1]!.offset + 1;
+    }
+    return Promise.resolve(false);
+  }
+
   start(offset: number, sink: RecordSink): void {
     if (this.sink !== undefined)
       throw new ContinuumError('LOG_STARTED', `partition ${this.partition} already started`);

@@ -47,6 +47,13 @@ export interface OwnedPartition {
   fence(): Promise<void>;
   /** The committed position. Call only after `fence()` (an earlier read may be stale). */
   committed(): Promise<CommittedPosition>;
+  /**
+   * Reads committed records from `offset` up to the partition's end as of the call, and tells
+   * whether `match` accepted one (stopping there). Recovery uses it to find a checkpoint's marker
+   * record when the committed position read from the log may be stale. Call after `fence()` and
+   * before `start()`.
+   */
+  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean>;
   /** Starts delivering records from `offset` to `sink`, in offset order. Called once. */
   start(offset: number, sink: RecordSink): void;
   /** Stops delivery until `resume()`; records already handed over stay handed over. */

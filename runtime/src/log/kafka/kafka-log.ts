@@ -10,6 +10,7 @@ import type {
   AssignmentListener,
   CommittedPosition,
   Log,
+  LogRecord,
   OutRecord,
   OwnedPartition,
   RecordSink,
@@ -203,6 +204,10 @@ class KafkaOwnedPartition implements OwnedPartition {
       offset: offset ?? (await this.log.lowWatermark(this.partition)),
       checkpointId: match === null ? 0 : Number(match[1]),
     };
+  }
+
+  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
+    return this.inner.scanFor(offset, match);
   }
 
   start(offset: number, sink: RecordSink): void {

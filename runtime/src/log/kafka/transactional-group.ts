@@ -73,6 +73,12 @@ export class TransactionalGroup {
       }
       this.onAssignment(assigned);
     });
+    // Batches of only control records (transaction markers) never reach eachBatch, but they do
+    // move the consumer along; a scan learns from this event that it reached its end.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, lastOffset } = e.payload;
+      this.entries.get(tpKey({ topic, partition }))?.owned.progressed(Number(lastOffset));
+    });
     consumer.on(consumer.events.CRASH, (e) => {
       this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', {
         error: e.payload.error.message,
@@ -139,6 +145,14 @@ export class TransactionalGroup {
     entry.state = 'started';
     this.consumer?.seek({ topic: owned.tp.topic, partition: owned.tp.partition, offset: String(offset) });
     if (!owned.userPaused) this.resume(owned.tp);
+  }
+
+  /** Back to the recovering state after a scan: paused, batches dropped until the next start. */
+  stopDelivery(owned: GroupOwnedPartition): void {
+    const entry = this.entries.get(tpKey(owned.tp));
+    if (entry === undefined || entry.owned !== owned || entry.state === 'revoked') return;
+    entry.state = 'pending';
+    this.pause(owned.tp);
   }
 
   // ---- internals ----
@@ -239,6 +253,8 @@ export class GroupOwnedPartition {
   nextOffset = 0;
   userPaused = false;
   private sink: RecordSink | undefined;
+  private scan:
+    { match: (r: LogRecord) => boolean; end: number; resolve: (found: boolean) => void } | undefined;
   private producer: Producer | undefined;
   private closed = false;
 
@@ -297,6 +313,50 @@ export class GroupOwnedPartition {
     return { offset: offset < 0 ? undefined : offset, metadata: part?.metadata ?? null };
   }
 
+  /** See OwnedPartition.scanFor: delivery runs into a matcher until a match or the end. */
+  async scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
+    const { admin } = this.group.opts;
+    let end: number;
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.tp.topic);
+      end = Number(offsets.find((o) => o.partition === this.tp.partition)?.high ?? 0);
+    } catch (err) {
+      throw kafkaError(`reading the end offset of ${this.tp.topic}/${this.tp.partition}`, err);
+    }
+    if (offset >= end) return false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<boolean>((resolve, reject) => {
+        this.scan = { match, end, resolve };
+        // An open transaction of another producer holds the readable end back; it ends within
+        // its transaction timeout. Give up (recovery is retried) rather than wait forever.
+        timer = setTimeout(
+          () =>
+            reject(
+              new ContinuumError(
+                'RECOVERY_SCAN_TIMEOUT',
+                `${this.tp.topic}/${this.tp.partition}: reading up to offset ${end} took too long`,
+                { retryable: true },
+              ),
+            ),
+          120_000,
+        );
+        this.nextOffset = offset;
+        this.group.startDelivery(this, offset);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.scan = undefined;
+      this.group.stopDelivery(this);
+    }
+  }
+
+  /** The consumer moved past `lastOffset` (possibly over control records only). */
+  progressed(lastOffset: number): void {
+    const scan = this.scan;
+    if (scan !== undefined && lastOffset >= scan.end - 1) scan.resolve(false);
+  }
+
   start(offset: number, sink: RecordSink): void {
     if (this.sink !== undefined)
       throw new ContinuumError('LOG_STARTED', `${this.tp.topic}/${this.tp.partition} already started`);
@@ -306,7 +366,14 @@ export class GroupOwnedPartition {
   }
 
   deliver(records: readonly LogRecord[]): void {
-    if (!this.closed) this.sink?.(records);
+    if (this.closed) return;
+    const scan = this.scan;
+    if (scan !== undefined) {
+      if (records.some(scan.match)) scan.resolve(true);
+      else if (records[records.length - 1]!.offset >= scan.end - 1) scan.resolve(false);
+      return;
+    }
+    this.sink?.(records);
   }
 
   pause(): void {
