@@ -61,6 +61,8 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     internalTopic: log.internalTopic,
     deadLetterTopic,
     sampleIntervalMs: opts.metricsSampleIntervalMs,
+    // End offsets of the embedded log are an in-process read: no reason to cache them.
+    lagCacheMs: 0,
     logger,
   });
   const tracing =

@@ -324,7 +324,7 @@ export class RuntimeMetrics {
     });
     this.checkpointRecords = new Histogram({
       name: 'continuum_checkpoint_records',
-      help: 'Records (internal messages, egress, dead letters) committed per checkpoint.',
+      help: 'Records committed per checkpoint: internal messages, egress, dead letters and its marker record.',
       buckets: recordBuckets,
       registers,
     });
@@ -654,8 +654,10 @@ export class RuntimeMetrics {
     let egress = 0;
     for (const r of c.records) {
       bytes += (r.key?.length ?? 0) + (r.value?.byteLength ?? 0);
-      if (r.topic === this.opts.internalTopic) internal++;
-      else if (r.topic === this.opts.deadLetterTopic) dead++;
+      if (r.topic === this.opts.internalTopic) {
+        // Keyless internal records are the checkpoint's own markers, not messages.
+        if (r.key !== null) internal++;
+      } else if (r.topic === this.opts.deadLetterTopic) dead++;
       else {
         egress++;
         this.egressRecords.inc({ topic: this.topicLabels.of(r.topic) });
