@@ -2,7 +2,7 @@
 // loopback: a counter that forwards to a sink and egresses to Kafka, a profile that keeps state
 // and a pending delayed message, an endpoint that fails on demand, and a function whose egress
 // is undeclared (an effect dead letter). Plus admin-API helpers.
-import { serveOfficial, serveOnLoopback, sf, type LoopbackServer } from '../dev/support.js';
+import { serveOnLoopback, sf, type LoopbackServer } from '../dev/support.js';
 
 const { StateFun, messageBuilder, kafkaEgressMessage, egressMessageBuilder } = sf;
 
