@@ -3,9 +3,12 @@
 // dead letter and the ingress offset are committed in one transaction by a producer whose
 // transactional id belongs to the ingress partition, so a new owner fences the old one.
 // Spec §5: key → address id, valueType → typename, the raw value bytes → the argument, no caller.
+// Each ingress partition is a watermark source: its marks go into every internal partition in the
+// same transactions as its records (see event-time.ts).
 import type { Admin, Kafka } from 'kafkajs';
 import { parseTypeName } from '../core/address.js';
-import { deadLetterRecord, sourceOf, toInternalRecord } from '../core/envelope.js';
+import { deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
+import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import { kafkaError } from '../log/kafka/client.js';
 import {
@@ -14,7 +17,8 @@ import {
   type TopicPartition,
 } from '../log/kafka/transactional-group.js';
 import type { Logger } from '../logger.js';
-import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
+import type { EventTimeExtractor, KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
+import { extractEventTime, SourceWatermark } from './event-time.js';
 
 export interface KafkaIngressOptions {
   ingress: KafkaIngressConfig;
@@ -32,21 +36,32 @@ export interface KafkaIngressOptions {
   maxBatch?: number | undefined;
   sessionTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
+  /** Marks of one ingress partition are written at most this often (default 200 ms). */
+  watermarkIntervalMs?: number | undefined;
 }
 
 export interface IngressStats {
   moved: number;
   deadLetters: number;
   transactions: number;
+  /** Watermark marks written (each to every internal partition). */
+  marks: number;
 }
 
 /** Maps one ingress record to internal-log records (or a dead letter). Pure; exported for tests. */
 export function routeIngressRecord(
   record: LogRecord,
   route: KafkaIngressTopic | undefined,
-  opts: { internalTopic: string; partitions: number; deadLetterTopic: string; ingressId: string },
+  opts: {
+    internalTopic: string;
+    partitions: number;
+    deadLetterTopic: string;
+    ingressId: string;
+    /** Where the event time comes from (default: the record timestamp). */
+    extractor?: EventTimeExtractor | undefined;
+  },
   now: number,
-): { records: OutRecord[]; deadLetter: boolean } {
+): { records: OutRecord[]; deadLetter: boolean; eventTime?: number | undefined } {
   const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
     deadLetter: true,
     records: [
@@ -67,6 +82,13 @@ export function routeIngressRecord(
   if (record.key === null)
     return dead('INGRESS_KEY_MISSING', 'the record has no key, so it names no function id');
   if (record.value === null) return dead('INGRESS_VALUE_MISSING', 'the record has no value (tombstone)');
+  const time = extractEventTime(
+    opts.extractor ?? { type: 'record-timestamp' },
+    record.value,
+    record.timestamp,
+    now,
+  );
+  if (!time.ok) return dead('INGRESS_EVENT_TIME_INVALID', time.reason);
   const records: OutRecord[] = [];
   for (const target of route.targets) {
     const { namespace, name } = parseTypeName(target);
@@ -74,21 +96,23 @@ export function routeIngressRecord(
       toInternalRecord(opts.internalTopic, opts.partitions, {
         target: { namespace, type: name, id: record.key },
         argument: { typename: route.valueType, hasValue: true, value: record.value },
-        eventTime: record.timestamp,
+        eventTime: time.eventTime,
       }),
     );
   }
-  return { records, deadLetter: false };
+  return { records, deadLetter: false, eventTime: time.eventTime };
 }
 
 export class KafkaIngress {
-  readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0 };
+  readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0, marks: 0 };
   private readonly group: TransactionalGroup;
   private readonly routes: Map<string, KafkaIngressTopic>;
   private readonly movers = new Map<string, PartitionMover>();
   private readonly groupId: string;
   private readonly retries = new Set<NodeJS.Timeout>();
   private stopping = false;
+  /** The watermark members of this ingress: `<topic>:<partitions>` of each topic. */
+  private members = '';
 
   constructor(private readonly opts: KafkaIngressOptions) {
     const { ingress } = opts;
@@ -107,6 +131,12 @@ export class KafkaIngress {
   }
 
   async start(): Promise<void> {
+    const topics = this.opts.ingress.topics.map((t) => t.topic);
+    const metadata = await this.opts.admin.fetchTopicMetadata({ topics });
+    this.members = metadata.topics
+      .map((t) => `${t.name}:${t.partitions.length}`)
+      .sort()
+      .join(',');
     await this.group.start({
       assigned: async (owned) => {
         const mover = new PartitionMover(this, owned);
@@ -179,7 +209,7 @@ export class KafkaIngress {
     }
   }
 
-  route(record: LogRecord): { records: OutRecord[]; deadLetter: boolean } {
+  route(record: LogRecord): { records: OutRecord[]; deadLetter: boolean; eventTime?: number | undefined } {
     return routeIngressRecord(
       record,
       this.routes.get(record.topic),
@@ -188,13 +218,32 @@ export class KafkaIngress {
         partitions: this.opts.partitions,
         deadLetterTopic: this.opts.deadLetterTopic,
         ingressId: this.opts.ingress.id,
+        extractor: this.opts.ingress.eventTime.extractor,
       },
       Date.now(),
     );
   }
 
-  get limits(): { maxQueued: number; maxBatch: number } {
-    return { maxQueued: this.opts.maxQueued ?? 5000, maxBatch: this.opts.maxBatch ?? 1000 };
+  /** The watermark of one ingress partition, a source of the group named by the ingress id. */
+  sourceWatermark(tp: TopicPartition): SourceWatermark {
+    return new SourceWatermark(
+      this.opts.ingress.eventTime,
+      { group: this.opts.ingress.id, source: `${tp.topic}/${tp.partition}`, members: this.members },
+      Date.now(),
+    );
+  }
+
+  /** The records of a mark: one per internal partition. */
+  markRecords(mark: WatermarkMark): OutRecord[] {
+    return watermarkRecords(this.opts.internalTopic, this.opts.partitions, mark, Date.now());
+  }
+
+  get limits(): { maxQueued: number; maxBatch: number; watermarkIntervalMs: number } {
+    return {
+      maxQueued: this.opts.maxQueued ?? 5000,
+      maxBatch: this.opts.maxBatch ?? 1000,
+      watermarkIntervalMs: this.opts.watermarkIntervalMs ?? 200,
+    };
   }
 
   get logger(): Logger {
@@ -204,27 +253,43 @@ export class KafkaIngress {
 
 const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
 
-/** Moves one ingress partition's records into the internal log, one transaction per batch. */
+/**
+ * Moves one ingress partition's records into the internal log, one transaction per batch. The
+ * partition is a watermark source: a batch's transaction also carries the mark that covers it (at
+ * most one per watermark interval; a quiet spell flushes the last one in a transaction of its own),
+ * and after the idle timeout without records an idle mark.
+ */
 class PartitionMover {
   private queue: LogRecord[] = [];
   private running: Promise<void> | undefined;
   private stopped = false;
   private paused = false;
+  private readonly watermark: SourceWatermark;
+  private ticker: NodeJS.Timeout | undefined;
+  /** The offset the group has committed for this partition (where a marks-only transaction stays). */
+  private nextOffset = 0;
+  private lastMarkAt = 0;
 
   constructor(
     private readonly ingress: KafkaIngress,
     private readonly owned: GroupOwnedPartition,
-  ) {}
+  ) {
+    this.watermark = ingress.sourceWatermark(owned.tp);
+  }
 
   async start(): Promise<void> {
     await this.owned.fence();
     const committed = await this.owned.committed();
     const offset = committed.offset ?? (await this.ingress.initialOffset(this.owned.tp));
+    this.nextOffset = offset;
+    if (this.stopped) return;
+    this.ticker = setInterval(() => this.kick(), this.ingress.limits.watermarkIntervalMs);
     this.owned.start(offset, (records) => this.enqueue(records));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
     await this.running;
   }
 
@@ -235,28 +300,50 @@ class PartitionMover {
       this.paused = true;
       this.owned.pause();
     }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
     });
   }
 
+  /** The mark to write with this transaction: news at most once per interval, or an idle mark. */
+  private markDue(now: number): WatermarkMark | undefined {
+    if (this.watermark.hasNews && now - this.lastMarkAt >= this.ingress.limits.watermarkIntervalMs) {
+      this.lastMarkAt = now;
+      return this.watermark.takeMark();
+    }
+    return this.queue.length === 0 ? this.watermark.takeIdle(now) : undefined;
+  }
+
   private async drain(): Promise<void> {
-    while (!this.stopped && this.queue.length > 0) {
+    for (;;) {
+      if (this.stopped) return;
       const batch = this.queue.splice(0, this.ingress.limits.maxBatch);
       const out: OutRecord[] = [];
       let dead = 0;
+      const now = Date.now();
       for (const r of batch) {
         const routed = this.ingress.route(r);
         out.push(...routed.records);
         if (routed.deadLetter) dead++;
+        else if (routed.eventTime !== undefined) this.watermark.observe(routed.eventTime, now);
       }
-      const next = batch[batch.length - 1]!.offset + 1;
+      // News waits for the interval (the ticker flushes it in a transaction of its own).
+      const mark = this.markDue(now);
+      if (batch.length === 0 && mark === undefined) return;
+      if (mark !== undefined) out.push(...this.ingress.markRecords(mark));
+      const next = batch.length === 0 ? this.nextOffset : batch[batch.length - 1]!.offset + 1;
       try {
         await this.owned.commit(out, next, null);
       } catch (err) {
         // Nothing of this batch is visible; a new owner (or a restart) replays it from the
         // committed offset. Stop here rather than skip ahead.
         this.stopped = true;
+        if (this.ticker !== undefined) clearInterval(this.ticker);
         this.ingress.logger.error('moving ingress records failed; the partition is released', {
           topic: this.owned.tp.topic,
           partition: this.owned.tp.partition,
@@ -265,9 +352,11 @@ class PartitionMover {
         this.ingress.moverFailed(this.owned.tp);
         return;
       }
+      this.nextOffset = next;
       this.ingress.stats.transactions++;
       this.ingress.stats.moved += batch.length - dead;
       this.ingress.stats.deadLetters += dead;
+      if (mark !== undefined) this.ingress.stats.marks++;
       if (this.paused && this.queue.length < this.ingress.limits.maxQueued / 2) {
         this.paused = false;
         this.owned.resume();

@@ -1,0 +1,141 @@
+// Event time at the ingress: reading a record's event time (timestamp, ingress time or a JSON
+// field), and the watermark of one source (a Kafka ingress partition, the playground ingress):
+// the highest event time seen minus the disorder bound, announced with marks, and "idle" once the
+// source has been quiet for its idle timeout.
+import type { WatermarkMark } from '../core/watermarks.js';
+import { PLAYGROUND_INGRESS_ID } from '../module/playground.js';
+import type { EventTimeConfig, EventTimeExtractor, ModuleConfig } from '../module/types.js';
+
+export type ExtractedTime = { ok: true; eventTime: number } | { ok: false; reason: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The event time of a record. `timestamp` is the record's own time (Kafka timestamp, or the ingress
+ * time for the playground); a missing one (≤ 0) falls back to `now`.
+ */
+export function extractEventTime(
+  extractor: EventTimeExtractor,
+  value: Uint8Array | null,
+  timestamp: number,
+  now: number,
+): ExtractedTime {
+  if (extractor.type !== 'json-field') {
+    return { ok: true, eventTime: Number.isSafeInteger(timestamp) && timestamp > 0 ? timestamp : now };
+  }
+  const field = extractor.field;
+  if (value === null) return { ok: false, reason: `no value to read event-time field "${field}" from` };
+  let node: unknown;
+  try {
+    node = JSON.parse(utf8.decode(value));
+  } catch {
+    return { ok: false, reason: `the value is not UTF-8 JSON, so it has no event-time field "${field}"` };
+  }
+  for (const part of field.split('.')) {
+    node =
+      node !== null && typeof node === 'object' && !Array.isArray(node)
+        ? (node as Record<string, unknown>)[part]
+        : undefined;
+  }
+  let time: number;
+  if (typeof node === 'number') time = Math.floor(node);
+  else if (typeof node === 'string') time = Date.parse(node);
+  else
+    return {
+      ok: false,
+      reason: `event-time field "${field}" is ${node === undefined ? 'missing' : `a ${typeof node}`}; expected ms since the epoch or ISO-8601 text`,
+    };
+  if (!Number.isSafeInteger(time) || time <= 0) {
+    return {
+      ok: false,
+      reason: `event-time field "${field}" holds ${JSON.stringify(node)}, not a time after the epoch`,
+    };
+  }
+  return { ok: true, eventTime: time };
+}
+
+/** The watermark source group of a playground ingress (one per configured port). */
+export function playgroundSourceGroup(port: number): string {
+  return `${PLAYGROUND_INGRESS_ID}:${port}`;
+}
+
+/**
+ * The source groups whose marks make up the watermark of every partition: each Kafka ingress (in
+ * production; dev mode does not read Kafka) and each playground ingress.
+ */
+export function watermarkGroupsOf(module: ModuleConfig, mode: 'production' | 'dev'): string[] {
+  return [
+    ...(mode === 'production' ? module.kafkaIngresses.map((i) => i.id) : []),
+    ...module.playgroundIngresses.map((i) => playgroundSourceGroup(i.port)),
+  ];
+}
+
+/** Who a source is: its group (ingress id), its member id and every member of the group. */
+export interface SourceIdentity {
+  group: string;
+  source: string;
+  members: string;
+}
+
+/**
+ * The watermark of one source. Marks are only worth writing when something changed: the watermark
+ * advanced, or the source came back from idleness; an idle mark is written once per quiet spell.
+ */
+export class SourceWatermark {
+  private maxEventTime = -Infinity;
+  private emitted = -Infinity;
+  private idle = false;
+  /** Records arrived after an idle mark: the next mark announces the source again. */
+  private woke = false;
+  private lastActivity: number;
+
+  constructor(
+    private readonly config: EventTimeConfig,
+    private readonly identity: SourceIdentity,
+    now: number,
+  ) {
+    this.lastActivity = now;
+  }
+
+  /** A record with this event time went out (or is about to, in the same append/transaction). */
+  observe(eventTime: number, now: number): void {
+    if (eventTime > this.maxEventTime) this.maxEventTime = eventTime;
+    this.lastActivity = now;
+    if (this.idle) {
+      this.idle = false;
+      this.woke = true;
+    }
+  }
+
+  /** Max event time seen minus the disorder bound; -Infinity before the first record. */
+  get watermark(): number {
+    return this.maxEventTime - this.config.maxOutOfOrdernessMs;
+  }
+
+  /** Whether a call to {@link takeMark} would return a mark. */
+  get hasNews(): boolean {
+    return Number.isFinite(this.watermark) && (this.watermark > this.emitted || this.woke);
+  }
+
+  /** The mark to write now, if there is news; it counts as written. */
+  takeMark(): WatermarkMark | undefined {
+    if (!this.hasNews) return undefined;
+    this.emitted = this.watermark;
+    this.woke = false;
+    return { ...this.identity, watermark: this.emitted };
+  }
+
+  /** A mark from {@link takeMark} or {@link takeIdle} did not make it to the log: take it again. */
+  unsent(mark: WatermarkMark): void {
+    if (mark.watermark === 'idle') this.idle = false;
+    else this.woke = true;
+  }
+
+  /** The idle mark, once the source has been quiet for its idle timeout (once per quiet spell). */
+  takeIdle(now: number): WatermarkMark | undefined {
+    const timeout = this.config.idleTimeoutMs;
+    if (timeout <= 0 || this.idle || now - this.lastActivity < timeout) return undefined;
+    this.idle = true;
+    return { ...this.identity, watermark: 'idle' };
+  }
+}
