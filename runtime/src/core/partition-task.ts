@@ -648,7 +648,13 @@ export class PartitionTask {
         this.inFlightCalls--;
         if (this.stopped) return;
         observed?.ended?.({ latencyMs: this.now() - started, response: undefined, error: err });
-        this.onCallError(slot, batch, round, err, started);
+        // Dead letters of a failed call belong to its trace too.
+        this.effectHeaders = observed?.recordHeaders;
+        try {
+          this.onCallError(slot, batch, round, err, started);
+        } finally {
+          this.effectHeaders = undefined;
+        }
       },
     );
   }
