@@ -133,7 +133,8 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
 td.num, th.num { text-align: right; }
-td.wrap { word-break: break-word; max-width: 420px; }
+td.wrap { overflow-wrap: anywhere; max-width: 420px; }
+td.url { white-space: nowrap; max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
 tr.bad td { color: var(--bad); }
 tr.warn td { color: var(--warn); }
 td.empty { color: var(--muted); text-align: center; }
@@ -179,11 +180,23 @@ const js = String.raw`'use strict';
     return fmtDuration(Date.now() - Date.parse(iso)) + ' ago';
   }
   function clock(t) { return new Date(t).toTimeString().slice(0, 8); }
+  function clip(v, n) { v = v || ''; return v.length > n ? v.slice(0, n - 1) + '…' : v; }
+  // KPI rates average the last few samples: one interval alone is jumpy.
+  function recentRate(history, key) {
+    var last = history.slice(-5);
+    if (last.length === 0) return null;
+    return last.reduce(function (n, p) { return n + (p[key] || 0); }, 0) / last.length;
+  }
+  function lastValue(history, key) {
+    for (var i = history.length - 1; i >= 0; i--) if (!dash(history[i][key])) return history[i][key];
+    return null;
+  }
 
-  function cell(value, cls) {
+  function cell(value, cls, title) {
     var td = document.createElement('td');
     td.textContent = value;
     if (cls) td.className = cls;
+    if (title) td.title = title;
     return td;
   }
   function fillTable(id, rows, empty, columns, rowClass) {
@@ -201,7 +214,7 @@ const js = String.raw`'use strict';
       var tr = document.createElement('tr');
       var cls = rowClass ? rowClass(row) : '';
       if (cls) tr.className = cls;
-      columns.forEach(function (c) { tr.appendChild(cell(c[0](row), c[1])); });
+      columns.forEach(function (c) { tr.appendChild(cell(c[0](row), c[1], c[2] ? c[2](row) : '')); });
       body.appendChild(tr);
     });
   }
@@ -271,7 +284,7 @@ const js = String.raw`'use strict';
       var swatch = document.createElement('i');
       swatch.style.background = s.color;
       item.appendChild(swatch);
-      var last = points.length > 0 ? points[points.length - 1][s.key] : null;
+      var last = lastValue(points, s.key);
       item.appendChild(document.createTextNode(s.label + ' ' + format(last)));
       legend.appendChild(item);
     });
@@ -299,19 +312,20 @@ const js = String.raw`'use strict';
     o.health.problems.forEach(function (p) {
       var li = document.createElement('li');
       li.className = 'bad';
-      li.textContent = p;
+      li.textContent = clip(p, 240);
+      li.title = p;
       problems.appendChild(li);
     });
 
-    var cur = o.current || {};
-    setText('kpi-ingress', fmtRate(cur.ingress));
+    var h = o.history;
+    setText('kpi-ingress', fmtRate(recentRate(h, 'ingress')));
     setText('kpi-ingress-total', fmtInt(o.totals.ingress));
-    setText('kpi-invocations', fmtRate(cur.invocations));
+    setText('kpi-invocations', fmtRate(recentRate(h, 'invocations')));
     setText('kpi-invocations-total', fmtInt(o.totals.invocations));
-    setText('kpi-egress', fmtRate(cur.egress));
+    setText('kpi-egress', fmtRate(recentRate(h, 'egress')));
     setText('kpi-egress-total', fmtInt(o.totals.egress));
-    setText('kpi-p99', fmtMs(cur.p99Ms));
-    setText('kpi-p50', fmtMs(cur.p50Ms));
+    setText('kpi-p99', fmtMs(lastValue(h, 'p99Ms')));
+    setText('kpi-p50', fmtMs(lastValue(h, 'p50Ms')));
     setText('kpi-lag', fmtInt(o.lag.total));
     setText('kpi-lag-max', fmtInt(o.lag.max));
     setText('kpi-partitions', fmtInt(o.lag.partitions));
@@ -344,11 +358,12 @@ const js = String.raw`'use strict';
     ], function (f) { return f.errorRate > 0 ? 'bad' : ''; });
 
     fillTable('endpoints', o.endpoints, 'no endpoint called yet', [
-      [function (e) { return e.url; }, 'wrap'],
+      [function (e) { return e.url; }, 'url', function (e) { return e.url; }],
       [function (e) { return fmtInt(e.calls); }, 'num'],
       [function (e) { return fmtInt(e.failures); }, 'num'],
       [function (e) { return fmtPct(e.errorRate); }, 'num'],
-      [function (e) { return e.lastError ? e.lastError.code + ' (' + fmtAgo(e.lastError.at) + '): ' + e.lastError.message : ''; }, 'wrap']
+      [function (e) { return e.lastError ? e.lastError.code + ' (' + fmtAgo(e.lastError.at) + '): ' + clip(e.lastError.message, 160) : ''; }, 'wrap',
+        function (e) { return e.lastError ? e.lastError.message : ''; }]
     ], function (e) { return e.errorRate > 0 ? 'bad' : ''; });
 
     setText('partitions-owner', 'owned by ' + o.instance);
@@ -375,7 +390,7 @@ const js = String.raw`'use strict';
       [function (d) { return d.failedAt ? fmtAgo(d.failedAt) : ''; }],
       [function (d) { return d.code; }],
       [function (d) { return d.target || d.key || ''; }, 'wrap'],
-      [function (d) { return d.reason; }, 'wrap']
+      [function (d) { return clip(d.reason, 160); }, 'wrap', function (d) { return d.reason; }]
     ]);
 
     setText('memory', fmtBytes(o.memory.rssBytes));

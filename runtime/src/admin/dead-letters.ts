@@ -102,12 +102,12 @@ export class DeadLetters {
     items: DeadLetterView[];
   }> {
     await this.refresh();
-    const items: DeadLetterView[] = [];
-    for (let i = this.recent.length - 1; i >= 0 && items.length < opts.limit; i--) {
-      const v = this.recent[i]!;
-      if (opts.code === undefined || v.code === opts.code)
-        items.push({ ...v, replayed: this.replayed.has(v.id) });
-    }
+    // Newest first by failure time (partitions of the topic interleave in time).
+    const items = this.recent
+      .filter((v) => opts.code === undefined || v.code === opts.code)
+      .sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? '') || b.offset - a.offset)
+      .slice(0, opts.limit)
+      .map((v) => ({ ...v, replayed: this.replayed.has(v.id) }));
     return { topic: this.opts.topic, total: this.seen, byCode: Object.fromEntries(this.byCode), items };
   }
 
