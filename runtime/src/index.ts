@@ -33,6 +33,9 @@ export { KafkaLog } from './log/kafka/kafka-log.js';
 export type { KafkaLogOptions } from './log/kafka/kafka-log.js';
 export type { KafkaConnection } from './log/kafka/client.js';
 export { KafkaIngress, routeIngressRecord } from './ingress/kafka-ingress.js';
+export { WatermarkTracker } from './core/watermarks.js';
+export type { WatermarkMark } from './core/watermarks.js';
+export { extractEventTime, SourceWatermark, watermarkGroupsOf } from './ingress/event-time.js';
 
 export type {
   AddressDelta,
