@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { TracerProvider } from '@opentelemetry/api';
 import { encodeInt, encodeString, PrimitiveTypeName } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import { createLogger, type LogLevel, type Logger } from '../logger.js';
@@ -38,7 +39,9 @@ Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)
       --data-dir DIR     where log and state are kept (default: .data/dev next to the module)
       --partitions N     partitions of the internal log (default 4; fixed per data directory)
-      --admin-port N     admin API port (default 9090; 0 picks a free port)
+      --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
+      --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
+                         (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
       --no-companions    do not start the processes of statefun-dev.json
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
@@ -59,7 +62,9 @@ Options:
                          [CONTINUUM_PARTITIONS]
       --group ID         consumer group of the runtime processes (default continuum-runtime)
                          [CONTINUUM_GROUP_ID]
-      --admin-port N     admin/health/metrics port (default 9090) [CONTINUUM_ADMIN_PORT]
+      --admin-port N     admin/health/metrics/dashboard port (default 9090) [CONTINUUM_ADMIN_PORT]
+      --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector (off by
+                         default) [CONTINUUM_OTLP_ENDPOINT]
       --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
       --log-format F     pretty or json [CONTINUUM_LOG_FORMAT]
       --log-level L      debug, info, warn, error [CONTINUUM_LOG_LEVEL]
@@ -69,7 +74,9 @@ More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plai
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
 CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTINUUM_ADMIN_TOKEN,
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default 200), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000).
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
+CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
 `,
   validate: `statefun validate FILE...
 
@@ -192,6 +199,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     'data-dir': { type: 'string' },
     partitions: { type: 'string' },
     'admin-port': { type: 'string' },
+    'otlp-endpoint': { type: 'string' },
     'no-companions': { type: 'boolean' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
@@ -214,6 +222,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     values['no-companions'] === true
       ? undefined
       : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+  const tracing = await tracingFrom(values, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
   try {
@@ -224,9 +233,11 @@ async function dev(args: string[], out: Out): Promise<number> {
       adminPort,
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
       logger,
+      tracerProvider: tracing,
     });
   } catch (e) {
     await companions?.stop();
+    await tracing?.shutdown().catch(() => undefined);
     throw e;
   }
   logger.info('statefun dev is running', { module: moduleFile, dataDir });
@@ -234,6 +245,8 @@ async function dev(args: string[], out: Out): Promise<number> {
   await untilSignal();
   logger.info('stopping: committing the last checkpoint');
   await dev.stop();
+  // Spans still queued for a collector that is down are lost; that must not fail the stop.
+  await tracing?.shutdown().catch(() => undefined);
   await companions?.stop();
   return 0;
 }
@@ -246,6 +259,7 @@ async function run(args: string[], out: Out): Promise<number> {
     partitions: { type: 'string' },
     group: { type: 'string' },
     'admin-port': { type: 'string' },
+    'otlp-endpoint': { type: 'string' },
     host: { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
@@ -257,6 +271,7 @@ async function run(args: string[], out: Out): Promise<number> {
   const logger = loggerFrom(values);
   const config = productionConfig(values, process.env);
   const module = await loadOrExplain(config.module);
+  const tracing = await tracingFrom(values, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
   const prod = await startProdRuntime({
     module,
@@ -274,6 +289,8 @@ async function run(args: string[], out: Out): Promise<number> {
     logger,
     task: { checkpointIntervalMs: config.checkpointIntervalMs, deadLetterTopic: config.deadLetterTopic },
     hooks: crashHooks(process.env),
+    tracerProvider: tracing,
+    instance: process.env.CONTINUUM_INSTANCE,
   });
   logger.info('statefun run is running', {
     module: config.module,
@@ -284,6 +301,7 @@ async function run(args: string[], out: Out): Promise<number> {
   await untilSignal();
   logger.info('stopping: committing the last checkpoint and leaving the group');
   await prod.stop();
+  await tracing?.shutdown().catch(() => undefined);
   return 0;
 }
 
@@ -410,6 +428,29 @@ async function state(args: string[], out: Out): Promise<number> {
   const body = await adminFetch(values, `/v1/state/${target.split('/').map(encodeURIComponent).join('/')}`);
   out(JSON.stringify(body, null, 2) + '\n');
   return 0;
+}
+
+/** The OTLP tracer provider when an endpoint is configured; tracing is off otherwise. */
+async function tracingFrom(
+  values: Values,
+  logger: Logger,
+): Promise<(TracerProvider & { shutdown(): Promise<void> }) | undefined> {
+  const raw = values['otlp-endpoint'] ?? process.env.CONTINUUM_OTLP_ENDPOINT;
+  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw usage(`--otlp-endpoint must be an http(s) URL such as http://127.0.0.1:4318, not ${raw}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw usage(`--otlp-endpoint must be an http(s) URL such as http://127.0.0.1:4318, not ${raw}`);
+  const ratio = Number(process.env.CONTINUUM_TRACING_SAMPLE_RATIO ?? '1');
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
+    throw usage('CONTINUUM_TRACING_SAMPLE_RATIO must be a number from 0 to 1');
+  const { otlpTracerProvider } = await import('../tracing/otlp.js');
+  logger.info('tracing messages to an OTLP collector', { endpoint: url.origin, sampleRatio: ratio });
+  return otlpTracerProvider({ endpoint: url.toString(), sampleRatio: ratio, logger });
 }
 
 function intOption(v: unknown, name: string, def: number, min: number, max: number): number {
