@@ -82,7 +82,7 @@ export function createLogger(opts: LoggerOptions = {}, base: Record<string, unkn
       base: undefined,
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: scrubUrls },
       serializers: { err: errorSerializer, error: errorSerializer },
       redact: { paths: redactPaths, censor: '[redacted]' },
     },
@@ -99,6 +99,19 @@ function wrap(p: PinoLogger): Logger {
     error: (msg, fields) => p.error(fields ?? {}, msg),
     child: (fields) => wrap(p.child(fields)),
   };
+}
+
+const urlCredentials = /([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
+
+/** `redis://:password@host` and the like lose their credentials in any string field. */
+function scrubUrls(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v !== 'string' || !v.includes('@')) continue;
+    const clean = v.replace(urlCredentials, '$1[redacted]@');
+    if (clean !== v) (out ??= { ...fields })[k] = clean;
+  }
+  return out ?? fields;
 }
 
 /** Errors keep name, message, code and cause chain; stacks only for errors that are not ours. */

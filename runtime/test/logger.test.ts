@@ -44,6 +44,19 @@ describe('logger', () => {
     expect(JSON.parse(lines[0]!).kafka.brokers).toBe('b:9092');
   });
 
+  it('strips credentials from URLs in string fields', () => {
+    const { lines, log } = capture({ format: 'json' });
+    log.warn('redis unreachable', {
+      url: 'redis://:hunter2@redis:6379/0',
+      kafka: 'b1:9092',
+      who: 'me@example.com',
+    });
+    const entry = JSON.parse(lines[0]!);
+    expect(entry.url).toBe('redis://[redacted]@redis:6379/0');
+    expect(entry.who).toBe('me@example.com');
+    expect(lines[0]).not.toContain('hunter2');
+  });
+
   it('serialises errors with their code and cause', () => {
     const { lines, log } = capture({ format: 'json' });
     const err = new ContinuumError('STATE_STORE_DOWN', 'redis is unreachable', {

@@ -1,0 +1,86 @@
+// The bounded figures behind the dashboard, and how the metrics and tracing observers combine.
+import { describe, expect, it } from 'vitest';
+import type { BatchObservation } from '../../src/core/partition-task.js';
+import { combineObservers } from '../../src/metrics/combine-observers.js';
+import { endpointLabel } from '../../src/metrics/runtime-metrics.js';
+import { BoundedLabels, quantile, Reservoir, Ring } from '../../src/metrics/windows.js';
+
+describe('bounded figures', () => {
+  it('label values past the limit are counted as _other', () => {
+    const labels = new BoundedLabels(2);
+    expect(['a', 'b', 'c', 'a', 'd'].map((v) => labels.of(v))).toEqual(['a', 'b', '_other', 'a', '_other']);
+  });
+
+  it('a reservoir keeps at most its capacity and still estimates percentiles', () => {
+    const r = new Reservoir(100);
+    for (let i = 1; i <= 10_000; i++) r.add(i);
+    expect(r.count).toBe(10_000);
+    const p50 = r.quantile(0.5)!;
+    expect(p50).toBeGreaterThan(2500);
+    expect(p50).toBeLessThan(7500);
+    r.clear();
+    expect(r.quantile(0.5)).toBeUndefined();
+  });
+
+  it('a ring keeps the newest values', () => {
+    const ring = new Ring<number>(3);
+    for (let i = 0; i < 10; i++) ring.push(i);
+    expect(ring.toArray()).toEqual([7, 8, 9]);
+    expect(quantile(ring.toArray(), 0.99)).toBe(9);
+    expect(quantile([], 0.5)).toBeUndefined();
+  });
+
+  it('endpoint labels drop query strings and fragments', () => {
+    expect(endpointLabel('https://fn.example/greeter?key=abc#x')).toBe('https://fn.example/greeter');
+    expect(endpointLabel('http://127.0.0.1:8000/statefun')).toBe('http://127.0.0.1:8000/statefun');
+  });
+});
+
+describe('combineObservers', () => {
+  it('nests calls (first observer outermost), merges record headers and tells every observer', async () => {
+    const order: string[] = [];
+    const ended: string[] = [];
+    const part = (name: string, headers?: Record<string, string>): BatchObservation => ({
+      around: async (call) => {
+        order.push(`${name}:in`);
+        const r = await call();
+        order.push(`${name}:out`);
+        return r;
+      },
+      ended: () => ended.push(name),
+      recordHeaders: headers,
+    });
+    const combined = combineObservers({ batchStarted: () => part('metrics') }, undefined, {
+      batchStarted: () => part('tracing', { traceparent: 'tp' }),
+    });
+    const batch = combined.batchStarted!({
+      partition: 0,
+      functionType: 'a/b',
+      address: { namespace: 'a', type: 'b', id: 'c' },
+      size: 1,
+      round: 0,
+      headers: [],
+    })!;
+    expect(await batch.around!(() => Promise.resolve(42))).toBe(42);
+    expect(order).toEqual(['metrics:in', 'tracing:in', 'tracing:out', 'metrics:out']);
+    batch.ended!({ latencyMs: 1, response: undefined, error: undefined });
+    expect(ended).toEqual(['metrics', 'tracing']);
+    expect(batch.recordHeaders).toEqual({ traceparent: 'tp' });
+  });
+
+  it('merges per-message headers of sends and reports the outcome to each observer', () => {
+    const outcomes: unknown[] = [];
+    const combined = combineObservers(
+      { sending: () => ({ ended: (e) => outcomes.push(e) }) },
+      { sending: () => ({ headers: [{ traceparent: 'x' }, undefined], ended: (e) => outcomes.push(e) }) },
+    );
+    const msg = {
+      target: { namespace: 'a', type: 'b', id: 'c' },
+      argument: { typename: 't/t', hasValue: true, value: new Uint8Array() },
+    };
+    const sent = combined.sending!('admin', [msg, msg])!;
+    expect(sent.headers).toEqual([{ traceparent: 'x' }, undefined]);
+    sent.ended!(undefined);
+    expect(outcomes).toEqual([undefined, undefined]);
+  });
+});
