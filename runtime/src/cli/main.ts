@@ -242,6 +242,9 @@ async function dev(args: string[], out: Out): Promise<number> {
   }
   logger.info('statefun dev is running', { module: moduleFile, dataDir });
   for (const s of dev.servers) logger.info(`${s.name} listening on http://127.0.0.1:${s.port}`);
+  const devAdmin = dev.servers.find((s) => s.name === 'admin');
+  if (devAdmin !== undefined)
+    logger.info(`dashboard on http://127.0.0.1:${devAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
   logger.info('stopping: committing the last checkpoint');
   await dev.stop();
@@ -298,6 +301,9 @@ async function run(args: string[], out: Out): Promise<number> {
     group: config.groupId,
   });
   for (const s of prod.servers) logger.info(`${s.name} listening on ${config.host}:${s.port}`);
+  const prodAdmin = prod.servers.find((s) => s.name === 'admin');
+  if (prodAdmin !== undefined)
+    logger.info(`dashboard on ${config.host}:${prodAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
   logger.info('stopping: committing the last checkpoint and leaving the group');
   await prod.stop();
