@@ -10,7 +10,7 @@ import {
   types,
   valueSpec,
 } from '@continuum/sdk';
-import { invoke } from '@continuum/sdk/testing';
+import { invoke, testMessage } from '@continuum/sdk/testing';
 import { decodeFromFunction, encodeString, encodeToFunction } from '@continuum/sdk/protocol';
 
 const greeter = statefulFunction({
@@ -86,5 +86,43 @@ describe('the README', () => {
       profile: { name: 'A', tags: ['active'] },
       lastSeen: undefined,
     });
+  });
+
+  it('event time: a window timer at the end of the minute, late events left out', async () => {
+    const Counts = jsonType('example/Counts', z.record(z.string(), z.number()));
+    const WindowClose = jsonType('example/WindowClose', z.object({ end: z.number() }));
+    const Click = jsonType('example/Click', z.object({ page: z.string() }));
+    const handled: string[] = [];
+    const windows = statefulFunction({
+      typename: 'example/windows',
+      specs: { counts: valueSpec(Counts) },
+      handler(ctx, message) {
+        if (message.is(WindowClose)) {
+          handled.push('close');
+          return;
+        }
+        if (message.isLate) {
+          handled.push(`late by ${message.lateness}`);
+          return;
+        }
+        const end = Math.floor(ctx.eventTime! / 60_000) * 60_000 + 60_000;
+        ctx.sendAtEventTime(
+          end,
+          messageBuilder({ target: ctx.self, value: { end }, valueType: WindowClose }),
+          {
+            cancellationToken: `window-${end}`,
+          },
+        );
+      },
+    });
+    const result = await invoke(windows, {
+      messages: [
+        testMessage(Click, { page: '/' }, { eventTime: 61_500, watermark: 60_000 }),
+        testMessage(Click, { page: '/' }, { eventTime: 50_000, watermark: 60_000 }),
+      ],
+    });
+    expect(result.timers[0]!.time).toBe(120_000);
+    expect(result.timers[0]!.cancellationToken).toBe('window-120000');
+    expect(handled).toEqual(['late by 10000']);
   });
 });
