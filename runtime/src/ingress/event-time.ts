@@ -131,10 +131,15 @@ export class SourceWatermark {
     else this.woke = true;
   }
 
+  /** Whether the source has been quiet for its idle timeout and has not said so yet. */
+  idleDue(now: number): boolean {
+    const timeout = this.config.idleTimeoutMs;
+    return timeout > 0 && !this.idle && now - this.lastActivity >= timeout;
+  }
+
   /** The idle mark, once the source has been quiet for its idle timeout (once per quiet spell). */
   takeIdle(now: number): WatermarkMark | undefined {
-    const timeout = this.config.idleTimeoutMs;
-    if (timeout <= 0 || this.idle || now - this.lastActivity < timeout) return undefined;
+    if (!this.idleDue(now)) return undefined;
     this.idle = true;
     return { ...this.identity, watermark: 'idle' };
   }

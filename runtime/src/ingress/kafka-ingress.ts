@@ -233,6 +233,12 @@ export class KafkaIngress {
     );
   }
 
+  /** The end offset of an ingress partition (the next offset to be written). */
+  async endOffset(tp: TopicPartition): Promise<number> {
+    const offsets = await this.opts.admin.fetchTopicOffsets(tp.topic);
+    return Number(offsets.find((o) => o.partition === tp.partition)?.high ?? 0);
+  }
+
   /** The records of a mark: one per internal partition. */
   markRecords(mark: WatermarkMark): OutRecord[] {
     return watermarkRecords(this.opts.internalTopic, this.opts.partitions, mark, Date.now());
@@ -269,6 +275,7 @@ class PartitionMover {
   /** The offset the group has committed for this partition (where a marks-only transaction stays). */
   private nextOffset = 0;
   private lastMarkAt = 0;
+  private lastIdleCheck = 0;
 
   constructor(
     private readonly ingress: KafkaIngress,
@@ -310,13 +317,30 @@ class PartitionMover {
     });
   }
 
-  /** The mark to write with this transaction: news at most once per interval, or an idle mark. */
+  /** The mark to write with this transaction: news at most once per interval. */
   private markDue(now: number): WatermarkMark | undefined {
     if (this.watermark.hasNews && now - this.lastMarkAt >= this.ingress.limits.watermarkIntervalMs) {
       this.lastMarkAt = now;
       return this.watermark.takeMark();
     }
-    return this.queue.length === 0 ? this.watermark.takeIdle(now) : undefined;
+    return undefined;
+  }
+
+  /**
+   * The idle mark, when no record arrived for the idle timeout and the partition has none left to
+   * read: a partition that is only slow to deliver (just assigned, catching up) is not idle. The
+   * end offset may sit one past the last record (a transaction's commit marker).
+   */
+  private async idleMark(now: number): Promise<WatermarkMark | undefined> {
+    if (!this.watermark.idleDue(now) || now - this.lastIdleCheck < 1000) return undefined;
+    this.lastIdleCheck = now;
+    let end: number;
+    try {
+      end = await this.ingress.endOffset(this.owned.tp);
+    } catch {
+      return undefined;
+    }
+    return end - this.nextOffset <= 1 && this.queue.length === 0 ? this.watermark.takeIdle(now) : undefined;
   }
 
   private async drain(): Promise<void> {
@@ -333,7 +357,7 @@ class PartitionMover {
         else if (routed.eventTime !== undefined) this.watermark.observe(routed.eventTime, now);
       }
       // News waits for the interval (the ticker flushes it in a transaction of its own).
-      const mark = this.markDue(now);
+      const mark = this.markDue(now) ?? (batch.length === 0 ? await this.idleMark(now) : undefined);
       if (batch.length === 0 && mark === undefined) return;
       if (mark !== undefined) out.push(...this.ingress.markRecords(mark));
       const next = batch.length === 0 ? this.nextOffset : batch[batch.length - 1]!.offset + 1;
