@@ -56,3 +56,13 @@ export * from './transport/index.js';
 export * from './module/index.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { Logger, LoggerOptions, LogLevel } from './logger.js';
+
+export { RuntimeMetrics } from './metrics/runtime-metrics.js';
+export type { MetricsSources, RuntimeMetricsOptions } from './metrics/runtime-metrics.js';
+export { combineObservers } from './metrics/combine-observers.js';
+export { Tracing, TRACEPARENT, formatTraceparent, parseTraceparent } from './tracing/tracing.js';
+export type { TracingOptions } from './tracing/tracing.js';
+export { OtlpJsonExporter, otlpTracerProvider } from './tracing/otlp.js';
+export type { OtlpExporterOptions, OtlpTracingOptions } from './tracing/otlp.js';
+export { buildAdminServer, startAdminServer } from './admin/admin-server.js';
+export type { AdminServer, AdminServerOptions } from './admin/admin-server.js';

@@ -11,6 +11,8 @@ export const Header = {
   caller: 'continuum.caller',
   /** Marker record a checkpoint transaction writes into its own internal partition (value: id). */
   checkpoint: 'continuum.checkpoint',
+  /** Marker a new owner writes into its partition to know where its scan for a checkpoint ends. */
+  fence: 'continuum.fence',
   eventTime: 'continuum.event-time',
   /** Dead letters: a human-readable reason and a stable code. */
   reason: 'continuum.dlq.reason',

@@ -9,6 +9,7 @@
 // Event time: ingress sources write watermark marks into the partition; the task keeps the
 // partition watermark (watermarks.ts), tells each invocation its event time and the watermark at its
 // position in the log, and fires event-time timers once the watermark passes them.
+import { randomUUID } from 'node:crypto';
 import type {
   Address,
   DelayedInvocation,
@@ -299,8 +300,17 @@ export class PartitionTask {
     const staged = await store.staged();
     let decidedBy = base.checkpointId;
     if (staged !== undefined && staged.checkpointId > base.checkpointId) {
+      // Everything committed before our fence lies before this record in the partition; the
+      // staged checkpoint's marker is either on the way there (committed) or nowhere (aborted).
+      const token = `${this.epoch}:${randomUUID()}`;
+      await owned.publish([
+        { topic: this.deps.internalTopic, partition: this.partition, key: null, value: null, headers: { [Header.fence]: token } },
+      ]);
       const id = String(staged.checkpointId);
-      const committed = await owned.scanFor(base.offset, (r) => r.headers[Header.checkpoint] === id);
+      const committed = await owned.scanFor(Math.max(0, base.offset), (r) => {
+        if (r.headers[Header.checkpoint] === id) return true;
+        return r.headers[Header.fence] === token ? false : undefined;
+      });
       if (committed) decidedBy = staged.checkpointId;
     }
     const resolved = await store.resolve(this.epoch, decidedBy);
@@ -427,7 +437,7 @@ export class PartitionTask {
     for (const record of records) {
       if (record.offset < this.startOffset) continue;
       this.outstanding.add(record.offset);
-      if (record.headers[Header.checkpoint] !== undefined) {
+      if (record.headers[Header.checkpoint] !== undefined || record.headers[Header.fence] !== undefined) {
         // A checkpoint's marker: no message, and no progress worth a checkpoint of its own.
         this.outstanding.complete(record.offset);
         continue;

@@ -461,15 +461,24 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
     return Promise.resolve(this.log.position(this.partition));
   }
 
-  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
+  scanFor(offset: number, decide: (record: LogRecord) => boolean | undefined): Promise<boolean> {
     const end = this.log.endOffset(this.log.internalTopic, this.partition);
     for (let at = offset; at < end;) {
       const batch = this.log.readRange(this.log.internalTopic, this.partition, at, 1000);
       if (batch.length === 0) break;
-      if (batch.some(match)) return Promise.resolve(true);
+      for (const r of batch) {
+        const decision = decide(r);
+        if (decision !== undefined) return Promise.resolve(decision);
+      }
       at = batch[batch.length - 1]!.offset + 1;
     }
     return Promise.resolve(false);
+  }
+
+  async publish(records: readonly OutRecord[]): Promise<void> {
+    if (this.generation < 0 || this.generation !== this.log.generation(this.partition))
+      throw fenced(this.partition);
+    await this.log.publish(records, undefined);
   }
 
   start(offset: number, sink: RecordSink): void {

@@ -48,12 +48,17 @@ export interface OwnedPartition {
   /** The committed position. Call only after `fence()` (an earlier read may be stale). */
   committed(): Promise<CommittedPosition>;
   /**
-   * Reads committed records from `offset` up to the partition's end as of the call, and tells
-   * whether `match` accepted one (stopping there). Recovery uses it to find a checkpoint's marker
-   * record when the committed position read from the log may be stale. Call after `fence()` and
-   * before `start()`.
+   * Reads committed records from `offset` on and resolves with the first decision `decide`
+   * returns (undefined = read on). Recovery uses it to find a checkpoint's marker record when the
+   * committed position read from the log may be stale; it decides at its own fence record at the
+   * latest. Call after `fence()` and before `start()`.
    */
-  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean>;
+  scanFor(offset: number, decide: (record: LogRecord) => boolean | undefined): Promise<boolean>;
+  /**
+   * Appends records in a transaction of this owner (fenced like `commit`) without moving the
+   * committed position.
+   */
+  publish(records: readonly OutRecord[]): Promise<void>;
   /** Starts delivering records from `offset` to `sink`, in offset order. Called once. */
   start(offset: number, sink: RecordSink): void;
   /** Stops delivery until `resume()`; records already handed over stay handed over. */

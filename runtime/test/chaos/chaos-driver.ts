@@ -68,6 +68,10 @@ export interface ChaosReport {
   restarts: number;
   faults: string[];
   durationMs: number;
+  /** Produce → egress visible (read_committed) per event. */
+  latencyMs: { p50: number; p99: number; max: number };
+  /** Events per second from the first produce to the last egress record. */
+  throughputPerSec: number;
   problems: string[];
 }
 
@@ -199,6 +203,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     restarts: 0,
     faults: [],
     durationMs: 0,
+    latencyMs: { p50: 0, p99: 0, max: 0 },
+    throughputPerSec: 0,
     problems: [],
   };
   const procs: (ChildProcess | undefined)[] = new Array<ChildProcess | undefined>(opts.processes).fill(
@@ -268,6 +274,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   // Collect the egress with read_committed.
   const seen = new Map<string, number>();
+  const egressAt = new Map<string, number>();
+  const producedAt = new Map<string, number>();
   const consumer: Consumer = kafka.consumer({ groupId: `chaos-reader-${id}`, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topics: [names.out, names.dlq], fromBeginning: true });
@@ -281,6 +289,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
       const v = message.value?.toString() ?? '';
       seen.set(v, (seen.get(v) ?? 0) + 1);
+      const event = v.split('|')[1];
+      if (event !== undefined && !v.startsWith('delayed|') && !egressAt.has(event))
+        egressAt.set(event, Date.now());
       return Promise.resolve();
     },
   });
@@ -300,6 +311,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         perKey[j % opts.keys]!++;
         messages.push({ key: `k${j % opts.keys}`, value: `e${j}` });
       }
+      const now = Date.now();
+      for (const m of messages) producedAt.set(m.value, now);
       await producer.send({ topic: names.input, messages });
       await new Promise((r) => setTimeout(r, pauseMs));
     }
@@ -421,6 +434,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   if (delayedFired !== delayedExpected)
     problems.push(`${delayedFired} delayed messages fired, expected ${delayedExpected}`);
   if (dlq > 0) problems.push(`${dlq} dead letters`);
+  const latencies: number[] = [];
+  let first = Infinity;
+  let last = 0;
+  for (const [event, at] of egressAt) {
+    const sent = producedAt.get(event);
+    if (sent === undefined) continue;
+    latencies.push(at - sent);
+    first = Math.min(first, sent);
+    last = Math.max(last, at);
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  report.latencyMs = { p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0 };
+  report.throughputPerSec = last > first ? Math.round((latencies.length * 1000) / (last - first)) : 0;
   report.egressRecords = seen.size;
   report.delayedFired = delayedFired;
   report.durationMs = Date.now() - started;

@@ -206,8 +206,12 @@ class KafkaOwnedPartition implements OwnedPartition {
     };
   }
 
-  scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
-    return this.inner.scanFor(offset, match);
+  scanFor(offset: number, decide: (record: LogRecord) => boolean | undefined): Promise<boolean> {
+    return this.inner.scanFor(offset, decide);
+  }
+
+  publish(records: readonly OutRecord[]): Promise<void> {
+    return this.inner.commit(records, undefined, null);
   }
 
   start(offset: number, sink: RecordSink): void {

@@ -73,12 +73,6 @@ export class TransactionalGroup {
       }
       this.onAssignment(assigned);
     });
-    // Batches of only control records (transaction markers) never reach eachBatch, but they do
-    // move the consumer along; a scan learns from this event that it reached its end.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const { topic, partition, lastOffset } = e.payload;
-      this.entries.get(tpKey({ topic, partition }))?.owned.progressed(Number(lastOffset));
-    });
     consumer.on(consumer.events.CRASH, (e) => {
       this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', {
         error: e.payload.error.message,
@@ -254,7 +248,7 @@ export class GroupOwnedPartition {
   userPaused = false;
   private sink: RecordSink | undefined;
   private scan:
-    { match: (r: LogRecord) => boolean; end: number; resolve: (found: boolean) => void } | undefined;
+    { decide: (r: LogRecord) => boolean | undefined; resolve: (found: boolean) => void } | undefined;
   private producer: Producer | undefined;
   private closed = false;
 
@@ -313,21 +307,12 @@ export class GroupOwnedPartition {
     return { offset: offset < 0 ? undefined : offset, metadata: part?.metadata ?? null };
   }
 
-  /** See OwnedPartition.scanFor: delivery runs into a matcher until a match or the end. */
-  async scanFor(offset: number, match: (record: LogRecord) => boolean): Promise<boolean> {
-    const { admin } = this.group.opts;
-    let end: number;
-    try {
-      const offsets = await admin.fetchTopicOffsets(this.tp.topic);
-      end = Number(offsets.find((o) => o.partition === this.tp.partition)?.high ?? 0);
-    } catch (err) {
-      throw kafkaError(`reading the end offset of ${this.tp.topic}/${this.tp.partition}`, err);
-    }
-    if (offset >= end) return false;
+  /** See OwnedPartition.scanFor: delivery runs into `decide` until it returns a decision. */
+  async scanFor(offset: number, decide: (record: LogRecord) => boolean | undefined): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await new Promise<boolean>((resolve, reject) => {
-        this.scan = { match, end, resolve };
+        this.scan = { decide, resolve };
         // An open transaction of another producer holds the readable end back; it ends within
         // its transaction timeout. Give up (recovery is retried) rather than wait forever.
         timer = setTimeout(
@@ -335,7 +320,7 @@ export class GroupOwnedPartition {
             reject(
               new ContinuumError(
                 'RECOVERY_SCAN_TIMEOUT',
-                `${this.tp.topic}/${this.tp.partition}: reading up to offset ${end} took too long`,
+                `${this.tp.topic}/${this.tp.partition}: no decision reading from offset ${offset} within 120 s`,
                 { retryable: true },
               ),
             ),
@@ -351,12 +336,6 @@ export class GroupOwnedPartition {
     }
   }
 
-  /** The consumer moved past `lastOffset` (possibly over control records only). */
-  progressed(lastOffset: number): void {
-    const scan = this.scan;
-    if (scan !== undefined && lastOffset >= scan.end - 1) scan.resolve(false);
-  }
-
   start(offset: number, sink: RecordSink): void {
     if (this.sink !== undefined)
       throw new ContinuumError('LOG_STARTED', `${this.tp.topic}/${this.tp.partition} already started`);
@@ -369,8 +348,13 @@ export class GroupOwnedPartition {
     if (this.closed) return;
     const scan = this.scan;
     if (scan !== undefined) {
-      if (records.some(scan.match)) scan.resolve(true);
-      else if (records[records.length - 1]!.offset >= scan.end - 1) scan.resolve(false);
+      for (const r of records) {
+        const decision = scan.decide(r);
+        if (decision !== undefined) {
+          scan.resolve(decision);
+          break;
+        }
+      }
       return;
     }
     this.sink?.(records);
@@ -386,8 +370,12 @@ export class GroupOwnedPartition {
     if (this.sink !== undefined && !this.closed) this.group.resume(this.tp);
   }
 
-  /** One transaction: the records, and this partition's offset (with metadata) for the group. */
-  async commit(records: readonly OutRecord[], offset: number, metadata: string | null): Promise<void> {
+  /** One transaction: the records, and (unless `offset` is undefined) this partition's offset. */
+  async commit(
+    records: readonly OutRecord[],
+    offset: number | undefined,
+    metadata: string | null,
+  ): Promise<void> {
     const producer = this.producer;
     if (producer === undefined || this.closed) {
       throw new ContinuumError(
@@ -404,13 +392,15 @@ export class GroupOwnedPartition {
     }
     try {
       if (records.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
-      // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
-      const entry = { partition: this.tp.partition, offset: String(offset), metadata };
-      const partitions: { partition: number; offset: string }[] = [entry];
-      await txn.sendOffsets({
-        consumerGroupId: this.group.opts.groupId,
-        topics: [{ topic: this.tp.topic, partitions }],
-      });
+      if (offset !== undefined) {
+        // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
+        const entry = { partition: this.tp.partition, offset: String(offset), metadata };
+        const partitions: { partition: number; offset: string }[] = [entry];
+        await txn.sendOffsets({
+          consumerGroupId: this.group.opts.groupId,
+          topics: [{ topic: this.tp.topic, partitions }],
+        });
+      }
       await txn.commit();
     } catch (err) {
       await txn.abort().catch(() => undefined);
