@@ -11,6 +11,13 @@ export const Header = {
   caller: 'continuum.caller',
   /** Marker record a checkpoint transaction writes into its own internal partition (value: id). */
   checkpoint: 'continuum.checkpoint',
+  /**
+   * On records a Kafka ingress moved: the source partition (`ingress|topic|partition`) and the
+   * record's offset there. A partition task drops a record whose source offset it already saw,
+   * which makes the move exactly-once even when a new ingress owner re-moves records.
+   */
+  ingressSource: 'continuum.ingress.source',
+  ingressOffset: 'continuum.ingress.offset',
   /** Marker a new owner writes into its partition to know where its scan for a checkpoint ends. */
   fence: 'continuum.fence',
   eventTime: 'continuum.event-time',

@@ -158,6 +158,8 @@ export interface TaskStats {
   checkpoints: number;
   lastCheckpointMs: number;
   skippedOnReplay: number;
+  /** Records an ingress moved twice, dropped by source offset. */
+  duplicatesDropped: number;
   timersFired: number;
   /** Event-time timers fired. */
   eventTimersFired: number;
@@ -220,6 +222,7 @@ export class PartitionTask {
     checkpoints: 0,
     lastCheckpointMs: 0,
     skippedOnReplay: 0,
+    duplicatesDropped: 0,
     timersFired: 0,
     eventTimersFired: 0,
     watermarkMarks: 0,
@@ -253,6 +256,10 @@ export class PartitionTask {
   private promotedId = 0;
   private lastPosition = -1;
   private lastCompleted = '[]';
+  /** Highest source offset per ingress source partition: all seen, and those below the position. */
+  private sourcesLive = new Map<string, number>();
+  private sourcesStable = new Map<string, number>();
+  private sourcesBeyond: { offset: number; source: string; sourceOffset: number }[] = [];
   private progressSinceCheckpoint = false;
   private buffer: Buffer = emptyBuffer();
   private checkpointRunning: Promise<void> | undefined;
@@ -304,12 +311,32 @@ export class PartitionTask {
       // staged checkpoint's marker is either on the way there (committed) or nowhere (aborted).
       const token = `${this.epoch}:${randomUUID()}`;
       await owned.publish([
-        { topic: this.deps.internalTopic, partition: this.partition, key: null, value: null, headers: { [Header.fence]: token } },
+        {
+          topic: this.deps.internalTopic,
+          partition: this.partition,
+          key: null,
+          value: null,
+          headers: { [Header.fence]: token },
+        },
       ]);
       const id = String(staged.checkpointId);
+      let scanned = 0;
+      let first = -1;
+      let last = -1;
       const committed = await owned.scanFor(Math.max(0, base.offset), (r) => {
+        scanned++;
+        if (first < 0) first = r.offset;
+        last = r.offset;
         if (r.headers[Header.checkpoint] === id) return true;
         return r.headers[Header.fence] === token ? false : undefined;
+      });
+      this.log.info('decided a staged checkpoint by its marker', {
+        checkpoint: staged.checkpointId,
+        committed,
+        from: base.offset,
+        scanned,
+        first,
+        last,
       });
       if (committed) decidedBy = staged.checkpointId;
     }
@@ -323,6 +350,9 @@ export class PartitionTask {
     this.lastPosition = position.offset;
     this.outstanding = new OutstandingOffsets(position.offset);
     this.replaySkip = parseRanges(meta.completed);
+    this.sourcesStable = parseSources(meta[SOURCES_META_KEY]);
+    this.sourcesLive = new Map(this.sourcesStable);
+    this.sourcesBeyond = [];
     this.lastCompleted = meta.completed ?? '[]';
     this.restoreWatermarks(meta[WATERMARK_META_KEY]);
     for (const t of await store.timers()) {
@@ -452,6 +482,11 @@ export class PartitionTask {
       }
       this.stats.received++;
       this.progressSinceCheckpoint = true;
+      if (this.isDuplicateFromSource(record)) {
+        this.stats.duplicatesDropped++;
+        this.outstanding.complete(record.offset);
+        continue;
+      }
       if (inRanges(this.replaySkip, record.offset)) {
         this.stats.skippedOnReplay++;
         this.outstanding.complete(record.offset);
@@ -482,6 +517,33 @@ export class PartitionTask {
   }
 
   /** Moves the marks below `position` (every record before them is complete) into `wmStable`. */
+  /**
+   * True for a record an ingress moved again (same source partition, offset already seen). The
+   * highest source offsets below the committed position travel with the checkpoint; those seen
+   * beyond it are learnt again on replay.
+   */
+  private isDuplicateFromSource(record: LogRecord): boolean {
+    const source = record.headers[Header.ingressSource];
+    if (source === undefined) return false;
+    const offset = Number(record.headers[Header.ingressOffset]);
+    if (!Number.isFinite(offset)) return false;
+    const seen = this.sourcesLive.get(source);
+    if (seen !== undefined && offset <= seen) return true;
+    this.sourcesLive.set(source, offset);
+    this.sourcesBeyond.push({ offset: record.offset, source, sourceOffset: offset });
+    return false;
+  }
+
+  private foldSources(position: number): void {
+    let n = 0;
+    while (n < this.sourcesBeyond.length && this.sourcesBeyond[n]!.offset < position) {
+      const { source, sourceOffset } = this.sourcesBeyond[n]!;
+      this.sourcesStable.set(source, Math.max(sourceOffset, this.sourcesStable.get(source) ?? -1));
+      n++;
+    }
+    if (n > 0) this.sourcesBeyond.splice(0, n);
+  }
+
   private foldMarks(position: number): void {
     let n = 0;
     while (n < this.marksBeyond.length && this.marksBeyond[n]!.offset < position) {
@@ -1123,7 +1185,12 @@ export class PartitionTask {
   private async checkpoint(): Promise<void> {
     if (this.checkpointRunning !== undefined || this.stopped) return;
     const position = this.outstanding.position();
-    const completed = JSON.stringify(this.outstanding.completedBeyond());
+    // Offsets the restored checkpoint said were complete stay complete until the position passes
+    // them, whether or not they were read again yet: a checkpoint taken right after a recovery
+    // (delayed messages firing) must not forget them.
+    const completed = JSON.stringify(
+      mergeRanges(this.outstanding.completedBeyond(), this.replaySkip, position),
+    );
     const buf = this.buffer;
     if (buf.changes === 0 && position === this.lastPosition && completed === this.lastCompleted) return;
     // Each checkpoint with effects writes a marker record into this partition, which recovery
@@ -1135,6 +1202,8 @@ export class PartitionTask {
     this.autoTimerSeq = 0;
     this.progressSinceCheckpoint = false;
     buf.delta.meta = { completed, position: String(position), checkpoint: String(id) };
+    this.foldSources(position);
+    buf.delta.meta[SOURCES_META_KEY] = JSON.stringify([...this.sourcesStable]);
     // The watermark as of the committed position: a replay re-reads the marks after it.
     this.foldMarks(position);
     buf.delta.meta[WATERMARK_META_KEY] = this.wmStable.serialize();
@@ -1247,6 +1316,29 @@ export class PartitionTask {
     this.retryTimers.clear();
     for (const slot of this.slots.values()) slot.abort?.abort();
   }
+}
+
+const SOURCES_META_KEY = 'sources';
+
+/** Union of two sorted range lists, keeping only offsets at or beyond `from`. */
+export function mergeRanges(a: OffsetRanges, b: OffsetRanges, from: number): OffsetRanges {
+  const all = [...a, ...b]
+    .map(([first, last]): [number, number] => [Math.max(first, from), last])
+    .filter(([first, last]) => first <= last)
+    .sort((x, y) => x[0] - y[0]);
+  const out: OffsetRanges = [];
+  for (const [first, last] of all) {
+    const prev = out[out.length - 1];
+    if (prev !== undefined && first <= prev[1] + 1) prev[1] = Math.max(prev[1], last);
+    else out.push([first, last]);
+  }
+  return out;
+}
+
+function parseSources(text: string | undefined): Map<string, number> {
+  if (text === undefined) return new Map();
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? new Map(parsed as [string, number][]) : new Map();
 }
 
 /** The position a checkpoint's metadata records (none before the first checkpoint). */

@@ -7,7 +7,7 @@
 // same transactions as its records (see event-time.ts).
 import type { Admin, Kafka } from 'kafkajs';
 import { parseTypeName } from '../core/address.js';
-import { deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
+import { Header, deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import { kafkaError } from '../log/kafka/client.js';
@@ -93,14 +93,30 @@ export function routeIngressRecord(
   for (const target of route.targets) {
     const { namespace, name } = parseTypeName(target);
     records.push(
-      toInternalRecord(opts.internalTopic, opts.partitions, {
-        target: { namespace, type: name, id: record.key },
-        argument: { typename: route.valueType, hasValue: true, value: record.value },
-        eventTime: time.eventTime,
-      }),
+      withSource(
+        toInternalRecord(opts.internalTopic, opts.partitions, {
+          target: { namespace, type: name, id: record.key },
+          argument: { typename: route.valueType, hasValue: true, value: record.value },
+          eventTime: time.eventTime,
+        }),
+        `${opts.ingressId}|${record.topic}|${record.partition}`,
+        record.offset,
+      ),
     );
   }
   return { records, deadLetter: false, eventTime: time.eventTime };
+}
+
+/**
+ * Kafka reads committed consumer offsets without asking for stable ones, so right after a
+ * takeover a new owner can start a little before where the old one committed and move a few
+ * records twice; the partition tasks drop them by these headers.
+ */
+function withSource(out: OutRecord, source: string, offset: number): OutRecord {
+  return {
+    ...out,
+    headers: { ...out.headers, [Header.ingressSource]: source, [Header.ingressOffset]: String(offset) },
+  };
 }
 
 export class KafkaIngress {

@@ -274,6 +274,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   // Collect the egress with read_committed.
   const seen = new Map<string, number>();
+  const delivered = new Set<string>();
   const egressAt = new Map<string, number>();
   const producedAt = new Map<string, number>();
   const consumer: Consumer = kafka.consumer({ groupId: `chaos-reader-${id}`, readUncommitted: false });
@@ -281,7 +282,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   await consumer.subscribe({ topics: [names.out, names.dlq], fromBeginning: true });
   let dlq = 0;
   await consumer.run({
-    eachMessage: ({ topic, message }) => {
+    eachMessage: ({ topic, partition, message }) => {
+      // The reader's own group may hand it records again after a rebalance or restart of the
+      // consumer: count every record (topic, partition, offset) once, so that only a value that
+      // sits at two different offsets counts as a duplicate.
+      const at = `${topic}/${partition}@${message.offset}`;
+      if (delivered.has(at)) return Promise.resolve();
+      delivered.add(at);
       if (topic === names.dlq) {
         dlq++;
         report.problems.push(`dead letter: ${message.headers?.['continuum.dlq.reason']?.toString() ?? '?'}`);
@@ -449,6 +456,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   report.latencyMs = { p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0 };
   report.throughputPerSec = last > first ? Math.round((latencies.length * 1000) / (last - first)) : 0;
+  if (problems.length > 0 && process.env.CHAOS_LOG_DIR !== undefined) {
+    await dumpTopics(kafka, [names.internal, names.out], join(process.env.CHAOS_LOG_DIR, 'topics.txt'));
+  }
   report.egressRecords = seen.size;
   report.delayedFired = delayedFired;
   report.durationMs = Date.now() - started;
@@ -458,6 +468,30 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       `${report.restarts} restarts in ${(report.durationMs / 1000).toFixed(1)} s; ${problems.length} problem(s)`,
   );
   return report;
+}
+
+/** Debugging aid: every committed record of the topics, with headers, one line each. */
+async function dumpTopics(kafka: Kafka, topics: string[], file: string): Promise<void> {
+  const consumer = kafka.consumer({ groupId: `chaos-dump-${randomUUID()}`, readUncommitted: false });
+  const lines: string[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ topic, partition, message }) => {
+      last = Date.now();
+      const headers = Object.entries(message.headers ?? {})
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(',');
+      lines.push(
+        `${topic} ${partition} ${message.offset} key=${message.key?.toString() ?? 'null'} [${headers}] ${message.value?.toString('hex').slice(0, 80) ?? 'null'}`,
+      );
+      return Promise.resolve();
+    },
+  });
+  while (Date.now() - last < 3000) await new Promise((r) => setTimeout(r, 200));
+  await consumer.disconnect();
+  writeFileSync(file, lines.join('\n'));
 }
 
 function rand([min, max]: [number, number]): number {

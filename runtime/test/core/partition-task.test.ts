@@ -16,7 +16,7 @@ import {
   type EmbeddedRuntime,
   type Handler,
 } from './harness.js';
-import { Header } from '../../src/core/envelope.js';
+import { Header, toInternalRecord } from '../../src/core/envelope.js';
 import { addressKey } from '../../src/core/address.js';
 
 const running: EmbeddedRuntime[] = [];
@@ -345,5 +345,85 @@ describe('recovery on the embedded adapters', () => {
     });
     expect((await readAll(log, 'out')).map((o) => o.value)).toEqual(['\u0002']);
     await log.close();
+  });
+});
+
+describe('ingress records moved twice', () => {
+  it('are applied once, also when the second copy arrives after a restart', async () => {
+    const dir = tempDir();
+    const a = addr('test/counter', 'dup');
+    const copy = (sourceOffset: number) => {
+      const rec = toInternalRecord('continuum-internal', 1, {
+        target: a,
+        argument: intValue(1),
+        eventTime: 1,
+      });
+      return {
+        ...rec,
+        headers: {
+          ...rec.headers,
+          [Header.ingressSource]: 'in|topic|0',
+          [Header.ingressOffset]: String(sourceOffset),
+        },
+      };
+    };
+    const first = await embeddedRuntime({
+      handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
+      dir,
+      partitions: 1,
+    });
+    await first.log.append([copy(0), copy(1), copy(0), copy(2), copy(1)]);
+    await waitFor(async () => (await readAll(first.log, 'out')).length >= 3);
+    await first.runtime.flush();
+    await first.runtime.stop();
+    const second = await start({
+      handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
+      dir,
+      partitions: 1,
+    });
+    await second.log.append([copy(2), copy(1), copy(3)]);
+    await waitFor(async () => (await readAll(second.log, 'out')).length >= 4);
+    await second.runtime.flush();
+    expect((await readAll(second.log, 'out')).map((o) => o.value)).toEqual([
+      'dup:1',
+      'dup:2',
+      'dup:3',
+      'dup:4',
+    ]);
+    expect(await committedInt(second, a, 'n')).toBe(4);
+    expect(second.runtime.task(0)!.stats.duplicatesDropped).toBe(2);
+  });
+});
+
+describe('replay after repeated crashes', () => {
+  it('a checkpoint taken before the replay is read again keeps the offsets the last one had completed', async () => {
+    const dir = tempDir();
+    const slow = addr('test/counter', 'slow');
+    const fast = addr('test/counter', 'fast');
+    const never = new Promise<never>(() => undefined);
+    // `slow` never answers, so the committed position stays at its message while `fast`'s
+    // messages complete beyond it.
+    const handler: Handler = (req, call) =>
+      req.invocation!.target.id === 'slow' && req.invocation!.state.length > 0 ? never : counter()(req, call);
+    const first = await embeddedRuntime({ handlers: { 'test/counter': handler }, dir, partitions: 1 });
+    await first.runtime.send([{ target: slow, argument: intValue(1) }]);
+    await first.runtime.send([{ target: fast, argument: intValue(1) }]);
+    await first.runtime.send([{ target: fast, argument: intValue(1) }]);
+    await waitFor(() => first.runtime.task(0)!.cachedState('test/counter/fast') !== undefined);
+    await waitFor(async () => {
+      await first.runtime.flush();
+      return (await committedInt(first, fast, 'n')) === 2;
+    });
+    await first.log.close(); // crash
+
+    // Recover and checkpoint at once, before the replayed records are delivered; crash again.
+    const second = await embeddedRuntime({ handlers: { 'test/counter': handler }, dir, partitions: 1 });
+    await second.runtime.flush();
+    await second.log.close();
+
+    const third = await start({ handlers: { 'test/counter': handler }, dir, partitions: 1 });
+    await waitFor(() => third.runtime.task(0)!.stats.received >= 3);
+    await third.runtime.flush();
+    expect(await committedInt(third, fast, 'n')).toBe(2);
   });
 });
