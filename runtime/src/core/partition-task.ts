@@ -516,7 +516,6 @@ export class PartitionTask {
     if (this.wmLive.apply(mark)) this.scheduleEventTimers();
   }
 
-  /** Moves the marks below `position` (every record before them is complete) into `wmStable`. */
   /**
    * True for a record an ingress moved again (same source partition, offset already seen). The
    * highest source offsets below the committed position travel with the checkpoint; those seen
@@ -544,6 +543,7 @@ export class PartitionTask {
     if (n > 0) this.sourcesBeyond.splice(0, n);
   }
 
+  /** Moves the marks below `position` (every record before them is complete) into `wmStable`. */
   private foldMarks(position: number): void {
     let n = 0;
     while (n < this.marksBeyond.length && this.marksBeyond[n]!.offset < position) {

@@ -90,20 +90,23 @@ export function routeIngressRecord(
   );
   if (!time.ok) return dead('INGRESS_EVENT_TIME_INVALID', time.reason);
   const records: OutRecord[] = [];
-  for (const target of route.targets) {
+  const { key: id, value } = record;
+  route.targets.forEach((target, index) => {
     const { namespace, name } = parseTypeName(target);
     records.push(
       withSource(
         toInternalRecord(opts.internalTopic, opts.partitions, {
-          target: { namespace, type: name, id: record.key },
-          argument: { typename: route.valueType, hasValue: true, value: record.value },
+          target: { namespace, type: name, id },
+          argument: { typename: route.valueType, hasValue: true, value },
           eventTime: time.eventTime,
         }),
-        `${opts.ingressId}|${record.topic}|${record.partition}`,
+        // One sequence per target: the targets of one record share its offset, and may share an
+        // internal partition, where the second must not look like a record moved twice.
+        `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
         record.offset,
       ),
     );
-  }
+  });
   return { records, deadLetter: false, eventTime: time.eventTime };
 }
 
