@@ -1,5 +1,6 @@
 // vitest globalSetup of the integration and chaos projects: one Kafka broker and one Redis for the
 // whole run, handed to tests as inject('kafkaBrokers') and inject('redisUrl').
+import '@continuum/runtime/kafkajs-patch';
 import type { TestProject } from 'vitest/node';
 import { startKafka } from './kafka.js';
 import type { KafkaHandle } from './kafka.js';

@@ -1,4 +1,6 @@
 // Public surface of @continuum/test-infra: real Kafka and Redis for integration tests, and helpers.
+// kafkajs' read_committed filter leaks records of aborted transactions; fix it before kafkajs loads.
+import '@continuum/runtime/kafkajs-patch';
 export { InfraError } from './errors.js';
 export type { InfraErrorCode } from './errors.js';
 export { startKafka } from './kafka.js';

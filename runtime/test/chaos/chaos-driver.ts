@@ -3,6 +3,7 @@
 // function with delayed messages and Kafka egress, while processes are killed with SIGKILL and
 // restarted. Verifies every key's count, every egress record exactly once and every delayed
 // message fired exactly once.
+import '../../src/log/kafka/kafkajs-patch.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 // The Kafka log adapter against the real broker, with the embedded state store: end-to-end
 // message flow, transactional egress, and recovery of a crashed owner.
+import '../../src/log/kafka/kafkajs-patch.js';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';

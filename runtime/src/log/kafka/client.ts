@@ -1,5 +1,6 @@
 // Kafka connection settings and the kafkajs client factory, with kafkajs logs routed to ours and
 // kafkajs errors mapped to the runtime's error codes.
+import './kafkajs-patch.js';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';

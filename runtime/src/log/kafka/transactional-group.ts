@@ -109,6 +109,7 @@ export class TransactionalGroup {
     entry.owned = new GroupOwnedPartition(this, tp);
     entry.state = 'pending';
     this.pause(tp);
+    previous.cancelScan();
     void previous.close();
     return entry.owned;
   }
@@ -164,7 +165,12 @@ export class TransactionalGroup {
       added.push(entry);
     }
     const removed = [...this.entries.values()].filter((e) => !next.has(tpKey(e.tp)) && e.state !== 'revoked');
-    for (const e of removed) e.state = 'revoked';
+    for (const e of removed) {
+      e.state = 'revoked';
+      // A recovery still reading this partition would wait for records that no longer come and
+      // hold up the assignment changes queued behind it.
+      e.owned.cancelScan();
+    }
     this.chain = this.chain.then(async () => {
       for (const e of removed) await this.revoke(e);
       await Promise.all(added.map((e) => this.assign(e)));
@@ -248,7 +254,12 @@ export class GroupOwnedPartition {
   userPaused = false;
   private sink: RecordSink | undefined;
   private scan:
-    { decide: (r: LogRecord) => boolean | undefined; resolve: (found: boolean) => void } | undefined;
+    | {
+        decide: (r: LogRecord) => boolean | undefined;
+        resolve: (found: boolean) => void;
+        reject: (err: Error) => void;
+      }
+    | undefined;
   private producer: Producer | undefined;
   private closed = false;
 
@@ -312,7 +323,7 @@ export class GroupOwnedPartition {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await new Promise<boolean>((resolve, reject) => {
-        this.scan = { decide, resolve };
+        this.scan = { decide, resolve, reject };
         // An open transaction of another producer holds the readable end back; it ends within
         // its transaction timeout. Give up (recovery is retried) rather than wait forever.
         timer = setTimeout(
@@ -408,7 +419,18 @@ export class GroupOwnedPartition {
     }
   }
 
+  /** Ends a running scan with an error: the partition was released while recovering it. */
+  cancelScan(): void {
+    this.scan?.reject(
+      new ContinuumError(
+        'PARTITION_RELEASED',
+        `${this.tp.topic}/${this.tp.partition} was released during recovery`,
+      ),
+    );
+  }
+
   async close(): Promise<void> {
+    this.cancelScan();
     if (this.closed) return;
     this.closed = true;
     const p = this.producer;

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { filterAbortedMessages } from '../../src/log/kafka/kafkajs-patch.js';
+
+const msg = (
+  offset: number,
+  producerId: string,
+  opts: { control?: 'abort' | 'commit'; tx?: boolean } = {},
+) => ({
+  offset: String(offset),
+  key:
+    opts.control === undefined ? Buffer.from('k') : Buffer.from([0, 0, 0, opts.control === 'abort' ? 0 : 1]),
+  isControlRecord: opts.control !== undefined,
+  batchContext: { producerId, inTransaction: opts.tx ?? true },
+});
+
+describe('read_committed filter for kafkajs', () => {
+  it('drops every aborted transaction that began before the first fetched record, not only the first', () => {
+    // Fetch starts at 100; producers X and Y both have aborted transactions begun at 90 and 95.
+    const messages = [
+      msg(100, 'Y'),
+      msg(101, 'X'),
+      msg(102, 'Y', { control: 'abort' }),
+      msg(103, 'X', { control: 'abort' }),
+      msg(104, 'Y'),
+      msg(105, 'Y', { control: 'commit' }),
+    ];
+    const kept = filterAbortedMessages({
+      messages,
+      abortedTransactions: [
+        { producerId: 'X', firstOffset: '90' },
+        { producerId: 'Y', firstOffset: '95' },
+      ],
+    });
+    expect(kept.filter((m) => !m.isControlRecord).map((m) => m.offset)).toEqual(['104']);
+  });
+
+  it('keeps committed transactions of a producer after its aborted one ended', () => {
+    const messages = [
+      msg(1, 'X'),
+      msg(2, 'X', { control: 'abort' }),
+      msg(3, 'X'),
+      msg(4, 'X', { control: 'commit' }),
+    ];
+    const kept = filterAbortedMessages({
+      messages,
+      abortedTransactions: [{ producerId: 'X', firstOffset: '1' }],
+    });
+    expect(kept.filter((m) => !m.isControlRecord).map((m) => m.offset)).toEqual(['3']);
+  });
+
+  it('is installed in place of the kafkajs filter', async () => {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const installed = require('kafkajs/src/consumer/filterAbortedMessages.js') as unknown;
+    expect(installed).toBe(filterAbortedMessages);
+  });
+});
