@@ -1338,7 +1338,7 @@ export function mergeRanges(a: OffsetRanges, b: OffsetRanges, from: number): Off
 function parseSources(text: string | undefined): Map<string, number> {
   if (text === undefined) return new Map();
   const parsed = JSON.parse(text) as unknown;
-  return Array.isArray(parsed) ? new Map(parsed as [string, number][]) : new Map();
+  return Array.isArray(parsed) ? new Map(parsed as [string, number][]) : new Map<string, number>();
 }
 
 /** The position a checkpoint's metadata records (none before the first checkpoint). */
