@@ -45,6 +45,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'bench',
+          include: ['bench/**/*.bench.test.ts'],
+          globalSetup: ['test/infra/global-setup.ts'],
+          testTimeout: 3_600_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts', 'runtime/test/chaos/**/*.test.ts'],
           globalSetup: ['test/infra/global-setup.ts'],
