@@ -100,9 +100,17 @@ test('the README values table is the one generated from values.yaml', () => {
 });
 
 test('every values example in the chart README and the deploy guide passes helm lint --strict', async () => {
-  const docs = [readmeFile, join(chartDir, '..', 'README-deploy-section.md')];
-  const examples = docs.flatMap((file) =>
-    [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({
+  // The deploy guide is the "Deploy on Kubernetes" section of the repository README.
+  const rootReadme = join(chartDir, '..', '..', 'README.md');
+  const guide =
+    /## Deploy on Kubernetes\n([\s\S]*?)(?=\n## )/.exec(readFileSync(rootReadme, 'utf8'))?.[1] ?? '';
+  expect(guide, 'README.md has a "Deploy on Kubernetes" section').not.toBe('');
+  const docs = [
+    { file: readmeFile, text: readFileSync(readmeFile, 'utf8') },
+    { file: rootReadme, text: guide },
+  ];
+  const examples = docs.flatMap(({ file, text }) =>
+    [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => ({
       file,
       text: dedent(m[1]!),
     })),
