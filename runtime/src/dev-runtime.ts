@@ -4,22 +4,15 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
-import { startAdminServer } from './admin/admin-server.js';
-import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
-import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
-import { watermarkRecords } from './core/envelope.js';
-import { watermarkGroupsOf } from './ingress/event-time.js';
+import { assembleRuntime, startServers } from './assembly.js';
+import type { TaskConfig, TaskHooks } from './core/partition-task.js';
 import { EmbeddedLog } from './log/embedded-log.js';
 import type { Logger } from './logger.js';
-import { combineObservers } from './metrics/combine-observers.js';
-import { RuntimeMetrics } from './metrics/runtime-metrics.js';
+import type { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
-import { startPlaygroundEgress } from './playground/playground-egress.js';
-import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
-import { Runtime } from './runtime.js';
+import type { ListeningServer } from './playground/playground-ingress.js';
+import type { Runtime } from './runtime.js';
 import { EmbeddedStateStore } from './state/embedded-state-store.js';
-import { Tracing } from './tracing/tracing.js';
-import { HttpFunctionClient } from './transport/http-function-client.js';
 
 export interface DevRuntimeOptions {
   module: ModuleConfig;
@@ -55,37 +48,10 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     partitions: opts.partitions ?? 4,
   });
   const store = new EmbeddedStateStore({ dir: dataDir === undefined ? undefined : join(dataDir, 'state') });
-  const functions = moduleFunctionRouter(module);
-  const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
-  const metrics = new RuntimeMetrics({
-    internalTopic: log.internalTopic,
-    deadLetterTopic,
-    sampleIntervalMs: opts.metricsSampleIntervalMs,
-    // End offsets of the embedded log are an in-process read: no reason to cache them.
-    lagCacheMs: 0,
-    logger,
-  });
-  const tracing =
-    opts.tracerProvider === undefined
-      ? undefined
-      : new Tracing({
-          tracerProvider: opts.tracerProvider,
-          internalTopic: log.internalTopic,
-          deadLetterTopic,
-        });
-  const client = new HttpFunctionClient(metrics.clientCallbacks());
-  const runtime = new Runtime({
-    log,
-    store,
-    client,
-    functions,
-    egress: moduleEgressRouter(module),
-    task: opts.task,
-    hooks: opts.hooks,
-    logger,
-    observer: combineObservers(metrics.observer, tracing?.observer),
-    watermarkGroups: watermarkGroupsOf(module, 'dev'),
-  });
+  // End offsets of the embedded log are an in-process read: no reason to cache them.
+  const assemblyOptions = { ...opts, mode: 'dev' as const, log, store, lagCacheMs: 0 };
+  const assembly = assembleRuntime(assemblyOptions);
+  const { runtime, metrics, tracing, client } = assembly;
   metrics.attach({
     tasks: () => runtime.runningTasks(),
     recovering: () => runtime.restarting,
@@ -103,46 +69,14 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   };
   try {
     await runtime.start();
-    const host = opts.host ?? '127.0.0.1';
-    for (const ingress of module.playgroundIngresses) {
-      const server = await startPlaygroundIngress({
-        port: ingress.port,
-        host,
-        functions,
-        send: (m) => runtime.send(m, 'playground'),
-        eventTime: ingress.eventTime,
-        appendMarks: (mark) =>
-          log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
-        logger,
-      });
-      listening.push({ name: 'playground ingress', server });
-    }
-    for (const egress of module.playgroundEgresses) {
-      const server = await startPlaygroundEgress({
-        port: egress.port,
-        host,
-        topics: egress.topics,
-        log,
+    listening.push(
+      ...(await startServers(assembly, {
+        ...assemblyOptions,
+        host: opts.host ?? '127.0.0.1',
         cursorFile:
-          dataDir === undefined ? undefined : join(dataDir, `playground-egress-${egress.port}.json`),
-      });
-      listening.push({ name: 'playground egress', server });
-    }
-    if (opts.adminPort !== undefined) {
-      const admin = await startAdminServer({
-        runtime,
-        port: opts.adminPort,
-        host,
-        token: opts.adminToken,
-        ready: () => runtime.ready,
-        metrics,
-        deadLetterTopic,
-        mode: 'dev',
-        clientLoad: () => client.load,
-        logger,
-      });
-      listening.push({ name: 'admin', server: admin });
-    }
+          dataDir === undefined ? undefined : (port) => join(dataDir, `playground-egress-${port}.json`),
+      })),
+    );
     for (const k of module.kafkaIngresses) {
       logger.warn(
         'dev mode does not read Kafka ingress topics; use the playground ingress or `statefun send`',

@@ -5,24 +5,17 @@
 import { hostname } from 'node:os';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
-import { startAdminServer } from './admin/admin-server.js';
-import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
+import { assembleRuntime, startServers } from './assembly.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
-import { watermarkRecords } from './core/envelope.js';
-import { watermarkGroupsOf } from './ingress/event-time.js';
 import { KafkaIngress } from './ingress/kafka-ingress.js';
 import { createKafka, type KafkaConnection } from './log/kafka/client.js';
 import { KafkaLog } from './log/kafka/kafka-log.js';
 import type { Logger } from './logger.js';
-import { combineObservers } from './metrics/combine-observers.js';
-import { RuntimeMetrics } from './metrics/runtime-metrics.js';
+import type { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
-import { startPlaygroundEgress } from './playground/playground-egress.js';
-import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
-import { Runtime } from './runtime.js';
+import type { ListeningServer } from './playground/playground-ingress.js';
+import type { Runtime } from './runtime.js';
 import { RedisStateStore } from './state/redis-state-store.js';
-import { Tracing } from './tracing/tracing.js';
-import { HttpFunctionClient } from './transport/http-function-client.js';
 
 export interface ProdRuntimeOptions {
   module: ModuleConfig;
@@ -101,34 +94,9 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   });
   const redis = new Redis(opts.redisUrl, { password: opts.redisPassword, lazyConnect: false });
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
-  const functions = moduleFunctionRouter(module);
-  const metrics = new RuntimeMetrics({
-    internalTopic: log.internalTopic,
-    deadLetterTopic,
-    sampleIntervalMs: opts.metricsSampleIntervalMs,
-    logger,
-  });
-  const tracing =
-    opts.tracerProvider === undefined
-      ? undefined
-      : new Tracing({
-          tracerProvider: opts.tracerProvider,
-          internalTopic: log.internalTopic,
-          deadLetterTopic,
-        });
-  const client = new HttpFunctionClient(metrics.clientCallbacks());
-  const runtime = new Runtime({
-    log,
-    store,
-    client,
-    functions,
-    egress: moduleEgressRouter(module),
-    task: opts.task,
-    hooks: opts.hooks,
-    logger,
-    observer: combineObservers(metrics.observer, tracing?.observer),
-    watermarkGroups: watermarkGroupsOf(module, 'production'),
-  });
+  const assemblyOptions = { ...opts, mode: 'production' as const, log, store };
+  const assembly = assembleRuntime(assemblyOptions);
+  const { runtime, metrics, tracing, client } = assembly;
   const kafka = createKafka(connection, logger);
   const admin = kafka.admin();
   const ingresses: KafkaIngress[] = [];
@@ -175,40 +143,13 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       ingressIds.set(i, ingress.id);
       ingresses.push(i);
     }
-    const host = opts.host ?? '127.0.0.1';
-    for (const ingress of module.playgroundIngresses) {
-      const server = await startPlaygroundIngress({
-        port: ingress.port,
-        host,
-        functions,
-        send: (m) => runtime.send(m, 'playground'),
-        eventTime: ingress.eventTime,
-        appendMarks: (mark) =>
-          log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
-        logger,
-      });
-      listening.push({ name: 'playground ingress', server });
-    }
-    for (const egress of module.playgroundEgresses) {
-      const server = await startPlaygroundEgress({ port: egress.port, host, topics: egress.topics, log });
-      listening.push({ name: 'playground egress', server });
-    }
-    if (opts.adminPort !== undefined) {
-      const server = await startAdminServer({
-        runtime,
-        port: opts.adminPort,
-        host,
-        token: opts.adminToken,
-        ready: () => runtime.ready,
-        metrics,
-        deadLetterTopic,
-        mode: 'production',
+    listening.push(
+      ...(await startServers(assembly, {
+        ...assemblyOptions,
+        host: opts.host ?? '127.0.0.1',
         instance: opts.instance ?? `${hostname()}/${process.pid}`,
-        clientLoad: () => client.load,
-        logger,
-      });
-      listening.push({ name: 'admin', server });
-    }
+      })),
+    );
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -1,0 +1,149 @@
+// What dev and production runtimes have in common once their log and state store are chosen:
+// routers, metrics, optional tracing, the HTTP function client, the Runtime itself, and the
+// playground and admin servers the module and options ask for.
+import type { TracerProvider } from '@opentelemetry/api';
+import { startAdminServer } from './admin/admin-server.js';
+import { watermarkRecords } from './core/envelope.js';
+import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
+import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import type { FunctionRouter } from './core/routing.js';
+import { watermarkGroupsOf } from './ingress/event-time.js';
+import type { Log } from './log/log.js';
+import type { Logger } from './logger.js';
+import { combineObservers } from './metrics/combine-observers.js';
+import { RuntimeMetrics } from './metrics/runtime-metrics.js';
+import type { ModuleConfig } from './module/types.js';
+import { startPlaygroundEgress } from './playground/playground-egress.js';
+import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
+import { Runtime } from './runtime.js';
+import type { StateStore } from './state/state-store.js';
+import { Tracing } from './tracing/tracing.js';
+import { HttpFunctionClient } from './transport/http-function-client.js';
+
+export type RuntimeMode = 'dev' | 'production';
+
+export interface AssemblyOptions {
+  mode: RuntimeMode;
+  module: ModuleConfig;
+  log: Log;
+  store: StateStore;
+  logger: Logger;
+  task?: Partial<TaskConfig> | undefined;
+  hooks?: TaskHooks | undefined;
+  tracerProvider?: TracerProvider | undefined;
+  metricsSampleIntervalMs?: number | undefined;
+  /** How long consumer-lag end offsets are cached (an in-process log needs none). */
+  lagCacheMs?: number | undefined;
+}
+
+export interface Assembly {
+  runtime: Runtime;
+  metrics: RuntimeMetrics;
+  tracing: Tracing | undefined;
+  client: HttpFunctionClient;
+  functions: FunctionRouter;
+  deadLetterTopic: string;
+}
+
+export function assembleRuntime(opts: AssemblyOptions): Assembly {
+  const { module, log, logger } = opts;
+  const functions = moduleFunctionRouter(module);
+  const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const metrics = new RuntimeMetrics({
+    internalTopic: log.internalTopic,
+    deadLetterTopic,
+    sampleIntervalMs: opts.metricsSampleIntervalMs,
+    ...(opts.lagCacheMs === undefined ? {} : { lagCacheMs: opts.lagCacheMs }),
+    logger,
+  });
+  const tracing =
+    opts.tracerProvider === undefined
+      ? undefined
+      : new Tracing({
+          tracerProvider: opts.tracerProvider,
+          internalTopic: log.internalTopic,
+          deadLetterTopic,
+        });
+  const client = new HttpFunctionClient(metrics.clientCallbacks());
+  const runtime = new Runtime({
+    log,
+    store: opts.store,
+    client,
+    functions,
+    egress: moduleEgressRouter(module),
+    task: opts.task,
+    hooks: opts.hooks,
+    logger,
+    observer: combineObservers(metrics.observer, tracing?.observer),
+    watermarkGroups: watermarkGroupsOf(module, opts.mode),
+  });
+  return { runtime, metrics, tracing, client, functions, deadLetterTopic };
+}
+
+export interface ServerOptions {
+  host: string;
+  adminPort?: number | undefined;
+  adminToken?: string | undefined;
+  /** Production: names this process in the admin overview. */
+  instance?: string | undefined;
+  /** Where a playground egress keeps its read positions (dev); in memory when undefined. */
+  cursorFile?: ((port: number) => string) | undefined;
+}
+
+/**
+ * Starts the playground ingress/egress servers the module declares and the admin server. On
+ * failure the servers already listening are closed again.
+ */
+export async function startServers(
+  assembly: Assembly,
+  opts: AssemblyOptions & ServerOptions,
+): Promise<{ name: string; server: ListeningServer }[]> {
+  const { runtime, functions, metrics, client, deadLetterTopic } = assembly;
+  const { module, log, logger, host } = opts;
+  const listening: { name: string; server: ListeningServer }[] = [];
+  try {
+    for (const ingress of module.playgroundIngresses) {
+      const server = await startPlaygroundIngress({
+        port: ingress.port,
+        host,
+        functions,
+        send: (m) => runtime.send(m, 'playground'),
+        eventTime: ingress.eventTime,
+        appendMarks: (mark) =>
+          log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
+        logger,
+      });
+      listening.push({ name: 'playground ingress', server });
+    }
+    for (const egress of module.playgroundEgresses) {
+      const server = await startPlaygroundEgress({
+        port: egress.port,
+        host,
+        topics: egress.topics,
+        log,
+        cursorFile: opts.cursorFile?.(egress.port),
+      });
+      listening.push({ name: 'playground egress', server });
+    }
+    if (opts.adminPort !== undefined) {
+      const server = await startAdminServer({
+        runtime,
+        port: opts.adminPort,
+        host,
+        token: opts.adminToken,
+        ready: () => runtime.ready,
+        metrics,
+        deadLetterTopic,
+        mode: opts.mode,
+        ...(opts.instance === undefined ? {} : { instance: opts.instance }),
+        clientLoad: () => client.load,
+        logger,
+      });
+      listening.push({ name: 'admin', server });
+    }
+  } catch (err) {
+    for (const { server } of listening) await server.close().catch(() => undefined);
+    throw err;
+  }
+  return listening;
+}
