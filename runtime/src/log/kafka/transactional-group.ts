@@ -127,19 +127,56 @@ export class TransactionalGroup {
   // ---- used by GroupOwnedPartition ----
 
   pause(tp: TopicPartition): void {
-    this.consumer?.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+    this.consumerCall('pause', () => this.consumer?.pause([{ topic: tp.topic, partitions: [tp.partition] }]));
   }
 
   resume(tp: TopicPartition): void {
-    this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+    this.consumerCall('resume', () =>
+      this.consumer?.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
+    );
   }
 
   startDelivery(owned: GroupOwnedPartition, offset: number): void {
     const entry = this.entries.get(tpKey(owned.tp));
     if (entry === undefined || entry.owned !== owned || entry.state === 'revoked') return;
     entry.state = 'started';
-    this.consumer?.seek({ topic: owned.tp.topic, partition: owned.tp.partition, offset: String(offset) });
+    this.consumerCall('seek', () =>
+      this.consumer?.seek({ topic: owned.tp.topic, partition: owned.tp.partition, offset: String(offset) }),
+    );
     if (!owned.userPaused) this.resume(owned.tp);
+  }
+
+  /**
+   * kafkajs throws from pause/resume/seek while its consumer restarts after a crash (a broker
+   * restart, say). The calls are re-applied from our own state when it has joined again.
+   */
+  private consumerCall(what: string, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.opts.logger.debug(`consumer ${what} deferred until the consumer has rejoined`, { err });
+    }
+  }
+
+  /** After a (re)join: every partition we keep gets our position and pause state again. */
+  private reapply(): void {
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'revoked') continue;
+      if (entry.state === 'started') {
+        const { tp } = entry.owned;
+        this.consumerCall('seek', () =>
+          this.consumer?.seek({
+            topic: tp.topic,
+            partition: tp.partition,
+            offset: String(entry.owned.nextOffset),
+          }),
+        );
+        if (entry.owned.userPaused) this.pause(tp);
+        else this.resume(tp);
+      } else {
+        this.pause(entry.tp);
+      }
+    }
   }
 
   /** Back to the recovering state after a scan: paused, batches dropped until the next start. */
@@ -154,6 +191,8 @@ export class TransactionalGroup {
 
   private onAssignment(assigned: TopicPartition[]): void {
     const next = new Set(assigned.map(tpKey));
+    // Seek, pause and resume requests made while kafkajs restarted its consumer were lost.
+    setImmediate(() => this.reapply());
     const added: Entry[] = [];
     // Newly assigned partitions are paused at once, before kafkajs fetches from its own idea of
     // the committed offset: the owner reads the offset only after fencing.
