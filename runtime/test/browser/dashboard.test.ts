@@ -121,7 +121,11 @@ describe('dashboard in headless Chromium', () => {
     expect(await cells.nth(1).innerText()).toBe('2');
     expect(await cells.nth(2).innerText()).toBe('2');
     expect(await cells.nth(3).innerText()).toBe('100 %');
-    expect(await cells.nth(4).innerText()).toContain('HTTP 500');
+    // The reason names the failed call; whether its last attempt ended in an HTTP 500 or was cut
+    // by the 300 ms call budget depends on the machine's load, so the status is not asserted.
+    const lastError = await cells.nth(4).innerText();
+    expect(lastError).toContain('FUNCTION_CALL_FAILED');
+    expect(lastError).toContain('ops/flaky');
 
     const codes = await text('dead-codes');
     expect(codes).toContain('FUNCTION_CALL_FAILED × 2');
