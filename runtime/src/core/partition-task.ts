@@ -1116,22 +1116,26 @@ export class PartitionTask {
   private fireTimers(): void {
     if (!this.running) return;
     const due = this.timers.popDue(this.now(), this.cfg.timerBatch);
-    const { internalTopic, partitions } = this.deps;
     for (const t of due) {
       this.stats.timersFired++;
-      this.buffer.delta.timersAdded.delete(t.id);
-      this.buffer.delta.timersRemoved.add(t.id);
-      this.push(
-        toInternalRecord(internalTopic, partitions, {
-          target: parseAddressKey(t.targetKey),
-          caller: parseAddressKey(t.callerKey),
-          argument: { typename: t.typename, hasValue: true, value: t.value },
-          eventTime: t.eventTime ?? t.fireAt,
-        }),
-      );
+      this.release(t);
     }
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
     this.scheduleTimerTick();
+  }
+
+  /** Removes a due timer and publishes its message, both in the current checkpoint. */
+  private release(t: StoredTimer): void {
+    this.buffer.delta.timersAdded.delete(t.id);
+    this.buffer.delta.timersRemoved.add(t.id);
+    this.push(
+      toInternalRecord(this.deps.internalTopic, this.deps.partitions, {
+        target: parseAddressKey(t.targetKey),
+        caller: parseAddressKey(t.callerKey),
+        argument: { typename: t.typename, hasValue: true, value: t.value },
+        eventTime: t.eventTime ?? t.fireAt,
+      }),
+    );
   }
 
   /** Fires the due event-time timers soon (coalesced: one pass per turn of the event loop). */
@@ -1157,19 +1161,9 @@ export class PartitionTask {
       return;
     }
     const due = this.eventTimers.popDue(this.wmLive.watermark, this.cfg.timerBatch);
-    const { internalTopic, partitions } = this.deps;
     for (const t of due) {
       this.stats.eventTimersFired++;
-      this.buffer.delta.timersAdded.delete(t.id);
-      this.buffer.delta.timersRemoved.add(t.id);
-      this.push(
-        toInternalRecord(internalTopic, partitions, {
-          target: parseAddressKey(t.targetKey),
-          caller: parseAddressKey(t.callerKey),
-          argument: { typename: t.typename, hasValue: true, value: t.value },
-          eventTime: t.eventTime ?? t.fireAt,
-        }),
-      );
+      this.release(t);
     }
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
     this.scheduleEventTimers();
