@@ -1,7 +1,7 @@
 // The embedded `StateStore`: per-partition state in memory, made durable in a data directory for
 // dev mode. A staged delta is one fsynced file; promote appends it to the partition's journal
 // (fsynced) and applies it in memory; a periodic snapshot keeps the journal short.
-import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinuumError } from '../errors.js';
@@ -116,6 +116,7 @@ class EmbeddedPartitionStore implements PartitionStore {
   ) {
     if (dir !== undefined) {
       mkdirSync(dir, { recursive: true });
+      removeStaleTemporaryFiles(dir);
       this.load(dir);
     }
   }
@@ -298,8 +299,23 @@ class EmbeddedPartitionStore implements PartitionStore {
   }
 }
 
+let tmpSequence = 0;
+
+/** Removes temporary files that an earlier process left behind when it died in the middle of a write. */
+function removeStaleTemporaryFiles(dir: string): void {
+  const own = `.${process.pid}.`;
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.tmp') && !name.includes(own)) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Writes a file atomically: a uniquely named temporary file is synced, then renamed over the target.
+ * The name is unique per write so that two writers (a crashed owner still finishing a write while
+ * its successor starts) never rename each other's temporary file away.
+ */
 async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.${process.pid}.${++tmpSequence}.tmp`;
   const fh = await open(tmp, 'w');
   try {
     await fh.write(text);
