@@ -6,6 +6,8 @@ export { ProtocolError, SdkError } from './errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';
 export { DEFAULT_BODY_LIMIT, serve, statefulFunctionsPlugin } from './fastify-plugin.js';
 export type { ServeOptions, ServerHandle, StatefulFunctionsPluginOptions } from './fastify-plugin.js';
+export { serveFromEnv } from './serve-env.js';
+export type { ServeFromEnvOptions } from './serve-env.js';
 export { statefulFunction } from './function.js';
 export type { FunctionOptions, StatefulFunction } from './function.js';
 export { createRequestReplyHandler, httpStatusOf } from './handler.js';

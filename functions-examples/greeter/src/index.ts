@@ -12,4 +12,3 @@ export {
   playgroundGreeter,
 } from './greeter.js';
 export type { GreetingSink } from './greeter.js';
-export { start } from './server.js';

@@ -1,9 +1,6 @@
-// Entry point: `npm start -w @continuum/example-greeter` serves the greeters on $PORT (default 8000).
+// Entry point: `npm start -w @continuum/example-greeter` serves the greeters on $PORT (default 8000);
+// settings from the environment as documented on `serveFromEnv`.
+import { serveFromEnv } from '@continuum/sdk';
 import { functions } from './greeter.js';
-import { start } from './server.js';
 
-const server = await start(functions);
-server.app.log.info(`serving ${functions.map((f) => f.typename).join(', ')} at ${server.url}`);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => void server.close());
-}
+await serveFromEnv(functions);

@@ -22,4 +22,3 @@ export {
   ReserveItem,
   RestockItem,
 } from './messages.js';
-export { start } from './server.js';

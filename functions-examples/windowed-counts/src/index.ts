@@ -16,4 +16,3 @@ export {
   windowOf,
 } from './windowed-counts.js';
 export type { LateEvent, ResultSink, ResultTopics, WindowCount } from './windowed-counts.js';
-export { start } from './server.js';

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseModule, silentLogger, startDevRuntime, type DevRuntime } from '@continuum/runtime';
-import type { ServerHandle } from '@continuum/sdk';
-import { functions, start } from '../src/index.js';
+import { serveFromEnv, type ServerHandle } from '@continuum/sdk';
+import { functions } from '../src/index.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +36,10 @@ describe('the README walk-through in dev mode', () => {
   let egressPort: number;
 
   beforeAll(async () => {
-    service = await start(functions, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    service = await serveFromEnv(functions, {
+      env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
+      closeOnSignals: false,
+    });
     const fnPort = new URL(service.url).port;
     [ingressPort, egressPort] = [await freePort(), await freePort()];
     const text = readFileSync(new URL('../module.playground.yaml', import.meta.url), 'utf8')
