@@ -4,10 +4,9 @@
 // watermark closes it, an official StateFun SDK function counts the same events alongside, and
 // processes may be killed and restarted meanwhile. The report lists every difference from the
 // results computed offline from the same input.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +23,8 @@ import {
   type WindowCount,
 } from '@continuum/example-windowed-counts';
 import { createKafkaClient, createTopic, readTopic } from '../infra/helpers.js';
-import { repoRoot } from '../infra/paths.js';
+import { RuntimeFleet } from '../infra/runtime-fleet.js';
 
-const statefunBin = join(repoRoot(), 'runtime', 'bin', 'statefun.js');
 const official = createRequire(import.meta.url)('apache-flink-statefun') as typeof OfficialStateFun;
 
 export interface WindowedRunOptions {
@@ -209,67 +207,24 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
   );
 
   // Runtime processes, restarted when killed.
-  const procs: (ChildProcess | undefined)[] = new Array<ChildProcess | undefined>(opts.processes).fill(
-    undefined,
-  );
-  const adminPorts = new Map<number, number>();
-  let stopping = false;
-  let kills = 0;
-  let selfCrashes = 0;
-  const spawnProc = (slot: number): void => {
-    const child = spawn(
-      process.execPath,
-      [
-        statefunBin,
-        'run',
-        '-m',
-        moduleFile,
-        '--kafka',
-        brokers,
-        '--redis',
-        opts.redisUrl,
-        '--partitions',
-        String(opts.partitions),
-        '--group',
-        names.group,
-        '--admin-port',
-        '0',
-        '--log-format',
-        'json',
-        '--log-level',
-        logDir === undefined ? 'warn' : 'info',
-      ],
-      {
-        env: {
-          ...process.env,
-          CONTINUUM_INTERNAL_TOPIC: names.internal,
-          CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
-          CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
-          CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-          CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
-          CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
-          CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let tail = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      tail = (tail + c.toString()).slice(-4000);
-      const admin = /admin listening on [^:"]+:(\d+)/u.exec(tail);
-      if (admin !== null) adminPorts.set(slot, Number(admin[1]));
-      if (logDir !== undefined) appendFileSync(join(logDir, `proc-${slot}.log`), c);
-    });
-    child.on('exit', (code, signal) => {
-      if (procs[slot] !== child || stopping) return;
-      procs[slot] = undefined;
-      if (signal === 'SIGKILL') selfCrashes++;
-      else problems.push(`process ${slot} exited with code ${code}: ${tail.slice(-800)}`);
-      spawnProc(slot);
-    });
-    procs[slot] = child;
-  };
-  for (let i = 0; i < opts.processes; i++) spawnProc(i);
+  const fleet = new RuntimeFleet({
+    moduleFile,
+    brokers: opts.brokers,
+    redisUrl: opts.redisUrl,
+    partitions: opts.partitions,
+    group: names.group,
+    processes: opts.processes,
+    logDir,
+    env: {
+      CONTINUUM_INTERNAL_TOPIC: names.internal,
+      CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
+      CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
+      CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
+      CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
+      CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
+    },
+  });
 
   // Read the results as they are committed.
   const kafka = createKafkaClient(opts.brokers, { clientId: 'windowed-driver' });
@@ -329,15 +284,8 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
       messages: slice.map((e) => ({ key: e.key, value: value(e), partition: e.partition })),
     });
     if (killAt.has(b)) {
-      const slot = Math.floor(Math.random() * procs.length);
-      const victim = procs[slot];
-      if (victim !== undefined) {
-        procs[slot] = undefined;
-        victim.kill('SIGKILL');
-        kills++;
-        spawnProc(slot);
-        log(`windowed: killed process ${slot} after ${(b + 1) * 50} events`);
-      }
+      const slot = Math.floor(Math.random() * fleet.slots);
+      if (fleet.kill(slot)) log(`windowed: killed process ${slot} after ${(b + 1) * 50} events`);
     }
     await new Promise((r) => setTimeout(r, pauseMs));
   }
@@ -384,7 +332,7 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
       problems.push(`reading the internal topic failed: ${String(err)}`);
     }
     // What each process says about its partitions, to tell where it got stuck.
-    for (const [slot, port] of adminPorts) {
+    for (const [slot, port] of fleet.adminPorts) {
       try {
         const res = await fetch(`http://127.0.0.1:${port}/v1/partitions`);
         problems.push(`process ${slot} partitions: ${(await res.text()).slice(0, 1500)}`);
@@ -411,8 +359,8 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
   // Let duplicates, if any, show up before checking.
   await new Promise((r) => setTimeout(r, 2000));
 
-  stopping = true;
-  for (const p of procs) p?.kill('SIGKILL');
+  fleet.stop();
+  problems.push(...fleet.problems);
   await consumer.disconnect();
   await fn.close();
   if (officialFn !== undefined) await new Promise<void>((r) => officialFn.server.close(() => r()));
@@ -461,14 +409,14 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
     results: sorted,
     late,
     officialRecords: officialSeen.size,
-    kills,
-    selfCrashes,
+    kills: fleet.kills,
+    selfCrashes: fleet.selfCrashes,
     durationMs: Date.now() - started,
     problems,
   };
   log(
     `windowed: ${sorted.length}/${expected.length} windows, ${late.length} late, ${officialSeen.size} official records, ` +
-      `${kills} kills, ${selfCrashes} self-crashes in ${(report.durationMs / 1000).toFixed(1)} s; ${problems.length} problem(s)`,
+      `${fleet.kills} kills, ${fleet.selfCrashes} self-crashes in ${(report.durationMs / 1000).toFixed(1)} s; ${problems.length} problem(s)`,
   );
   return report;
 }

@@ -3,12 +3,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InfraError } from './errors.js';
 import { probeKafkaTransactions } from './helpers.js';
+import { LocalServer } from './local-server.js';
 import { ManagedProcess, makeScratchDir, serverPidFile } from './managed-process.js';
 import { externalBrokers, resolveMode } from './mode.js';
 import type { InfraMode, InfraSetting } from './mode.js';
@@ -179,22 +180,29 @@ interface LocalKafkaOptions extends StartKafkaOptions {
   readyTimeoutMs: number;
 }
 
-class LocalKafka implements KafkaHandle {
-  readonly mode = 'local' as const;
+class LocalKafka extends LocalServer implements KafkaHandle {
   readonly brokers: string[];
-  startupMs = 0;
-  private process: ManagedProcess | undefined;
-  private state: 'running' | 'killed' | 'stopped' = 'running';
-  private lastLog = '';
 
   private constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly libs: string,
     private readonly port: number,
     private readonly controllerPort: number,
     private readonly options: LocalKafkaOptions,
   ) {
+    super(dir, 2000);
     this.brokers = [`127.0.0.1:${port}`];
+  }
+
+  protected describe(): string {
+    return `the Kafka broker at ${this.brokers.join(',')}`;
+  }
+
+  protected listeners(): readonly (readonly [number, string])[] {
+    return [
+      [this.port, 'Kafka PLAINTEXT listener'],
+      [this.controllerPort, 'Kafka CONTROLLER listener'],
+    ];
   }
 
   static async start(options: LocalKafkaOptions): Promise<LocalKafka> {
@@ -307,7 +315,7 @@ class LocalKafka implements KafkaHandle {
     ];
   }
 
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const started = Date.now();
     const heap = this.options.heapMb ?? 512;
     this.process = await ManagedProcess.start({
@@ -364,46 +372,6 @@ class LocalKafka implements KafkaHandle {
       'KAFKA_EXITED',
       `The Kafka broker exited during startup (${how}). Broker log (last 40 lines):\n${tail}`,
     );
-  }
-
-  async restart(): Promise<void> {
-    if (this.state === 'stopped')
-      throw new InfraError(
-        'STOPPED',
-        `restart() of the Kafka broker at ${this.brokers.join(',')} after stop(): its data is gone; start a new one.`,
-      );
-    if (this.process !== undefined) {
-      await this.process.terminate();
-      this.lastLog = this.process.logTail(2000);
-    }
-    await assertPortFree(this.port, 'the restarted Kafka PLAINTEXT listener');
-    await assertPortFree(this.controllerPort, 'the restarted Kafka CONTROLLER listener');
-    await this.launch();
-  }
-
-  async kill(): Promise<void> {
-    if (this.state === 'stopped') return;
-    if (this.process !== undefined) {
-      await this.process.kill();
-      this.lastLog = this.process.logTail(2000);
-    }
-    this.state = 'killed';
-  }
-
-  async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
-    if (this.process !== undefined) {
-      await this.process.terminate();
-      this.lastLog = this.process.logTail(2000);
-    }
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  logTail(n = 40): string {
-    if (this.process?.running === true) return this.process.logTail(n);
-    const lines = this.lastLog.split('\n');
-    return lines.slice(Math.max(0, lines.length - n)).join('\n');
   }
 }
 

@@ -1,12 +1,13 @@
 // Starts the Redis the integration tests use: a local redis-server with an fsync-always AOF (so
 // restart() brings the data back), a testcontainers Redis, or an external one named by REDIS_URL.
 import { execFile } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InfraError } from './errors.js';
 import { pingRedis } from './helpers.js';
 import { notSupported } from './kafka.js';
+import { LocalServer } from './local-server.js';
 import { ManagedProcess, makeScratchDir, serverPidFile } from './managed-process.js';
 import { externalRedisUrl, resolveMode } from './mode.js';
 import type { InfraMode, InfraSetting } from './mode.js';
@@ -96,20 +97,24 @@ interface LocalRedisOptions extends StartRedisOptions {
   readyTimeoutMs: number;
 }
 
-class LocalRedis implements RedisHandle {
-  readonly mode = 'local' as const;
+class LocalRedis extends LocalServer implements RedisHandle {
   readonly url: string;
-  startupMs = 0;
-  private process: ManagedProcess | undefined;
-  private state: 'running' | 'killed' | 'stopped' = 'running';
-  private lastLog = '';
 
   private constructor(
-    private readonly dir: string,
+    dir: string,
     readonly port: number,
     private readonly options: LocalRedisOptions,
   ) {
+    super(dir, 500);
     this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  protected describe(): string {
+    return `Redis at ${this.url}`;
+  }
+
+  protected listeners(): readonly (readonly [number, string])[] {
+    return [[this.port, 'redis-server']];
   }
 
   static async start(options: LocalRedisOptions): Promise<LocalRedis> {
@@ -128,7 +133,7 @@ class LocalRedis implements RedisHandle {
     return redis;
   }
 
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const started = Date.now();
     const extra = Object.entries(this.options.serverArgs ?? {}).flatMap(([name, value]) => [
       `--${name}`,
@@ -188,45 +193,6 @@ class LocalRedis implements RedisHandle {
       await pause(25);
     }
     this.startupMs = Date.now() - started;
-  }
-
-  async restart(): Promise<void> {
-    if (this.state === 'stopped')
-      throw new InfraError(
-        'STOPPED',
-        `restart() of Redis at ${this.url} after stop(): its data is gone; start a new one.`,
-      );
-    if (this.process !== undefined) {
-      await this.process.terminate();
-      this.lastLog = this.process.logTail(500);
-    }
-    await assertPortFree(this.port, 'the restarted redis-server');
-    await this.launch();
-  }
-
-  async kill(): Promise<void> {
-    if (this.state === 'stopped') return;
-    if (this.process !== undefined) {
-      await this.process.kill();
-      this.lastLog = this.process.logTail(500);
-    }
-    this.state = 'killed';
-  }
-
-  async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
-    if (this.process !== undefined) {
-      await this.process.terminate();
-      this.lastLog = this.process.logTail(500);
-    }
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  logTail(n = 40): string {
-    if (this.process?.running === true) return this.process.logTail(n);
-    const lines = this.lastLog.split('\n');
-    return lines.slice(Math.max(0, lines.length - n)).join('\n');
   }
 }
 

@@ -4,19 +4,16 @@
 // restarted. Verifies every key's count, every egress record exactly once and every delayed
 // message fired exactly once.
 import '../../src/log/kafka/kafkajs-patch.js';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { EgressMessage, FromFunction, ToFunction } from '@continuum/sdk/protocol';
 import { decodeToFunction, encodeFromFunction } from '@continuum/sdk/protocol';
+import { RuntimeFleet } from '@continuum/test-infra';
 import { intValue, kafkaEgress, readInt, INT } from '../core/harness.js';
-
-const repoRoot = new URL('../../../', import.meta.url).pathname;
-const statefunBin = join(repoRoot, 'runtime', 'bin', 'statefun.js');
 
 export interface ChaosOptions {
   brokers: string[];
@@ -208,70 +205,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     throughputPerSec: 0,
     problems: [],
   };
-  const procs: (ChildProcess | undefined)[] = new Array<ChildProcess | undefined>(opts.processes).fill(
-    undefined,
-  );
-  /** Slots that were removed on purpose and must not be restarted. */
-  const retired = new Set<number>();
-  let stopping = false;
-  const spawnProc = (slot: number): void => {
-    const child = spawn(
-      process.execPath,
-      [
-        statefunBin,
-        'run',
-        '-m',
-        moduleFile,
-        '--kafka',
-        opts.brokers.join(','),
-        '--redis',
-        opts.redisUrl,
-        '--partitions',
-        String(opts.partitions),
-        '--group',
-        names.group,
-        '--admin-port',
-        '0',
-        '--log-format',
-        'json',
-        '--log-level',
-        process.env.CHAOS_LOG_DIR !== undefined ? 'info' : 'warn',
-      ],
-      {
-        env: {
-          ...process.env,
-          CONTINUUM_INTERNAL_TOPIC: names.internal,
-          CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
-          CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
-          CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-          CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
-          CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage),
-          CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit),
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let tail = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      tail = (tail + c.toString()).slice(-4000);
-      if (process.env.CHAOS_LOG_DIR !== undefined)
-        appendFileSync(join(process.env.CHAOS_LOG_DIR, `proc-${slot}.log`), c);
-    });
-    child.on('exit', (code, signal) => {
-      if (procs[slot] !== child || stopping || retired.has(slot)) return;
-      procs[slot] = undefined;
-      if (signal === 'SIGKILL') {
-        // Killed by itself at a crash point (the driver clears the slot before its own kills).
-        report.selfCrashes++;
-      } else {
-        report.problems.push(`process ${slot} exited with code ${code}: ${tail.slice(-800)}`);
-      }
-      report.restarts++;
-      spawnProc(slot);
-    });
-    procs[slot] = child;
-  };
-  for (let i = 0; i < opts.processes; i++) spawnProc(i);
+  const logDir = process.env.CHAOS_LOG_DIR;
+  const fleet = new RuntimeFleet({
+    moduleFile,
+    brokers: opts.brokers,
+    redisUrl: opts.redisUrl,
+    partitions: opts.partitions,
+    group: names.group,
+    processes: opts.processes,
+    logDir,
+    env: {
+      CONTINUUM_INTERNAL_TOPIC: names.internal,
+      CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
+      CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
+      CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
+      CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage),
+      CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit),
+    },
+  });
 
   // Collect the egress with read_committed.
   const seen = new Map<string, number>();
@@ -334,38 +286,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   const ctl: ChaosControl = {
     get slots() {
-      return procs.length;
+      return fleet.slots;
     },
-    kill(slot) {
-      const victim = procs[slot];
-      if (victim === undefined) return;
-      procs[slot] = undefined;
-      victim.kill('SIGKILL');
-      report.kills++;
-      report.restarts++;
-      spawnProc(slot);
-    },
-    freeze(slot) {
-      procs[slot]?.kill('SIGSTOP');
-    },
-    thaw(slot) {
-      procs[slot]?.kill('SIGCONT');
-    },
-    add() {
-      procs.push(undefined);
-      spawnProc(procs.length - 1);
-      return procs.length - 1;
-    },
-    async remove(slot) {
-      const victim = procs[slot];
-      retired.add(slot);
-      if (victim === undefined) return;
-      await new Promise<void>((res) => {
-        victim.once('exit', () => res());
-        victim.kill('SIGTERM');
-      });
-      procs[slot] = undefined;
-    },
+    kill: (slot) => void fleet.kill(slot),
+    freeze: (slot) => fleet.freeze(slot),
+    thaw: (slot) => fleet.thaw(slot),
+    add: () => fleet.add(),
+    remove: (slot) => fleet.remove(slot),
     progress: () => seen.size,
   };
 
@@ -373,6 +300,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const deadline = started + opts.timeoutMs;
   const pending = [...(opts.schedule ?? [])].sort((a, b) => a.atMs - b.atMs);
   let nextKill = Date.now() + rand(opts.killEveryMs);
+  let driverKills = 0;
   while (Date.now() < deadline) {
     if (seen.size >= expected && pending.length === 0) break;
     const due = pending[0];
@@ -382,12 +310,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       report.faults.push(due.name);
       await due.run(ctl);
     }
-    if (report.kills < opts.kills && Date.now() >= nextKill) {
-      const slot = Math.floor(Math.random() * procs.length);
-      if (procs[slot] !== undefined && !retired.has(slot)) {
-        ctl.kill(slot);
+    if (driverKills < opts.kills && Date.now() >= nextKill) {
+      const slot = Math.floor(Math.random() * fleet.slots);
+      if (fleet.running(slot)) {
+        fleet.kill(slot);
+        driverKills++;
         log(
-          `chaos: killed process ${slot} (kill ${report.kills}/${opts.kills}), ${seen.size}/${expected} egress records so far`,
+          `chaos: killed process ${slot} (kill ${driverKills}/${opts.kills}), ${seen.size}/${expected} egress records so far`,
         );
       }
       nextKill = Date.now() + rand(opts.killEveryMs);
@@ -400,11 +329,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const settle = Date.now() + 3000;
   while (Date.now() < settle) await new Promise((r) => setTimeout(r, 100));
 
-  stopping = true;
-  for (const p of procs) {
-    p?.kill('SIGCONT');
-    p?.kill('SIGKILL');
-  }
+  fleet.stop();
+  report.kills = fleet.kills;
+  report.selfCrashes = fleet.selfCrashes;
+  report.restarts = fleet.restarts;
+  report.problems.push(...fleet.problems);
   await consumer.disconnect();
   await admin.disconnect();
   await new Promise<void>((r) => fn.server.close(() => r()));
@@ -457,8 +386,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   report.latencyMs = { p50: pct(0.5), p99: pct(0.99), max: latencies[latencies.length - 1] ?? 0 };
   report.throughputPerSec = last > first ? Math.round((latencies.length * 1000) / (last - first)) : 0;
-  if (problems.length > 0 && process.env.CHAOS_LOG_DIR !== undefined) {
-    await dumpTopics(kafka, [names.internal, names.out], join(process.env.CHAOS_LOG_DIR, 'topics.txt'));
+  if (problems.length > 0 && logDir !== undefined) {
+    await dumpTopics(kafka, [names.internal, names.out], join(logDir, 'topics.txt'));
   }
   report.egressRecords = seen.size;
   report.delayedFired = delayedFired;

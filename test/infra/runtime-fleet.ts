@@ -1,0 +1,148 @@
+// A fleet of runtime processes in production mode (`statefun run` on the real Kafka broker and
+// Redis) for end-to-end and chaos tests: each slot's process is restarted whenever it dies; the
+// fleet tells kills by the test from crashes the process did to itself (SIGKILL at a crash point)
+// and from unexpected exits, which it records as problems.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export interface RuntimeFleetOptions {
+  moduleFile: string;
+  brokers: readonly string[];
+  redisUrl: string;
+  /** Partitions of the internal topic. */
+  partitions: number;
+  /** Consumer group of the runtime processes. */
+  group: string;
+  processes: number;
+  /** Further environment of every process (topic names, key prefix, crash points, intervals). */
+  env: Record<string, string>;
+  /** Keep every process's log in `<logDir>/proc-<slot>.log`, at level info. */
+  logDir?: string | undefined;
+}
+
+const statefunBin = (): string => join(repoRoot(), 'runtime', 'bin', 'statefun.js');
+
+export class RuntimeFleet {
+  /** Kills by the test (kill()). */
+  kills = 0;
+  /** Processes that SIGKILLed themselves (crash points). */
+  selfCrashes = 0;
+  restarts = 0;
+  /** Unexpected exits, with the last lines of the process's log. */
+  readonly problems: string[] = [];
+  /** Admin port per slot, read from the process's log (needs logDir: the line is at level info). */
+  readonly adminPorts = new Map<number, number>();
+  private readonly procs: (ChildProcess | undefined)[] = [];
+  /** Slots removed on purpose: not restarted. */
+  private readonly retired = new Set<number>();
+  private stopping = false;
+
+  constructor(private readonly opts: RuntimeFleetOptions) {
+    for (let slot = 0; slot < opts.processes; slot++) this.spawn(slot);
+  }
+
+  /** Number of slots (some may be retired). */
+  get slots(): number {
+    return this.procs.length;
+  }
+
+  running(slot: number): boolean {
+    return this.procs[slot] !== undefined && !this.retired.has(slot);
+  }
+
+  /** SIGKILLs a slot's process and starts a new one; false if the slot has no process. */
+  kill(slot: number): boolean {
+    const victim = this.procs[slot];
+    if (victim === undefined || this.retired.has(slot)) return false;
+    this.procs[slot] = undefined;
+    victim.kill('SIGKILL');
+    this.kills++;
+    this.restarts++;
+    this.spawn(slot);
+    return true;
+  }
+
+  /** SIGSTOPs a process: a zombie once its partitions move on. */
+  freeze(slot: number): void {
+    this.procs[slot]?.kill('SIGSTOP');
+  }
+
+  thaw(slot: number): void {
+    this.procs[slot]?.kill('SIGCONT');
+  }
+
+  /** Starts one more process; returns its slot. */
+  add(): number {
+    this.procs.push(undefined);
+    this.spawn(this.procs.length - 1);
+    return this.procs.length - 1;
+  }
+
+  /** SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. */
+  async remove(slot: number): Promise<void> {
+    const victim = this.procs[slot];
+    this.retired.add(slot);
+    if (victim === undefined) return;
+    await new Promise<void>((resolve) => {
+      victim.once('exit', () => resolve());
+      victim.kill('SIGTERM');
+    });
+    this.procs[slot] = undefined;
+  }
+
+  /** Kills every process (thawing frozen ones first) and restarts none. */
+  stop(): void {
+    this.stopping = true;
+    for (const p of this.procs) {
+      p?.kill('SIGCONT');
+      p?.kill('SIGKILL');
+    }
+  }
+
+  private spawn(slot: number): void {
+    const { opts } = this;
+    const child = spawn(
+      process.execPath,
+      [
+        statefunBin(),
+        'run',
+        '-m',
+        opts.moduleFile,
+        '--kafka',
+        opts.brokers.join(','),
+        '--redis',
+        opts.redisUrl,
+        '--partitions',
+        String(opts.partitions),
+        '--group',
+        opts.group,
+        '--admin-port',
+        '0',
+        '--log-format',
+        'json',
+        '--log-level',
+        opts.logDir === undefined ? 'warn' : 'info',
+      ],
+      { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let tail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+      const admin = /admin listening on [^:"]+:(\d+)/u.exec(tail);
+      if (admin !== null) this.adminPorts.set(slot, Number(admin[1]));
+      if (opts.logDir !== undefined) appendFileSync(join(opts.logDir, `proc-${slot}.log`), chunk);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.procs[slot] !== child || this.stopping || this.retired.has(slot)) return;
+      this.procs[slot] = undefined;
+      // The fleet clears the slot before its own kills, so a SIGKILL here came from the process.
+      if (signal === 'SIGKILL') this.selfCrashes++;
+      else this.problems.push(`process ${slot} exited with code ${code}: ${tail.slice(-800)}`);
+      this.restarts++;
+      this.spawn(slot);
+    });
+    this.procs[slot] = child;
+  }
+}
