@@ -207,24 +207,7 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
   );
 
   // Runtime processes, restarted when killed.
-  const fleet = new RuntimeFleet({
-    moduleFile,
-    brokers: opts.brokers,
-    redisUrl: opts.redisUrl,
-    partitions: opts.partitions,
-    group: names.group,
-    processes: opts.processes,
-    logDir,
-    env: {
-      CONTINUUM_INTERNAL_TOPIC: names.internal,
-      CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
-      CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
-      CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
-      CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
-      CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
-    },
-  });
+  const fleet = new RuntimeFleet({ ...opts, moduleFile, names, logDir });
 
   // Read the results as they are committed.
   const kafka = createKafkaClient(opts.brokers, { clientId: 'windowed-driver' });

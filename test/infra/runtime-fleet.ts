@@ -13,11 +13,18 @@ export interface RuntimeFleetOptions {
   redisUrl: string;
   /** Partitions of the internal topic. */
   partitions: number;
-  /** Consumer group of the runtime processes. */
-  group: string;
   processes: number;
-  /** Further environment of every process (topic names, key prefix, crash points, intervals). */
-  env: Record<string, string>;
+  /** The internal topic, the dead-letter topic, the Redis key prefix and the consumer group. */
+  names: { internal: string; dlq: string; prefix: string; group: string };
+  /** Probability per checkpoint that a process SIGKILLs itself between stage and Kafka commit. */
+  crashAfterStage?: number | undefined;
+  /** Probability per checkpoint that a process SIGKILLs itself between Kafka commit and promote. */
+  crashAfterCommit?: number | undefined;
+  /**
+   * Further environment of every process. By default checkpoints every 100 ms and a Kafka session
+   * timeout of 6 s, so that partitions of a killed process move on quickly.
+   */
+  env?: Record<string, string> | undefined;
   /** Keep every process's log in `<logDir>/proc-<slot>.log`, at level info. */
   logDir?: string | undefined;
 }
@@ -117,7 +124,7 @@ export class RuntimeFleet {
         '--partitions',
         String(opts.partitions),
         '--group',
-        opts.group,
+        opts.names.group,
         '--admin-port',
         '0',
         '--log-format',
@@ -125,7 +132,20 @@ export class RuntimeFleet {
         '--log-level',
         opts.logDir === undefined ? 'warn' : 'info',
       ],
-      { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+      {
+        env: {
+          ...process.env,
+          CONTINUUM_INTERNAL_TOPIC: opts.names.internal,
+          CONTINUUM_DEAD_LETTER_TOPIC: opts.names.dlq,
+          CONTINUUM_REDIS_KEY_PREFIX: opts.names.prefix,
+          CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+          CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
+          CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
+          CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
+          ...opts.env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
     );
     let tail = '';
     child.stderr?.on('data', (chunk: Buffer) => {

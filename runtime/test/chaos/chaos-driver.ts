@@ -206,24 +206,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     problems: [],
   };
   const logDir = process.env.CHAOS_LOG_DIR;
-  const fleet = new RuntimeFleet({
-    moduleFile,
-    brokers: opts.brokers,
-    redisUrl: opts.redisUrl,
-    partitions: opts.partitions,
-    group: names.group,
-    processes: opts.processes,
-    logDir,
-    env: {
-      CONTINUUM_INTERNAL_TOPIC: names.internal,
-      CONTINUUM_DEAD_LETTER_TOPIC: names.dlq,
-      CONTINUUM_REDIS_KEY_PREFIX: names.prefix,
-      CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
-      CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage),
-      CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit),
-    },
-  });
+  const fleet = new RuntimeFleet({ ...opts, moduleFile, names, logDir });
 
   // Collect the egress with read_committed.
   const seen = new Map<string, number>();
