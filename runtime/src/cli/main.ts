@@ -10,7 +10,7 @@ import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { readCompanions, startCompanions } from './companions.js';
-import { crashHooks, productionConfig } from './production-config.js';
+import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 
 type Out = (text: string) => void;
 
@@ -46,6 +46,10 @@ Options:
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
   -h, --help             this help
+
+Environment: CONTINUUM_ADMIN_TOKEN, and the per-partition limits described in statefun run --help
+(CONTINUUM_CHECKPOINT_MAX_RECORDS, CONTINUUM_MAX_OUTSTANDING_RECORDS, CONTINUUM_STATE_CACHE_ADDRESSES,
+CONTINUUM_MAX_PENDING_TIMERS).
 `,
   run: `statefun run -m module.yaml [options]
 
@@ -77,6 +81,11 @@ CONTINUUM_CHECKPOINT_INTERVAL_MS (default 200), CONTINUUM_INTERNAL_TOPIC (defaul
 CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
+Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
+changes are buffered, default 5000), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
+unfinished records, default 10000), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
+10000), CONTINUUM_MAX_PENDING_TIMERS (pending delayed messages and event-time timers; one more is
+dead-lettered with TIMER_LIMIT_REACHED, default 200000).
 `,
   validate: `statefun validate FILE...
 
@@ -234,6 +243,7 @@ async function dev(args: string[], out: Out): Promise<number> {
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
       logger,
       tracerProvider: tracing,
+      task: taskTuning(process.env),
     });
   } catch (e) {
     await companions?.stop();
@@ -290,7 +300,11 @@ async function run(args: string[], out: Out): Promise<number> {
     keyPrefix: config.redisKeyPrefix,
     sessionTimeoutMs: config.sessionTimeoutMs,
     logger,
-    task: { checkpointIntervalMs: config.checkpointIntervalMs, deadLetterTopic: config.deadLetterTopic },
+    task: {
+      ...taskTuning(process.env),
+      checkpointIntervalMs: config.checkpointIntervalMs,
+      deadLetterTopic: config.deadLetterTopic,
+    },
     hooks: crashHooks(process.env),
     tracerProvider: tracing,
     instance: process.env.CONTINUUM_INSTANCE,

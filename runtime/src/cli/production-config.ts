@@ -1,6 +1,6 @@
 // Production settings from flags and environment, validated once: flags win over environment.
 import { z } from 'zod';
-import type { TaskHooks } from '../core/partition-task.js';
+import type { TaskConfig, TaskHooks } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
 
@@ -55,6 +55,32 @@ const schema = z.object({
 });
 
 type Env = Record<string, string | undefined>;
+
+/** Partition-task limits that both `statefun dev` and `statefun run` take from the environment. */
+const TUNING = {
+  CONTINUUM_CHECKPOINT_MAX_RECORDS: ['checkpointMaxRecords', 1, 1_000_000],
+  CONTINUUM_MAX_OUTSTANDING_RECORDS: ['maxOutstandingRecords', 1, 10_000_000],
+  CONTINUUM_STATE_CACHE_ADDRESSES: ['stateCacheAddresses', 1, 100_000_000],
+  CONTINUUM_MAX_PENDING_TIMERS: ['maxPendingTimers', 1, 100_000_000],
+} as const satisfies Record<string, [keyof TaskConfig, number, number]>;
+
+/**
+ * The partition-task limits set in the environment (unset ones keep their defaults):
+ * CONTINUUM_CHECKPOINT_MAX_RECORDS, CONTINUUM_MAX_OUTSTANDING_RECORDS,
+ * CONTINUUM_STATE_CACHE_ADDRESSES and CONTINUUM_MAX_PENDING_TIMERS.
+ */
+export function taskTuning(env: Env): Partial<TaskConfig> {
+  const tuning: Partial<Record<keyof TaskConfig, number>> = {};
+  for (const [variable, [key, min, max]] of Object.entries(TUNING)) {
+    const text = env[variable];
+    if (text === undefined || text === '') continue;
+    const parsed = intText(variable, min, max).safeParse(text);
+    if (!parsed.success)
+      throw new ContinuumError('USAGE', parsed.error.issues.map((i) => i.message).join('; '));
+    tuning[key] = parsed.data;
+  }
+  return tuning as Partial<TaskConfig>;
+}
 
 export function productionConfig(
   flags: Record<string, string | boolean | undefined>,

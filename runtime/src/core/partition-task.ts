@@ -58,6 +58,12 @@ export interface TaskConfig {
   overloadBackoffMs: number;
   /** Most delayed messages released in one timer tick. */
   timerBatch: number;
+  /**
+   * Most pending delayed messages and event-time timers per partition (they are held in memory
+   * while the partition is owned). A function that schedules one more gets it dead-lettered with
+   * code TIMER_LIMIT_REACHED; nothing else is affected.
+   */
+  maxPendingTimers: number;
 }
 
 export const defaultTaskConfig: TaskConfig = {
@@ -69,6 +75,7 @@ export const defaultTaskConfig: TaskConfig = {
   maxNegotiationRounds: 5,
   overloadBackoffMs: 50,
   timerBatch: 1000,
+  maxPendingTimers: 200_000,
 };
 
 /** Points where tests aim crashes; production leaves them unset. */
@@ -987,6 +994,17 @@ export class PartitionTask {
     } else {
       id = timerId(slot.key, `#${this.checkpointId + 1}.${this.autoTimerSeq++}`);
     }
+    if (this.pendingTimers() >= this.cfg.maxPendingTimers) {
+      this.deadLetterEffect(
+        slot,
+        'TIMER_LIMIT_REACHED',
+        `partition ${this.partition} holds ${this.pendingTimers()} pending delayed messages and event-time timers, the limit (maxPendingTimers); this one from ${slot.key} was not scheduled`,
+        d.argument,
+        eventTime,
+        d.target,
+      );
+      return;
+    }
     const timer: StoredTimer = {
       id,
       fireAt: atEventTime ? d.eventTime! : now + d.delayInMs,
@@ -1074,6 +1092,7 @@ export class PartitionTask {
     reason: string,
     argument: { typename: string; value: Uint8Array } | undefined,
     eventTime: number,
+    target?: Address,
   ): void {
     this.stats.deadLetters++;
     this.deps.observer?.deadLettered?.(this.partition, code);
@@ -1085,6 +1104,7 @@ export class PartitionTask {
           code,
           reason,
           caller: slot.address,
+          target,
           key: slot.key,
           value: argument?.value ?? null,
           typename: argument?.typename,

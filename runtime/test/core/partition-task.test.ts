@@ -263,6 +263,43 @@ describe('partition task', () => {
     const dead = await readAll(r.log, 'continuum-dead-letters');
     expect(dead.map((d) => d.headers[Header.code])).toEqual(['CANCELLATION_TOKEN_REUSED']);
   });
+
+  it('dead-letters a delayed message past maxPendingTimers, naming its target, and schedules again once timers fired', async () => {
+    const got: number[] = [];
+    const handler: Handler = (req) => {
+      const inv = req.invocation!;
+      const result: FromFunction = emptyResult();
+      for (const i of inv.invocations) {
+        const v = readInt(i.argument)!;
+        if (i.caller !== undefined) got.push(v);
+        else
+          result.invocationResult!.delayedInvocations.push({
+            isCancellationRequest: false,
+            cancellationToken: '',
+            delayInMs: 200,
+            target: inv.target,
+            argument: intValue(100 + v),
+          });
+      }
+      return result;
+    };
+    const r = await start({
+      handlers: { 'test/delay': handler },
+      partitions: 1,
+      task: { maxPendingTimers: 2 },
+    });
+    const a = addr('test/delay', 'k');
+    for (const v of [1, 2, 3]) await r.runtime.send([{ target: a, argument: intValue(v) }]);
+    await waitFor(() => got.length >= 2, 5_000, 'two delayed messages');
+    await r.runtime.send([{ target: a, argument: intValue(4) }]);
+    await waitFor(() => got.length >= 3, 5_000, 'one more after the first two fired');
+    expect(got).toEqual([101, 102, 104]);
+    const dead = await readAll(r.log, 'continuum-dead-letters');
+    expect(dead.map((d) => [d.headers[Header.code], d.headers[Header.target], d.value])).toEqual([
+      ['TIMER_LIMIT_REACHED', 'test/delay/k', Buffer.from(intValue(103).value).toString('utf8')],
+    ]);
+    expect(dead[0]!.headers[Header.reason]).toMatch(/holds 2 pending .* the limit \(maxPendingTimers\)/);
+  });
 });
 
 describe('recovery on the embedded adapters', () => {

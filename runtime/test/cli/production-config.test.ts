@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { productionConfig, taskTuning } from '../../src/cli/production-config.js';
+
+describe('taskTuning', () => {
+  it('reads the per-partition limits from the environment and leaves unset ones to their defaults', () => {
+    expect(
+      taskTuning({
+        CONTINUUM_CHECKPOINT_MAX_RECORDS: '2000',
+        CONTINUUM_MAX_OUTSTANDING_RECORDS: '50000',
+        CONTINUUM_STATE_CACHE_ADDRESSES: '123',
+        CONTINUUM_MAX_PENDING_TIMERS: '7',
+      }),
+    ).toEqual({
+      checkpointMaxRecords: 2000,
+      maxOutstandingRecords: 50000,
+      stateCacheAddresses: 123,
+      maxPendingTimers: 7,
+    });
+    expect(taskTuning({ CONTINUUM_MAX_PENDING_TIMERS: '', PATH: '/bin' })).toEqual({});
+  });
+
+  it.each([
+    ['CONTINUUM_MAX_PENDING_TIMERS', 'many', /CONTINUUM_MAX_PENDING_TIMERS must be a whole number/],
+    ['CONTINUUM_CHECKPOINT_MAX_RECORDS', '0', /CONTINUUM_CHECKPOINT_MAX_RECORDS must be between 1 and/],
+    ['CONTINUUM_STATE_CACHE_ADDRESSES', '-5', /CONTINUUM_STATE_CACHE_ADDRESSES must be a whole number/],
+  ])('rejects %s=%s with a message naming the variable', (variable, value, message) => {
+    expect(() => taskTuning({ [variable]: value })).toThrow(message);
+  });
+});
+
+describe('productionConfig', () => {
+  it('takes flags over environment and applies the defaults', () => {
+    const config = productionConfig(
+      { module: 'a.yaml', kafka: 'k1:9092, k2:9092', partitions: '8' },
+      { CONTINUUM_MODULE: 'b.yaml', CONTINUUM_REDIS_URL: 'redis://r:6379', CONTINUUM_PARTITIONS: '4' },
+    );
+    expect(config).toMatchObject({
+      module: 'a.yaml',
+      kafka: { brokers: ['k1:9092', 'k2:9092'], ssl: false },
+      redisUrl: 'redis://r:6379',
+      partitions: 8,
+      groupId: 'continuum-runtime',
+      checkpointIntervalMs: 200,
+    });
+  });
+
+  it('names what is wrong', () => {
+    expect(() => productionConfig({ module: 'a.yaml' }, { CONTINUUM_REDIS_URL: 'http://r' })).toThrow(
+      /must start with redis:\/\/ or rediss:\/\//,
+    );
+    expect(() =>
+      productionConfig(
+        { module: 'a.yaml' },
+        { CONTINUUM_REDIS_URL: 'redis://r', CONTINUUM_KAFKA_SASL_MECHANISM: 'plain' },
+      ),
+    ).toThrow(/needs CONTINUUM_KAFKA_SASL_USERNAME/);
+  });
+});
