@@ -69,7 +69,7 @@ const html = String.raw`<!doctype html>
   <section class="grid2">
     <div class="card">
       <h2>Partitions <span class="muted" id="partitions-owner"></span></h2>
-      <table data-testid="partitions"><thead><tr><th class="num">partition</th><th>status</th><th class="num">lag</th><th class="num">mailbox</th><th class="num">in flight</th><th class="num">delayed</th><th class="num">checkpoint</th></tr></thead><tbody id="partitions"></tbody></table>
+      <table data-testid="partitions"><thead><tr><th class="num">partition</th><th>status</th><th class="num">lag</th><th class="num">mailbox</th><th class="num">in flight</th><th class="num">delayed</th><th class="num">watermark</th><th class="num">checkpoint</th></tr></thead><tbody id="partitions"></tbody></table>
     </div>
     <div class="card">
       <h2>Dead letters <span class="muted" id="dead-topic"></span></h2>
@@ -180,6 +180,15 @@ const js = String.raw`'use strict';
     return fmtDuration(Date.now() - Date.parse(iso)) + ' ago';
   }
   function clock(t) { return new Date(t).toTimeString().slice(0, 8); }
+  // Event time of the partition: the time of day, with the date when it is not today.
+  function fmtWatermark(t) {
+    if (dash(t)) return '–';
+    var d = new Date(t);
+    var sameDay = d.toDateString() === new Date().toDateString();
+    var pad = function (n) { return n < 10 ? '0' + n : String(n); };
+    var date = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ';
+    return (sameDay ? '' : date) + clock(t);
+  }
   function clip(v, n) { v = v || ''; return v.length > n ? v.slice(0, n - 1) + '…' : v; }
   // KPI rates average the last few samples: one interval alone is jumpy.
   function recentRate(history, key) {
@@ -374,6 +383,9 @@ const js = String.raw`'use strict';
       [function (p) { return fmtInt(p.mailbox); }, 'num'],
       [function (p) { return fmtInt(p.inFlight); }, 'num'],
       [function (p) { return fmtInt(p.delayedMessages); }, 'num'],
+      [function (p) { return fmtWatermark(p.watermark); }, 'num', function (p) {
+        return dash(p.watermark) ? 'no watermark yet' : new Date(p.watermark).toISOString() + ' (' + fmtDuration(Date.now() - p.watermark) + ' behind the clock)';
+      }],
       [function (p) { return fmtMs(p.lastCheckpointMs); }, 'num']
     ], function (p) { return p.status !== 'running' ? 'bad' : p.paused ? 'warn' : ''; });
 

@@ -73,6 +73,8 @@ export interface PartitionFigures {
   /** True while the task pauses its consumer (backpressure). */
   paused: boolean;
   delayedMessages: number;
+  /** Event-time watermark (ms since the epoch); undefined while the partition has none yet. */
+  watermark: number | undefined;
   cachedAddresses: number;
   checkpoints: number;
   lastCheckpointMs: number;
@@ -380,11 +382,20 @@ export class RuntimeMetrics {
       [],
       (g) => g.set(this.sources.clientLoad?.().queued ?? 0),
     );
-    const perPartition = (name: string, help: string, value: (t: PartitionTask) => number): void => {
+    // The partition label needs no cap: its values are bounded by the internal topic's partitions.
+    const perPartition = (
+      name: string,
+      help: string,
+      value: (t: PartitionTask, now: number) => number | undefined,
+    ): void => {
       gauge(name, help, ['partition'], (g) => {
         // Reset first so partitions that moved to another process disappear from the series.
         g.reset();
-        for (const t of this.sources.tasks()) g.set({ partition: String(t.partition) }, value(t));
+        const now = Date.now();
+        for (const t of this.sources.tasks()) {
+          const v = value(t, now);
+          if (v !== undefined) g.set({ partition: String(t.partition) }, v);
+        }
       });
     };
     perPartition(
@@ -406,6 +417,22 @@ export class RuntimeMetrics {
       'continuum_cached_addresses',
       'Addresses whose state a partition keeps in memory.',
       (t) => t.backlog.addresses,
+    );
+    perPartition(
+      'continuum_watermark_seconds',
+      'Event-time watermark of a partition, in seconds since the epoch (no sample while it has none yet).',
+      (t) => {
+        const w = t.watermark;
+        return w === undefined ? undefined : w / 1000;
+      },
+    );
+    perPartition(
+      'continuum_watermark_lag_seconds',
+      "Wall clock minus a partition's event-time watermark, in seconds: grows while event time stalls (no sample while it has no watermark yet; negative when event times run ahead of this clock).",
+      (t, now) => {
+        const w = t.watermark;
+        return w === undefined ? undefined : (now - w) / 1000;
+      },
     );
     gauge(
       'continuum_consumer_lag',
@@ -528,6 +555,7 @@ export class RuntimeMetrics {
         inFlight: b.inFlight,
         paused: b.paused,
         delayedMessages: b.timers,
+        watermark: t.watermark,
         cachedAddresses: b.addresses,
         checkpoints: t.stats.checkpoints,
         lastCheckpointMs: t.stats.lastCheckpointMs,
@@ -545,6 +573,7 @@ export class RuntimeMetrics {
         inFlight: 0,
         paused: false,
         delayedMessages: 0,
+        watermark: undefined,
         cachedAddresses: 0,
         checkpoints: 0,
         lastCheckpointMs: 0,

@@ -1,6 +1,7 @@
 // The dashboard in headless Chromium against a dev runtime with traffic: the page asks for the
 // admin token, then shows health, the counts of a known workload, functions, endpoints with their
-// error rates, partitions and dead letters; a screenshot goes to test-results/dashboard.png.
+// error rates, partitions (with their event-time watermark) and dead letters; a screenshot goes to
+// test-results/dashboard.png.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { readTopic, waitFor } from '../dev/support.js';
+import { MAX_OUT_OF_ORDERNESS_MS, startEventTimeApp } from '../metrics/event-time-fixture.js';
 import { OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
 
 const TOKEN = 'dashboard-token';
@@ -145,5 +147,38 @@ describe('dashboard in headless Chromium', () => {
 
     mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
+  });
+
+  it("shows each partition's event-time watermark, and none where there is no event-time source", async () => {
+    const header = await page.locator('[data-testid="partitions"] thead').innerText();
+    expect(header).toContain('watermark');
+    // This module has no ingress that announces event time: no watermark.
+    const watermarkCells = page.locator('[data-testid="partitions"] tbody tr td:nth-child(7)');
+    expect(await watermarkCells.allInnerTexts()).toEqual(Array.from({ length: PARTITIONS }, () => '–'));
+
+    const app = await startEventTimeApp({ partitions: 2 });
+    const second = await context.newPage();
+    try {
+      await app.ingest('k', 1_700_000_030_500);
+      const watermark = new Date(1_700_000_030_500 - MAX_OUT_OF_ORDERNESS_MS).toISOString();
+      await second.goto(`${app.admin}/dashboard/`);
+      await second.waitForFunction(
+        (iso) => {
+          const cells = document.querySelectorAll('[data-testid="partitions"] tbody tr td:nth-child(7)');
+          return cells.length === 2 && [...cells].every((c) => (c as HTMLElement).title.startsWith(iso));
+        },
+        watermark,
+        { timeout: 15_000 },
+      );
+      const shown = await second
+        .locator('[data-testid="partitions"] tbody tr td:nth-child(7)')
+        .allInnerTexts();
+      // The date (it is not today) and the time of day in the browser's zone.
+      for (const text of shown) expect(text).toMatch(/^2023-11-1[45] \d\d:\d\d:\d\d$/);
+    } finally {
+      await second.close();
+      await app.close();
+    }
+    expect(pageErrors).toEqual([]);
   });
 });
