@@ -275,6 +275,9 @@ export class PartitionTask {
   private timerDueAt = Infinity;
   private autoTimerSeq = 0;
   private blockedSlots = 0;
+  /** Received records not yet taken into a mailbox (one is full): see drainHeld(). */
+  private held: LogRecord[] = [];
+  private draining = false;
   private paused = false;
   private running = false;
   private stopped = false;
@@ -416,6 +419,8 @@ export class PartitionTask {
     inFlight: number;
     timers: number;
     eventTimers: number;
+    /** Received records waiting for room in a full mailbox (at most one log delivery). */
+    held: number;
   } {
     return {
       outstanding: this.outstanding.pending,
@@ -424,7 +429,15 @@ export class PartitionTask {
       inFlight: this.inFlightCalls,
       timers: this.timers.size,
       eventTimers: this.eventTimers.size,
+      held: this.held.length,
     };
+  }
+
+  /** Messages queued for the busiest address (never above its maxNumBatchRequests). */
+  largestMailbox(): number {
+    let largest = 0;
+    for (const slot of this.slots.values()) largest = Math.max(largest, slot.mailbox.length);
+    return largest;
   }
 
   /** The partition watermark (ms since the epoch), undefined while there is none. */
@@ -473,36 +486,59 @@ export class PartitionTask {
     if (!this.running) return;
     for (const record of records) {
       if (record.offset < this.startOffset) continue;
+      // Tracked from receipt, so the committed position never passes a held record.
       this.outstanding.add(record.offset);
-      if (record.headers[Header.checkpoint] !== undefined || record.headers[Header.fence] !== undefined) {
-        // A checkpoint's marker: no message, and no progress worth a checkpoint of its own.
-        this.outstanding.complete(record.offset);
-        continue;
-      }
-      const mark = watermarkOf(record);
-      if (mark !== undefined) {
-        // Applied again on replay even when the checkpoint says complete: the restored watermark
-        // is the one at the committed position, and the marks after it bring it up to date.
-        this.outstanding.complete(record.offset);
-        this.onMark(record.offset, mark);
-        continue;
-      }
-      this.stats.received++;
-      this.progressSinceCheckpoint = true;
-      if (this.isDuplicateFromSource(record)) {
-        this.stats.duplicatesDropped++;
-        this.outstanding.complete(record.offset);
-        continue;
-      }
-      if (inRanges(this.replaySkip, record.offset)) {
-        this.stats.skippedOnReplay++;
-        this.outstanding.complete(record.offset);
-        continue;
-      }
-      this.accept(record);
+      this.held.push(record);
+    }
+    this.drainHeld();
+  }
+
+  /**
+   * Takes the received records in log order until an address's mailbox is at its
+   * `maxNumBatchRequests`; the rest wait here (at most one delivery from the log, as input is
+   * paused meanwhile) and are taken as soon as that mailbox has room.
+   */
+  private drainHeld(): void {
+    if (this.draining) return;
+    this.draining = true;
+    let n = 0;
+    try {
+      while (n < this.held.length && this.blockedSlots === 0 && this.running) this.take(this.held[n++]!);
+    } finally {
+      this.held.splice(0, n);
+      this.draining = false;
     }
     this.foldMarks(this.outstanding.position());
     this.updateFlow();
+  }
+
+  private take(record: LogRecord): void {
+    if (record.headers[Header.checkpoint] !== undefined || record.headers[Header.fence] !== undefined) {
+      // A checkpoint's marker: no message, and no progress worth a checkpoint of its own.
+      this.outstanding.complete(record.offset);
+      return;
+    }
+    const mark = watermarkOf(record);
+    if (mark !== undefined) {
+      // Applied again on replay even when the checkpoint says complete: the restored watermark
+      // is the one at the committed position, and the marks after it bring it up to date.
+      this.outstanding.complete(record.offset);
+      this.onMark(record.offset, mark);
+      return;
+    }
+    this.stats.received++;
+    this.progressSinceCheckpoint = true;
+    if (this.isDuplicateFromSource(record)) {
+      this.stats.duplicatesDropped++;
+      this.outstanding.complete(record.offset);
+      return;
+    }
+    if (inRanges(this.replaySkip, record.offset)) {
+      this.stats.skippedOnReplay++;
+      this.outstanding.complete(record.offset);
+      return;
+    }
+    this.accept(record);
   }
 
   // ---------------------------------------------------------------- watermarks
@@ -685,6 +721,8 @@ export class PartitionTask {
     const batch = slot.mailbox.splice(0, n);
     this.checkBlocked(slot);
     this.send(slot, batch, 0);
+    // The mailbox may have room again: held records can come in while the batch is in flight.
+    this.updateFlow();
   }
 
   private send(slot: Slot, batch: Entry[], round: number): void {
@@ -1300,8 +1338,13 @@ export class PartitionTask {
    */
   private updateFlow(): void {
     if (!this.running) return;
+    if (this.held.length > 0 && this.blockedSlots === 0 && !this.draining) {
+      this.drainHeld(); // ends with updateFlow() again
+      return;
+    }
     const overloaded =
       this.blockedSlots > 0 ||
+      this.held.length > 0 ||
       this.outstanding.tracked >= this.cfg.maxOutstandingRecords ||
       this.buffer.changes >= this.cfg.checkpointMaxRecords * 4;
     if (overloaded && !this.paused) {
@@ -1323,6 +1366,7 @@ export class PartitionTask {
   private shutdown(): void {
     this.stopped = true;
     this.running = false;
+    this.held = []; // a new owner reads them again
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     if (this.timerTimeout !== undefined) clearTimeout(this.timerTimeout);
     if (this.eventTimerTick !== undefined) clearImmediate(this.eventTimerTick);

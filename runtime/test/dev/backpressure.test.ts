@@ -1,6 +1,7 @@
 // Backpressure through the dev runtime: with maxNumBatchRequests 5 and a slow function, the
 // partition task pauses its input and holds a bounded number of records while 2,000 wait in the
-// log, and every message is still delivered, in order, in batches of at most 5.
+// log, no mailbox ever holds more than 5, and every message is still delivered, in order, in
+// batches of at most 5.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address } from '@continuum/sdk/protocol';
 import {
@@ -93,12 +94,16 @@ describe('backpressure on the dev runtime', () => {
     expect(appended).toBe(TOTAL);
 
     let maxOutstanding = 0;
+    let largestMailbox = 0;
+    let maxHeld = 0;
     let pausedWhileQueued = 0;
     const delivered = (): number => [...received.values()].reduce((n, s) => n + s.length, 0);
     await waitFor(
       () => {
         const b = task.backlog;
         maxOutstanding = Math.max(maxOutstanding, b.outstanding);
+        largestMailbox = Math.max(largestMailbox, task.largestMailbox());
+        maxHeld = Math.max(maxHeld, b.held);
         // Paused while most of the 2,000 are still waiting in the log.
         if (b.paused && TOTAL - delivered() > OUTSTANDING_BOUND) pausedWhileQueued++;
         return delivered() >= TOTAL;
@@ -111,6 +116,11 @@ describe('backpressure on the dev runtime', () => {
     expect(pausedWhileQueued).toBeGreaterThan(0);
     expect(maxOutstanding).toBeGreaterThan(MAX_BATCH);
     expect(maxOutstanding).toBeLessThanOrEqual(OUTSTANDING_BOUND);
+    // A delivery of many records for one address waits outside its mailbox, which never passes
+    // maxNumBatchRequests.
+    expect(largestMailbox).toBe(MAX_BATCH);
+    expect(maxHeld).toBeGreaterThan(0);
+    expect(maxHeld).toBeLessThanOrEqual(500);
     for (let k = 0; k < KEYS; k++) {
       expect(received.get(`k${k}`), `messages of k${k}`).toEqual(
         Array.from({ length: PER_KEY }, (_, i) => i),
