@@ -223,16 +223,24 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     }
     const canonical = addressKey(address);
     const now = Date.now();
+    const partition = partitionOf(address, runtime.messageLog.partitions);
+    // A delayed message lives in its sender's partition: an event-time one waits for that
+    // partition's watermark, which need not be this address's.
     const delayed = runtime
       .runningTasks()
-      .flatMap((t) => t.delayedMessages(canonical, maxDelayedShown))
-      .sort((a, b) => a.fireAt - b.fireAt)
+      .flatMap((task) =>
+        task
+          .delayedMessages(canonical, maxDelayedShown)
+          .map((timer) => ({ timer, watermark: task.watermark })),
+      )
+      .sort((a, b) => timerOrder(a.timer) - timerOrder(b.timer) || a.timer.fireAt - b.timer.fireAt)
       .slice(0, maxDelayedShown)
-      .map((t) => renderTimer(t, canonical, now));
+      .map(({ timer, watermark }) => renderTimer(timer, canonical, now, watermark));
     return {
       address: key,
-      partition: partitionOf(address, runtime.messageLog.partitions),
+      partition,
       owner: instance,
+      watermark: isoOrNull(runtime.task(partition)?.watermark),
       states: Object.fromEntries([...states].map(([name, v]) => [name, render(v)])),
       delayed,
     };
@@ -289,16 +297,49 @@ function render(v: StoredValue): Record<string, unknown> {
   return { typename: v.typename, ...describeValue(v.typename, v.value), expiresAt: v.expiresAt };
 }
 
-function renderTimer(t: StoredTimer, key: string, now: number): Record<string, unknown> {
+/** Processing-time delayed messages first (soonest first), then event-time timers by time. */
+function timerOrder(t: StoredTimer): number {
+  return t.kind === 'event-time' ? 1 : 0;
+}
+
+function isoOrNull(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/**
+ * A pending delayed message. Processing-time ones fire on the clock (`fireAt`, `dueInMs`);
+ * event-time timers fire when the watermark of the partition holding them reaches their
+ * `eventTime`, so they have no due time on the clock (`dueInMs: null`) and show that watermark.
+ */
+function renderTimer(
+  t: StoredTimer,
+  key: string,
+  now: number,
+  watermark: number | undefined,
+): Record<string, unknown> {
   const token = t.id.slice(t.id.indexOf('\u0000') + 1);
-  return {
+  const common = {
     direction: t.callerKey === key ? (t.targetKey === key ? 'self' : 'outgoing') : 'incoming',
     target: t.targetKey,
     caller: t.callerKey,
     cancellationToken: t.userToken ? token : undefined,
+  };
+  const value = { typename: t.typename, ...describeValue(t.typename, t.value) };
+  if (t.kind === 'event-time') {
+    return {
+      kind: 'event-time',
+      ...common,
+      eventTime: new Date(t.fireAt).toISOString(),
+      dueInMs: null,
+      watermark: isoOrNull(watermark),
+      ...value,
+    };
+  }
+  return {
+    kind: 'processing-time',
+    ...common,
     fireAt: new Date(t.fireAt).toISOString(),
     dueInMs: Math.max(0, t.fireAt - now),
-    typename: t.typename,
-    ...describeValue(t.typename, t.value),
+    ...value,
   };
 }

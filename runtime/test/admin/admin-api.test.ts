@@ -101,6 +101,7 @@ describe('admin API', () => {
       address: string;
       partition: number;
       owner: string;
+      watermark: string | null;
       states: Record<string, { typename: string; value?: unknown; base64: string }>;
       delayed: {
         direction: string;
@@ -123,6 +124,7 @@ describe('admin API', () => {
     expect(body!.states.last).toMatchObject({ typename: 'ops/Profile', value: { name: 'Alice L.' } });
     expect(body!.delayed).toHaveLength(1);
     expect(body!.delayed[0]).toMatchObject({
+      kind: 'processing-time',
       direction: 'self',
       target: 'ops/profile/alice',
       cancellationToken: 'reminder-alice',
@@ -130,6 +132,8 @@ describe('admin API', () => {
       value: 'reminder',
     });
     expect(body!.delayed[0]!.dueInMs).toBeGreaterThan(3_500_000);
+    // No ingress announces event time in this module: the partition has no watermark.
+    expect(body!.watermark).toBeNull();
     // An address nobody wrote has empty state and nothing pending.
     const empty = await call('/v1/state/ops/profile/nobody');
     expect(empty.body).toMatchObject({ states: {}, delayed: [] });
