@@ -138,6 +138,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         runtimeGroupId: groupId,
         logger: logger.child({ ingress: ingress.id }),
         sessionTimeoutMs: opts.sessionTimeoutMs,
+        // Its records' counts come from its stats; only tracing watches the moves.
+        observer: tracing?.observer,
       });
       await i.start();
       ingressIds.set(i, ingress.id);

@@ -14,7 +14,7 @@ import {
 } from './core/partition-task.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
-import type { Log, OwnedPartition } from './log/log.js';
+import type { Log, LogRecord, OwnedPartition } from './log/log.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { StateStore, StoredValue } from './state/state-store.js';
 import type { FunctionClient } from './transport/function-client.js';
@@ -47,6 +47,19 @@ export interface IngressMessage {
 export interface RuntimeObserver extends TaskObserver {
   /** Messages from `source` (admin, playground, replay, ...) are about to be appended. */
   sending?(source: string, messages: readonly IngressMessage[]): SendObservation | undefined;
+  /**
+   * A Kafka ingress (`source`, e.g. `kafka:example/clicks`) is about to move `record` into the
+   * internal log as a message to each of `targets`. Called for records that are not dead-lettered.
+   */
+  moving?(source: string, record: LogRecord, targets: readonly Address[]): MoveObservation | undefined;
+}
+
+/** What an observer keeps for one ingress record being moved. */
+export interface MoveObservation {
+  /** Headers added to each internal record the ingress record becomes (trace context). */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** The transaction that moves it committed (`error` undefined) or failed. */
+  ended?(error: unknown): void;
 }
 
 /** What an observer keeps for one `send`. */

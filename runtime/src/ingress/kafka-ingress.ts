@@ -4,8 +4,11 @@
 // transactional id belongs to the ingress partition, so a new owner fences the old one.
 // Spec §5: key → address id, valueType → typename, the raw value bytes → the argument, no caller.
 // Each ingress partition is a watermark source: its marks go into every internal partition in the
-// same transactions as its records (see event-time.ts).
+// same transactions as its records (see event-time.ts). With tracing, a record's internal records
+// carry the trace context of its ingress span, which continues the trace of an upstream
+// `traceparent` header.
 import type { Admin, Kafka } from 'kafkajs';
+import type { Address } from '@continuum/sdk/protocol';
 import { parseTypeName } from '../core/address.js';
 import { Header, deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
 import type { WatermarkMark } from '../core/watermarks.js';
@@ -18,6 +21,7 @@ import {
 } from '../log/kafka/transactional-group.js';
 import type { Logger } from '../logger.js';
 import type { EventTimeExtractor, KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
+import type { MoveObservation, RuntimeObserver } from '../runtime.js';
 import { extractEventTime, SourceWatermark } from './event-time.js';
 
 export interface KafkaIngressOptions {
@@ -38,6 +42,8 @@ export interface KafkaIngressOptions {
   heartbeatIntervalMs?: number | undefined;
   /** Marks of one ingress partition are written at most this often (default 200 ms). */
   watermarkIntervalMs?: number | undefined;
+  /** Tracing of the records moved (its `moving`); none when absent. */
+  observer?: RuntimeObserver | undefined;
 }
 
 export interface IngressStats {
@@ -48,7 +54,19 @@ export interface IngressStats {
   marks: number;
 }
 
-/** Maps one ingress record to internal-log records (or a dead letter). Pure; exported for tests. */
+/** What one ingress record becomes. */
+export interface RoutedRecord {
+  records: OutRecord[];
+  deadLetter: boolean;
+  eventTime?: number | undefined;
+  /** The observer's hold on the move (tracing): ended once its transaction settles. */
+  observation?: MoveObservation | undefined;
+}
+
+/**
+ * Maps one ingress record to internal-log records (or a dead letter). Pure apart from the
+ * observer, which adds its headers (trace context) to every internal record; exported for tests.
+ */
 export function routeIngressRecord(
   record: LogRecord,
   route: KafkaIngressTopic | undefined,
@@ -59,9 +77,10 @@ export function routeIngressRecord(
     ingressId: string;
     /** Where the event time comes from (default: the record timestamp). */
     extractor?: EventTimeExtractor | undefined;
+    observer?: RuntimeObserver | undefined;
   },
   now: number,
-): { records: OutRecord[]; deadLetter: boolean; eventTime?: number | undefined } {
+): RoutedRecord {
   const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
     deadLetter: true,
     records: [
@@ -89,25 +108,28 @@ export function routeIngressRecord(
     now,
   );
   if (!time.ok) return dead('INGRESS_EVENT_TIME_INVALID', time.reason);
-  const records: OutRecord[] = [];
   const { key: id, value } = record;
-  route.targets.forEach((target, index) => {
+  const targets: Address[] = route.targets.map((target) => {
     const { namespace, name } = parseTypeName(target);
-    records.push(
-      withSource(
-        toInternalRecord(opts.internalTopic, opts.partitions, {
-          target: { namespace, type: name, id },
-          argument: { typename: route.valueType, hasValue: true, value },
-          eventTime: time.eventTime,
-        }),
-        // One sequence per target: the targets of one record share its offset, and may share an
-        // internal partition, where the second must not look like a record moved twice.
-        `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
-        record.offset,
-      ),
-    );
+    return { namespace, type: name, id };
   });
-  return { records, deadLetter: false, eventTime: time.eventTime };
+  const observation = opts.observer?.moving?.(`kafka:${opts.ingressId}`, record, targets);
+  const extra = observation?.headers;
+  const records = targets.map((target, index) => {
+    const out = withSource(
+      toInternalRecord(opts.internalTopic, opts.partitions, {
+        target,
+        argument: { typename: route.valueType, hasValue: true, value },
+        eventTime: time.eventTime,
+      }),
+      // One sequence per target: the targets of one record share its offset, and may share an
+      // internal partition, where the second must not look like a record moved twice.
+      `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
+      record.offset,
+    );
+    return extra === undefined ? out : { ...out, headers: { ...out.headers, ...extra } };
+  });
+  return { records, deadLetter: false, eventTime: time.eventTime, observation };
 }
 
 /**
@@ -228,7 +250,7 @@ export class KafkaIngress {
     }
   }
 
-  route(record: LogRecord): { records: OutRecord[]; deadLetter: boolean; eventTime?: number | undefined } {
+  route(record: LogRecord): RoutedRecord {
     return routeIngressRecord(
       record,
       this.routes.get(record.topic),
@@ -238,6 +260,7 @@ export class KafkaIngress {
         deadLetterTopic: this.opts.deadLetterTopic,
         ingressId: this.opts.ingress.id,
         extractor: this.opts.ingress.eventTime.extractor,
+        observer: this.opts.observer,
       },
       Date.now(),
     );
@@ -367,11 +390,13 @@ class PartitionMover {
       if (this.stopped) return;
       const batch = this.queue.splice(0, this.ingress.limits.maxBatch);
       const out: OutRecord[] = [];
+      const observed: MoveObservation[] = [];
       let dead = 0;
       const now = Date.now();
       for (const r of batch) {
         const routed = this.ingress.route(r);
         out.push(...routed.records);
+        if (routed.observation !== undefined) observed.push(routed.observation);
         if (routed.deadLetter) dead++;
         else if (routed.eventTime !== undefined) this.watermark.observe(routed.eventTime, now);
       }
@@ -383,6 +408,7 @@ class PartitionMover {
       try {
         await this.owned.commit(out, next, null);
       } catch (err) {
+        for (const o of observed) o.ended?.(err);
         // Nothing of this batch is visible; a new owner (or a restart) replays it from the
         // committed offset. Stop here rather than skip ahead.
         this.stopped = true;
@@ -395,6 +421,7 @@ class PartitionMover {
         this.ingress.moverFailed(this.owned.tp);
         return;
       }
+      for (const o of observed) o.ended?.(undefined);
       this.nextOffset = next;
       this.ingress.stats.transactions++;
       this.ingress.stats.moved += batch.length - dead;

@@ -1,6 +1,6 @@
 // Combines the runtime observers of metrics and tracing into the one a runtime takes.
 import type { BatchObservation, ObservedBatch } from '../core/partition-task.js';
-import type { IngressMessage, RuntimeObserver, SendObservation } from '../runtime.js';
+import type { IngressMessage, MoveObservation, RuntimeObserver, SendObservation } from '../runtime.js';
 
 /**
  * One observer that calls each of `observers` in order. Batch calls nest (the first observer's
@@ -49,6 +49,17 @@ export function combineObservers(...observers: (RuntimeObserver | undefined)[]):
           >;
           return Object.keys(merged).length === 0 ? undefined : merged;
         }),
+        ended(error) {
+          for (const p of parts) p.ended?.(error);
+        },
+      };
+    },
+    moving(source, record, targets): MoveObservation | undefined {
+      const parts = all.map((o) => o.moving?.(source, record, targets)).filter((m) => m !== undefined);
+      if (parts.length === 0) return undefined;
+      const headers = Object.assign({}, ...parts.map((p) => p.headers ?? {})) as Record<string, string>;
+      return {
+        headers: Object.keys(headers).length === 0 ? undefined : headers,
         ended(error) {
           for (const p of parts) p.ended?.(error);
         },

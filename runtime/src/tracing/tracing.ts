@@ -1,6 +1,7 @@
 // OpenTelemetry tracing of messages, off unless a TracerProvider is given: one trace per message
 // from ingress through every function call it causes to egress (or the dead-letter topic). The
 // W3C `traceparent` travels in internal-record headers and, as an HTTP header, to function endpoints.
+// A Kafka ingress record that carries a `traceparent` header continues its producer's trace.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
@@ -17,7 +18,9 @@ import {
 import type { BatchObservation, ObservedBatch, ObservedCheckpoint } from '../core/partition-task.js';
 import { addressKey } from '../core/address.js';
 import { Header } from '../core/envelope.js';
-import type { IngressMessage, RuntimeObserver, SendObservation } from '../runtime.js';
+import type { Address } from '@continuum/sdk/protocol';
+import type { LogRecord } from '../log/log.js';
+import type { IngressMessage, MoveObservation, RuntimeObserver, SendObservation } from '../runtime.js';
 
 /** The W3C Trace Context header, in records and in HTTP requests to function endpoints. */
 export const TRACEPARENT = 'traceparent';
@@ -40,6 +43,14 @@ export function formatTraceparent(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-${sc.traceFlags.toString(16).padStart(2, '0')}`;
 }
 
+/** The `traceparent` header of a record from outside (Kafka header names are case-sensitive). */
+export function upstreamTraceparent(headers: Readonly<Record<string, string>>): string | undefined {
+  const exact = headers[TRACEPARENT];
+  if (exact !== undefined) return exact;
+  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() === TRACEPARENT) return value;
+  return undefined;
+}
+
 /** The remote span context of a `traceparent` value; undefined when absent or malformed. */
 export function parseTraceparent(value: string | undefined): SpanContext | undefined {
   if (value === undefined) return undefined;
@@ -54,7 +65,8 @@ export function parseTraceparent(value: string | undefined): SpanContext | undef
  * Traces messages through a runtime. Give {@link Tracing.observer} to the runtime (combined with
  * the metrics observer) and call {@link Tracing.close} when the runtime stops.
  *
- * Spans: `ingress <source>` (a message appended from outside), `invoke <namespace/type>` (one
+ * Spans: `ingress <source>` (a message appended from outside; for a Kafka ingress record with a
+ * valid `traceparent` header, a child of that upstream span), `invoke <namespace/type>` (one
  * function call, a child of the message's trace; further messages of the batch are links),
  * `egress <topic>` and `dead-letter` (records committed by a checkpoint, children of the call
  * that produced them).
@@ -77,6 +89,7 @@ export class Tracing {
     subscribe(undiciRequestCreated, this.onRequest);
     this.observer = {
       sending: (source, messages) => this.sending(source, messages),
+      moving: (source, record, targets) => this.moving(source, record, targets),
       batchStarted: (batch) => this.batchStarted(batch),
       checkpointed: (c) => this.checkpointed(c),
     };
@@ -109,6 +122,36 @@ export class Tracing {
           if (error !== undefined) fail(s, error);
           s.end();
         }
+      },
+    };
+  }
+
+  /**
+   * One span per Kafka ingress record, covering its move into the internal log: a child of the
+   * upstream producer's span when the record carries a valid `traceparent`, else a new trace.
+   */
+  private moving(source: string, record: LogRecord, targets: readonly Address[]): MoveObservation {
+    const upstream = parseTraceparent(upstreamTraceparent(record.headers));
+    const span = this.tracer.startSpan(
+      `ingress ${source}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'continuum.source': source,
+          'continuum.target': targets.map((t) => addressKey(t)).join(','),
+          'messaging.system': 'kafka',
+          'messaging.destination.name': record.topic,
+          'messaging.destination.partition.id': String(record.partition),
+          'messaging.kafka.offset': record.offset,
+        },
+      },
+      upstream === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, upstream),
+    );
+    return {
+      headers: headerOf(span),
+      ended: (error) => {
+        if (error !== undefined) fail(span, error);
+        span.end();
       },
     };
   }

@@ -1,6 +1,8 @@
 // Tracing on a dev runtime with an in-memory exporter: one trace spans the message's ingress, the
 // function calls it causes and its egress, and function endpoints receive the W3C traceparent
-// of the call span. Also the traceparent codec, and that tracing is off by default.
+// of the call span; a Kafka ingress record (moved by the ingress routing onto the embedded log)
+// continues the trace of its upstream traceparent header. Also the traceparent codec, and that
+// tracing is off by default.
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -11,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { formatTraceparent, parseTraceparent, TRACEPARENT } from '../../src/tracing/tracing.js';
+import { routeIngressRecord } from '../../src/ingress/kafka-ingress.js';
+import type { LogRecord } from '../../src/log/log.js';
+import { formatTraceparent, parseTraceparent, Tracing, TRACEPARENT } from '../../src/tracing/tracing.js';
 import { readTopic, waitFor } from '../dev/support.js';
 import { OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
 
@@ -124,6 +128,116 @@ describe('tracing a message through a dev runtime', () => {
   });
 });
 
+describe('a Kafka ingress record with an upstream traceparent', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const UPSTREAM_TRACE = '0af7651916cd43dd8448eb211c80319c';
+  const UPSTREAM_SPAN = 'b7ad6b7169203331';
+  let fns: OpsFunctions;
+  let dev: DevRuntime;
+  let ingressTracing: Tracing;
+  let offset = 0;
+
+  beforeAll(async () => {
+    fns = await serveOpsFunctions();
+    dev = await startDevRuntime({
+      module: parseModule(fns.moduleDocs.join('\n---\n'), 'ops-module.yaml'),
+      partitions: 2,
+      logger: silentLogger,
+      task: { checkpointIntervalMs: 20 },
+      tracerProvider: provider,
+    });
+    // The runtime's own tracing watches the partition tasks; the ingress gets one on the same provider.
+    ingressTracing = new Tracing({
+      tracerProvider: provider,
+      internalTopic: dev.log.internalTopic,
+      deadLetterTopic: 'continuum-dead-letters',
+    });
+  });
+
+  afterAll(async () => {
+    ingressTracing?.close();
+    await dev?.stop();
+    await fns?.close();
+    await provider.shutdown();
+  });
+
+  /** Moves one record the way a Kafka ingress does: routed, appended, then the move ends. */
+  const move = async (key: string, text: string, headers: Record<string, string>): Promise<void> => {
+    const record: LogRecord = {
+      topic: 'upstream-events',
+      partition: 0,
+      offset: offset++,
+      key,
+      value: new TextEncoder().encode(JSON.stringify(text)),
+      headers,
+      timestamp: Date.now(),
+    };
+    const routed = routeIngressRecord(
+      record,
+      { topic: 'upstream-events', valueType: 'ops/Text', targets: ['ops/counter'] },
+      {
+        internalTopic: dev.log.internalTopic,
+        partitions: dev.log.partitions,
+        deadLetterTopic: 'continuum-dead-letters',
+        ingressId: 'ops/in',
+        observer: ingressTracing.observer,
+      },
+      Date.now(),
+    );
+    expect(routed.deadLetter).toBe(false);
+    await dev.log.append(routed.records);
+    routed.observation?.ended?.(undefined);
+  };
+
+  const spansOf = async (text: string): Promise<{ ingress: ReadableSpan; trace: ReadableSpan[] }> => {
+    await waitFor(() => fns.sunk.includes(text), `${text} at the sink`);
+    let spans: ReadableSpan[] = [];
+    let ingress: ReadableSpan | undefined;
+    await waitFor(() => {
+      spans = exporter.getFinishedSpans();
+      ingress = spans.find(
+        (s) =>
+          s.name === 'ingress kafka:ops/in' && s.attributes['continuum.target'] === `ops/counter/${text}`,
+      );
+      const traceId = ingress?.spanContext().traceId;
+      return spans.some((s) => s.name === 'invoke ops/sink' && s.spanContext().traceId === traceId);
+    }, `the spans of ${text}`);
+    const traceId = ingress!.spanContext().traceId;
+    return { ingress: ingress!, trace: spans.filter((s) => s.spanContext().traceId === traceId) };
+  };
+
+  it('continues the upstream trace: its ingress span is a child of the upstream span, and function endpoints get that trace id', async () => {
+    await move('up1', 'up1', { traceparent: `00-${UPSTREAM_TRACE}-${UPSTREAM_SPAN}-01`, other: 'x' });
+    const { ingress, trace } = await spansOf('up1');
+    expect(ingress.spanContext().traceId).toBe(UPSTREAM_TRACE);
+    expect(ingress.parentSpanContext?.spanId).toBe(UPSTREAM_SPAN);
+    expect(ingress.attributes).toMatchObject({
+      'continuum.source': 'kafka:ops/in',
+      'messaging.destination.name': 'upstream-events',
+    });
+    const counterCalls = trace.filter((s) => s.name === 'invoke ops/counter');
+    expect(counterCalls.length).toBeGreaterThanOrEqual(1);
+    for (const c of counterCalls) expect(c.parentSpanContext?.spanId).toBe(ingress.spanContext().spanId);
+    // Every request of this message to a function endpoint carried the upstream trace id.
+    const upstream = fns.traceparents.filter((t) => parseTraceparent(t)?.traceId === UPSTREAM_TRACE);
+    expect(upstream.length).toBeGreaterThanOrEqual(2); // ops/counter, then ops/sink
+    for (const call of trace.filter((s) => s.name.startsWith('invoke ')))
+      expect(upstream).toContain(formatTraceparent(call.spanContext()));
+  });
+
+  it('starts a new trace for a record without a traceparent or with a malformed one', async () => {
+    await move('plain1', 'plain1', {});
+    await move('bad1', 'bad1', { traceparent: '00-not-a-trace-01' });
+    for (const text of ['plain1', 'bad1']) {
+      const { ingress, trace } = await spansOf(text);
+      expect(ingress.parentSpanContext).toBeUndefined();
+      expect(ingress.spanContext().traceId).not.toBe(UPSTREAM_TRACE);
+      expect(trace.some((s) => s.name === 'invoke ops/counter')).toBe(true);
+    }
+  });
+});
+
 describe('tracing off (the default)', () => {
   it('adds no traceparent to records or HTTP requests', async () => {
     const fns = await serveOpsFunctions();
@@ -150,5 +264,25 @@ describe('tracing off (the default)', () => {
       await dev.stop();
       await fns.close();
     }
+  });
+
+  it('a Kafka ingress without tracing passes no upstream traceparent on', () => {
+    const routed = routeIngressRecord(
+      {
+        topic: 'upstream-events',
+        partition: 0,
+        offset: 0,
+        key: 'k',
+        value: new TextEncoder().encode('"v"'),
+        headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+        timestamp: 1,
+      },
+      { topic: 'upstream-events', valueType: 'ops/Text', targets: ['ops/counter', 'ops/sink'] },
+      { internalTopic: 'internal', partitions: 2, deadLetterTopic: 'dlq', ingressId: 'ops/in' },
+      1,
+    );
+    expect(routed.records).toHaveLength(2);
+    for (const r of routed.records) expect(r.headers?.[TRACEPARENT]).toBeUndefined();
+    expect(routed.observation).toBeUndefined();
   });
 });
