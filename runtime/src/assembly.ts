@@ -3,6 +3,7 @@
 // playground and admin servers the module and options ask for.
 import type { TracerProvider } from '@opentelemetry/api';
 import { startAdminServer } from './admin/admin-server.js';
+import type { Membership } from './cluster/membership.js';
 import { watermarkRecords } from './core/envelope.js';
 import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
@@ -86,6 +87,8 @@ export interface ServerOptions {
   adminToken?: string | undefined;
   /** Production: names this process in the admin overview. */
   instance?: string | undefined;
+  /** Production: the processes of the deployment, for the admin API's cluster view. */
+  membership?: Membership | undefined;
   /** Where a playground egress keeps its read positions (dev); in memory when undefined. */
   cursorFile?: ((port: number) => string) | undefined;
 }
@@ -136,6 +139,7 @@ export async function startServers(
         deadLetterTopic,
         mode: opts.mode,
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
+        membership: opts.membership,
         clientLoad: () => client.load,
         logger,
       });

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import { assembleRuntime, startServers } from './assembly.js';
+import { memberReport, RedisMembership } from './cluster/membership.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import { KafkaIngress } from './ingress/kafka-ingress.js';
 import { createKafka, type KafkaConnection } from './log/kafka/client.js';
@@ -42,6 +43,8 @@ export interface ProdRuntimeOptions {
   metricsSampleIntervalMs?: number | undefined;
   /** This process as the owner of its partitions. @defaultValue `<hostname>/<pid>` (the pod name in Kubernetes) */
   instance?: string | undefined;
+  /** How often this process reports itself to the cluster view (`/v1/cluster`). @defaultValue 5000 */
+  membershipIntervalMs?: number | undefined;
 }
 
 export interface ProdRuntime {
@@ -113,10 +116,20 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     },
     ingresses: () => ingresses.map((i) => ({ id: ingressIds.get(i) ?? '?', stats: i.stats })),
   });
+  const instance = opts.instance ?? `${hostname()}/${process.pid}`;
+  const membership = new RedisMembership({
+    redis,
+    keyPrefix: opts.keyPrefix ?? 'continuum',
+    instance,
+    report: async () => memberReport(instance, metrics.startedAt, runtime.ready, await metrics.partitions()),
+    intervalMs: opts.membershipIntervalMs,
+    logger,
+  });
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
-    for (const { server } of listening.splice(0)) await server.close();
+    await Promise.all(listening.splice(0).map(({ server }) => server.close()));
     for (const i of ingresses.splice(0)) await i.stop();
+    await membership.close();
     await runtime.stop();
     await admin.disconnect().catch(() => undefined);
     redis.disconnect();
@@ -149,9 +162,11 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       ...(await startServers(assembly, {
         ...assemblyOptions,
         host: opts.host ?? '127.0.0.1',
-        instance: opts.instance ?? `${hostname()}/${process.pid}`,
+        instance,
+        membership,
       })),
     );
+    membership.start();
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -17,6 +17,13 @@ import type { Runtime } from '../runtime.js';
 import type { StoredTimer, StoredValue } from '../state/state-store.js';
 import { dashboardAssets } from './dashboard-assets.js';
 import { DeadLetters } from './dead-letters.js';
+import {
+  clusterView,
+  LocalMembership,
+  memberReport,
+  type ClusterView,
+  type Membership,
+} from '../cluster/membership.js';
 import { describeValue } from './describe-value.js';
 import { buildOverview } from './overview.js';
 
@@ -39,6 +46,8 @@ export interface AdminServerOptions {
   mode?: 'dev' | 'production' | undefined;
   /** In-flight and queued calls of the function client. */
   clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
+  membership?: Membership | undefined;
   logger?: Logger | undefined;
 }
 
@@ -87,7 +96,9 @@ const errorStatus: Record<string, number> = {
 export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   const { runtime } = opts;
   const log = opts.logger ?? silentLogger;
-  const app = Fastify({ bodyLimit: 4 * 1024 * 1024 });
+  // Off the data path: closing cuts open connections (a dashboard left open in a browser keeps one)
+  // instead of holding up the shutdown, whose last checkpoint comes after it.
+  const app = Fastify({ bodyLimit: 4 * 1024 * 1024, forceCloseConnections: true });
   const token =
     opts.token === undefined || opts.token === '' ? undefined : Buffer.from(`Bearer ${opts.token}`);
   const instance = opts.instance ?? `${hostname()}/${process.pid}`;
@@ -104,6 +115,13 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     metrics.attach({ tasks: () => runtime.runningTasks(), ready });
     app.addHook('onClose', () => metrics.close());
   }
+  const membership =
+    opts.membership ??
+    new LocalMembership(async () =>
+      memberReport(instance, metrics.startedAt, ready(), await metrics.partitions()),
+    );
+  const cluster = async (): Promise<ClusterView> =>
+    clusterView(runtime.messageLog.partitions, await membership.members());
   const deadLetters = new DeadLetters({
     log: runtime.messageLog,
     topic: deadLetterTopic,
@@ -179,8 +197,11 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       deadLetters,
       ready,
       clientLoad: opts.clientLoad,
+      cluster,
     }),
   );
+
+  app.get('/v1/cluster', cluster);
 
   app.get('/v1/partitions', async () => ({
     instance,

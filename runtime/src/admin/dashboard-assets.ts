@@ -66,6 +66,12 @@ const html = String.raw`<!doctype html>
     </div>
   </section>
 
+  <section class="card" id="cluster-card">
+    <h2>Cluster <span class="muted" id="cluster-summary"></span></h2>
+    <p class="cluster-note" id="cluster-note" data-testid="cluster-note"></p>
+    <table data-testid="cluster"><thead><tr><th>process</th><th>state</th><th class="num">partitions</th><th class="num">lag</th><th class="num">reported</th></tr></thead><tbody id="cluster"></tbody></table>
+  </section>
+
   <section class="grid2">
     <div class="card">
       <h2>Partitions <span class="muted" id="partitions-owner"></span></h2>
@@ -80,7 +86,7 @@ const html = String.raw`<!doctype html>
 
   <footer class="muted">
     memory <span id="memory">–</span> · state cache hit rate <span id="cache">–</span> · calls in flight <span id="inflight">–</span>, queued <span id="queued">–</span> ·
-    <a href="/metrics">/metrics</a> · <a href="/v1/overview">/v1/overview</a>
+    <a href="/metrics">/metrics</a> · <a href="/v1/overview">/v1/overview</a> · <a href="/v1/cluster">/v1/cluster</a>
   </footer>
 </main>
 </body>
@@ -114,6 +120,10 @@ h2 { margin: 0 0 10px; font-size: 15px; }
 .problems li { margin: 2px 0; }
 .problems li.good { list-style: none; margin-left: -20px; color: var(--ok); font-weight: 600; }
 .problems li.bad { color: var(--bad); }
+.cluster-note { margin: 0 0 8px; }
+.cluster-note.bad { color: var(--bad); }
+.cluster-note.warn { color: var(--warn); }
+.cluster-note.good { color: var(--ok); }
 .kpis { display: grid; grid-template-columns: repeat(7, minmax(0, 1fr)); gap: 12px; }
 .kpi { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; }
 .kpi .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .05em; }
@@ -375,6 +385,8 @@ const js = String.raw`'use strict';
         function (e) { return e.lastError ? e.lastError.message : ''; }]
     ], function (e) { return e.errorRate > 0 ? 'bad' : ''; });
 
+    renderCluster(o.cluster, o.instance);
+
     setText('partitions-owner', 'owned by ' + o.instance);
     fillTable('partitions', o.partitions, 'no partition assigned to this process', [
       [function (p) { return String(p.partition); }, 'num'],
@@ -409,6 +421,31 @@ const js = String.raw`'use strict';
     setText('cache', fmtPct(o.stateCache.hitRate));
     setText('inflight', fmtInt(o.client.inFlight));
     setText('queued', fmtInt(o.client.queued));
+  }
+
+  function partitionList(ps) {
+    return ps.length > 8 ? ps.slice(0, 8).join(', ') + ' … (' + ps.length + ')' : ps.join(', ');
+  }
+
+  function renderCluster(c, self) {
+    byId('cluster-card').classList.toggle('hidden', !c);
+    if (!c) return;
+    setText('cluster-summary', c.members.length + ' process' + (c.members.length === 1 ? '' : 'es') + ' · ' + c.totalPartitions + ' partitions');
+    var notes = [];
+    if (c.unowned.length > 0) notes.push('without an owner: partition' + (c.unowned.length > 1 ? 's ' : ' ') + partitionList(c.unowned));
+    if (c.contested.length > 0) notes.push('moving between processes: ' + partitionList(c.contested));
+    var note = byId('cluster-note');
+    note.textContent = notes.length === 0 ? 'every partition has one owner' : notes.join(' · ');
+    note.className = 'cluster-note ' + (c.unowned.length > 0 ? 'bad' : notes.length > 0 ? 'warn' : 'good');
+    fillTable('cluster', c.members, 'no process has reported yet', [
+      [function (m) { return m.instance + (m.instance === self ? ' (this one)' : ''); }],
+      [function (m) { return m.ready ? 'ready' : 'recovering'; }],
+      [function (m) { return fmtInt(m.partitions.length); }, 'num', function (m) {
+        return m.partitions.map(function (p) { return p.partition; }).join(', ');
+      }],
+      [function (m) { return fmtInt(m.partitions.reduce(function (n, p) { return n + (p.lag || 0); }, 0)); }, 'num'],
+      [function (m) { return fmtDuration(m.reportAgeMs) + ' ago'; }, 'num']
+    ], function (m) { return m.ready ? '' : 'warn'; });
   }
 
   function showTokenForm(show) {

@@ -7,6 +7,7 @@ import type {
   PartitionFigures,
   RuntimeMetrics,
 } from '../metrics/runtime-metrics.js';
+import type { ClusterView } from '../cluster/membership.js';
 import type { DeadLetters, DeadLetterView } from './dead-letters.js';
 
 /** What `GET /v1/overview` returns. */
@@ -39,6 +40,8 @@ export interface Overview {
   stateCache: { hits: number; misses: number; hitRate: number | undefined };
   client: { inFlight: number; queued: number };
   memory: { rssBytes: number; heapUsedBytes: number };
+  /** Every runtime process of the deployment and the partitions each owns; undefined if unknown. */
+  cluster: ClusterView | undefined;
 }
 
 export interface OverviewSources {
@@ -48,6 +51,7 @@ export interface OverviewSources {
   deadLetters: DeadLetters;
   ready: () => boolean;
   clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  cluster?: (() => Promise<ClusterView>) | undefined;
 }
 
 /** Lag beyond which a partition is reported as falling behind. */
@@ -55,7 +59,7 @@ const lagWarning = 10_000;
 
 export async function buildOverview(s: OverviewSources): Promise<Overview> {
   const { metrics } = s;
-  const [partitions, letters] = await Promise.all([
+  const [partitions, letters, cluster] = await Promise.all([
     metrics.partitions(),
     s.deadLetters.list({ limit: 20 }).catch(() => ({
       topic: s.deadLetters.topic,
@@ -63,6 +67,8 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
       byCode: {},
       items: [] as DeadLetterView[],
     })),
+    // The cluster view is a convenience: without Redis at the moment, the rest still shows.
+    s.cluster?.().catch(() => undefined),
   ]);
   const history = metrics.historyPoints();
   const current = history.at(-1);
@@ -137,5 +143,6 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     },
     client: s.clientLoad?.() ?? { inFlight: 0, queued: 0 },
     memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+    cluster,
   };
 }

@@ -152,6 +152,26 @@ describe('admin API', () => {
     for (const p of body.partitions) expect(p).toMatchObject({ owner: body.instance, status: 'running' });
   });
 
+  it('shows the cluster: in dev mode this one process, owning every partition', async () => {
+    const body = (await call('/v1/cluster')).body as {
+      totalPartitions: number;
+      members: {
+        instance: string;
+        ready: boolean;
+        partitions: { partition: number }[];
+        reportAgeMs: number;
+      }[];
+      unowned: number[];
+      contested: number[];
+    };
+    const self = ((await call('/v1/partitions')).body as { instance: string }).instance;
+    expect(body).toMatchObject({ totalPartitions: 3, unowned: [], contested: [] });
+    expect(body.members).toHaveLength(1);
+    expect(body.members[0]).toMatchObject({ instance: self, ready: true });
+    expect(body.members[0]!.partitions.map((p) => p.partition)).toEqual([0, 1, 2]);
+    expect((await adminCall(admin, '/v1/cluster')).status).toBe(401);
+  });
+
   it('rejects a malformed message with what is wrong', async () => {
     const r = await call('/v1/messages', { body: { target: 'ops/sink/x' } });
     expect(r.status).toBe(400);

@@ -103,6 +103,12 @@ describe('dashboard in headless Chromium', () => {
     expect(await counterRow.locator('td').nth(1).innerText()).toBe(String(COUNTER_MESSAGES));
     expect(await counterRow.locator('td').nth(3).innerText()).toBe('0 %');
     expect(await page.locator('[data-testid="partitions"] tbody tr').count()).toBe(PARTITIONS);
+    // The cluster card: this one process, owning every partition.
+    expect(await page.locator('[data-testid="cluster"] tbody tr').count()).toBe(1);
+    expect(await page.locator('[data-testid="cluster"] tbody tr td').nth(2).innerText()).toBe(
+      String(PARTITIONS),
+    );
+    expect(await text('cluster-note')).toBe('every partition has one owner');
   });
 
   it('shows failing endpoints with their error rate and reason, dead letters by code, and lag', async () => {
