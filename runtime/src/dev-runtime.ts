@@ -62,7 +62,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   });
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
-    for (const { server } of listening.splice(0)) await server.close();
+    await Promise.all(listening.splice(0).map(({ server }) => server.close()));
     await runtime.stop();
     metrics.close();
     tracing?.close();

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { playgroundTopic } from '../core/module-routers.js';
 import type { Log } from '../log/log.js';
 import type { ListeningServer } from './playground-ingress.js';
+import { closeWithin } from './bounded-close.js';
 
 export interface PlaygroundEgressOptions {
   port: number;
@@ -71,6 +72,6 @@ export async function startPlaygroundEgress(opts: PlaygroundEgressOptions): Prom
   const addr = app.server.address();
   return {
     port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,
-    close: () => app.close(),
+    close: () => closeWithin(app),
   };
 }

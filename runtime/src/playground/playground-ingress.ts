@@ -13,6 +13,7 @@ import { extractEventTime, playgroundSourceGroup } from '../ingress/event-time.j
 import type { Logger } from '../logger.js';
 import type { EventTimeConfig } from '../module/types.js';
 import type { IngressMessage } from '../runtime.js';
+import { closeWithin } from './bounded-close.js';
 
 export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
 
@@ -110,6 +111,6 @@ export async function startPlaygroundIngress(opts: PlaygroundIngressOptions): Pr
   const addr = app.server.address();
   return {
     port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,
-    close: () => app.close(),
+    close: () => closeWithin(app),
   };
 }
