@@ -4,11 +4,10 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedisClient, uniqueName, waitFor } from '@continuum/test-infra';
 import { RedisMembership, type MemberReport, type ClusterView } from '../../src/cluster/membership.js';
-import { silentLogger } from '../../src/logger.js';
-import { parseModule } from '../../src/module/index.js';
-import { startProdRuntime, type ProdRuntime } from '../../src/prod-runtime.js';
+import type { ProdRuntime } from '../../src/prod-runtime.js';
 import { clusterSlot } from '../../src/state/redis-keys.js';
 import { adminCall, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { adminUrl, prodNames, startOpsRuntime } from './prod-fixture.js';
 
 const report = (instance: string, partitions: number[]): MemberReport => ({
   instance,
@@ -58,7 +57,6 @@ describe('membership in Redis', () => {
 });
 
 describe('the cluster view of production runtimes', () => {
-  const brokers = inject('kafkaBrokers').split(',');
   const PARTITIONS = 4;
   let fns: OpsFunctions | undefined;
   const running: ProdRuntime[] = [];
@@ -69,24 +67,13 @@ describe('the cluster view of production runtimes', () => {
 
   it('shows every process with its partitions from any of them, and drops a process that leaves', async () => {
     fns = await serveOpsFunctions();
-    const names = {
-      group: uniqueName('cv-group'),
-      internal: uniqueName('cv-internal'),
-      prefix: uniqueName('cv'),
-    };
+    const names = prodNames('cv');
     const start = (instance: string): Promise<ProdRuntime> =>
-      startProdRuntime({
-        module: parseModule(fns!.moduleDocs.join('\n---\n'), 'cluster-view-module.yaml'),
-        kafka: { brokers },
-        redisUrl: inject('redisUrl'),
+      startOpsRuntime(fns!, names, {
         partitions: PARTITIONS,
-        groupId: names.group,
-        internalTopic: names.internal,
-        keyPrefix: names.prefix,
+        waitForAll: false,
         adminPort: 0,
         sessionTimeoutMs: 6_000,
-        logger: silentLogger,
-        task: { checkpointIntervalMs: 100, deadLetterTopic: uniqueName('cv-dead') },
         instance,
         membershipIntervalMs: 200,
       });
@@ -94,10 +81,8 @@ describe('the cluster view of production runtimes', () => {
     running.push(first);
     const second = await start('runtime-b');
     running.push(second);
-    const adminOf = (p: ProdRuntime): string =>
-      `http://127.0.0.1:${p.servers.find((s) => s.name === 'admin')!.port}`;
     const view = async (p: ProdRuntime): Promise<ClusterView> =>
-      JSON.parse((await adminCall(adminOf(p), '/v1/cluster')).text) as ClusterView;
+      JSON.parse((await adminCall(adminUrl(p), '/v1/cluster')).text) as ClusterView;
     const owned = (v: ClusterView, instance: string): number[] =>
       v.members.find((m) => m.instance === instance)?.partitions.map((p) => p.partition) ?? [];
 
@@ -120,7 +105,7 @@ describe('the cluster view of production runtimes', () => {
     expect(both.members.map((m) => m.instance)).toEqual(['runtime-a', 'runtime-b']);
     expect([...owned(both, 'runtime-a'), ...owned(both, 'runtime-b')].sort()).toEqual([0, 1, 2, 3]);
     // The dashboard reads the same view through the overview.
-    const overview = JSON.parse((await adminCall(adminOf(first), '/v1/overview')).text) as {
+    const overview = JSON.parse((await adminCall(adminUrl(first), '/v1/overview')).text) as {
       cluster: ClusterView;
     };
     expect(overview.cluster.members.map((m) => m.instance)).toEqual(['runtime-a', 'runtime-b']);

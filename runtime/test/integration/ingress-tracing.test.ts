@@ -9,26 +9,18 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafkaClient, createTopic, uniqueName, waitFor } from '@continuum/test-infra';
-import { createLogger, silentLogger } from '../../src/logger.js';
-import { parseModule } from '../../src/module/index.js';
-import { startProdRuntime, type ProdRuntime } from '../../src/prod-runtime.js';
+import { createKafkaClient, createTopic, waitFor } from '@continuum/test-infra';
+import type { ProdRuntime } from '../../src/prod-runtime.js';
 import { formatTraceparent, parseTraceparent } from '../../src/tracing/tracing.js';
 import { OUT_TOPIC, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { counterIngressDoc, prodNames, startOpsRuntime } from './prod-fixture.js';
 
 const UPSTREAM_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const UPSTREAM_SPAN = '00f067aa0ba902b7';
-const testLogger = process.env.TEST_LOG === '1' ? createLogger({ level: 'debug' }) : silentLogger;
 
 describe('trace propagation from a Kafka ingress (Kafka + Redis)', () => {
   const brokers = inject('kafkaBrokers').split(',');
-  const names = {
-    input: uniqueName('trace-in'),
-    internal: uniqueName('trace-internal'),
-    group: uniqueName('trace-group'),
-    deadLetters: uniqueName('trace-dead-letters'),
-    prefix: uniqueName('trace'),
-  };
+  const names = prodNames('trace');
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   let fns: OpsFunctions;
@@ -49,33 +41,10 @@ describe('trace propagation from a Kafka ingress (Kafka + Redis)', () => {
     await createTopic(brokers, names.input, 2);
     await createTopic(brokers, OUT_TOPIC, 1);
     fns = await serveOpsFunctions();
-    const ingress = [
-      'kind: io.statefun.kafka.v1/ingress',
-      'spec:',
-      '  id: trace/in',
-      `  address: ${brokers.join(',')}`,
-      '  startupPosition: {type: earliest}',
-      '  topics:',
-      `    - topic: ${names.input}`,
-      '      valueType: ops/Text',
-      '      targets: [ops/counter]',
-    ].join('\n');
-    prod = await startProdRuntime({
-      module: parseModule([...fns.moduleDocs, ingress].join('\n---\n'), 'trace-prod-module.yaml'),
-      kafka: { brokers },
-      redisUrl: inject('redisUrl'),
+    prod = await startOpsRuntime(fns, names, {
       partitions: 2,
-      groupId: names.group,
-      internalTopic: names.internal,
-      keyPrefix: names.prefix,
-      sessionTimeoutMs: 10_000,
-      logger: testLogger,
-      task: { checkpointIntervalMs: 100, deadLetterTopic: names.deadLetters },
+      extraDocs: [counterIngressDoc('trace/in', names)],
       tracerProvider: provider,
-    });
-    await waitFor(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === 2, {
-      timeoutMs: 60_000,
-      message: 'the runtime to own every partition',
     });
 
     const producer = createKafkaClient(brokers).producer();

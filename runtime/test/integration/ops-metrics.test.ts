@@ -2,10 +2,8 @@
 // known workload from a Kafka ingress and the admin API, consumer lag settles, the admin token is
 // enforced, and dead letters are read from the Kafka topic and replayed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafkaClient, createTopic, uniqueName, waitFor } from '@continuum/test-infra';
-import { createLogger, silentLogger } from '../../src/logger.js';
-import { parseModule } from '../../src/module/index.js';
-import { startProdRuntime, type ProdRuntime } from '../../src/prod-runtime.js';
+import { createKafkaClient, createTopic, waitFor } from '@continuum/test-infra';
+import type { ProdRuntime } from '../../src/prod-runtime.js';
 import {
   adminCall,
   OUT_TOPIC,
@@ -13,23 +11,17 @@ import {
   serveOpsFunctions,
   type OpsFunctions,
 } from '../metrics/ops-fixture.js';
+import { adminUrl, counterIngressDoc, prodNames, startOpsRuntime } from './prod-fixture.js';
 import { parseExposition, seriesValue, type Sample } from '../metrics/prometheus-text.js';
 
 const TOKEN = 'prod-admin-token';
 const FROM_KAFKA = 20;
 const FROM_ADMIN = 5;
 const PARTITIONS = 3;
-const testLogger = process.env.TEST_LOG === '1' ? createLogger({ level: 'debug' }) : silentLogger;
 
 describe('operability of a production runtime (Kafka + Redis)', () => {
   const brokers = inject('kafkaBrokers').split(',');
-  const names = {
-    input: uniqueName('ops-in'),
-    internal: uniqueName('ops-internal'),
-    group: uniqueName('ops-group'),
-    deadLetters: uniqueName('ops-dead-letters'),
-    prefix: uniqueName('ops'),
-  };
+  const names = prodNames('ops');
   let fns: OpsFunctions;
   let prod: ProdRuntime;
   let admin: string;
@@ -44,37 +36,14 @@ describe('operability of a production runtime (Kafka + Redis)', () => {
     await createTopic(brokers, names.input, 2);
     await createTopic(brokers, OUT_TOPIC, 1);
     fns = await serveOpsFunctions();
-    const ingress = [
-      'kind: io.statefun.kafka.v1/ingress',
-      'spec:',
-      '  id: ops/in',
-      `  address: ${brokers.join(',')}`,
-      '  startupPosition: {type: earliest}',
-      '  topics:',
-      `    - topic: ${names.input}`,
-      '      valueType: ops/Text',
-      '      targets: [ops/counter]',
-    ].join('\n');
-    prod = await startProdRuntime({
-      module: parseModule([...fns.moduleDocs, ingress].join('\n---\n'), 'ops-prod-module.yaml'),
-      kafka: { brokers },
-      redisUrl: inject('redisUrl'),
+    prod = await startOpsRuntime(fns, names, {
       partitions: PARTITIONS,
-      groupId: names.group,
-      internalTopic: names.internal,
-      keyPrefix: names.prefix,
+      extraDocs: [counterIngressDoc('ops/in', names)],
       adminPort: 0,
       adminToken: TOKEN,
-      sessionTimeoutMs: 10_000,
-      logger: testLogger,
-      task: { checkpointIntervalMs: 100, deadLetterTopic: names.deadLetters },
       metricsSampleIntervalMs: 500,
     });
-    admin = `http://127.0.0.1:${prod.servers.find((s) => s.name === 'admin')!.port}`;
-    await waitFor(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === PARTITIONS, {
-      timeoutMs: 60_000,
-      message: 'the runtime to own every partition',
-    });
+    admin = adminUrl(prod);
 
     const producer = createKafkaClient(brokers).producer();
     await producer.connect();
