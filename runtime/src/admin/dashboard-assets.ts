@@ -394,7 +394,9 @@ const js = String.raw`'use strict';
       [function (p) { return fmtInt(p.lag); }, 'num'],
       [function (p) { return fmtInt(p.mailbox); }, 'num'],
       [function (p) { return fmtInt(p.inFlight); }, 'num'],
-      [function (p) { return fmtInt(p.delayedMessages); }, 'num'],
+      [function (p) { return fmtInt(p.delayedMessages + (p.eventTimers || 0)); }, 'num', function (p) {
+        return fmtInt(p.delayedMessages) + ' delayed messages, ' + fmtInt(p.eventTimers || 0) + ' event-time timers';
+      }],
       [function (p) { return fmtWatermark(p.watermark); }, 'num', function (p) {
         return dash(p.watermark) ? 'no watermark yet' : new Date(p.watermark).toISOString() + ' (' + fmtDuration(Date.now() - p.watermark) + ' behind the clock)';
       }],

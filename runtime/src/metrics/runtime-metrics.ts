@@ -72,7 +72,10 @@ export interface PartitionFigures {
   inFlight: number;
   /** True while the task pauses its consumer (backpressure). */
   paused: boolean;
+  /** Pending processing-time delayed messages. */
   delayedMessages: number;
+  /** Pending event-time timers (they fire when the watermark passes them). */
+  eventTimers: number;
   /** Event-time watermark (ms since the epoch); undefined while the partition has none yet. */
   watermark: number | undefined;
   cachedAddresses: number;
@@ -410,8 +413,13 @@ export class RuntimeMetrics {
     );
     perPartition(
       'continuum_delayed_messages',
-      'Pending delayed messages held by a partition.',
+      'Pending processing-time delayed messages held by a partition.',
       (t) => t.backlog.timers,
+    );
+    perPartition(
+      'continuum_event_time_timers',
+      'Pending event-time timers held by a partition (they fire when its watermark passes them).',
+      (t) => t.backlog.eventTimers,
     );
     perPartition(
       'continuum_cached_addresses',
@@ -555,6 +563,7 @@ export class RuntimeMetrics {
         inFlight: b.inFlight,
         paused: b.paused,
         delayedMessages: b.timers,
+        eventTimers: b.eventTimers,
         watermark: t.watermark,
         cachedAddresses: b.addresses,
         checkpoints: t.stats.checkpoints,
@@ -573,6 +582,7 @@ export class RuntimeMetrics {
         inFlight: 0,
         paused: false,
         delayedMessages: 0,
+        eventTimers: 0,
         watermark: undefined,
         cachedAddresses: 0,
         checkpoints: 0,

@@ -69,6 +69,15 @@ describe('watermark metrics of a dev runtime', () => {
       partitions: { partition: number; watermark?: number }[];
     };
     expect(partitions.partitions.map((p) => p.watermark)).toEqual([WATERMARK, WATERMARK]);
+    // Pending: one window-close timer per event (none due at this watermark) and one
+    // hour-long reminder per key, counted apart.
+    await waitFor(async () => {
+      const s = await scrape();
+      return (
+        seriesValue(s, 'continuum_event_time_timers') === EVENTS.length &&
+        seriesValue(s, 'continuum_delayed_messages') === 2
+      );
+    }, 'three event-time timers and two delayed messages');
   });
 
   it('moves on with later events and never goes back for late ones', async () => {
