@@ -1,4 +1,5 @@
-// Test projects: `unit` runs in-process (embedded adapters, no servers); `integration` gets a real
+// Test projects: `unit` runs in-process (embedded adapters, no servers; test/interop starts the
+// official-SDK function services that test/infra/prepare.mjs built); `integration` gets a real
 // Kafka broker and a real Redis server from test/infra's global setup; `chaos` is the long
 // kill-and-restart suite (`npm run test:chaos`), a short version of which lives in `integration`.
 import { defineConfig } from 'vitest/config';
@@ -23,6 +24,7 @@ export default defineConfig({
             'runtime/test/**/*.test.ts',
             'functions-examples/*/test/**/*.test.ts',
             'helm/test/**/*.test.ts',
+            'test/interop/**/*.test.ts',
           ],
           testTimeout: 30_000,
         },
@@ -31,11 +33,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: [
-            'test/integration/**/*.test.ts',
-            'test/interop/**/*.test.ts',
-            'runtime/test/integration/**/*.test.ts',
-          ],
+          include: ['test/integration/**/*.test.ts', 'runtime/test/integration/**/*.test.ts'],
           globalSetup: ['test/infra/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,

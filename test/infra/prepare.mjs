@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Prepares what the integration tests run on, idempotently and quickly when cached: the Kafka
-// broker's jars (Maven, from test/infra/kafka/pom.xml), a redis-server binary (Debian package) and
-// Debian's chromium for the dashboard's browser test.
+// broker's jars (Maven, from test/infra/kafka/pom.xml), a redis-server binary (Debian package),
+// Debian's chromium for the dashboard's browser test, and the official-SDK function services of
+// test/interop (each language's prepare.mjs builds its service into .cache/interop/<lang>).
 // Run by `node scripts/bootstrap.mjs --test`; skips a server that comes from Docker or from outside.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as interopPython from '../interop/python/prepare.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const kafkaDir = join(root, 'test', 'infra', 'kafka');
@@ -211,6 +213,21 @@ function prepareChromium() {
   log('chromium installed');
 }
 
+// One entry per language of test/interop/official-sdks.test.ts.
+const interopServices = { python: interopPython };
+
+async function prepareInterop() {
+  for (const [lang, service] of Object.entries(interopServices)) {
+    const t0 = Date.now();
+    try {
+      await service.prepare((message) => log(`interop ${lang}: ${message}`));
+    } catch (err) {
+      throw new PrepareError(`the ${lang} official-SDK service of test/interop: ${err.message}`);
+    }
+    log(`interop ${lang} ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+}
+
 async function main() {
   const t0 = Date.now();
   const kafka = await modeOf('kafka');
@@ -220,6 +237,7 @@ async function main() {
   if (redis.mode === 'local') prepareRedis();
   else log(`skipping redis-server: ${redis.mode} mode (${redis.why})`);
   prepareChromium();
+  await prepareInterop();
   log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
