@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as interopPython from '../interop/python/prepare.mjs';
+import * as interopJava from '../interop/java/prepare.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const kafkaDir = join(root, 'test', 'infra', 'kafka');
@@ -214,7 +215,7 @@ function prepareChromium() {
 }
 
 // One entry per language of test/interop/official-sdks.test.ts.
-const interopServices = { python: interopPython };
+const interopServices = { python: interopPython, java: interopJava };
 
 async function prepareInterop() {
   for (const [lang, service] of Object.entries(interopServices)) {

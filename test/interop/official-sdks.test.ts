@@ -23,7 +23,10 @@ import { ManagedProcess } from '../infra/managed-process.js';
 import { freePorts } from '../infra/ports.js';
 
 /** One row per language whose service lives in test/interop/<lang>/. */
-const languages = [{ lang: 'python', sdk: 'apache-flink-statefun 3.3.0 (PyPI)' }];
+const languages = [
+  { lang: 'python', sdk: 'apache-flink-statefun 3.3.0 (PyPI)' },
+  { lang: 'java', sdk: 'statefun-sdk-java 3.3.0 (Maven Central)' },
+];
 
 /** What a test/interop/<lang>/prepare.mjs exports. */
 interface LanguageService {
