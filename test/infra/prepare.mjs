@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as interopGo from '../interop/go/prepare.mjs';
 import * as interopPython from '../interop/python/prepare.mjs';
 import * as interopJava from '../interop/java/prepare.mjs';
 
@@ -215,7 +216,7 @@ function prepareChromium() {
 }
 
 // One entry per language of test/interop/official-sdks.test.ts.
-const interopServices = { python: interopPython, java: interopJava };
+const interopServices = { python: interopPython, go: interopGo, java: interopJava };
 
 async function prepareInterop() {
   for (const [lang, service] of Object.entries(interopServices)) {

@@ -25,6 +25,7 @@ import { freePorts } from '../infra/ports.js';
 /** One row per language whose service lives in test/interop/<lang>/. */
 const languages = [
   { lang: 'python', sdk: 'apache-flink-statefun 3.3.0 (PyPI)' },
+  { lang: 'go', sdk: 'github.com/apache/flink-statefun/statefun-sdk-go/v3 v3.3.0' },
   { lang: 'java', sdk: 'statefun-sdk-java 3.3.0 (Maven Central)' },
 ];
 
