@@ -182,7 +182,18 @@ export class KafkaIngress {
       assigned: async (owned) => {
         const mover = new PartitionMover(this, owned);
         this.movers.set(key(owned.tp), mover);
-        await mover.start();
+        try {
+          await mover.start();
+        } catch (err) {
+          // Kafka briefly unavailable (a broker restart: no group coordinator yet). Left alone the
+          // partition would stay assigned to this member and paused for good: start it over.
+          this.opts.logger.warn('starting an ingress partition failed; retrying', {
+            topic: owned.tp.topic,
+            partition: owned.tp.partition,
+            err,
+          });
+          this.moverFailed(owned.tp);
+        }
       },
       revoked: async (tp) => {
         const mover = this.movers.get(key(tp));
