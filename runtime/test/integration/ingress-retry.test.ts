@@ -30,13 +30,13 @@ describe('a Kafka ingress partition that fails to start', () => {
     // The committed-offset read fails for the first three partition starts.
     let failures = 0;
     const flaky: Admin = Object.create(admin) as Admin;
-    flaky.fetchOffsets = ((...args: Parameters<Admin['fetchOffsets']>) => {
+    flaky.fetchOffsets = (...args: Parameters<Admin['fetchOffsets']>) => {
       if (failures < 3) {
         failures++;
         return Promise.reject(new Error('Failed to find group coordinator'));
       }
       return admin.fetchOffsets(...args);
-    }) as Admin['fetchOffsets'];
+    };
     const module = parseModule(
       [
         'kind: io.statefun.endpoints.v2/http',
