@@ -55,7 +55,8 @@ export function toInternalRecord(internalTopic: string, partitions: number, env:
     key: addressKey(env.target),
     value: encodeTypedValue(env.argument),
     headers,
-    timestamp: env.eventTime,
+    // No timestamp of its own: the broker's retention goes by record timestamps, and event times
+    // can be days or years old (a backfill). The event time travels in its header.
   };
 }
 

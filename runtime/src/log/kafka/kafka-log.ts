@@ -162,7 +162,14 @@ export class KafkaLog implements Log {
         await admin.createTopics({
           waitForLeaders: true,
           topics: [
-            { topic, numPartitions: partitions, replicationFactor: this.opts.replicationFactor ?? -1 },
+            {
+              topic,
+              numPartitions: partitions,
+              replicationFactor: this.opts.replicationFactor ?? -1,
+              // Retention by append time: records carry event times in headers, and a message
+              // between functions must not expire because its event happened long ago.
+              configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+            },
           ],
         });
       } catch (err) {
