@@ -224,10 +224,23 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
     topics: [names.counts, names.late, names.official, names.dlq],
     fromBeginning: true,
   });
+  const delivered = new Set<string>();
+  const resultOffsets = new Map<string, string[]>();
   await consumer.run({
-    eachMessage: ({ topic, message }) => {
+    eachMessage: ({ topic, partition, message }) => {
+      // The reader's own group may hand it records again (a rebalance or a restart of its
+      // consumer under load): each record (topic, partition, offset) counts once, so that only a
+      // result at two different offsets is a duplicate.
+      const at = `${topic}/${partition}@${message.offset}`;
+      if (delivered.has(at)) return Promise.resolve();
+      delivered.add(at);
       const text = message.value?.toString() ?? '';
-      if (topic === names.counts) results.push(JSON.parse(text) as WindowCount);
+      if (topic === names.counts) {
+        const result = JSON.parse(text) as WindowCount;
+        results.push(result);
+        const k = `${result.key}@${result.start}`;
+        resultOffsets.set(k, [...(resultOffsets.get(k) ?? []), message.offset]);
+      } else if (topic === names.late) late.push(JSON.parse(text) as LateEvent);
       else if (topic === names.late) late.push(JSON.parse(text) as LateEvent);
       else if (topic === names.official) {
         const k = `${message.key?.toString() ?? ''}|${text}`;
@@ -354,7 +367,8 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
   const seen = new Set<string>();
   for (const r of sorted) {
     const k = `${r.key}@${r.start}`;
-    if (seen.has(k)) problems.push(`window ${k} was emitted more than once`);
+    if (seen.has(k))
+      problems.push(`window ${k} was emitted more than once (offsets ${resultOffsets.get(k)?.join(', ')})`);
     seen.add(k);
   }
   const want = new Map(expected.map((c) => [`${c.key}@${c.start}`, c.count]));

@@ -1,5 +1,8 @@
 // What integration tests need around the servers: quiet kafkajs clients, topics, unique names,
 // condition polling with deadlines, reading a topic back, and readiness probes.
+// kafkajs' read_committed filter leaks records of aborted transactions; the fix must be in place
+// before kafkajs loads, and this module is where the harness loads it.
+import '@continuum/runtime/kafkajs-patch';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';

@@ -1,6 +1,7 @@
 // The internal topic keeps messages between functions by the time they were appended, not by
 // their event time: an event from long ago (a backfill) must not fall to the broker's time-based
 // retention before a partition task reads it. Real broker.
+import '../../src/log/kafka/kafkajs-patch.js';
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaClient, readTopic, uniqueName } from '@continuum/test-infra';
