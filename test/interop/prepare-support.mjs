@@ -3,7 +3,16 @@
 // processes whose output ends up in the error when they fail.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,6 +71,25 @@ export function isPrepared(cacheDir, hash, outputs) {
 /** Records that `cacheDir` now holds a build of `hash`; written last, so a cut run never looks done. */
 export function markPrepared(cacheDir, hash) {
   writeFileSync(join(cacheDir, MARKER), `${hash}\n`);
+}
+
+/**
+ * Builds `target` (a file or folder in `cacheDir`) at a staging path next to it with `build(staging)`,
+ * renames it into place and records `hash`: a failed or interrupted build never leaves a half build
+ * in use.
+ */
+export async function buildInPlace(cacheDir, target, hash, build) {
+  const staging = `${target}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    await build(staging);
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  rmSync(target, { recursive: true, force: true });
+  renameSync(staging, target);
+  markPrepared(cacheDir, hash);
 }
 
 function tail(text, lines = 40) {

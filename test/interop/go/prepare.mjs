@@ -1,9 +1,9 @@
 // The Go service: main.go on the official StateFun Go SDK (statefun-sdk-go/v3, pinned in go.mod and
 // go.sum, fetched through the Go module proxy), built with `go build` into .cache/interop/go/functions.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDirOf, isPrepared, markPrepared, run, sourceHash } from '../prepare-support.mjs';
+import { buildInPlace, cacheDirOf, isPrepared, run, sourceHash } from '../prepare-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cache = cacheDirOf('go');
@@ -21,20 +21,13 @@ export async function prepare(log) {
     log(`built with ${version}: ${binary}`);
     return;
   }
-  // Built next to the final file and renamed, so an interrupted run never leaves a half binary in use.
-  const staging = join(cache, `functions.partial-${process.pid}`);
   log(`go build with ${version} (modules from go.sum, through GOPROXY)`);
-  try {
-    await run('go', ['build', '-mod=readonly', '-trimpath', '-buildvcs=false', '-o', staging, '.'], {
+  await buildInPlace(cache, binary, hash, (staging) =>
+    run('go', ['build', '-mod=readonly', '-trimpath', '-buildvcs=false', '-o', staging, '.'], {
       what: 'go build in test/interop/go',
       cwd: here,
-    });
-  } catch (err) {
-    rmSync(staging, { force: true });
-    throw err;
-  }
-  renameSync(staging, binary);
-  markPrepared(cache, hash);
+    }),
+  );
   log(`built ${binary}`);
 }
 

@@ -2,10 +2,10 @@
 // pom.xml), built into .cache/interop/java/service: Maven copies the SDK and its few dependencies into
 // lib/, javac compiles src/main/java into classes/. Skipped while the marker there matches the hash of
 // this directory (pom.xml, sources, this file) and the SDK version.
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDirOf, isPrepared, markPrepared, run, sourceHash } from '../prepare-support.mjs';
+import { buildInPlace, cacheDirOf, isPrepared, run, sourceHash } from '../prepare-support.mjs';
 
 const serviceDir = dirname(fileURLToPath(import.meta.url));
 const MAIN_CLASS = 'dev.continuum.interop.Main';
@@ -52,11 +52,8 @@ export async function prepare(log) {
   await run('mvn', ['-v'], {
     what: 'mvn -v (Maven resolves statefun-sdk-java; on Debian: apt-get install -y maven)',
   });
-  // Built next to the final folder and renamed, so an interrupted run never leaves a half build in use.
-  const staging = join(cache, `service.partial-${process.pid}`);
-  const { lib, classes } = layout(staging);
-  rmSync(staging, { recursive: true, force: true });
-  try {
+  await buildInPlace(cache, service, hash, async (staging) => {
+    const { lib, classes } = layout(staging);
     log(`resolving statefun-sdk-java ${version} with Maven (test/interop/java/pom.xml)`);
     await run(
       'mvn',
@@ -90,13 +87,7 @@ export async function prepare(log) {
     );
     const missing = outputsOf(staging, version).filter((path) => !existsSync(path));
     if (missing.length > 0) throw new Error(`the Java build finished without ${missing.join(', ')}`);
-  } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
-    throw err;
-  }
-  rmSync(service, { recursive: true, force: true });
-  renameSync(staging, service);
-  markPrepared(cache, hash);
+  });
   log(`service built in ${service}`);
 }
 

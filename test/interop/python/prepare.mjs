@@ -1,9 +1,9 @@
 // The Python service: functions.py on the official StateFun Python SDK (apache-flink-statefun, pinned
 // in requirements.txt), run by a virtual environment in .cache/interop/python/venv.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDirOf, isPrepared, markPrepared, run, sourceHash } from '../prepare-support.mjs';
+import { buildInPlace, cacheDirOf, isPrepared, run, sourceHash } from '../prepare-support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cache = cacheDirOf('python');
@@ -20,10 +20,7 @@ export async function prepare(log) {
     log(`${version} venv current in ${venv}`);
     return;
   }
-  // Built next to the final folder and renamed, so an interrupted run never leaves a half venv in use.
-  const staging = join(cache, `venv.partial-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  try {
+  await buildInPlace(cache, venv, hash, async (staging) => {
     log(`creating a ${version} venv`);
     await run('python3', ['-m', 'venv', staging], {
       what: 'python3 -m venv (on Debian: apt-get install -y python3-venv)',
@@ -45,13 +42,7 @@ export async function prepare(log) {
       { what: 'pip install -r test/interop/python/requirements.txt' },
     );
     await run(stagedPython, ['-c', 'import statefun'], { what: 'importing statefun in the new venv' });
-  } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
-    throw err;
-  }
-  rmSync(venv, { recursive: true, force: true });
-  renameSync(staging, venv);
-  markPrepared(cache, hash);
+  });
   log(`venv ready in ${venv}`);
 }
 
