@@ -59,6 +59,11 @@ export class RuntimeFleet {
     return this.procs[slot] !== undefined && !this.retired.has(slot);
   }
 
+  /** OS process ids of the running processes, for CPU and memory accounting (the benchmark). */
+  pids(): number[] {
+    return this.procs.flatMap((p) => (p?.pid === undefined ? [] : [p.pid]));
+  }
+
   /** SIGKILLs a slot's process and starts a new one; false if the slot has no process. */
   kill(slot: number): boolean {
     const victim = this.procs[slot];
