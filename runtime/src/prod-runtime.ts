@@ -34,6 +34,10 @@ export interface ProdRuntimeOptions {
   /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
   host?: string | undefined;
   sessionTimeoutMs?: number | undefined;
+  /** Process transactions start at least this far apart. @defaultValue 0 */
+  commitLingerMs?: number | undefined;
+  /** The broker aborts an open transaction of a crashed process after this long. @defaultValue 10000 */
+  transactionTimeoutMs?: number | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
@@ -94,8 +98,16 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     partitions: opts.partitions,
     ensureTopics: [{ topic: deadLetterTopic, partitions: 1 }],
     sessionTimeoutMs: opts.sessionTimeoutMs,
+    commitLingerMs: opts.commitLingerMs,
+    transactionTimeoutMs: opts.transactionTimeoutMs,
   });
-  const redis = new Redis(opts.redisUrl, { password: opts.redisPassword, lazyConnect: false });
+  // Auto-pipelining: the partitions of one process transaction stage (and promote) in the same
+  // turn of the event loop, so their scripts reach Redis in one write and share its fsync.
+  const redis = new Redis(opts.redisUrl, {
+    password: opts.redisPassword,
+    lazyConnect: false,
+    enableAutoPipelining: true,
+  });
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
   const assemblyOptions = { ...opts, mode: 'production' as const, log, store };
   const assembly = assembleRuntime(assemblyOptions);
@@ -129,8 +141,10 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const stop = async (): Promise<void> => {
     await Promise.all(listening.splice(0).map(({ server }) => server.close()));
     for (const i of ingresses.splice(0)) await i.stop();
+    logger.info('stopping: the Kafka ingresses have stopped');
     await membership.close();
     await runtime.stop();
+    logger.info('stopping: the partitions are released');
     await admin.disconnect().catch(() => undefined);
     redis.disconnect();
     metrics.close();
@@ -145,6 +159,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         ingress,
         kafka,
         admin,
+        transactions: log.transactions,
         internalTopic: log.internalTopic,
         partitions: log.partitions,
         deadLetterTopic,

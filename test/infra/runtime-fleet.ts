@@ -21,8 +21,8 @@ export interface RuntimeFleetOptions {
   /** Probability per checkpoint that a process SIGKILLs itself between Kafka commit and promote. */
   crashAfterCommit?: number | undefined;
   /**
-   * Further environment of every process. By default checkpoints every 100 ms and a Kafka session
-   * timeout of 6 s, so that partitions of a killed process move on quickly.
+   * Further environment of every process. By default a Kafka session timeout of 6 s, so that
+   * partitions of a killed process move on quickly; checkpoints with the runtime's defaults.
    */
   env?: Record<string, string> | undefined;
   /** Keep every process's log in `<logDir>/proc-<slot>.log`, at level info. */
@@ -107,9 +107,12 @@ export class RuntimeFleet {
   /** Kills every process (thawing frozen ones first) and restarts none. */
   stop(): void {
     this.stopping = true;
+    // Profiled processes (CONTINUUM_FLEET_NODE_ARGS) write their profile only when they exit by
+    // themselves: end them gracefully.
+    const graceful = (process.env.CONTINUUM_FLEET_NODE_ARGS ?? '') !== '';
     for (const p of this.procs) {
       p?.kill('SIGCONT');
-      p?.kill('SIGKILL');
+      p?.kill(graceful ? 'SIGTERM' : 'SIGKILL');
     }
   }
 
@@ -118,6 +121,9 @@ export class RuntimeFleet {
     const child = spawn(
       process.execPath,
       [
+        // Extra node flags for every runtime process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+        // to profile a benchmark run (NODE_OPTIONS does not take --cpu-prof).
+        ...(process.env.CONTINUUM_FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
         statefunBin(),
         'run',
         '-m',
@@ -144,7 +150,6 @@ export class RuntimeFleet {
           CONTINUUM_DEAD_LETTER_TOPIC: opts.names.dlq,
           CONTINUUM_REDIS_KEY_PREFIX: opts.names.prefix,
           CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-          CONTINUUM_CHECKPOINT_INTERVAL_MS: '100',
           CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
           CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
           ...opts.env,

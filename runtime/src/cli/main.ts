@@ -299,6 +299,8 @@ async function run(args: string[], out: Out): Promise<number> {
     internalTopic: config.internalTopic,
     keyPrefix: config.redisKeyPrefix,
     sessionTimeoutMs: config.sessionTimeoutMs,
+    commitLingerMs: config.commitLingerMs,
+    transactionTimeoutMs: config.transactionTimeoutMs,
     logger,
     task: {
       ...taskTuning(process.env),

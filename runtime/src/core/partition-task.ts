@@ -2,8 +2,8 @@
 // Per address it keeps a FIFO mailbox with at most one request in flight (the backlog goes as the
 // next batch), negotiates state, applies each response's effects in the protocol's order, keeps
 // the partition's delayed messages, and commits everything in checkpoints:
-//   stage the state delta (fenced by epoch) → commit the log transaction (records + position)
-//   → promote the staged delta.
+//   write the records into the log transaction → stage the state delta (fenced by epoch) →
+//   commit the log transaction (records + position) → promote the staged delta.
 // After a crash, replay from the committed position skips the offsets that the checkpoint says
 // were already complete, so every message takes effect exactly once.
 // Event time: ingress sources write watermark marks into the partition; the task keeps the
@@ -42,7 +42,12 @@ import { TimerQueue } from './timer-queue.js';
 import { WATERMARK_META_KEY, WatermarkTracker, type WatermarkMark } from './watermarks.js';
 
 export interface TaskConfig {
-  /** Checkpoint at least this often while there is anything to commit. */
+  /**
+   * A change waits at most this long before its checkpoint starts (0: as soon as the partition's
+   * previous checkpoint has ended). Checkpoints happen only when something changed; with the
+   * Kafka log the checkpoints of all partitions of a process share transactions, which the log
+   * paces (its commit linger), so a short interval costs no transaction per partition.
+   */
   checkpointIntervalMs: number;
   /** Checkpoint early once this many records/state changes are buffered. */
   checkpointMaxRecords: number;
@@ -271,6 +276,8 @@ export class PartitionTask {
   private buffer: Buffer = emptyBuffer();
   private checkpointRunning: Promise<void> | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  /** Something changed while a checkpoint ran: another one follows it. */
+  private checkpointAgain = false;
   private timerTimeout: NodeJS.Timeout | undefined;
   private timerDueAt = Infinity;
   private autoTimerSeq = 0;
@@ -382,7 +389,8 @@ export class PartitionTask {
     });
     this.scheduleTimerTick();
     this.scheduleEventTimers();
-    this.checkpointTimer = setInterval(() => this.requestCheckpoint(), this.cfg.checkpointIntervalMs);
+    // Timers fired while recovering wait in the buffer.
+    this.dirty();
     owned.start(position.offset, (records) => this.onRecords(records));
   }
 
@@ -510,6 +518,7 @@ export class PartitionTask {
     }
     this.foldMarks(this.outstanding.position());
     this.updateFlow();
+    if (n > 0) this.dirty();
   }
 
   private take(record: LogRecord): void {
@@ -868,6 +877,7 @@ export class PartitionTask {
     slot.abort = undefined;
     for (const e of batch) this.outstanding.complete(e.offset);
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    else this.dirty();
     this.dispatch(slot);
     this.updateFlow();
   }
@@ -1179,6 +1189,7 @@ export class PartitionTask {
       this.release(t);
     }
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    else if (due.length > 0) this.dirty();
     this.scheduleTimerTick();
   }
 
@@ -1224,13 +1235,35 @@ export class PartitionTask {
       this.release(t);
     }
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    else if (due.length > 0) this.dirty();
     this.scheduleEventTimers();
   }
 
   // ---------------------------------------------------------------- checkpoints
 
+  /** Something changed: a checkpoint starts within the checkpoint interval (none while idle). */
+  private dirty(): void {
+    if (!this.running || this.checkpointTimer !== undefined) return;
+    if (this.checkpointRunning !== undefined) {
+      this.checkpointAgain = true;
+      return;
+    }
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      this.requestCheckpoint();
+    }, this.cfg.checkpointIntervalMs);
+  }
+
   private requestCheckpoint(): void {
-    if (!this.running || this.checkpointRunning !== undefined) return;
+    if (!this.running) return;
+    if (this.checkpointRunning !== undefined) {
+      this.checkpointAgain = true;
+      return;
+    }
+    if (this.checkpointTimer !== undefined) {
+      clearTimeout(this.checkpointTimer);
+      this.checkpointTimer = undefined;
+    }
     this.checkpoint().catch((err: unknown) => this.fail(err));
   }
 
@@ -1271,9 +1304,12 @@ export class PartitionTask {
     const started = this.now();
     const run = (async () => {
       const { store, owned, hooks } = this.deps;
-      await store.stage(this.epoch, id, buf.delta);
-      await hooks?.afterStage?.(this.partition, id);
-      await owned.commit(buf.records, { offset: position, checkpointId: id });
+      // The delta is staged inside the log transaction, after its records (the marker among
+      // them) are written: see OwnedPartition.commit for why recovery needs that order.
+      await owned.commit(buf.records, { offset: position, checkpointId: id }, async () => {
+        await store.stage(this.epoch, id, buf.delta);
+        await hooks?.afterStage?.(this.partition, id);
+      });
       await hooks?.afterCommit?.(this.partition, id);
       await store.promote(this.epoch, id);
     })();
@@ -1300,6 +1336,10 @@ export class PartitionTask {
     this.evict();
     this.updateFlow();
     if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    else if (this.checkpointAgain) {
+      this.checkpointAgain = false;
+      this.dirty();
+    }
     this.scheduleEventTimers();
   }
 
@@ -1367,7 +1407,8 @@ export class PartitionTask {
     this.stopped = true;
     this.running = false;
     this.held = []; // a new owner reads them again
-    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+    if (this.checkpointTimer !== undefined) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
     if (this.timerTimeout !== undefined) clearTimeout(this.timerTimeout);
     if (this.eventTimerTick !== undefined) clearImmediate(this.eventTimerTick);
     for (const t of this.retryTimers) clearTimeout(t);

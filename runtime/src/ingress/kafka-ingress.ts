@@ -1,7 +1,9 @@
 // Kafka ingress (`io.statefun.kafka.v1/ingress`): reads the declared topics in a consumer group and
 // moves each record into the internal log, exactly once: the routed records (one per target), any
-// dead letter and the ingress offset are committed in one transaction by a producer whose
-// transactional id belongs to the ingress partition, so a new owner fences the old one.
+// dead letter and the ingress offset are committed in one transaction, the process's shared one
+// (process-transactions.ts). A record moved twice (an old owner of the ingress partition still
+// moving, or a committed offset read before it was stable) is dropped by the partition task by its
+// source offset, so the move needs no fence of its own.
 // Spec §5: key → address id, valueType → typename, the raw value bytes → the argument, no caller.
 // Each ingress partition is a watermark source: its marks go into every internal partition in the
 // same transactions as its records (see event-time.ts). With tracing, a record's internal records
@@ -19,6 +21,7 @@ import {
   type GroupOwnedPartition,
   type TopicPartition,
 } from '../log/kafka/transactional-group.js';
+import type { ProcessTransactions } from '../log/kafka/process-transactions.js';
 import type { Logger } from '../logger.js';
 import type { EventTimeExtractor, KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
 import type { MoveObservation, RuntimeObserver } from '../runtime.js';
@@ -28,10 +31,12 @@ export interface KafkaIngressOptions {
   ingress: KafkaIngressConfig;
   kafka: Kafka;
   admin: Admin;
+  /** The process's transactions (the Kafka log's), which commit the moves. */
+  transactions: ProcessTransactions;
   internalTopic: string;
   partitions: number;
   deadLetterTopic: string;
-  /** Used for the group id when the ingress names none, and to scope transactional ids. */
+  /** Used for the group id when the ingress names none. */
   runtimeGroupId: string;
   logger: Logger;
   /** Records waiting to be moved per ingress partition before its consumer pauses. */
@@ -164,7 +169,7 @@ export class KafkaIngress {
       admin: opts.admin,
       groupId: this.groupId,
       topics: ingress.topics.map((t) => t.topic),
-      transactionalId: (tp) => `${opts.runtimeGroupId}.ingress.${ingress.id}.${tp.topic}.${tp.partition}`,
+      transactions: opts.transactions,
       logger: opts.logger,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,

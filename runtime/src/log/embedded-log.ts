@@ -499,9 +499,17 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
     this.schedule();
   }
 
-  async commit(records: readonly OutRecord[], position: CommittedPosition): Promise<void> {
+  async commit(
+    records: readonly OutRecord[],
+    position: CommittedPosition,
+    prepare?: () => Promise<void>,
+  ): Promise<void> {
     if (this.generation < 0 || this.generation !== this.log.generation(this.partition))
       throw fenced(this.partition);
+    // Nothing of an embedded commit is visible before it is written whole, so preparing first is
+    // the same order as preparing between the write and its commit.
+    await prepare?.();
+    if (this.generation !== this.log.generation(this.partition)) throw fenced(this.partition);
     await this.log.publish(records, { partition: this.partition, generation: this.generation, position });
   }
 

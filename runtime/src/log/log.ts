@@ -67,9 +67,17 @@ export interface OwnedPartition {
   /**
    * Atomically appends `records` (to any topic and partition) and moves this partition's
    * committed position. Either all of it becomes visible to read-committed readers or none.
-   * Rejects with a `FENCED` ContinuumError when a newer owner exists.
+   * `prepare` (staging the checkpoint's state) runs after the records are written and before
+   * they commit; when it rejects nothing commits and `commit` rejects with its error. A record
+   * written before `prepare` resolved lies in the partition before anything a later owner writes,
+   * which is what lets that owner decide the checkpoint by its marker. Rejects with a `FENCED`
+   * ContinuumError when a newer owner exists.
    */
-  commit(records: readonly OutRecord[], position: CommittedPosition): Promise<void>;
+  commit(
+    records: readonly OutRecord[],
+    position: CommittedPosition,
+    prepare?: () => Promise<void>,
+  ): Promise<void>;
 }
 
 export interface AssignmentListener {

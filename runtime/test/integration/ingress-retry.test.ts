@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaClient, createTopic, readTopic, uniqueName } from '@continuum/test-infra';
 import { KafkaIngress } from '../../src/ingress/kafka-ingress.js';
 import { createKafka } from '../../src/log/kafka/client.js';
+import { ProcessTransactions } from '../../src/log/kafka/process-transactions.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 
@@ -15,9 +16,11 @@ describe('a Kafka ingress partition that fails to start', () => {
   const brokers = inject('kafkaBrokers').split(',');
   const kafka = createKafka({ brokers }, silentLogger);
   const admin = kafka.admin();
+  const transactions = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'retry-txn' });
   let ingress: KafkaIngress | undefined;
   afterAll(async () => {
     await ingress?.stop();
+    await transactions.close();
     await admin.disconnect();
   });
 
@@ -58,6 +61,7 @@ describe('a Kafka ingress partition that fails to start', () => {
       ingress: module.kafkaIngresses[0]!,
       kafka,
       admin: flaky,
+      transactions,
       internalTopic: internal,
       partitions: 2,
       deadLetterTopic: uniqueName('retry-dead'),

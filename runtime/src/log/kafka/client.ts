@@ -58,7 +58,7 @@ const FENCED_TYPES = new Set([
 ]);
 
 /** Walks an error's cause chain for a kafkajs protocol error type. */
-function kafkaErrorType(err: unknown): string | undefined {
+export function kafkaErrorType(err: unknown): string | undefined {
   let e: unknown = err;
   for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
     const type = (e as { type?: unknown }).type;

@@ -1,8 +1,8 @@
 // The `Log` on Apache Kafka: the internal message topic (P partitions, created if missing), one
-// consumer group shared by all runtime processes, a transactional producer per owned partition
-// (transactional id derived from the partition, so a new owner fences the old one), records and
-// consumer offsets committed in one transaction, and read_committed everywhere. The checkpoint id
-// travels as the committed offset's metadata.
+// consumer group shared by all runtime processes, one transactional producer per process shared by
+// every partition it owns (process-transactions.ts: the checkpoints of all partitions commit
+// together), records and consumer offsets committed in one transaction, and read_committed
+// everywhere. The checkpoint id travels as the committed offset's metadata.
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -18,7 +18,9 @@ import type {
 } from '../log.js';
 import { createKafka, kafkaError, type KafkaConnection } from './client.js';
 import { KafkaTopicReader } from './topic-reader.js';
-import { groupByTopic, TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
+import { ProcessTransactions } from './process-transactions.js';
+import { groupByTopic } from './records.js';
+import { TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
 
 export interface KafkaLogOptions {
   connection: KafkaConnection;
@@ -32,7 +34,10 @@ export interface KafkaLogOptions {
   replicationFactor?: number | undefined;
   /** Further topics to create when missing (dead letters), with their partition counts. */
   ensureTopics?: { topic: string; partitions: number }[] | undefined;
+  /** The broker aborts an open transaction of a crashed process after this long (default 10 s). */
   transactionTimeoutMs?: number | undefined;
+  /** A process transaction starts at least this long after the previous one (default 0). */
+  commitLingerMs?: number | undefined;
   sessionTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
   rebalanceTimeoutMs?: number | undefined;
@@ -48,6 +53,7 @@ export class KafkaLog implements Log {
   private admin: Admin | undefined;
   private appender: Producer | undefined;
   private group: TransactionalGroup | undefined;
+  private txns: ProcessTransactions | undefined;
   private readonly readers = new Map<string, KafkaTopicReader>();
   private readonly owned = new Map<number, KafkaOwnedPartition>();
 
@@ -77,6 +83,21 @@ export class KafkaLog implements Log {
     });
     await appender.connect();
     this.appender = appender;
+    const txns = new ProcessTransactions({
+      kafka: this.kafka,
+      logger: this.opts.logger,
+      idPrefix: this.groupId,
+      transactionTimeoutMs: this.opts.transactionTimeoutMs,
+      lingerMs: this.opts.commitLingerMs,
+    });
+    await txns.start();
+    this.txns = txns;
+  }
+
+  /** The process's transactions (the Kafka ingress commits its moves in them too). */
+  get transactions(): ProcessTransactions {
+    if (this.txns === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
+    return this.txns;
   }
 
   async join(listener: AssignmentListener): Promise<void> {
@@ -86,9 +107,8 @@ export class KafkaLog implements Log {
       admin: this.admin!,
       groupId: this.groupId,
       topics: [this.internalTopic],
-      transactionalId: (tp) => `${this.groupId}.${tp.topic}.${tp.partition}`,
+      transactions: this.transactions,
       logger: this.opts.logger,
-      transactionTimeoutMs: this.opts.transactionTimeoutMs,
       sessionTimeoutMs: this.opts.sessionTimeoutMs,
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
@@ -142,6 +162,8 @@ export class KafkaLog implements Log {
     await this.leave();
     for (const r of this.readers.values()) await r.close();
     this.readers.clear();
+    await this.txns?.close();
+    this.txns = undefined;
     await this.appender?.disconnect().catch(() => undefined);
     this.appender = undefined;
     await this.admin?.disconnect().catch(() => undefined);
@@ -233,7 +255,11 @@ class KafkaOwnedPartition implements OwnedPartition {
     this.inner.resume();
   }
 
-  commit(records: readonly OutRecord[], position: CommittedPosition): Promise<void> {
-    return this.inner.commit(records, position.offset, `continuum:ckpt=${position.checkpointId}`);
+  commit(
+    records: readonly OutRecord[],
+    position: CommittedPosition,
+    prepare?: () => Promise<void>,
+  ): Promise<void> {
+    return this.inner.commit(records, position.offset, `continuum:ckpt=${position.checkpointId}`, prepare);
   }
 }

@@ -1,14 +1,16 @@
-// A Kafka consumer group whose partitions are each processed under their own transactional
-// producer. On assignment a partition stays paused until its owner has fenced earlier owners
-// (initialising the producer with the partition's transactional id) and only then reads the
-// committed offset and seeks there; records are committed together with offsets in one
-// transaction. kafkajs has no rebalance callbacks, so assignment changes are taken from its
-// GROUP_JOIN event; a partition's previous owner is fenced before anything of the new one lands.
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+// A Kafka consumer group whose partitions commit their records and offsets through the process's
+// shared transactions (process-transactions.ts). On assignment a partition stays paused until its
+// owner has recovered it (the owner reads the committed offset) and only then seeks there.
+// kafkajs has no rebalance callbacks, so assignment changes are taken from its GROUP_JOIN event.
+// Earlier owners are not fenced here: the partition task fences them in the state store (epoch)
+// and decides their last checkpoint by its marker record; the ingress drops re-moved records by
+// their source offsets.
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { LogRecord, OutRecord, RecordSink } from '../log.js';
 import { kafkaError } from './client.js';
+import type { ProcessTransactions } from './process-transactions.js';
 
 export interface TopicPartition {
   topic: string;
@@ -25,9 +27,9 @@ export interface TransactionalGroupOptions {
   admin: Admin;
   groupId: string;
   topics: string[];
-  transactionalId: (tp: TopicPartition) => string;
+  /** The process's transactions, which commit this group's offsets with the records. */
+  transactions: ProcessTransactions;
   logger: Logger;
-  transactionTimeoutMs?: number | undefined;
   sessionTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
   rebalanceTimeoutMs?: number | undefined;
@@ -93,11 +95,16 @@ export class TransactionalGroup {
     if (this.stopped) return;
     this.stopped = true;
     const consumer = this.consumer;
+    this.opts.logger.info('consumer group stopping: waiting for assignments in progress', {
+      group: this.opts.groupId,
+    });
     await this.chain;
     if (consumer !== undefined) {
       consumer.pause(this.opts.topics.map((topic) => ({ topic })));
     }
+    this.opts.logger.info('consumer group stopping: revoking', { group: this.opts.groupId });
     for (const entry of [...this.entries.values()]) await this.revoke(entry);
+    this.opts.logger.info('consumer group stopping: disconnecting', { group: this.opts.groupId });
     await consumer?.disconnect();
   }
 
@@ -287,7 +294,7 @@ function headersOf(h: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-/** One partition owned by this member, with its transactional producer. */
+/** One partition owned by this member. */
 export class GroupOwnedPartition {
   nextOffset = 0;
   userPaused = false;
@@ -299,7 +306,6 @@ export class GroupOwnedPartition {
         reject: (err: Error) => void;
       }
     | undefined;
-  private producer: Producer | undefined;
   private closed = false;
 
   constructor(
@@ -307,38 +313,20 @@ export class GroupOwnedPartition {
     readonly tp: TopicPartition,
   ) {}
 
-  /** Initialises this partition's transactional producer, fencing every earlier one. */
-  async fence(): Promise<void> {
-    const { kafka, transactionalId, transactionTimeoutMs } = this.group.opts;
-    const producer = kafka.producer({
-      transactionalId: transactionalId(this.tp),
-      maxInFlightRequests: 1,
-      idempotent: true,
-      transactionTimeout: transactionTimeoutMs ?? 60_000,
-      allowAutoTopicCreation: false,
-    });
-    try {
-      await producer.connect();
-      // kafkajs initialises the transactional producer id lazily, at the first transaction, and
-      // that InitProducerId is what fences the previous owner (aborting its open transaction or
-      // waiting for its commit). Force it now, before the caller reads the committed offset;
-      // an empty transaction ends locally without a broker round trip.
-      const probe = await producer.transaction();
-      await probe.abort();
-    } catch (err) {
-      throw kafkaError(
-        `initialising the transactional producer of ${this.tp.topic}/${this.tp.partition}`,
-        err,
-      );
-    }
+  /**
+   * Nothing to do in Kafka: transactions are the process's, not the partition's. Earlier owners
+   * are fenced by the caller (state store epoch, marker scan; source offsets at the ingress).
+   */
+  fence(): Promise<void> {
     if (this.closed) {
-      await producer.disconnect();
-      throw new ContinuumError(
-        'PARTITION_RELEASED',
-        `${this.tp.topic}/${this.tp.partition} was released during fencing`,
+      return Promise.reject(
+        new ContinuumError(
+          'PARTITION_RELEASED',
+          `${this.tp.topic}/${this.tp.partition} was released during fencing`,
+        ),
       );
     }
-    this.producer = producer;
+    return Promise.resolve();
   }
 
   /** The group's committed offset and its metadata; `offset` undefined when none is committed. */
@@ -420,42 +408,44 @@ export class GroupOwnedPartition {
     if (this.sink !== undefined && !this.closed) this.group.resume(this.tp);
   }
 
-  /** One transaction: the records, and (unless `offset` is undefined) this partition's offset. */
+  /**
+   * Commits the records and (unless `offset` is undefined) this partition's offset in the next
+   * process transaction; `prepare` runs inside it, after the records are written (see
+   * ProcessTransactions).
+   */
   async commit(
     records: readonly OutRecord[],
     offset: number | undefined,
     metadata: string | null,
+    prepare?: () => Promise<void>,
   ): Promise<void> {
-    const producer = this.producer;
-    if (producer === undefined || this.closed) {
+    if (this.closed) {
       throw new ContinuumError(
         'FENCED',
         `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
       );
     }
-    const what = `committing a transaction for ${this.tp.topic}/${this.tp.partition}`;
-    let txn;
-    try {
-      txn = await producer.transaction();
-    } catch (err) {
-      throw kafkaError(what, err);
-    }
-    try {
-      if (records.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
-      if (offset !== undefined) {
-        // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
-        const entry = { partition: this.tp.partition, offset: String(offset), metadata };
-        const partitions: { partition: number; offset: string }[] = [entry];
-        await txn.sendOffsets({
-          consumerGroupId: this.group.opts.groupId,
-          topics: [{ topic: this.tp.topic, partitions }],
-        });
-      }
-      await txn.commit();
-    } catch (err) {
-      await txn.abort().catch(() => undefined);
-      throw kafkaError(what, err);
-    }
+    const { transactions, groupId } = this.group.opts;
+    await transactions.commit({
+      records,
+      offsets:
+        offset === undefined
+          ? []
+          : [{ groupId, topic: this.tp.topic, partition: this.tp.partition, offset, metadata }],
+      prepare:
+        prepare === undefined
+          ? undefined
+          : async () => {
+              // Released while queued: its stage would fail on the epoch anyway; say so clearly.
+              if (this.closed) {
+                throw new ContinuumError(
+                  'FENCED',
+                  `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
+                );
+              }
+              await prepare();
+            },
+    });
   }
 
   /** Ends a running scan with an error: the partition was released while recovering it. */
@@ -468,32 +458,9 @@ export class GroupOwnedPartition {
     );
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.cancelScan();
-    if (this.closed) return;
     this.closed = true;
-    const p = this.producer;
-    this.producer = undefined;
-    await p?.disconnect().catch(() => undefined);
+    return Promise.resolve();
   }
-}
-
-export function groupByTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>();
-  for (const r of records) {
-    let list = byTopic.get(r.topic);
-    if (list === undefined) {
-      list = [];
-      byTopic.set(r.topic, list);
-    }
-    const m: Message = {
-      key: r.key,
-      value: r.value === null ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-    };
-    if (r.partition !== undefined) m.partition = r.partition;
-    if (r.headers !== undefined) m.headers = r.headers;
-    if (r.timestamp !== undefined) m.timestamp = String(r.timestamp);
-    list.push(m);
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

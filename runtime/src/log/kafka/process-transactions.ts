@@ -1,0 +1,328 @@
+// One transactional producer per runtime process, shared by every partition it owns: commits of
+// all partition tasks and ingress movers that arrive while a transaction runs (or within the
+// linger after the previous one started) go into the next transaction together. The transaction
+// rate follows the process, not partitions x checkpoint frequency.
+//
+// A commit part may carry `prepare` (the partition task stages its state delta in Redis there):
+// it runs after the part's records are written into the open transaction and before the
+// transaction commits. That order is what recovery relies on without a fence per partition: a
+// stage that succeeded (before a new owner claimed the partition's epoch) belongs to a
+// transaction whose records already sit in the partition before the new owner's fence marker,
+// and a read_committed scan cannot pass them until that transaction has ended.
+//
+// Retriable broker errors before the commit request (CONCURRENT_TRANSACTIONS while the previous
+// transaction's markers are written, a coordinator moving) abort and retry the transaction in
+// place; parts whose `prepare` failed are dropped from it (rejected) and the others retried.
+// Only an error of the commit request itself, whose outcome is unknown, fails every part.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kafka, Producer, Transaction } from 'kafkajs';
+import { ContinuumError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { OutRecord } from '../log.js';
+import { kafkaError, kafkaErrorType } from './client.js';
+import { groupByTopic } from './records.js';
+
+/** A consumer offset committed with a transaction. */
+export interface TxnOffset {
+  groupId: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  metadata: string | null;
+}
+
+/** What one partition contributes to a transaction. */
+export interface TxnPart {
+  records: readonly OutRecord[];
+  offsets: readonly TxnOffset[];
+  /**
+   * Runs once the records are in the open transaction, before it commits (may run again when the
+   * transaction is retried). Rejecting takes this part out: it is rejected with that error.
+   */
+  prepare?: (() => Promise<void>) | undefined;
+}
+
+export interface ProcessTransactionsOptions {
+  kafka: Kafka;
+  logger: Logger;
+  /** Prefix of the transactional id; the process adds a unique suffix. */
+  idPrefix: string;
+  /** The broker aborts a transaction of a crashed process after this long (default 10 s). */
+  transactionTimeoutMs?: number | undefined;
+  /**
+   * A transaction starts at least this long after the previous one started (default 0: as soon
+   * as the previous one ended). Parts arriving meanwhile share it.
+   */
+  lingerMs?: number | undefined;
+  /** Records per transaction at most (parts are never split; default 20,000). */
+  maxRecords?: number | undefined;
+  /** Retries of a transaction that failed before its commit request (default 10). */
+  retries?: number | undefined;
+}
+
+export interface TransactionStats {
+  transactions: number;
+  /** Parts committed (each a partition's checkpoint or an ingress batch). */
+  parts: number;
+  records: number;
+  /** Transactions aborted and retried in place after a retriable error. */
+  retried: number;
+  /** Parts taken out of a transaction because their prepare failed. */
+  dropped: number;
+}
+
+interface Pending {
+  part: TxnPart;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Errors a transaction can be retried after (the Java producer retries these in place). */
+const RETRIABLE = new Set([
+  'CONCURRENT_TRANSACTIONS',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'REQUEST_TIMED_OUT',
+  'NETWORK_EXCEPTION',
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+]);
+
+class CommitOutcomeUnknown extends Error {}
+
+export class ProcessTransactions {
+  readonly transactionalId: string;
+  readonly stats: TransactionStats = { transactions: 0, parts: 0, records: 0, retried: 0, dropped: 0 };
+  private producer: Producer | undefined;
+  private starting: Promise<Producer> | undefined;
+  private queue: Pending[] = [];
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastStart = 0;
+  private closing = false;
+  private closed = false;
+
+  constructor(private readonly opts: ProcessTransactionsOptions) {
+    this.transactionalId = `${opts.idPrefix}.${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Connects and initialises the producer id (idempotent; the first commit does it otherwise). */
+  async start(): Promise<void> {
+    await this.ready();
+  }
+
+  /** Adds a part to the next transaction; resolves once that transaction has committed. */
+  commit(part: TxnPart): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(
+        new ContinuumError('LOG_CLOSED', 'the process transaction producer is closed', { retryable: true }),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ part, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Commits what is queued (without lingering), then disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.kick();
+    // Each run schedules the next one itself while parts are queued.
+    while (this.running !== undefined) await this.running;
+    this.closed = true;
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.running !== undefined || this.timer !== undefined || this.queue.length === 0) return;
+    const wait = this.closing ? 0 : this.lastStart + (this.opts.lingerMs ?? 0) - Date.now();
+    if (wait <= 0) {
+      this.kick();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, wait);
+  }
+
+  private kick(): void {
+    if (this.running !== undefined || this.queue.length === 0) return;
+    this.lastStart = Date.now();
+    const batch = this.take();
+    this.running = this.run(batch).finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+  }
+
+  /** The next transaction's parts: queued order, up to maxRecords (at least one part). */
+  private take(): Pending[] {
+    const max = this.opts.maxRecords ?? 20_000;
+    let n = 0;
+    let records = 0;
+    while (n < this.queue.length) {
+      const size = this.queue[n]!.part.records.length;
+      if (n > 0 && records + size > max) break;
+      records += size;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    const retries = this.opts.retries ?? 10;
+    for (let attempt = 0; batch.length > 0; attempt++) {
+      try {
+        // Parts left out (their prepare failed) are settled; the rest goes again at once.
+        batch = await this.attempt(batch);
+        continue;
+      } catch (err) {
+        const type = kafkaErrorType(err);
+        const retriable =
+          !(err instanceof CommitOutcomeUnknown) && (type === undefined || RETRIABLE.has(type));
+        if (!retriable || attempt >= retries || this.closed) {
+          const cause = err instanceof CommitOutcomeUnknown ? err.cause : err;
+          const failure = kafkaError('committing a process transaction', cause);
+          for (const p of batch) p.reject(failure);
+          // A fenced or confused producer (or one whose commit went unanswered) starts afresh.
+          if (err instanceof CommitOutcomeUnknown || (type !== undefined && !RETRIABLE.has(type)))
+            await this.reset();
+          return;
+        }
+        this.stats.retried++;
+        this.opts.logger.debug('process transaction failed before its commit; retrying', {
+          attempt,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        // The Java producer waits 20 ms after CONCURRENT_TRANSACTIONS; back off a little more
+        // each time for the rarer coordinator errors.
+        await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        if (type === undefined) await this.reset();
+      }
+    }
+  }
+
+  /**
+   * One transaction of `batch`. Returns the parts still to commit (after some were dropped, the
+   * transaction is aborted and the rest returned for another attempt), [] when committed.
+   */
+  private async attempt(batch: Pending[]): Promise<Pending[]> {
+    const producer = await this.ready();
+    const txn: Transaction = await producer.transaction();
+    let committing = false;
+    try {
+      const records = batch.flatMap((p) => p.part.records);
+      if (records.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      const prepared = await Promise.allSettled(
+        batch.map((p) => (p.part.prepare === undefined ? Promise.resolve() : p.part.prepare())),
+      );
+      const failed = prepared.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+      if (failed.length > 0) {
+        await txn.abort();
+        for (const i of failed) {
+          this.stats.dropped++;
+          batch[i]!.reject((prepared[i] as PromiseRejectedResult).reason);
+        }
+        return batch.filter((_, i) => !failed.includes(i));
+      }
+      for (const [groupId, topics] of offsetsByGroup(batch)) {
+        await txn.sendOffsets({ consumerGroupId: groupId, topics });
+      }
+      committing = true;
+      await txn.commit();
+      this.stats.transactions++;
+      this.stats.parts += batch.length;
+      this.stats.records += records.length;
+      for (const p of batch) p.resolve();
+      return [];
+    } catch (err) {
+      if (committing) throw new CommitOutcomeUnknown('commit', { cause: err });
+      if (txn.isActive()) await txn.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async ready(): Promise<Producer> {
+    if (this.producer !== undefined) return this.producer;
+    this.starting ??= (async () => {
+      const producer = this.opts.kafka.producer({
+        transactionalId: this.transactionalId,
+        maxInFlightRequests: 1,
+        idempotent: true,
+        transactionTimeout: this.opts.transactionTimeoutMs ?? 10_000,
+        allowAutoTopicCreation: false,
+        // The broker answers CONCURRENT_TRANSACTIONS to the next transaction's first request while
+        // it still writes the previous one's markers (a few ms). kafkajs retries it inside the
+        // send; its client-wide first wait of 100 ms would add that to every other transaction.
+        retry: { retries: 12, initialRetryTime: 5, maxRetryTime: 1000, factor: 0.2, multiplier: 2 },
+      });
+      try {
+        await producer.connect();
+        // kafkajs initialises the producer id lazily, at the first send; an empty transaction
+        // ends locally without a broker round trip.
+        const probe = await producer.transaction();
+        await probe.abort();
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        throw kafkaError('initialising the process transaction producer', err);
+      }
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  /** A new producer after an error that leaves the old one unusable (fenced, state unknown). */
+  private async reset(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    await p?.disconnect().catch(() => undefined);
+  }
+}
+
+function offsetsByGroup(
+  batch: readonly Pending[],
+): Map<string, { topic: string; partitions: { partition: number; offset: string }[] }[]> {
+  const groups = new Map<
+    string,
+    Map<string, { partition: number; offset: string; metadata: string | null }[]>
+  >();
+  for (const p of batch) {
+    for (const o of p.part.offsets) {
+      let topics = groups.get(o.groupId);
+      if (topics === undefined) {
+        topics = new Map<string, { partition: number; offset: string; metadata: string | null }[]>();
+        groups.set(o.groupId, topics);
+      }
+      let parts = topics.get(o.topic);
+      if (parts === undefined) topics.set(o.topic, (parts = []));
+      // kafkajs' types omit `metadata`, but its TxnOffsetCommit request sends it.
+      parts.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata });
+    }
+  }
+  const out = new Map<string, { topic: string; partitions: { partition: number; offset: string }[] }[]>();
+  for (const [group, topics] of groups) {
+    out.set(
+      group,
+      [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+    );
+  }
+  return out;
+}

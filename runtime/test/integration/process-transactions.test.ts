@@ -1,0 +1,117 @@
+// The process's shared transactions on the real broker: the commits of many partitions share one
+// transaction with their offsets, a part whose prepare fails is left out while the rest commits,
+// and back-to-back transactions (where the broker answers CONCURRENT_TRANSACTIONS while the
+// previous one's markers are written) all commit without failing a part.
+import '../../src/log/kafka/kafkajs-patch.js';
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createTopic, readTopic, uniqueName } from '@continuum/test-infra';
+import { createKafka } from '../../src/log/kafka/client.js';
+import { ProcessTransactions, type TxnPart } from '../../src/log/kafka/process-transactions.js';
+import { silentLogger } from '../../src/logger.js';
+
+const brokers = inject('kafkaBrokers').split(',');
+const kafka = createKafka({ brokers }, silentLogger);
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function part(
+  topic: string,
+  group: string,
+  partition: number,
+  n: number,
+  prepare?: () => Promise<void>,
+): TxnPart {
+  return {
+    records: Array.from({ length: n }, (_, i) => ({
+      topic,
+      partition,
+      key: `p${partition}`,
+      value: Buffer.from(`p${partition}-${i}`),
+    })),
+    offsets: [{ groupId: group, topic, partition, offset: 100 + partition, metadata: `m${partition}` }],
+    prepare,
+  };
+}
+
+async function committedOffsets(group: string, topic: string): Promise<Map<number, string>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return new Map((t?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function started(lingerMs = 50): Promise<ProcessTransactions> {
+  const txns = new ProcessTransactions({
+    kafka,
+    logger: silentLogger,
+    idPrefix: `txn-${randomUUID()}`,
+    lingerMs,
+  });
+  await txns.start();
+  cleanups.push(() => txns.close());
+  return txns;
+}
+
+describe('process transactions', () => {
+  it('commits the parts of many partitions, with their offsets, in one transaction', async () => {
+    const topic = uniqueName('ptx');
+    const group = uniqueName('ptx-group');
+    await createTopic(brokers, topic, 4);
+    const txns = await started();
+    // The first transaction starts at once; the parts that arrive while it runs share the next.
+    await txns.commit(part(topic, group, 0, 1));
+    await Promise.all([1, 2, 3].map((p) => txns.commit(part(topic, group, p, 5))));
+    expect(txns.stats.transactions).toBe(2);
+    expect(txns.stats.parts).toBe(4);
+    const records = await readTopic(brokers, topic, { expected: 16 });
+    expect(records).toHaveLength(16);
+    const offsets = await committedOffsets(group, topic);
+    expect([...offsets].sort()).toEqual([
+      [0, '100'],
+      [1, '101'],
+      [2, '102'],
+      [3, '103'],
+    ]);
+  });
+
+  it('leaves out a part whose prepare fails and commits the others', async () => {
+    const topic = uniqueName('ptx-drop');
+    const group = uniqueName('ptx-drop-group');
+    await createTopic(brokers, topic, 3);
+    const txns = await started();
+    const prepared: number[] = [];
+    const results = await Promise.allSettled([
+      txns.commit(part(topic, group, 0, 2, () => Promise.resolve(void prepared.push(0)))),
+      txns.commit(part(topic, group, 1, 2, () => Promise.reject(new Error('epoch moved on')))),
+      txns.commit(part(topic, group, 2, 2)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'epoch moved on' });
+    expect(txns.stats.dropped).toBe(1);
+    // The remaining part prepared again for the transaction that committed.
+    expect(prepared.length).toBeGreaterThanOrEqual(1);
+    const values = (await readTopic(brokers, topic, { expected: 4 })).map((r) => r.value?.toString());
+    expect(values.sort()).toEqual(['p0-0', 'p0-1', 'p2-0', 'p2-1']);
+    const offsets = await committedOffsets(group, topic);
+    expect(offsets.get(1)).toBe('-1');
+    expect(offsets.get(0)).toBe('100');
+  });
+
+  it('runs transactions back to back without failing a part', async () => {
+    const topic = uniqueName('ptx-b2b');
+    const group = uniqueName('ptx-b2b-group');
+    await createTopic(brokers, topic, 2);
+    const txns = await started(0);
+    for (let i = 0; i < 40; i++) await txns.commit(part(topic, group, i % 2, 1));
+    process.stdout.write(`back to back: ${JSON.stringify(txns.stats)}\n`);
+    expect(txns.stats.transactions).toBe(40);
+    expect(await readTopic(brokers, topic, { expected: 40 })).toHaveLength(40);
+  });
+});

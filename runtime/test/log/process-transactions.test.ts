@@ -1,0 +1,100 @@
+// How the process's shared transactions treat failures, on a scripted stand-in for the kafkajs
+// producer (the behaviour against the real broker is in test/integration): a retriable broker
+// error before the commit request is retried in place instead of failing the parts, an error of
+// the commit request itself (outcome unknown) fails every part and is never retried, and parts
+// that arrive while a transaction runs share the next one.
+import type { Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { ProcessTransactions, type TxnPart } from '../../src/log/kafka/process-transactions.js';
+import { silentLogger } from '../../src/logger.js';
+
+type Step = 'sendBatch' | 'sendOffsets' | 'commit';
+
+/** A producer whose steps fail as scripted; it records the transactions that committed. */
+function scriptedKafka(failures: { step: Step; type: string }[]): { kafka: Kafka; committed: number[] } {
+  const committed: number[] = [];
+  const fail = (step: Step): Promise<void> => {
+    const i = failures.findIndex((f) => f.step === step);
+    if (i < 0) return Promise.resolve();
+    const [f] = failures.splice(i, 1);
+    return Promise.reject(Object.assign(new Error(`${f!.type} in ${step}`), { type: f!.type }));
+  };
+  const producer = {
+    connect: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    transaction: () => {
+      let records = 0;
+      let active = true;
+      return Promise.resolve({
+        sendBatch: async (b: { topicMessages: { messages: unknown[] }[] }) => {
+          await fail('sendBatch');
+          records += b.topicMessages.reduce((n, t) => n + t.messages.length, 0);
+        },
+        sendOffsets: () => fail('sendOffsets'),
+        commit: async () => {
+          await fail('commit');
+          active = false;
+          committed.push(records);
+        },
+        abort: () => {
+          active = false;
+          return Promise.resolve();
+        },
+        isActive: () => active,
+      });
+    },
+  };
+  return { kafka: { producer: () => producer } as unknown as Kafka, committed };
+}
+
+const part = (n: number): TxnPart => ({
+  records: Array.from({ length: n }, () => ({
+    topic: 't',
+    partition: 0,
+    key: 'k',
+    value: new Uint8Array(1),
+  })),
+  offsets: [{ groupId: 'g', topic: 'in', partition: 0, offset: 1, metadata: null }],
+});
+
+describe('process transactions on failures', () => {
+  it('retries CONCURRENT_TRANSACTIONS in place: the part commits, nothing fails', async () => {
+    const { kafka, committed } = scriptedKafka([
+      { step: 'sendBatch', type: 'CONCURRENT_TRANSACTIONS' },
+      { step: 'sendOffsets', type: 'CONCURRENT_TRANSACTIONS' },
+    ]);
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    await txns.commit(part(3));
+    expect(committed).toEqual([3]);
+    expect(txns.stats).toMatchObject({ transactions: 1, retried: 2 });
+    await txns.close();
+  });
+
+  it('fails every part when the commit request itself fails, and does not send it again', async () => {
+    const { kafka, committed } = scriptedKafka([{ step: 'commit', type: 'REQUEST_TIMED_OUT' }]);
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    await expect(txns.commit(part(1))).rejects.toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    expect(committed).toEqual([]);
+    expect(txns.stats.retried).toBe(0);
+    // The next part goes through a fresh producer.
+    await txns.commit(part(2));
+    expect(committed).toEqual([2]);
+    await txns.close();
+  });
+
+  it('fails the parts after a non-retriable error before the commit', async () => {
+    const { kafka } = scriptedKafka([{ step: 'sendBatch', type: 'INVALID_PRODUCER_EPOCH' }]);
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    await expect(txns.commit(part(1))).rejects.toMatchObject({ code: 'FENCED' });
+    await txns.close();
+  });
+
+  it('puts the parts that arrive while a transaction runs into the next one together', async () => {
+    const { kafka, committed } = scriptedKafka([]);
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    await Promise.all([txns.commit(part(1)), txns.commit(part(2)), txns.commit(part(3))]);
+    // The first starts alone at once; the two queued behind it share the second transaction.
+    expect(committed).toEqual([1, 5]);
+    await txns.close();
+  });
+});
