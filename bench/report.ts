@@ -174,7 +174,8 @@ export function formatRun(run: BenchRun): string {
           [
             'target/s',
             'offered/s',
-            'egress/s',
+            'egress/s (from latency trend)',
+            'latency trend ms/s',
             'p50 ms',
             'p99 ms',
             'max ms',
@@ -187,6 +188,7 @@ export function formatRun(run: BenchRun): string {
             int(s.targetPerSec),
             int(s.offeredPerSec),
             int(s.egressPerSec),
+            int(s.latencyTrendMsPerSec),
             int(s.p50Ms),
             int(s.p99Ms),
             int(s.maxMs),

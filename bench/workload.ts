@@ -83,10 +83,15 @@ export interface StepResult {
   /** What the generator actually produced per second over the step. */
   offeredPerSec: number;
   /**
-   * The step's egress records per second over the step's span shifted by its median latency (the
-   * span in which they come out in a steady state): below the offered rate while a backlog grows.
+   * The rate the pipeline delivered the step's events at, from the trend of their latency: events
+   * offered at rate R and delivered in order at rate C wait longer by (R/C − 1) for every second
+   * they were sent later, so C = R / (1 + slope of latency over send time). Equal to the offered
+   * rate in a steady state; a least-squares slope over all the step's events is not thrown off by
+   * the bursts in which checkpoints release records, as counting arrivals in a window is.
    */
-  egressPerSec: number;
+  egressPerSec: number | undefined;
+  /** That slope: milliseconds of latency gained per second of the step. */
+  latencyTrendMsPerSec: number | undefined;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -254,12 +259,29 @@ export class EgressLedger {
     this.lastAt = at;
   }
 
-  /** Events among [from, to) whose egress record arrived in [t1, t2). */
-  egressedBetween(from: number, to: number, t1: number, t2: number): number {
+  /**
+   * Least-squares slope of latency over send time of the egressed events among [from, to)
+   * (dimensionless: ms per ms); undefined with fewer than 10 of them.
+   */
+  latencySlope(from: number, to: number): number | undefined {
     let n = 0;
-    for (let s = from; s < to; s++)
-      if (this.times[s] !== 0 && this.egressAt[s]! >= t1 && this.egressAt[s]! < t2) n++;
-    return n;
+    let sx = 0;
+    let sy = 0;
+    let sxx = 0;
+    let sxy = 0;
+    const x0 = this.sentAt[from] ?? 0;
+    for (let s = from; s < to; s++) {
+      if (this.times[s] === 0) continue;
+      const x = this.sentAt[s]! - x0;
+      const y = this.egressAt[s]! - this.sentAt[s]!;
+      n++;
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      sxy += x * y;
+    }
+    const varx = n * sxx - sx * sx;
+    return n < 10 || varx <= 0 ? undefined : (n * sxy - sx * sy) / varx;
   }
 
   /** Events [from, to) all egressed. */
@@ -588,17 +610,15 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
       const complete = ledger.complete(from, to);
       const { sorted, lastAt } = ledger.latencies(from, to);
       const p50 = pct(sorted, 0.5);
-      // Keeping up: the step's events meant for [start, start + S) against those that came out in
-      // the same span shifted by the median latency. Equal in a steady state however long the
-      // latency; fewer out than in while a backlog grows.
-      const span = opts.stepSeconds * 1000;
+      const slope = ledger.latencySlope(from, to);
+      const offeredPerSec = Math.round(((to - from) * 1000) / Math.max(1, end - start));
       const resources = await measure(to - from);
       const step: StepResult = {
         targetPerSec: target,
-        offeredPerSec: Math.round(((to - from) * 1000) / Math.max(1, end - start)),
-        egressPerSec: Math.round(
-          (ledger.egressedBetween(from, to, start + p50, start + span + p50) * 1000) / Math.max(1, span),
-        ),
+        offeredPerSec,
+        egressPerSec:
+          slope === undefined ? undefined : Math.round(offeredPerSec / (1 + Math.max(-0.5, slope))),
+        latencyTrendMsPerSec: slope === undefined ? undefined : Math.round(slope * 1000),
         p50Ms: p50,
         p99Ms: pct(sorted, 0.99),
         maxMs: sorted[sorted.length - 1] ?? 0,
@@ -609,7 +629,7 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
       };
       const reasons: string[] = [];
       if (step.offeredPerSec < 0.95 * target) reasons.push(`generator reached only ${step.offeredPerSec}/s`);
-      if (step.egressPerSec < 0.95 * step.offeredPerSec)
+      if (step.egressPerSec !== undefined && step.egressPerSec < 0.95 * step.offeredPerSec)
         reasons.push(`egress ${step.egressPerSec}/s < 95 % of offered ${step.offeredPerSec}/s`);
       if (step.endLagMs === undefined || step.endLagMs > opts.maxLagSeconds * 1000)
         reasons.push(`egress more than ${opts.maxLagSeconds} s behind at the end of the step`);
@@ -617,7 +637,7 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
       step.reason = reasons.join('; ');
       report.steps.push(step);
       log(
-        `bench ${opts.sdk}: ${target}/s offered ${step.offeredPerSec}/s, egress ${step.egressPerSec}/s, p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, ` +
+        `bench ${opts.sdk}: ${target}/s offered ${step.offeredPerSec}/s, egress ${step.egressPerSec ?? 'n/a'}/s, p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, ` +
           `max ${step.maxMs} ms, end lag ${step.endLagMs ?? '>' + opts.maxLagSeconds * 1000} ms${step.kept ? '' : ` — not kept: ${step.reason}`}`,
       );
       if (!step.kept) break;
