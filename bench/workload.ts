@@ -681,6 +681,7 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
   report.events = ledger.produced;
   report.egressRecords = ledger.received;
   if (report.problems.length > 0) report.logDir = logDir;
+  else if (process.env.BENCH_KEEP_LOGS === '1') process.stdout.write(`bench: runtime logs in ${logDir}\n`);
   else rmSync(dir, { recursive: true, force: true });
   return report;
 }

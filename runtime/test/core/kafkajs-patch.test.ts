@@ -55,3 +55,26 @@ describe('read_committed filter for kafkajs', () => {
     expect(installed).toBe(filterAbortedMessages);
   });
 });
+
+describe('grouping the messages of a send by partition', () => {
+  it('keeps every message, in order, under the partition the partitioner names', async () => {
+    const { groupMessagesPerPartition } = await import('../../src/log/kafka/kafkajs-patch.js');
+    const messages = Array.from({ length: 10 }, (_, i) => ({ partition: i % 3, n: i }));
+    const grouped = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata: [{}, {}, {}],
+      messages,
+      partitioner: ({ message }) => message.partition,
+    });
+    expect(Object.keys(grouped)).toEqual(['0', '1', '2']);
+    expect(grouped[0]!.map((m) => m.n)).toEqual([0, 3, 6, 9]);
+    expect(grouped[2]!.map((m) => m.n)).toEqual([2, 5, 8]);
+  });
+
+  it('is what kafkajs uses once the patch is loaded', async () => {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const { groupMessagesPerPartition } = await import('../../src/log/kafka/kafkajs-patch.js');
+    expect(require('kafkajs/src/producer/groupMessagesPerPartition.js')).toBe(groupMessagesPerPartition);
+  });
+});

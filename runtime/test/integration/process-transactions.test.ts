@@ -47,12 +47,13 @@ async function committedOffsets(group: string, topic: string): Promise<Map<numbe
   }
 }
 
-async function started(lingerMs = 50): Promise<ProcessTransactions> {
+async function started(lingerMs = 0, lanes = 2): Promise<ProcessTransactions> {
   const txns = new ProcessTransactions({
     kafka,
     logger: silentLogger,
     idPrefix: `txn-${randomUUID()}`,
     lingerMs,
+    lanes,
   });
   await txns.start();
   cleanups.push(() => txns.close());
@@ -64,12 +65,10 @@ describe('process transactions', () => {
     const topic = uniqueName('ptx');
     const group = uniqueName('ptx-group');
     await createTopic(brokers, topic, 4);
-    const txns = await started();
+    const txns = await started(0, 1);
     // The first transaction starts at once; the parts that arrive while it runs share the next.
-    await txns.commit(part(topic, group, 0, 1));
-    await Promise.all([1, 2, 3].map((p) => txns.commit(part(topic, group, p, 5))));
-    expect(txns.stats.transactions).toBe(2);
-    expect(txns.stats.parts).toBe(4);
+    await Promise.all([0, 1, 2, 3].map((p) => txns.commit(part(topic, group, p, p === 0 ? 1 : 5))));
+    expect(txns.stats, JSON.stringify(txns.stats)).toMatchObject({ transactions: 2, parts: 4 });
     const records = await readTopic(brokers, topic, { expected: 16 });
     expect(records).toHaveLength(16);
     const offsets = await committedOffsets(group, topic);
@@ -104,13 +103,28 @@ describe('process transactions', () => {
     expect(offsets.get(0)).toBe('100');
   });
 
+  it('runs transactions of two lanes side by side, each part committed once', async () => {
+    const topic = uniqueName('ptx-lanes');
+    const group = uniqueName('ptx-lanes-group');
+    await createTopic(brokers, topic, 4);
+    const txns = await started(0, 2);
+    expect(new Set(txns.transactionalIds).size).toBe(2);
+    // Four committers, each with one commit in flight at a time, as partition tasks are.
+    await Promise.all(
+      [0, 1, 2, 3].map(async (p) => {
+        for (let i = 0; i < 10; i++) await txns.commit(part(topic, group, p, 1));
+      }),
+    );
+    expect(txns.stats.parts).toBe(40);
+    expect(await readTopic(brokers, topic, { expected: 40 })).toHaveLength(40);
+  });
+
   it('runs transactions back to back without failing a part', async () => {
     const topic = uniqueName('ptx-b2b');
     const group = uniqueName('ptx-b2b-group');
     await createTopic(brokers, topic, 2);
-    const txns = await started(0);
+    const txns = await started(0, 1);
     for (let i = 0; i < 40; i++) await txns.commit(part(topic, group, i % 2, 1));
-    process.stdout.write(`back to back: ${JSON.stringify(txns.stats)}\n`);
     expect(txns.stats.transactions).toBe(40);
     expect(await readTopic(brokers, topic, { expected: 40 })).toHaveLength(40);
   });

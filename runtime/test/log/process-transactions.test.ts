@@ -91,7 +91,7 @@ describe('process transactions on failures', () => {
 
   it('puts the parts that arrive while a transaction runs into the next one together', async () => {
     const { kafka, committed } = scriptedKafka([]);
-    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x', lanes: 1 });
     await Promise.all([txns.commit(part(1)), txns.commit(part(2)), txns.commit(part(3))]);
     // The first starts alone at once; the two queued behind it share the second transaction.
     expect(committed).toEqual([1, 5]);

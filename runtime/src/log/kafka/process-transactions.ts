@@ -1,7 +1,9 @@
-// One transactional producer per runtime process, shared by every partition it owns: commits of
-// all partition tasks and ingress movers that arrive while a transaction runs (or within the
-// linger after the previous one started) go into the next transaction together. The transaction
-// rate follows the process, not partitions x checkpoint frequency.
+// The transactional producers of a runtime process (two lanes by default), shared by every
+// partition it owns: commits of all partition tasks and ingress movers that arrive while the
+// lanes are busy (or within the linger after the previous transaction started) go into the next
+// transaction together. The transaction rate follows the process, not partitions x checkpoint
+// frequency. A partition task or an ingress mover has one commit in flight at a time, so its
+// commits stay in order whichever lane takes them.
 //
 // A commit part may carry `prepare` (the partition task stages its state delta in Redis there):
 // it runs after the part's records are written into the open transaction and before the
@@ -57,6 +59,11 @@ export interface ProcessTransactionsOptions {
   lingerMs?: number | undefined;
   /** Records per transaction at most (parts are never split; default 20,000). */
   maxRecords?: number | undefined;
+  /**
+   * Producers, each running one transaction at a time (default 2): while one waits for the broker
+   * to finish its commit, the next transaction is already being sent.
+   */
+  lanes?: number | undefined;
   /** Retries of a transaction that failed before its commit request (default 10). */
   retries?: number | undefined;
 }
@@ -96,25 +103,39 @@ const RETRIABLE = new Set([
 
 class CommitOutcomeUnknown extends Error {}
 
+/**
+ * One producer and the transaction it runs. A producer cannot begin its next transaction until
+ * the broker has written the previous one's markers (CONCURRENT_TRANSACTIONS meanwhile); with two
+ * lanes one commits while the other sends.
+ */
+class Lane {
+  producer: Producer | undefined;
+  starting: Promise<Producer> | undefined;
+  running: Promise<void> | undefined;
+  constructor(readonly transactionalId: string) {}
+}
+
 export class ProcessTransactions {
-  readonly transactionalId: string;
+  /** The transactional ids of this process's producers (one per lane). */
+  readonly transactionalIds: readonly string[];
   readonly stats: TransactionStats = { transactions: 0, parts: 0, records: 0, retried: 0, dropped: 0 };
-  private producer: Producer | undefined;
-  private starting: Promise<Producer> | undefined;
+  private readonly lanes: Lane[];
   private queue: Pending[] = [];
-  private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastStart = 0;
   private closing = false;
   private closed = false;
 
   constructor(private readonly opts: ProcessTransactionsOptions) {
-    this.transactionalId = `${opts.idPrefix}.${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    const base = `${opts.idPrefix}.${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    const lanes = Math.max(1, opts.lanes ?? 2);
+    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(`${base}.${i}`));
+    this.transactionalIds = this.lanes.map((l) => l.transactionalId);
   }
 
-  /** Connects and initialises the producer id (idempotent; the first commit does it otherwise). */
+  /** Connects and initialises the producers (the first commits do it otherwise). */
   async start(): Promise<void> {
-    await this.ready();
+    await Promise.all(this.lanes.map((l) => this.ready(l)));
   }
 
   /** Adds a part to the next transaction; resolves once that transaction has committed. */
@@ -140,15 +161,21 @@ export class ProcessTransactions {
     }
     this.kick();
     // Each run schedules the next one itself while parts are queued.
-    while (this.running !== undefined) await this.running;
+    for (;;) {
+      const running = this.lanes.map((l) => l.running).filter((r) => r !== undefined);
+      if (running.length === 0) break;
+      await Promise.all(running);
+    }
     this.closed = true;
-    const p = this.producer;
-    this.producer = undefined;
-    await p?.disconnect().catch(() => undefined);
+    await Promise.all(this.lanes.map((l) => this.reset(l)));
+  }
+
+  private idleLane(): Lane | undefined {
+    return this.lanes.find((l) => l.running === undefined);
   }
 
   private schedule(): void {
-    if (this.running !== undefined || this.timer !== undefined || this.queue.length === 0) return;
+    if (this.timer !== undefined || this.queue.length === 0 || this.idleLane() === undefined) return;
     const wait = this.closing ? 0 : this.lastStart + (this.opts.lingerMs ?? 0) - Date.now();
     if (wait <= 0) {
       this.kick();
@@ -161,13 +188,16 @@ export class ProcessTransactions {
   }
 
   private kick(): void {
-    if (this.running !== undefined || this.queue.length === 0) return;
+    const lane = this.idleLane();
+    if (lane === undefined || this.queue.length === 0) return;
     this.lastStart = Date.now();
     const batch = this.take();
-    this.running = this.run(batch).finally(() => {
-      this.running = undefined;
+    lane.running = this.run(lane, batch).finally(() => {
+      lane.running = undefined;
       this.schedule();
     });
+    // Another idle lane takes what is left once the linger allows.
+    this.schedule();
   }
 
   /** The next transaction's parts: queued order, up to maxRecords (at least one part). */
@@ -184,12 +214,12 @@ export class ProcessTransactions {
     return this.queue.splice(0, n);
   }
 
-  private async run(batch: Pending[]): Promise<void> {
+  private async run(lane: Lane, batch: Pending[]): Promise<void> {
     const retries = this.opts.retries ?? 10;
     for (let attempt = 0; batch.length > 0; attempt++) {
       try {
         // Parts left out (their prepare failed) are settled; the rest goes again at once.
-        batch = await this.attempt(batch);
+        batch = await this.attempt(lane, batch);
         continue;
       } catch (err) {
         const type = kafkaErrorType(err);
@@ -201,7 +231,7 @@ export class ProcessTransactions {
           for (const p of batch) p.reject(failure);
           // A fenced or confused producer (or one whose commit went unanswered) starts afresh.
           if (err instanceof CommitOutcomeUnknown || (type !== undefined && !RETRIABLE.has(type)))
-            await this.reset();
+            await this.reset(lane);
           return;
         }
         this.stats.retried++;
@@ -212,7 +242,7 @@ export class ProcessTransactions {
         // The Java producer waits 20 ms after CONCURRENT_TRANSACTIONS; back off a little more
         // each time for the rarer coordinator errors.
         await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
-        if (type === undefined) await this.reset();
+        if (type === undefined) await this.reset(lane);
       }
     }
   }
@@ -221,16 +251,19 @@ export class ProcessTransactions {
    * One transaction of `batch`. Returns the parts still to commit (after some were dropped, the
    * transaction is aborted and the rest returned for another attempt), [] when committed.
    */
-  private async attempt(batch: Pending[]): Promise<Pending[]> {
-    const producer = await this.ready();
+  private async attempt(lane: Lane, batch: Pending[]): Promise<Pending[]> {
+    const producer = await this.ready(lane);
     const txn: Transaction = await producer.transaction();
     let committing = false;
+    const startedAt = Date.now();
     try {
       const records = batch.flatMap((p) => p.part.records);
       if (records.length > 0) await txn.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      const sentAt = Date.now();
       const prepared = await Promise.allSettled(
         batch.map((p) => (p.part.prepare === undefined ? Promise.resolve() : p.part.prepare())),
       );
+      const preparedAt = Date.now();
       const failed = prepared.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
       if (failed.length > 0) {
         await txn.abort();
@@ -243,8 +276,20 @@ export class ProcessTransactions {
       for (const [groupId, topics] of offsetsByGroup(batch)) {
         await txn.sendOffsets({ consumerGroupId: groupId, topics });
       }
+      const offsetsAt = Date.now();
       committing = true;
       await txn.commit();
+      if (process.env.CONTINUUM_TXN_TRACE === '1') {
+        this.opts.logger.info('txn', {
+          parts: batch.length,
+          records: records.length,
+          send: sentAt - startedAt,
+          prepare: preparedAt - sentAt,
+          offsets: offsetsAt - preparedAt,
+          commit: Date.now() - offsetsAt,
+          queued: this.queue.length,
+        });
+      }
       this.stats.transactions++;
       this.stats.parts += batch.length;
       this.stats.records += records.length;
@@ -257,11 +302,11 @@ export class ProcessTransactions {
     }
   }
 
-  private async ready(): Promise<Producer> {
-    if (this.producer !== undefined) return this.producer;
-    this.starting ??= (async () => {
+  private async ready(lane: Lane): Promise<Producer> {
+    if (lane.producer !== undefined) return lane.producer;
+    lane.starting ??= (async () => {
       const producer = this.opts.kafka.producer({
-        transactionalId: this.transactionalId,
+        transactionalId: lane.transactionalId,
         maxInFlightRequests: 1,
         idempotent: true,
         transactionTimeout: this.opts.transactionTimeoutMs ?? 10_000,
@@ -281,18 +326,18 @@ export class ProcessTransactions {
         await producer.disconnect().catch(() => undefined);
         throw kafkaError('initialising the process transaction producer', err);
       }
-      this.producer = producer;
+      lane.producer = producer;
       return producer;
     })().finally(() => {
-      this.starting = undefined;
+      lane.starting = undefined;
     });
-    return this.starting;
+    return lane.starting;
   }
 
   /** A new producer after an error that leaves the old one unusable (fenced, state unknown). */
-  private async reset(): Promise<void> {
-    const p = this.producer;
-    this.producer = undefined;
+  private async reset(lane: Lane): Promise<void> {
+    const p = lane.producer;
+    lane.producer = undefined;
     await p?.disconnect().catch(() => undefined);
   }
 }
