@@ -38,6 +38,9 @@ export interface ProdRuntimeOptions {
   commitLingerMs?: number | undefined;
   /** The broker aborts an open transaction of a crashed process after this long. @defaultValue 10000 */
   transactionTimeoutMs?: number | undefined;
+  /** Kafka fetches wait for this many bytes or `fetchMaxWaitMs`. @defaultValue 32768 and 25 */
+  fetchMinBytes?: number | undefined;
+  fetchMaxWaitMs?: number | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
@@ -100,6 +103,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     sessionTimeoutMs: opts.sessionTimeoutMs,
     commitLingerMs: opts.commitLingerMs,
     transactionTimeoutMs: opts.transactionTimeoutMs,
+    fetchMinBytes: opts.fetchMinBytes,
+    fetchMaxWaitMs: opts.fetchMaxWaitMs,
   });
   // Auto-pipelining: the partitions of one process transaction stage (and promote) in the same
   // turn of the event loop, so their scripts reach Redis in one write and share its fsync.
@@ -166,6 +171,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         runtimeGroupId: groupId,
         logger: logger.child({ ingress: ingress.id }),
         sessionTimeoutMs: opts.sessionTimeoutMs,
+        fetchMinBytes: opts.fetchMinBytes,
+        fetchMaxWaitMs: opts.fetchMaxWaitMs,
         // Its records' counts come from its stats; only tracing watches the moves.
         observer: tracing?.observer,
       });

@@ -77,7 +77,9 @@ Options:
 More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
 CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTINUUM_ADMIN_TOKEN,
-CONTINUUM_CHECKPOINT_INTERVAL_MS (default 200), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
+CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
+CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
+CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
 CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
@@ -301,6 +303,8 @@ async function run(args: string[], out: Out): Promise<number> {
     sessionTimeoutMs: config.sessionTimeoutMs,
     commitLingerMs: config.commitLingerMs,
     transactionTimeoutMs: config.transactionTimeoutMs,
+    fetchMinBytes: config.fetchMinBytes,
+    fetchMaxWaitMs: config.fetchMaxWaitMs,
     logger,
     task: {
       ...taskTuning(process.env),

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { TaskConfig, TaskHooks } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
+import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES } from '../log/kafka/transactional-group.js';
 
 export interface ProductionConfig {
   module: string;
@@ -19,6 +20,9 @@ export interface ProductionConfig {
   commitLingerMs: number;
   /** The broker aborts an open transaction of a crashed process after this long. */
   transactionTimeoutMs: number;
+  /** Kafka fetches wait for this many bytes or fetchMaxWaitMs (fetch.min.bytes, fetch.max.wait.ms). */
+  fetchMinBytes: number;
+  fetchMaxWaitMs: number;
   internalTopic: string;
   deadLetterTopic: string;
   redisKeyPrefix: string;
@@ -54,6 +58,8 @@ const schema = z.object({
   checkpointIntervalMs: intText('checkpoint interval', 0, 600_000).default(DEFAULT_CHECKPOINT_INTERVAL_MS),
   commitLingerMs: intText('commit linger', 0, 60_000).default(DEFAULT_COMMIT_LINGER_MS),
   transactionTimeoutMs: intText('transaction timeout', 1000, 900_000).default(10_000),
+  fetchMinBytes: intText('fetch min bytes', 1, 64 * 1024 * 1024).default(DEFAULT_FETCH_MIN_BYTES),
+  fetchMaxWaitMs: intText('fetch max wait', 0, 10_000).default(DEFAULT_FETCH_MAX_WAIT_MS),
   internalTopic: z.string().min(1).default('continuum-internal'),
   deadLetterTopic: z.string().min(1).default('continuum-dead-letters'),
   redisKeyPrefix: z
@@ -114,6 +120,8 @@ export function productionConfig(
     checkpointIntervalMs: env.CONTINUUM_CHECKPOINT_INTERVAL_MS,
     commitLingerMs: env.CONTINUUM_COMMIT_LINGER_MS,
     transactionTimeoutMs: env.CONTINUUM_TRANSACTION_TIMEOUT_MS,
+    fetchMinBytes: env.CONTINUUM_FETCH_MIN_BYTES,
+    fetchMaxWaitMs: env.CONTINUUM_FETCH_MAX_WAIT_MS,
     internalTopic: env.CONTINUUM_INTERNAL_TOPIC,
     deadLetterTopic: env.CONTINUUM_DEAD_LETTER_TOPIC,
     redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
@@ -156,6 +164,8 @@ export function productionConfig(
     checkpointIntervalMs: c.checkpointIntervalMs,
     commitLingerMs: c.commitLingerMs,
     transactionTimeoutMs: c.transactionTimeoutMs,
+    fetchMinBytes: c.fetchMinBytes,
+    fetchMaxWaitMs: c.fetchMaxWaitMs,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,
     redisKeyPrefix: c.redisKeyPrefix,

@@ -137,6 +137,12 @@ export class SourceWatermark {
     return timeout > 0 && !this.idle && now - this.lastActivity >= timeout;
   }
 
+  /** When the source becomes idle if nothing arrives meanwhile; undefined when it cannot. */
+  idleDueAt(): number | undefined {
+    const timeout = this.config.idleTimeoutMs;
+    return timeout > 0 && !this.idle ? this.lastActivity + timeout : undefined;
+  }
+
   /** The idle mark, once the source has been quiet for its idle timeout (once per quiet spell). */
   takeIdle(now: number): WatermarkMark | undefined {
     if (!this.idleDue(now)) return undefined;

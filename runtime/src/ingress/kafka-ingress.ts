@@ -45,6 +45,9 @@ export interface KafkaIngressOptions {
   maxBatch?: number | undefined;
   sessionTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
+  /** Fetches wait for this many bytes or `fetchMaxWaitMs` (defaults: the group's). */
+  fetchMinBytes?: number | undefined;
+  fetchMaxWaitMs?: number | undefined;
   /** Marks of one ingress partition are written at most this often (default 200 ms). */
   watermarkIntervalMs?: number | undefined;
   /** Tracing of the records moved (its `moving`); none when absent. */
@@ -170,6 +173,8 @@ export class KafkaIngress {
       groupId: this.groupId,
       topics: ingress.topics.map((t) => t.topic),
       transactions: opts.transactions,
+      fetchMinBytes: opts.fetchMinBytes,
+      fetchMaxWaitMs: opts.fetchMaxWaitMs,
       logger: opts.logger,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
@@ -348,13 +353,12 @@ class PartitionMover {
     const offset = committed.offset ?? (await this.ingress.initialOffset(this.owned.tp));
     this.nextOffset = offset;
     if (this.stopped) return;
-    this.ticker = setInterval(() => this.kick(), this.ingress.limits.watermarkIntervalMs);
     this.owned.start(offset, (records) => this.enqueue(records));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.ticker !== undefined) clearInterval(this.ticker);
+    if (this.ticker !== undefined) clearTimeout(this.ticker);
     await this.running;
   }
 
@@ -370,9 +374,35 @@ class PartitionMover {
 
   private kick(): void {
     if (this.stopped) return;
+    if (this.ticker !== undefined) {
+      clearTimeout(this.ticker);
+      this.ticker = undefined;
+    }
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
+      this.arm();
     });
+  }
+
+  /**
+   * A timer only for what is still due without new records: a watermark mark held back by the
+   * interval, or the idle mark (its end-offset check repeats at most every second). A partition
+   * with neither sets none, so a quiet ingress costs nothing.
+   */
+  private arm(): void {
+    if (this.stopped || this.running !== undefined || this.ticker !== undefined) return;
+    const { watermarkIntervalMs } = this.ingress.limits;
+    let at = this.watermark.hasNews ? this.lastMarkAt + watermarkIntervalMs : Infinity;
+    const idleAt = this.watermark.idleDueAt();
+    if (idleAt !== undefined) at = Math.min(at, Math.max(idleAt, this.lastIdleCheck + 1000));
+    if (at === Infinity) return;
+    this.ticker = setTimeout(
+      () => {
+        this.ticker = undefined;
+        this.kick();
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   /** The mark to write with this transaction: news at most once per interval. */
@@ -428,7 +458,7 @@ class PartitionMover {
         // Nothing of this batch is visible; a new owner (or a restart) replays it from the
         // committed offset. Stop here rather than skip ahead.
         this.stopped = true;
-        if (this.ticker !== undefined) clearInterval(this.ticker);
+        if (this.ticker !== undefined) clearTimeout(this.ticker);
         this.ingress.logger.error('moving ingress records failed; the partition is released', {
           topic: this.owned.tp.topic,
           partition: this.owned.tp.partition,

@@ -40,8 +40,25 @@ describe('productionConfig', () => {
       redisUrl: 'redis://r:6379',
       partitions: 8,
       groupId: 'continuum-runtime',
-      checkpointIntervalMs: 200,
+      checkpointIntervalMs: 0,
+      commitLingerMs: 20,
+      transactionTimeoutMs: 10_000,
+      fetchMinBytes: 1,
+      fetchMaxWaitMs: 500,
     });
+  });
+
+  it('reads the commit pacing from the environment and rejects what is out of range', () => {
+    const env = { CONTINUUM_REDIS_URL: 'redis://r:6379' };
+    expect(
+      productionConfig(
+        { module: 'a.yaml' },
+        { ...env, CONTINUUM_COMMIT_LINGER_MS: '50', CONTINUUM_CHECKPOINT_INTERVAL_MS: '200' },
+      ),
+    ).toMatchObject({ commitLingerMs: 50, checkpointIntervalMs: 200 });
+    expect(() =>
+      productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_TRANSACTION_TIMEOUT_MS: '10' }),
+    ).toThrow(/transaction timeout must be between 1000 and 900000/);
   });
 
   it('names what is wrong', () => {

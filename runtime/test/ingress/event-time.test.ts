@@ -99,6 +99,17 @@ describe('the watermark of a source', () => {
   it('never idles with an idle timeout of 0', () => {
     const w = new SourceWatermark(config({ idleTimeoutMs: 0 }), identity, 0);
     expect(w.takeIdle(1e12)).toBeUndefined();
+    expect(w.idleDueAt()).toBeUndefined();
+  });
+
+  it('says when it will be idle, and nothing once it has said so (a quiet ingress sets no timer)', () => {
+    const w = new SourceWatermark(config({ idleTimeoutMs: 1_000 }), identity, 0);
+    w.observe(10, 300);
+    expect(w.idleDueAt()).toBe(1_300);
+    expect(w.takeIdle(1_300)?.watermark).toBe('idle');
+    expect(w.idleDueAt()).toBeUndefined();
+    w.observe(20, 2_000);
+    expect(w.idleDueAt()).toBe(3_000);
   });
 });
 

@@ -38,6 +38,9 @@ export interface KafkaLogOptions {
   transactionTimeoutMs?: number | undefined;
   /** A process transaction starts at least this long after the previous one (default 0). */
   commitLingerMs?: number | undefined;
+  /** Fetches of the internal topic wait for this many bytes or `fetchMaxWaitMs`. */
+  fetchMinBytes?: number | undefined;
+  fetchMaxWaitMs?: number | undefined;
   sessionTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
   rebalanceTimeoutMs?: number | undefined;
@@ -109,6 +112,8 @@ export class KafkaLog implements Log {
       topics: [this.internalTopic],
       transactions: this.transactions,
       logger: this.opts.logger,
+      fetchMinBytes: this.opts.fetchMinBytes,
+      fetchMaxWaitMs: this.opts.fetchMaxWaitMs,
       sessionTimeoutMs: this.opts.sessionTimeoutMs,
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
