@@ -10,7 +10,7 @@
 //   BENCH_SDK               counter function SDKs to run, comma-separated: official, own [official,own]
 //   BENCH_PROCESSES         runtime process counts to run, comma-separated, e.g. 1,2 [1]
 //   BENCH_PARTITIONS        partitions of the internal topic [8]
-//   BENCH_CHECKPOINT_MS     CONTINUUM_CHECKPOINT_INTERVAL_MS of the runtime [200]
+//   BENCH_CHECKPOINT_MS     CONTINUUM_CHECKPOINT_INTERVAL_MS of the runtime [the runtime's default]
 //   BENCH_RATES             offered rates of the paced sweep, events/s [500,1000,2000,4000,8000,12000,16000]
 //   BENCH_STEP_SECONDS      seconds per sweep step [20]
 //   BENCH_MAX_LAG_SECONDS   a step whose events are not all out this long after its end is not kept [3]
@@ -49,7 +49,9 @@ const sdks = list('BENCH_SDK', 'official,own').map((s) => {
 });
 const processCounts = list('BENCH_PROCESSES', '1').map(Number);
 const partitions = num('BENCH_PARTITIONS', 8);
-const checkpointMs = num('BENCH_CHECKPOINT_MS', 200);
+// Unset: the runtime's default (each runtime at its own defaults, as a user would run it).
+const checkpointMs =
+  process.env.BENCH_CHECKPOINT_MS === undefined ? undefined : num('BENCH_CHECKPOINT_MS', 0);
 const rates = list('BENCH_RATES', '500,1000,2000,4000,8000,12000,16000').map(Number);
 const stepSeconds = num('BENCH_STEP_SECONDS', 20);
 const maxLagSeconds = num('BENCH_MAX_LAG_SECONDS', 3);
@@ -64,7 +66,7 @@ const run: BenchRun = {
   machine: machineDescription(),
   commit: gitCommit(root),
   settings:
-    `drain ${events} ev, ${keys} keys, ingress 8 / internal ${partitions} partitions, checkpoint ${checkpointMs} ms, ` +
+    `drain ${events} ev, ${keys} keys, ingress 8 / internal ${partitions} partitions, checkpoint ${checkpointMs === undefined ? 'default' : `${checkpointMs} ms`}, ` +
     `steps ${stepSeconds} s (max lag ${maxLagSeconds} s), idle ${idleSeconds} s`,
   kafka: [],
   functions: {},

@@ -29,7 +29,8 @@ export interface WorkloadOptions {
   /** Partitions of the ingress topic. @defaultValue 8 */
   ingressPartitions?: number;
   keys: number;
-  checkpointIntervalMs: number;
+  /** CONTINUUM_CHECKPOINT_INTERVAL_MS; undefined: the runtime's default. */
+  checkpointIntervalMs: number | undefined;
   /** Events of the backlog drain (also the warm-up of the later phases); at least 1. */
   drainEvents: number;
   /** Seconds of the idle phase; 0 skips it. */
@@ -112,7 +113,7 @@ export interface WorkloadReport {
   processes: number;
   partitions: number;
   keys: number;
-  checkpointIntervalMs: number;
+  checkpointIntervalMs: number | undefined;
   events: number;
   egressRecords: number;
   /** Undefined when the workload failed before the drain ended. */
@@ -529,7 +530,9 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
       names,
       logDir,
       env: {
-        CONTINUUM_CHECKPOINT_INTERVAL_MS: String(opts.checkpointIntervalMs),
+        ...(opts.checkpointIntervalMs === undefined
+          ? {}
+          : { CONTINUUM_CHECKPOINT_INTERVAL_MS: String(opts.checkpointIntervalMs) }),
         // The production default: nothing is killed here, so no quick failover is needed.
         CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '10000',
         ...opts.env,

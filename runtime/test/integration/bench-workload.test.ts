@@ -39,7 +39,7 @@ describe('benchmark workload (short)', () => {
       processes: 1,
       partitions: 8,
       keys: 100,
-      checkpointIntervalMs: 200,
+      checkpointIntervalMs: undefined,
       drainEvents: 2000,
       idleSeconds: 2,
       rates: [500],
