@@ -354,6 +354,8 @@ class PartitionMover {
     this.nextOffset = offset;
     if (this.stopped) return;
     this.owned.start(offset, (records) => this.enqueue(records));
+    // A partition that never receives a record must still become idle.
+    this.arm();
   }
 
   async stop(): Promise<void> {
