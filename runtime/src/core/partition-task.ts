@@ -285,6 +285,11 @@ export class PartitionTask {
   /** Received records not yet taken into a mailbox (one is full): see drainHeld(). */
   private held: LogRecord[] = [];
   private draining = false;
+  /**
+   * Addresses that received messages while a delivery is taken: dispatched once it is taken
+   * whole, so an address's messages of one delivery go out as one batch, not the first alone.
+   */
+  private readonly toDispatch = new Set<Slot>();
   private paused = false;
   private running = false;
   private stopped = false;
@@ -516,6 +521,8 @@ export class PartitionTask {
       this.held.splice(0, n);
       this.draining = false;
     }
+    for (const slot of this.toDispatch) this.dispatch(slot);
+    this.toDispatch.clear();
     this.foldMarks(this.outstanding.position());
     this.updateFlow();
     if (n > 0) this.dirty();
@@ -658,7 +665,8 @@ export class PartitionTask {
     // A record that cannot be decoded still takes its place in the address's order.
     slot.mailbox.push({ offset: record.offset, record, env, dead, watermark: this.wmLive.watermark });
     this.checkBlocked(slot);
-    this.dispatch(slot);
+    if (this.draining) this.toDispatch.add(slot);
+    else this.dispatch(slot);
   }
 
   private slot(address: Address, functionType: string, target: FunctionTarget): Slot {

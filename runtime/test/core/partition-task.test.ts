@@ -137,6 +137,23 @@ describe('partition task', () => {
     await waitFor(() => !task.backlog.paused);
   });
 
+  it('sends the messages one delivery brings for an address as one batch, not the first alone', async () => {
+    const batches: number[] = [];
+    const handler: Handler = (req) => {
+      batches.push(req.invocation!.invocations.length);
+      return Promise.resolve(emptyResult());
+    };
+    const r = await start({ handlers: { 'test/batch': handler }, partitions: 1 });
+    const a = addr('test/batch', 'k');
+    const b = addr('test/batch', 'j');
+    // One append: the log hands the task all of it in one delivery.
+    await r.runtime.send(
+      Array.from({ length: 12 }, (_, i) => ({ target: i % 3 === 0 ? b : a, argument: intValue(i) })),
+    );
+    await waitFor(() => batches.reduce((x, y) => x + y, 0) === 12);
+    expect(batches.sort()).toEqual([4, 8]);
+  });
+
   it('dead-letters a batch whose calls keep failing and goes on with the next messages', async () => {
     const handler: Handler = (req) => {
       if (readInt(req.invocation!.invocations[0]!.argument) === 13) throw new Error('unlucky');
