@@ -1,6 +1,6 @@
 // How a message to a function travels in the internal log and how a dead letter is written:
-// record key = target address key, value = the encoded TypedValue argument, headers = caller,
-// event time and provenance. One format for Kafka and the embedded log.
+// record key = target address key, value = a small envelope (event time, caller, ingress source)
+// and the encoded TypedValue argument. One format for Kafka and the embedded log.
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
@@ -44,19 +44,104 @@ export interface Envelope {
   argument: TypedValue;
   /** Event time in ms since the epoch. */
   eventTime: number;
+  /**
+   * Where a Kafka ingress moved it from (`ingress|topic|partition|target index`) and its offset
+   * there: a task takes each (source, offset) once.
+   */
+  source?: { name: string; offset: number } | undefined;
+}
+
+/**
+ * The value of an internal record: a small binary envelope (format byte, flags, event time,
+ * caller, ingress source) followed by the argument's TypedValue bytes. Kafka record headers
+ * carried these before; encoding and decoding headers cost the runtime about as much CPU as the
+ * rest of the record, so they moved into the value. A value without the format byte is the older
+ * form (TypedValue bytes, the rest in headers), still read.
+ */
+const ENVELOPE_V1 = 0xc1;
+const HAS_CALLER = 1;
+const HAS_SOURCE = 2;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+function encodeEnvelopeValue(env: Envelope): Uint8Array {
+  const argument = encodeTypedValue(env.argument);
+  const caller = env.caller === undefined ? undefined : utf8.encode(addressKey(env.caller));
+  const source = env.source === undefined ? undefined : utf8.encode(env.source.name);
+  const size =
+    2 +
+    8 +
+    (caller === undefined ? 0 : 2 + caller.length) +
+    (source === undefined ? 0 : 2 + source.length + 8);
+  const out = new Uint8Array(size + argument.length);
+  const view = new DataView(out.buffer);
+  out[0] = ENVELOPE_V1;
+  out[1] = (caller === undefined ? 0 : HAS_CALLER) | (source === undefined ? 0 : HAS_SOURCE);
+  view.setFloat64(2, env.eventTime, true);
+  let at = 10;
+  for (const text of [caller, source]) {
+    if (text === undefined) continue;
+    if (text.length > 0xffff) throw new TypeError('address or source name too long for an internal record');
+    view.setUint16(at, text.length, true);
+    out.set(text, at + 2);
+    at += 2 + text.length;
+    if (text === source) {
+      view.setFloat64(at, env.source!.offset, true);
+      at += 8;
+    }
+  }
+  out.set(argument, at);
+  return out;
+}
+
+interface DecodedValue {
+  eventTime: number;
+  caller: string | undefined;
+  source: { name: string; offset: number } | undefined;
+  argument: Uint8Array;
+}
+
+function decodeEnvelopeValue(value: Uint8Array): DecodedValue | undefined {
+  if (value.length < 10 || value[0] !== ENVELOPE_V1) return undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const flags = value[1]!;
+  const eventTime = view.getFloat64(2, true);
+  let at = 10;
+  const text = (): string => {
+    const length = view.getUint16(at, true);
+    if (at + 2 + length > value.length) throw new TypeError('internal record envelope is truncated');
+    const s = fromUtf8.decode(value.subarray(at + 2, at + 2 + length));
+    at += 2 + length;
+    return s;
+  };
+  const caller = (flags & HAS_CALLER) !== 0 ? text() : undefined;
+  let source: DecodedValue['source'];
+  if ((flags & HAS_SOURCE) !== 0) {
+    const name = text();
+    source = { name, offset: view.getFloat64(at, true) };
+    at += 8;
+  }
+  if (at > value.length) throw new TypeError('internal record envelope is truncated');
+  return { eventTime, caller, source, argument: value.subarray(at) };
+}
+
+/** The argument's TypedValue bytes of an internal record's value (dead letters carry these). */
+export function argumentBytes(value: Uint8Array): Uint8Array {
+  try {
+    return decodeEnvelopeValue(value)?.argument ?? value;
+  } catch {
+    return value;
+  }
 }
 
 export function toInternalRecord(internalTopic: string, partitions: number, env: Envelope): OutRecord {
-  const headers: Record<string, string> = { [Header.eventTime]: String(env.eventTime) };
-  if (env.caller !== undefined) headers[Header.caller] = addressKey(env.caller);
   return {
     topic: internalTopic,
     partition: partitionOf(env.target, partitions),
     key: addressKey(env.target),
-    value: encodeTypedValue(env.argument),
-    headers,
+    value: encodeEnvelopeValue(env),
     // No timestamp of its own: the broker's retention goes by record timestamps, and event times
-    // can be days or years old (a backfill). The event time travels in its header.
+    // can be days or years old (a backfill). The event time travels in the envelope.
   };
 }
 
@@ -65,15 +150,32 @@ export function fromInternalRecord(record: LogRecord): Envelope {
   if (record.key === null) throw new TypeError('record has no key (no target address)');
   const target = parseAddressKey(record.key);
   if (record.value === null) throw new TypeError('record has no value');
+  const decoded = decodeEnvelopeValue(record.value);
+  if (decoded !== undefined) {
+    return {
+      target,
+      caller: decoded.caller === undefined ? undefined : parseAddressKey(decoded.caller),
+      argument: decodeTypedValue(decoded.argument),
+      eventTime: Number.isSafeInteger(decoded.eventTime) ? decoded.eventTime : record.timestamp,
+      source: decoded.source,
+    };
+  }
+  // The older form: TypedValue bytes, the rest in headers.
   const argument = decodeTypedValue(record.value);
   const callerKey = record.headers[Header.caller];
   const et = Number(record.headers[Header.eventTime]);
+  const sourceName = record.headers[Header.ingressSource];
+  const sourceOffset = Number(record.headers[Header.ingressOffset]);
   return {
     target,
     caller: callerKey === undefined ? undefined : parseAddressKey(callerKey),
     argument,
     // The event time goes into an int64 of the protocol: only whole numbers.
     eventTime: Number.isSafeInteger(et) ? et : record.timestamp,
+    source:
+      sourceName === undefined || !Number.isFinite(sourceOffset)
+        ? undefined
+        : { name: sourceName, offset: sourceOffset },
   };
 }
 

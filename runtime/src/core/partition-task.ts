@@ -27,6 +27,7 @@ import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '.
 import type { FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
 import {
+  argumentBytes,
   deadLetterRecord,
   fromInternalRecord,
   sourceOf,
@@ -544,7 +545,14 @@ export class PartitionTask {
     }
     this.stats.received++;
     this.progressSinceCheckpoint = true;
-    if (this.isDuplicateFromSource(record)) {
+    let env: Envelope | undefined;
+    let undecodable: unknown;
+    try {
+      env = fromInternalRecord(record);
+    } catch (err) {
+      undecodable = err;
+    }
+    if (env?.source !== undefined && this.isDuplicateFromSource(record.offset, env.source)) {
       this.stats.duplicatesDropped++;
       this.outstanding.complete(record.offset);
       return;
@@ -554,7 +562,7 @@ export class PartitionTask {
       this.outstanding.complete(record.offset);
       return;
     }
-    this.accept(record);
+    this.accept(record, env, undecodable);
   }
 
   // ---------------------------------------------------------------- watermarks
@@ -580,15 +588,13 @@ export class PartitionTask {
    * highest source offsets below the committed position travel with the checkpoint; those seen
    * beyond it are learnt again on replay.
    */
-  private isDuplicateFromSource(record: LogRecord): boolean {
-    const source = record.headers[Header.ingressSource];
-    if (source === undefined) return false;
-    const offset = Number(record.headers[Header.ingressOffset]);
+  private isDuplicateFromSource(at: number, from: { name: string; offset: number }): boolean {
+    const { name: source, offset } = from;
     if (!Number.isFinite(offset)) return false;
     const seen = this.sourcesLive.get(source);
     if (seen !== undefined && offset <= seen) return true;
     this.sourcesLive.set(source, offset);
-    this.sourcesBeyond.push({ offset: record.offset, source, sourceOffset: offset });
+    this.sourcesBeyond.push({ offset: at, source, sourceOffset: offset });
     return false;
   }
 
@@ -633,15 +639,16 @@ export class PartitionTask {
     this.log.warn(text, fields);
   }
 
-  private accept(record: LogRecord): void {
-    let env: Envelope | undefined;
+  private accept(record: LogRecord, env: Envelope | undefined, undecodable: unknown): void {
     let dead: Entry['dead'];
     let target: Address | undefined;
-    try {
-      env = fromInternalRecord(record);
+    if (env !== undefined) {
       target = env.target;
-    } catch (err) {
-      dead = { code: 'RECORD_UNDECODABLE', reason: `internal record cannot be decoded: ${message(err)}` };
+    } else {
+      dead = {
+        code: 'RECORD_UNDECODABLE',
+        reason: `internal record cannot be decoded: ${message(undecodable)}`,
+      };
       try {
         target = record.key === null ? undefined : parseAddressKey(record.key);
       } catch {
@@ -1132,7 +1139,9 @@ export class PartitionTask {
           target: args.target ?? env?.target,
           caller: env?.caller,
           key: record.key,
-          value: record.value,
+          // The argument as the function would have got it (replayable); the raw value when the
+          // record could not be decoded.
+          value: env === undefined || record.value === null ? record.value : argumentBytes(record.value),
           typename: env?.argument.typename,
           eventTime: env?.eventTime,
         },

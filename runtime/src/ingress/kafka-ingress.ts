@@ -12,7 +12,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Address } from '@continuum/sdk/protocol';
 import { parseTypeName } from '../core/address.js';
-import { Header, deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
+import { deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import { kafkaError } from '../log/kafka/client.js';
@@ -124,32 +124,23 @@ export function routeIngressRecord(
   const observation = opts.observer?.moving?.(`kafka:${opts.ingressId}`, record, targets);
   const extra = observation?.headers;
   const records = targets.map((target, index) => {
-    const out = withSource(
-      toInternalRecord(opts.internalTopic, opts.partitions, {
-        target,
-        argument: { typename: route.valueType, hasValue: true, value },
-        eventTime: time.eventTime,
-      }),
-      // One sequence per target: the targets of one record share its offset, and may share an
-      // internal partition, where the second must not look like a record moved twice.
-      `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
-      record.offset,
-    );
+    const out = toInternalRecord(opts.internalTopic, opts.partitions, {
+      target,
+      argument: { typename: route.valueType, hasValue: true, value },
+      eventTime: time.eventTime,
+      // Kafka reads committed consumer offsets without asking for stable ones, so right after a
+      // takeover a new owner can start a little before where the old one committed and move a
+      // few records twice; the partition tasks drop them by source and offset. One sequence per
+      // target: the targets of one record share its offset, and may share an internal partition,
+      // where the second must not look like a record moved twice.
+      source: {
+        name: `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
+        offset: record.offset,
+      },
+    });
     return extra === undefined ? out : { ...out, headers: { ...out.headers, ...extra } };
   });
   return { records, deadLetter: false, eventTime: time.eventTime, observation };
-}
-
-/**
- * Kafka reads committed consumer offsets without asking for stable ones, so right after a
- * takeover a new owner can start a little before where the old one committed and move a few
- * records twice; the partition tasks drop them by these headers.
- */
-function withSource(out: OutRecord, source: string, offset: number): OutRecord {
-  return {
-    ...out,
-    headers: { ...out.headers, [Header.ingressSource]: source, [Header.ingressOffset]: String(offset) },
-  };
 }
 
 export class KafkaIngress {

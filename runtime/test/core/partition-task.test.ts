@@ -18,6 +18,7 @@ import {
 } from './harness.js';
 import { Header, toInternalRecord } from '../../src/core/envelope.js';
 import { addressKey } from '../../src/core/address.js';
+import { encodeTypedValue } from '@continuum/sdk/protocol';
 
 const running: EmbeddedRuntime[] = [];
 const dirs: string[] = [];
@@ -406,21 +407,25 @@ describe('ingress records moved twice', () => {
   it('are applied once, also when the second copy arrives after a restart', async () => {
     const dir = tempDir();
     const a = addr('test/counter', 'dup');
-    const copy = (sourceOffset: number) => {
-      const rec = toInternalRecord('continuum-internal', 1, {
+    const copy = (sourceOffset: number) =>
+      toInternalRecord('continuum-internal', 1, {
         target: a,
         argument: intValue(1),
         eventTime: 1,
+        source: { name: 'in|topic|0', offset: sourceOffset },
       });
-      return {
-        ...rec,
-        headers: {
-          ...rec.headers,
-          [Header.ingressSource]: 'in|topic|0',
-          [Header.ingressOffset]: String(sourceOffset),
-        },
-      };
-    };
+    // The older record form (TypedValue value, event time and source in headers) still counts.
+    const copyOld = (sourceOffset: number) => ({
+      topic: 'continuum-internal',
+      partition: 0,
+      key: addressKey(a),
+      value: encodeTypedValue(intValue(1)),
+      headers: {
+        [Header.eventTime]: '1',
+        [Header.ingressSource]: 'in|topic|0',
+        [Header.ingressOffset]: String(sourceOffset),
+      },
+    });
     const first = await embeddedRuntime({
       handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
       dir,
@@ -435,7 +440,7 @@ describe('ingress records moved twice', () => {
       dir,
       partitions: 1,
     });
-    await second.log.append([copy(2), copy(1), copy(3)]);
+    await second.log.append([copyOld(2), copy(1), copyOld(3)]);
     await waitFor(async () => (await readAll(second.log, 'out')).length >= 4);
     await second.runtime.flush();
     expect((await readAll(second.log, 'out')).map((o) => o.value)).toEqual([
