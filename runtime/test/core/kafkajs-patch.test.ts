@@ -78,3 +78,37 @@ describe('grouping the messages of a send by partition', () => {
     expect(require('kafkajs/src/producer/groupMessagesPerPartition.js')).toBe(groupMessagesPerPartition);
   });
 });
+
+describe('the kafkajs encoder', () => {
+  it('is the pooled one, and encodes a record batch kafkajs decodes back unchanged', async () => {
+    await import('../../src/log/kafka/kafkajs-patch.js');
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const Encoder = require('kafkajs/src/protocol/encoder.js') as { name: string };
+    expect(Encoder.name).toBe('PooledEncoder');
+    const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as {
+      RecordBatch: (args: unknown) => Promise<{ buffer: Buffer }>;
+    };
+    const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (
+      args: unknown,
+    ) => unknown;
+    const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown;
+    const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (
+      d: unknown,
+    ) => Promise<{ records: { key: Buffer; value: Buffer; headers: Record<string, Buffer> }[] }>;
+    const records = Array.from({ length: 50 }, (_, i) =>
+      Record({
+        offsetDelta: i,
+        key: Buffer.from(`k${i}`),
+        value: Buffer.from('v'.repeat(i * 40)),
+        headers: { h: Buffer.from(`x${i}`) },
+      }),
+    );
+    const encoded = await RecordBatch({ records, timestamp: 1, maxTimestamp: 1 });
+    const decoded = await decodeBatch(new Decoder(encoded.buffer));
+    expect(decoded.records).toHaveLength(50);
+    expect(decoded.records[49]!.key.toString()).toBe('k49');
+    expect(decoded.records[49]!.value.toString()).toBe('v'.repeat(49 * 40));
+    expect(decoded.records[7]!.headers.h!.toString()).toBe('x7');
+  });
+});
