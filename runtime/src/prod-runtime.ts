@@ -34,11 +34,11 @@ export interface ProdRuntimeOptions {
   /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
   host?: string | undefined;
   sessionTimeoutMs?: number | undefined;
-  /** Process transactions start at least this far apart. @defaultValue 0 */
+  /** Process transactions start at least this far apart. @defaultValue 20 */
   commitLingerMs?: number | undefined;
   /** The broker aborts an open transaction of a crashed process after this long. @defaultValue 10000 */
   transactionTimeoutMs?: number | undefined;
-  /** Kafka fetches wait for this many bytes or `fetchMaxWaitMs`. @defaultValue 32768 and 25 */
+  /** Kafka fetches wait for this many bytes or `fetchMaxWaitMs`. @defaultValue 1 and 500 */
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
   logger: Logger;

@@ -101,12 +101,12 @@ export class Runtime {
     this.stopping = true;
     for (const r of this.restarts.values()) if (r.timer !== undefined) clearTimeout(r.timer);
     await this.opts.log.leave();
-    this.log.info('stopping: left the group');
+    this.log.debug('stopping: left the group');
     await Promise.all([...this.tasks.values()].map((t) => t.stop(false)));
     this.tasks.clear();
     await this.opts.client.close();
     await this.opts.log.close();
-    this.log.info('stopping: the log is closed');
+    this.log.debug('stopping: the log is closed');
     await this.opts.store.close();
   }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { TaskConfig, TaskHooks } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
+import { DEFAULT_COMMIT_LINGER_MS } from '../log/kafka/process-transactions.js';
 import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES } from '../log/kafka/transactional-group.js';
 
 export interface ProductionConfig {
@@ -41,7 +42,6 @@ const intText = (name: string, min: number, max: number) =>
  * partition's previous one ended, and the process's shared transactions pace the commits.
  */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 0;
-export const DEFAULT_COMMIT_LINGER_MS = 20;
 
 const schema = z.object({
   module: z.string({ error: 'no module file: pass -m module.yaml or set CONTINUUM_MODULE' }).min(1),

@@ -79,16 +79,17 @@ function encodeEnvelopeValue(env: Envelope): Uint8Array {
   out[1] = (caller === undefined ? 0 : HAS_CALLER) | (source === undefined ? 0 : HAS_SOURCE);
   view.setFloat64(2, env.eventTime, true);
   let at = 10;
-  for (const text of [caller, source]) {
-    if (text === undefined) continue;
-    if (text.length > 0xffff) throw new TypeError('address or source name too long for an internal record');
-    view.setUint16(at, text.length, true);
-    out.set(text, at + 2);
-    at += 2 + text.length;
-    if (text === source) {
-      view.setFloat64(at, env.source!.offset, true);
-      at += 8;
-    }
+  const text = (bytes: Uint8Array): void => {
+    if (bytes.length > 0xffff) throw new TypeError('address or source name too long for an internal record');
+    view.setUint16(at, bytes.length, true);
+    out.set(bytes, at + 2);
+    at += 2 + bytes.length;
+  };
+  if (caller !== undefined) text(caller);
+  if (source !== undefined) {
+    text(source);
+    view.setFloat64(at, env.source!.offset, true);
+    at += 8;
   }
   out.set(argument, at);
   return out;

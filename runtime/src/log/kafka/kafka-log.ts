@@ -36,7 +36,7 @@ export interface KafkaLogOptions {
   ensureTopics?: { topic: string; partitions: number }[] | undefined;
   /** The broker aborts an open transaction of a crashed process after this long (default 10 s). */
   transactionTimeoutMs?: number | undefined;
-  /** A process transaction starts at least this long after the previous one (default 0). */
+  /** A process transaction starts at least this long after the previous one (default 20 ms). */
   commitLingerMs?: number | undefined;
   /** Fetches of the internal topic wait for this many bytes or `fetchMaxWaitMs`. */
   fetchMinBytes?: number | undefined;

@@ -110,16 +110,16 @@ export class TransactionalGroup {
     if (this.stopped) return;
     this.stopped = true;
     const consumer = this.consumer;
-    this.opts.logger.info('consumer group stopping: waiting for assignments in progress', {
+    this.opts.logger.debug('consumer group stopping: waiting for assignments in progress', {
       group: this.opts.groupId,
     });
     await this.chain;
     if (consumer !== undefined) {
       consumer.pause(this.opts.topics.map((topic) => ({ topic })));
     }
-    this.opts.logger.info('consumer group stopping: revoking', { group: this.opts.groupId });
+    this.opts.logger.debug('consumer group stopping: revoking', { group: this.opts.groupId });
     for (const entry of [...this.entries.values()]) await this.revoke(entry);
-    this.opts.logger.info('consumer group stopping: disconnecting', { group: this.opts.groupId });
+    this.opts.logger.debug('consumer group stopping: disconnecting', { group: this.opts.groupId });
     await consumer?.disconnect();
   }
 
@@ -434,12 +434,7 @@ export class GroupOwnedPartition {
     metadata: string | null,
     prepare?: () => Promise<void>,
   ): Promise<void> {
-    if (this.closed) {
-      throw new ContinuumError(
-        'FENCED',
-        `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
-      );
-    }
+    if (this.closed) throw this.released();
     const { transactions, groupId } = this.group.opts;
     await transactions.commit({
       records,
@@ -452,15 +447,17 @@ export class GroupOwnedPartition {
           ? undefined
           : async () => {
               // Released while queued: its stage would fail on the epoch anyway; say so clearly.
-              if (this.closed) {
-                throw new ContinuumError(
-                  'FENCED',
-                  `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
-                );
-              }
+              if (this.closed) throw this.released();
               await prepare();
             },
     });
+  }
+
+  private released(): ContinuumError {
+    return new ContinuumError(
+      'FENCED',
+      `${this.tp.topic}/${this.tp.partition} is no longer owned by this process`,
+    );
   }
 
   /** Ends a running scan with an error: the partition was released while recovering it. */
