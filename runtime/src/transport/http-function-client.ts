@@ -23,6 +23,7 @@ import {
   readBody,
   readExcerpt,
 } from './response-body.js';
+import type { RequestSigner } from './request-signer.js';
 import { retryPolicyFor } from './retry-policy.js';
 import type { TransportConfig } from '../module/types.js';
 
@@ -94,6 +95,12 @@ export interface HttpFunctionClientOptions {
    * overload (with 0 attempts). Must not throw (what it throws is ignored).
    */
   onCall?: (event: CallEvent) => void;
+  /**
+   * Signs every request (an Ed25519 signature header over a timestamp and the body), so function
+   * services can verify that the runtime sent it. Unsigned when absent.
+   * @example `{ signer: loadRequestSigner('/etc/continuum/signing/private-key.pem') }`
+   */
+  signer?: RequestSigner;
 }
 
 const optionsSchema = z.object({
@@ -184,6 +191,7 @@ export class HttpFunctionClient implements FunctionClient {
   private readonly closeGraceMs: number;
   private readonly onAttempt: ((event: AttemptEvent) => void) | undefined;
   private readonly onCall: ((event: CallEvent) => void) | undefined;
+  private readonly signer: RequestSigner | undefined;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
 
@@ -199,6 +207,7 @@ export class HttpFunctionClient implements FunctionClient {
     this.closeGraceMs = parsed.closeGraceMs;
     this.onAttempt = options.onAttempt;
     this.onCall = options.onCall;
+    this.signer = options.signer;
   }
 
   /** Calls holding an in-flight slot, and calls waiting for one. */
@@ -454,7 +463,12 @@ export class HttpFunctionClient implements FunctionClient {
     const response = await pool.request({
       path: target.path,
       method: 'POST',
-      headers: { ...requestHeaders, 'content-length': String(body.byteLength) },
+      headers: {
+        ...requestHeaders,
+        'content-length': String(body.byteLength),
+        // Signed per attempt: a retry minutes later must not carry a stale timestamp.
+        ...this.signer?.headers(body),
+      },
       body,
       signal,
       // pool_ttl 0: one connection per request, as StateFun does without pooling.
