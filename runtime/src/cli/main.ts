@@ -11,7 +11,7 @@ import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { redactText } from '../redact.js';
 import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
-import { readCompanions, startCompanions } from './companions.js';
+import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 
 type Out = (text: string) => void;
@@ -248,7 +248,12 @@ async function dev(args: string[], out: Out): Promise<number> {
   const companions =
     values['no-companions'] === true
       ? undefined
-      : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+      : await startCompanions(
+          companionsFile,
+          readCompanions(companionsFile),
+          logger,
+          companionPidFile(dataDir),
+        );
   const tracing = await tracingFrom(values, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
