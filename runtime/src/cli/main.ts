@@ -35,7 +35,8 @@ const HELP: Record<string, string> = {
 
 Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
 uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
-(the example function services).
+(the example function services). Companions end with the runtime, even after kill -9; the data
+directory's companions.pid lets the next start stop any that were left over.
 
 Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)

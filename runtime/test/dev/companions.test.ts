@@ -166,6 +166,19 @@ describe('statefun dev companions', () => {
     expect(dev.lines.join('\n')).toContain('stopping a companion left running by an earlier statefun dev');
   });
 
+  it('refuses to start beside a running statefun dev on the same data directory', async () => {
+    const { moduleFile, dataDir, pidFile } = await setup('twice');
+    const first = startDev(moduleFile, dataDir);
+    await ready(first);
+    companionPids.push(Number(readFileSync(pidFile, 'utf8')));
+    const second = startDev(moduleFile, dataDir);
+    const code = await new Promise<number | null>((r) => second.child.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(second.lines.join('\n')).toContain(
+      `statefun dev (pid ${first.child.pid}) is already running with this data directory`,
+    );
+  });
+
   it('refuses a companion port that something else already holds, with a clear error', async () => {
     const { moduleFile, dataDir } = await setup('busy');
     const config = JSON.parse(readFileSync(join(dir, 'statefun-dev.json'), 'utf8')) as {
