@@ -20,6 +20,7 @@ import { Runtime } from './runtime.js';
 import type { StateStore } from './state/state-store.js';
 import { Tracing } from './tracing/tracing.js';
 import { HttpFunctionClient } from './transport/http-function-client.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export type RuntimeMode = 'dev' | 'production';
 
@@ -35,6 +36,8 @@ export interface AssemblyOptions {
   metricsSampleIntervalMs?: number | undefined;
   /** How long consumer-lag end offsets are cached (an in-process log needs none). */
   lagCacheMs?: number | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
 }
 
 export interface Assembly {
@@ -65,7 +68,10 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
           internalTopic: log.internalTopic,
           deadLetterTopic,
         });
-  const client = new HttpFunctionClient(metrics.clientCallbacks());
+  const client = new HttpFunctionClient({
+    ...metrics.clientCallbacks(),
+    ...(opts.requestSigner === undefined ? {} : { signer: opts.requestSigner }),
+  });
   const runtime = new Runtime({
     log,
     store: opts.store,
@@ -85,6 +91,8 @@ export interface ServerOptions {
   host: string;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
   /** Production: names this process in the admin overview. */
   instance?: string | undefined;
   /** Production: the processes of the deployment, for the admin API's cluster view. */
@@ -115,6 +123,7 @@ export async function startServers(
         appendMarks: (mark) =>
           log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
         logger,
+        token: opts.playgroundToken,
       });
       listening.push({ name: 'playground ingress', server });
     }
@@ -125,6 +134,7 @@ export async function startServers(
         topics: egress.topics,
         log,
         cursorFile: opts.cursorFile?.(egress.port),
+        token: opts.playgroundToken,
       });
       listening.push({ name: 'playground egress', server });
     }

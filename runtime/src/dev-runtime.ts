@@ -13,6 +13,7 @@ import type { ModuleConfig } from './module/types.js';
 import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
 import { EmbeddedStateStore } from './state/embedded-state-store.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export interface DevRuntimeOptions {
   module: ModuleConfig;
@@ -21,6 +22,10 @@ export interface DevRuntimeOptions {
   partitions?: number | undefined;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
   host?: string | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;

@@ -17,6 +17,7 @@ import type { ModuleConfig } from './module/types.js';
 import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
 import { RedisStateStore } from './state/redis-state-store.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export interface ProdRuntimeOptions {
   module: ModuleConfig;
@@ -31,6 +32,10 @@ export interface ProdRuntimeOptions {
   keyPrefix?: string | undefined;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
   /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
   host?: string | undefined;
   sessionTimeoutMs?: number | undefined;
@@ -75,6 +80,28 @@ export function moduleBrokers(module: ModuleConfig, given: string[]): string[] {
   return [];
 }
 
+/**
+ * A Redis client error listener: a warn line at the first error, then at most one every 10 s
+ * with the count since the last line (a reconnect loop emits one error per attempt).
+ */
+export function redisErrorLogger(logger: Logger, intervalMs = 10_000): (err: Error) => void {
+  let lastLogged = -Infinity;
+  let suppressed = 0;
+  return (err) => {
+    const now = performance.now();
+    if (now - lastLogged < intervalMs) {
+      suppressed++;
+      return;
+    }
+    logger.warn('Redis connection error; the client reconnects', {
+      error: err.message,
+      ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}),
+    });
+    lastLogged = now;
+    suppressed = 0;
+  };
+}
+
 export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRuntime> {
   const { module, logger } = opts;
   const groupId = opts.groupId ?? 'continuum-runtime';
@@ -113,6 +140,9 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     lazyConnect: false,
     enableAutoPipelining: true,
   });
+  // Without a listener ioredis prints "Unhandled error event" with a stack to stderr on every
+  // failed reconnect, outside the JSON log; the store's own calls report their failures.
+  redis.on('error', redisErrorLogger(logger));
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
   const assemblyOptions = { ...opts, mode: 'production' as const, log, store };
   const assembly = assembleRuntime(assemblyOptions);
@@ -189,6 +219,12 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       })),
     );
     membership.start();
+    if (module.playgroundIngresses.length > 0 && opts.playgroundToken === undefined) {
+      logger.warn(
+        'the playground ingress accepts messages from anyone who reaches its port; set CONTINUUM_PLAYGROUND_TOKEN to require a bearer token',
+        { ports: module.playgroundIngresses.map((i) => i.port).join(',') },
+      );
+    }
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

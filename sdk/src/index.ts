@@ -33,6 +33,8 @@ export type {
   RecordValue,
   TypedBytes,
 } from './message.js';
+export { createRequestVerifier, MAX_VERIFY_KEYS } from './verify.js';
+export type { RequestVerifier, VerifyOptions, VerifyResult } from './verify.js';
 export { valueSpec } from './spec.js';
 export type { Expiration, SpecValue, Specs, Storage, ValueSpec, ValueSpecOptions } from './spec.js';
 export { customType, jsonType, protobufType, types } from './types.js';

@@ -9,7 +9,9 @@ import { createLogger, type LogLevel, type Logger } from '../logger.js';
 import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
-import { readCompanions, startCompanions } from './companions.js';
+import { redactText } from '../redact.js';
+import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
+import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 
 type Out = (text: string) => void;
@@ -33,7 +35,8 @@ const HELP: Record<string, string> = {
 
 Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
 uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
-(the example function services).
+(the example function services). Companions end with the runtime, even after kill -9; the data
+directory's companions.pid lets the next start stop any that were left over.
 
 Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)
@@ -43,6 +46,8 @@ Options:
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
       --no-companions    do not start the processes of statefun-dev.json
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
   -h, --help             this help
@@ -70,9 +75,18 @@ Options:
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector (off by
                          default) [CONTINUUM_OTLP_ENDPOINT]
       --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
+      --admin-insecure   run without CONTINUUM_ADMIN_TOKEN: the admin API and /metrics are open
+                         to anyone who reaches the port [CONTINUUM_ADMIN_INSECURE=true]
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty or json [CONTINUUM_LOG_FORMAT]
       --log-level L      debug, info, warn, error [CONTINUUM_LOG_LEVEL]
   -h, --help             this help
+
+Security: statefun run refuses to start without CONTINUUM_ADMIN_TOKEN (at least 16 printable
+characters, sent as Authorization: Bearer <token>) unless --admin-insecure is given.
+CONTINUUM_PLAYGROUND_TOKEN makes the playground ingress and egress require that bearer token too.
+Kafka credentials go in CONTINUUM_KAFKA_SASL_*, never in --kafka (user:pass@host is refused).
 
 More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
@@ -155,7 +169,7 @@ export async function main(
         return 2;
     }
   } catch (e) {
-    err(`statefun ${command ?? ''}: ${e instanceof Error ? e.message : String(e)}\n`);
+    err(`statefun ${command ?? ''}: ${redactText(e instanceof Error ? e.message : String(e))}\n`);
     return e instanceof ContinuumError && e.code === 'USAGE' ? 2 : 1;
   }
 }
@@ -212,6 +226,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
     'no-companions': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -220,6 +235,8 @@ async function dev(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const logger = loggerFrom(values);
+  const signingKey = values['signing-key'] ?? process.env.CONTINUUM_SIGNING_KEY_FILE;
+  const requestSigner = signerFrom(typeof signingKey === 'string' ? signingKey : undefined, logger);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile);
@@ -232,7 +249,12 @@ async function dev(args: string[], out: Out): Promise<number> {
   const companions =
     values['no-companions'] === true
       ? undefined
-      : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+      : await startCompanions(
+          companionsFile,
+          readCompanions(companionsFile),
+          logger,
+          companionPidFile(dataDir),
+        );
   const tracing = await tracingFrom(values, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
@@ -243,6 +265,7 @@ async function dev(args: string[], out: Out): Promise<number> {
       partitions,
       adminPort,
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
+      requestSigner,
       logger,
       tracerProvider: tracing,
       task: taskTuning(process.env),
@@ -276,6 +299,8 @@ async function run(args: string[], out: Out): Promise<number> {
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
     host: { type: 'string' },
+    'admin-insecure': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -285,6 +310,9 @@ async function run(args: string[], out: Out): Promise<number> {
   }
   const logger = loggerFrom(values);
   const config = productionConfig(values, process.env);
+  const requestSigner = signerFrom(config.signingKeyFile, logger);
+  if (config.adminToken === undefined)
+    logger.warn('the admin API is open (--admin-insecure): anyone who reaches its port can use it');
   const module = await loadOrExplain(config.module);
   const tracing = await tracingFrom(values, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
@@ -297,6 +325,8 @@ async function run(args: string[], out: Out): Promise<number> {
     groupId: config.groupId,
     adminPort: config.adminPort,
     adminToken: config.adminToken,
+    playgroundToken: config.playgroundToken,
+    requestSigner,
     host: config.host,
     internalTopic: config.internalTopic,
     keyPrefix: config.redisKeyPrefix,
@@ -477,6 +507,13 @@ async function tracingFrom(
   const { otlpTracerProvider } = await import('../tracing/otlp.js');
   logger.info('tracing messages to an OTLP collector', { endpoint: url.origin, sampleRatio: ratio });
   return otlpTracerProvider({ endpoint: url.toString(), sampleRatio: ratio, logger });
+}
+
+function signerFrom(file: string | undefined, logger: Logger): RequestSigner | undefined {
+  if (file === undefined || file === '') return undefined;
+  const signer = loadRequestSigner(resolve(file));
+  logger.info('signing requests to function endpoints', { keyId: signer.keyId });
+  return signer;
 }
 
 function intOption(v: unknown, name: string, def: number, min: number, max: number): number {

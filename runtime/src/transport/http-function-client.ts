@@ -25,6 +25,7 @@ import {
   readBody,
   readExcerpt,
 } from './response-body.js';
+import type { RequestSigner } from './request-signer.js';
 import { retryPolicyFor } from './retry-policy.js';
 import type { TransportConfig } from '../module/types.js';
 
@@ -104,6 +105,12 @@ export interface HttpFunctionClientOptions {
    * overload (with 0 attempts). Must not throw (what it throws is ignored).
    */
   onCall?: (event: CallEvent) => void;
+  /**
+   * Signs every request (an Ed25519 signature header over a timestamp and the body), so function
+   * services can verify that the runtime sent it. Unsigned when absent.
+   * @example `{ signer: loadRequestSigner('/etc/continuum/signing/private-key.pem') }`
+   */
+  signer?: RequestSigner;
 }
 
 const optionsSchema = z.object({
@@ -197,6 +204,7 @@ export class HttpFunctionClient implements FunctionClient {
   private readonly onAttempt: ((event: AttemptEvent) => void) | undefined;
   private readonly onCall: ((event: CallEvent) => void) | undefined;
   private readonly onQueued: ((load: BulkheadLoad) => void) | undefined;
+  private readonly signer: RequestSigner | undefined;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
 
@@ -213,6 +221,7 @@ export class HttpFunctionClient implements FunctionClient {
     this.onAttempt = options.onAttempt;
     this.onCall = options.onCall;
     this.onQueued = options.onQueued;
+    this.signer = options.signer;
   }
 
   /** Calls holding an in-flight slot, and calls waiting for one, over every endpoint. */
@@ -482,7 +491,12 @@ export class HttpFunctionClient implements FunctionClient {
     const response = await pool.request({
       path: target.path,
       method: 'POST',
-      headers: { ...requestHeaders, 'content-length': String(body.byteLength) },
+      headers: {
+        ...requestHeaders,
+        'content-length': String(body.byteLength),
+        // Signed per attempt: a retry minutes later must not carry a stale timestamp.
+        ...this.signer?.headers(body),
+      },
       body,
       signal,
       // pool_ttl 0: one connection per request, as StateFun does without pooling.

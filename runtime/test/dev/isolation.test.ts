@@ -149,16 +149,19 @@ describe('a failing function never stalls the others', () => {
     const o = await overview();
     const bulkhead = o.client.endpoints.find((e) => e.url.includes(`:${hang.port}/hang`));
     expect(bulkhead).toMatchObject({ inFlight: 256, queued: HANGING - 256, maxInFlight: 256 });
-    // The stall becomes a health problem within seconds, naming the endpoint.
+    // The stall becomes a health problem within seconds, naming the endpoint: first its calls get
+    // no answer, then they also wait behind its bulkhead.
+    const bulkheadProblem = (problems: string[]): string | undefined =>
+      problems.find((p) => p.includes(`:${hang.port}/hang`) && p.includes('wait behind its bulkhead'));
     await waitFor(
-      async () => (await overview()).health.problems.some((p) => p.includes(`:${hang.port}/hang`)),
+      async () => bulkheadProblem((await overview()).health.problems) !== undefined,
       'the hanging endpoint to show as a health problem',
       15_000,
       250,
     );
     const health = (await overview()).health;
     expect(health.status).not.toBe('ok');
-    expect(health.problems.find((p) => p.includes(`:${hang.port}/hang`))).toMatch(
+    expect(bulkheadProblem(health.problems)).toMatch(
       /wait behind its bulkhead: 1244 queued, 256\/256 in flight/,
     );
   }, 90_000);
