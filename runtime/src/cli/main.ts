@@ -240,6 +240,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const logger = loggerFrom(values);
+  const kafkaBrokers = devKafkaBrokers(values.kafka);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile);
@@ -248,7 +249,6 @@ async function dev(args: string[], out: Out): Promise<number> {
   );
   const partitions = intOption(values.partitions, 'partitions', 4, 1, 1024);
   const adminPort = intOption(values['admin-port'], 'admin-port', 9090, 0, 65535);
-  const kafkaBrokers = devKafkaBrokers(values.kafka);
   const companionsFile = join(dirname(moduleFile), 'statefun-dev.json');
   const companions =
     values['no-companions'] === true
