@@ -246,7 +246,8 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   const topicsAccess = (reply: FastifyReply): TopicsAccess | undefined => {
     if (opts.topics !== undefined) return opts.topics;
     void reply.code(404).send({
-      error: 'Kafka topics are served by `statefun dev` only; in production read and write them with Kafka tools',
+      error:
+        'Kafka topics are served by `statefun dev` only; in production read and write them with Kafka tools',
     });
     return undefined;
   };

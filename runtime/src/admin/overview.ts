@@ -55,9 +55,7 @@ export interface OverviewSources {
   ready: () => boolean;
   clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
   cluster?: (() => Promise<ClusterView>) | undefined;
-  topics?:
-    | { mode: 'embedded' | 'kafka'; brokers: string[]; topics(): Promise<DevTopicView[]> }
-    | undefined;
+  topics?: { mode: 'embedded' | 'kafka'; brokers: string[]; topics(): Promise<DevTopicView[]> } | undefined;
 }
 
 /** Lag beyond which a partition is reported as falling behind. */

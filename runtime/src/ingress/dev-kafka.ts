@@ -5,7 +5,7 @@
 // the embedded log: a crash neither loses a record nor moves one twice. Kafka egress records land in
 // embedded topics of the same name; with a broker they are also forwarded to it (at least once).
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { watermarkRecords } from '../core/envelope.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import { ContinuumError } from '../errors.js';
@@ -238,6 +238,8 @@ export class DevKafka {
   private readonly draining = new Map<IngressMover, Promise<void>>();
   private idleTimer: NodeJS.Timeout | undefined;
   private kafka: Kafka | undefined;
+  /** Kept connected: the dashboard asks for the topics' offsets every few seconds. */
+  private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly readers = new Map<string, KafkaTopicReader>();
@@ -309,6 +311,7 @@ export class DevKafka {
     await Promise.all([...this.draining.values()].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.forwarding.values()].map((p) => p.catch(() => undefined)));
     await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
     for (const r of this.readers.values()) await r.close();
   }
 
@@ -337,34 +340,29 @@ export class DevKafka {
     for (const t of this.kafkaTopicsInLog()) names.add(t.topic);
     for (const t of this.egressTopics) names.add(t);
     const views: DevTopicView[] = [];
-    const admin = this.kafka?.admin();
-    await admin?.connect();
-    try {
-      for (const topic of [...names].sort()) {
-        const ingresses = this.ingressTopics.get(topic)?.map((r) => r.ingress.id) ?? [];
-        const inLog = this.log.topicNames().find((t) => t.topic === topic);
-        const isEgress = inLog !== undefined && (ingresses.length === 0 || this.egressTopics.has(topic));
-        let partitions = inLog?.partitions ?? 0;
-        let records = 0;
-        if (admin !== undefined) {
-          const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
-          partitions = offsets.length;
-          records = offsets.reduce((n, o) => n + Number(o.high), 0);
-        } else {
-          for (let p = 0; p < partitions; p++) records += this.log.endOffset(topic, p);
-        }
-        const movers = this.movers.filter((m) => m.topic === topic);
-        views.push({
-          topic,
-          roles: [...ingresses, ...(isEgress || this.egressTopics.has(topic) ? ['egress'] : [])],
-          partitions,
-          records,
-          moved: movers.reduce((n, m) => n + m.stats.moved, 0),
-          deadLetters: movers.reduce((n, m) => n + m.stats.deadLetters, 0),
-        });
+    const admin = this.admin;
+    for (const topic of [...names].sort()) {
+      const ingresses = this.ingressTopics.get(topic)?.map((r) => r.ingress.id) ?? [];
+      const inLog = this.log.topicNames().find((t) => t.topic === topic);
+      const isEgress = this.egressTopics.has(topic) || (inLog !== undefined && ingresses.length === 0);
+      let partitions = inLog?.partitions ?? 0;
+      let records = 0;
+      if (admin !== undefined) {
+        const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
+        partitions = offsets.length;
+        records = offsets.reduce((n, o) => n + Number(o.high), 0);
+      } else {
+        for (let p = 0; p < partitions; p++) records += this.log.endOffset(topic, p);
       }
-    } finally {
-      await admin?.disconnect().catch(() => undefined);
+      const movers = this.movers.filter((m) => m.topic === topic);
+      views.push({
+        topic,
+        roles: [...ingresses, ...(isEgress ? ['egress'] : [])],
+        partitions,
+        records,
+        moved: movers.reduce((n, m) => n + m.stats.moved, 0),
+        deadLetters: movers.reduce((n, m) => n + m.stats.deadLetters, 0),
+      });
     }
     return views;
   }
@@ -547,6 +545,7 @@ export class DevKafka {
     const kafka = createKafka(connection, this.opts.logger);
     this.kafka = kafka;
     const admin = kafka.admin();
+    this.admin = admin;
     await admin.connect();
     const topics = [...this.ingressTopics.keys()];
     const offsets = new Map<string, { partition: number; low: number; high: number }[]>();
@@ -592,8 +591,9 @@ export class DevKafka {
           }
         }
       }
-    } finally {
+    } catch (err) {
       await admin.disconnect().catch(() => undefined);
+      throw err;
     }
     this.producer = kafka.producer({
       idempotent: true,
