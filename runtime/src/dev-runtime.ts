@@ -98,6 +98,14 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
         topics,
       })),
     );
+    for (const k of module.kafkaIngresses) {
+      logger.info(
+        opts.kafka === undefined
+          ? 'Kafka ingress reads embedded topics; write to them with `statefun produce <topic> --key K --json ...`'
+          : 'Kafka ingress reads its topics from the broker given with --kafka',
+        { ingress: k.id, topics: k.topics.map((t) => t.topic).join(',') },
+      );
+    }
   } catch (err) {
     await stop();
     throw err;
