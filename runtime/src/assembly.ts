@@ -143,7 +143,7 @@ export async function startServers(
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
         membership: opts.membership,
         topics: opts.topics,
-        clientLoad: () => client.load,
+        clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
         logger,
       });
       listening.push({ name: 'admin', server });
