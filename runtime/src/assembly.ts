@@ -2,7 +2,7 @@
 // routers, metrics, optional tracing, the HTTP function client, the Runtime itself, and the
 // playground and admin servers the module and options ask for.
 import type { TracerProvider } from '@opentelemetry/api';
-import { startAdminServer } from './admin/admin-server.js';
+import { startAdminServer, type TopicsAccess } from './admin/admin-server.js';
 import type { Membership } from './cluster/membership.js';
 import { watermarkRecords } from './core/envelope.js';
 import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
@@ -82,7 +82,7 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     hooks: opts.hooks,
     logger,
     observer: combineObservers(metrics.observer, tracing?.observer),
-    watermarkGroups: watermarkGroupsOf(module, opts.mode),
+    watermarkGroups: watermarkGroupsOf(module),
   });
   return { runtime, metrics, tracing, client, functions, deadLetterTopic };
 }
@@ -99,6 +99,8 @@ export interface ServerOptions {
   membership?: Membership | undefined;
   /** Where a playground egress keeps its read positions (dev); in memory when undefined. */
   cursorFile?: ((port: number) => string) | undefined;
+  /** Dev mode: the module's Kafka topics (admin API `/v1/topics`, the dashboard). */
+  topics?: TopicsAccess | undefined;
 }
 
 /**
@@ -150,6 +152,7 @@ export async function startServers(
         mode: opts.mode,
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
         membership: opts.membership,
+        topics: opts.topics,
         clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
         logger,
       });

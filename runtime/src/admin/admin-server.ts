@@ -24,7 +24,8 @@ import {
   type ClusterView,
   type Membership,
 } from '../cluster/membership.js';
-import { describeValue } from './describe-value.js';
+import { describeRecordValue, describeValue } from './describe-value.js';
+import type { DevTopicView, ProduceRecord, TopicPage } from '../ingress/dev-kafka.js';
 import { buildOverview } from './overview.js';
 import type { ClientLoad } from './overview.js';
 
@@ -49,8 +50,46 @@ export interface AdminServerOptions {
   clientLoad?: (() => ClientLoad) | undefined;
   /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
   membership?: Membership | undefined;
+  /** Dev mode: the module's Kafka topics (`/v1/topics`); absent in production. */
+  topics?: TopicsAccess | undefined;
   logger?: Logger | undefined;
 }
+
+/** The module's Kafka ingress and egress topics as dev mode keeps them. */
+export interface TopicsAccess {
+  readonly mode: 'embedded' | 'kafka';
+  readonly brokers: string[];
+  topics(): Promise<DevTopicView[]>;
+  produce(topic: string, records: readonly ProduceRecord[]): Promise<void>;
+  read(topic: string, cursor: string | undefined, limit: number): Promise<TopicPage>;
+  /** How an ingress topic's values decode (its ingress's value type). */
+  valueTypeOf(topic: string): string | undefined;
+}
+
+const produceBody = z
+  .object({
+    records: z
+      .array(
+        z
+          .object({
+            key: z.string().nullable(),
+            /** UTF-8 text written as the value bytes. */
+            value: z.string().optional(),
+            /** Base64 value bytes (binary payloads). */
+            valueBase64: z.string().optional(),
+            headers: z.record(z.string(), z.string()).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+const topicRecordsQuery = z.object({
+  from: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 const sendBody = z.object({
   target: z.string().min(1),
@@ -91,6 +130,8 @@ const errorStatus: Record<string, number> = {
   DEAD_LETTER_NOT_FOUND: 404,
   DEAD_LETTER_ID_INVALID: 400,
   DEAD_LETTER_NOT_REPLAYABLE: 409,
+  TOPIC_UNKNOWN: 404,
+  CURSOR_INVALID: 400,
 };
 
 /** Builds the admin server (not listening; `inject()` works for tests). */
@@ -199,8 +240,66 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       ready,
       clientLoad: opts.clientLoad,
       cluster,
+      topics: opts.topics,
     }),
   );
+
+  const topicsAccess = (reply: FastifyReply): TopicsAccess | undefined => {
+    if (opts.topics !== undefined) return opts.topics;
+    void reply.code(404).send({
+      error:
+        'Kafka topics are served by `statefun dev` only; in production read and write them with Kafka tools',
+    });
+    return undefined;
+  };
+
+  app.get('/v1/topics', async (_req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    return { mode: topics.mode, brokers: topics.brokers, topics: await topics.topics() };
+  });
+
+  app.post('/v1/topics/:topic/records', async (req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    const parsed = produceBody.safeParse(req.body);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const { topic } = req.params as { topic: string };
+    const records = parsed.data.records.map((r) => ({
+      key: r.key,
+      value:
+        r.valueBase64 !== undefined
+          ? new Uint8Array(Buffer.from(r.valueBase64, 'base64'))
+          : r.value === undefined
+            ? null
+            : new TextEncoder().encode(r.value),
+      headers: r.headers,
+    }));
+    await topics.produce(topic, records);
+    return { topic, written: records.length };
+  });
+
+  app.get('/v1/topics/:topic/records', async (req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    const parsed = topicRecordsQuery.safeParse(req.query);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const { topic } = req.params as { topic: string };
+    const page = await topics.read(topic, parsed.data.from, parsed.data.limit);
+    const valueType = topics.valueTypeOf(topic);
+    return {
+      topic,
+      next: page.next,
+      records: page.records.map((r) => ({
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: new Date(r.timestamp).toISOString(),
+        key: r.key,
+        headers: r.headers,
+        ...(r.value === null ? { value: null } : describeRecordValue(valueType, r.value)),
+      })),
+    };
+  });
 
   app.get('/v1/cluster', cluster);
 

@@ -8,6 +8,7 @@ import type {
   RuntimeMetrics,
 } from '../metrics/runtime-metrics.js';
 import type { ClusterView } from '../cluster/membership.js';
+import type { DevTopicView } from '../ingress/dev-kafka.js';
 import type { DeadLetters, DeadLetterView } from './dead-letters.js';
 import type { BulkheadLoad } from '../transport/bulkheads.js';
 
@@ -50,6 +51,8 @@ export interface Overview {
   memory: { rssBytes: number; heapUsedBytes: number };
   /** Every runtime process of the deployment and the partitions each owns; undefined if unknown. */
   cluster: ClusterView | undefined;
+  /** Dev mode: the module's Kafka topics with their record counts; undefined in production. */
+  topics: { mode: 'embedded' | 'kafka'; brokers: string[]; list: DevTopicView[] } | undefined;
 }
 
 export interface OverviewSources {
@@ -60,6 +63,7 @@ export interface OverviewSources {
   ready: () => boolean;
   clientLoad?: (() => ClientLoad) | undefined;
   cluster?: (() => Promise<ClusterView>) | undefined;
+  topics?: { mode: 'embedded' | 'kafka'; brokers: string[]; topics(): Promise<DevTopicView[]> } | undefined;
 }
 
 /** Lag beyond which a partition is reported as falling behind. */
@@ -67,7 +71,7 @@ const lagWarning = 10_000;
 
 export async function buildOverview(s: OverviewSources): Promise<Overview> {
   const { metrics } = s;
-  const [partitions, letters, cluster] = await Promise.all([
+  const [partitions, letters, cluster, topicList] = await Promise.all([
     metrics.partitions(),
     s.deadLetters.list({ limit: 20 }).catch(() => ({
       topic: s.deadLetters.topic,
@@ -77,6 +81,7 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     })),
     // The cluster view is a convenience: without Redis at the moment, the rest still shows.
     s.cluster?.().catch(() => undefined),
+    s.topics?.topics().catch(() => undefined),
   ]);
   const history = metrics.historyPoints();
   const current = history.at(-1);
@@ -154,5 +159,9 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     },
     memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     cluster,
+    topics:
+      s.topics === undefined || topicList === undefined
+        ? undefined
+        : { mode: s.topics.mode, brokers: s.topics.brokers, list: topicList },
   };
 }

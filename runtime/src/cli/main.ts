@@ -13,6 +13,7 @@ import { redactText } from '../redact.js';
 import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
 import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
+import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
 
 type Out = (text: string) => void;
 
@@ -26,6 +27,8 @@ Commands:
   validate  Check module.yaml files and explain every problem
   send      Send a message to a function through a running runtime
   state     Read the state of an address from a running runtime
+  produce   Write a record to a Kafka ingress topic of a module in dev mode
+  consume   Print the records of a Kafka (egress) topic of a module in dev mode
 
 Run 'statefun <command> --help' for the options of a command.
 `;
@@ -45,12 +48,22 @@ Options:
       --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
+      --kafka BROKERS    read the Kafka ingress topics from these bootstrap servers and write
+                         Kafka egress records to them (comma-separated host:port); without it
+                         they are topics of the embedded log
       --no-companions    do not start the processes of statefun-dev.json
       --signing-key FILE Ed25519 private key (PEM) that signs every request to function
                          endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
   -h, --help             this help
+
+Kafka ingresses and egresses: every topic of a Kafka ingress is a topic of the embedded log, read
+and routed exactly as from Kafka; records that functions send to a Kafka egress land in embedded
+topics of the same name. Write to an ingress topic with \`statefun produce <topic> --key K --json ..\`,
+read an egress topic with \`statefun consume <topic> [--follow]\`; the dashboard lists the topics
+with their record counts. With --kafka the topics live on that broker instead (egress records are
+forwarded to it at least once; the internal log and state stay embedded).
 
 Environment: CONTINUUM_ADMIN_TOKEN, and the per-partition limits described in statefun run --help
 (CONTINUUM_CHECKPOINT_MAX_RECORDS, CONTINUUM_MAX_OUTSTANDING_RECORDS, CONTINUUM_STATE_CACHE_ADDRESSES,
@@ -129,6 +142,8 @@ Options:
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `,
+  produce: PRODUCE_HELP,
+  consume: CONSUME_HELP,
   state: `statefun state get <namespace/type/id> [--admin URL]
 
 Prints the state of an address as the running runtime sees it.
@@ -164,6 +179,10 @@ export async function main(
         return await send(rest, out);
       case 'state':
         return await state(rest, out);
+      case 'produce':
+        return await produce(rest, out, adminFetch);
+      case 'consume':
+        return await consumeUntilSignal(rest, out);
       default:
         err(`statefun: unknown command "${command}"\n\n${USAGE}`);
         return 2;
@@ -225,6 +244,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     partitions: { type: 'string' },
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
+    kafka: { type: 'string' },
     'no-companions': { type: 'boolean' },
     'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
@@ -237,6 +257,7 @@ async function dev(args: string[], out: Out): Promise<number> {
   const logger = loggerFrom(values);
   const signingKey = values['signing-key'] ?? process.env.CONTINUUM_SIGNING_KEY_FILE;
   const requestSigner = signerFrom(typeof signingKey === 'string' ? signingKey : undefined, logger);
+  const kafkaBrokers = devKafkaBrokers(values.kafka);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile);
@@ -269,6 +290,7 @@ async function dev(args: string[], out: Out): Promise<number> {
       logger,
       tracerProvider: tracing,
       task: taskTuning(process.env),
+      kafka: kafkaBrokers === undefined ? undefined : { brokers: kafkaBrokers },
     });
   } catch (e) {
     await companions?.stop();
@@ -484,6 +506,20 @@ async function state(args: string[], out: Out): Promise<number> {
   const body = await adminFetch(values, `/v1/state/${target.split('/').map(encodeURIComponent).join('/')}`);
   out(JSON.stringify(body, null, 2) + '\n');
   return 0;
+}
+
+/** `statefun consume`; with --follow it runs until Ctrl-C. */
+async function consumeUntilSignal(args: string[], out: Out): Promise<number> {
+  const stop = new AbortController();
+  const done = (): void => stop.abort();
+  process.once('SIGINT', done);
+  process.once('SIGTERM', done);
+  try {
+    return await consume(args, out, adminFetch, stop.signal);
+  } finally {
+    process.off('SIGINT', done);
+    process.off('SIGTERM', done);
+  }
 }
 
 /** The OTLP tracer provider when an endpoint is configured; tracing is off otherwise. */
