@@ -241,7 +241,9 @@ describe('terminal failures: messages that can never succeed', () => {
         if (message.asString() === 'poison') throw new TerminalError('no such product: poison');
       },
     });
-    const p = createRequestReplyHandler([fn]).handle(request('example/orders', 'x', [], [str('ok'), str('poison')]));
+    const p = createRequestReplyHandler([fn]).handle(
+      request('example/orders', 'x', [], [str('ok'), str('poison')]),
+    );
     await expect(p).rejects.toMatchObject({ code: 'MESSAGE_REJECTED', retryable: false });
     await expect(p).rejects.toThrow(/rejected the message of invocation 2 of 2: no such product: poison/);
     expect(httpStatusOf(await p.catch((e: unknown) => e))).toBe(422);
