@@ -22,7 +22,9 @@ export type SdkErrorCode =
   /** The request targets a function type that this service does not serve. */
   | 'UNKNOWN_FUNCTION'
   /** A user function threw (or rejected) while handling an invocation. */
-  | 'FUNCTION_FAILED';
+  | 'FUNCTION_FAILED'
+  /** `ctx.reply` for a message that has no caller to answer. */
+  | 'NO_CALLER';
 
 /** Options of an {@link SdkError}. */
 export interface SdkErrorOptions {
