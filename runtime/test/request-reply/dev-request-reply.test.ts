@@ -9,13 +9,14 @@ import { Header } from '../../src/core/envelope.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { replyAddress } from '../../src/request-reply/reply-address.js';
-import { endpointDoc, readTopic, waitFor } from '../dev/support.js';
+import { endpointDoc, readTopic, serveOfficial, sf, waitFor, type LoopbackServer } from '../dev/support.js';
 
 const Add = jsonType('example/Add', z.object({ add: z.number().int() }));
 const Total = jsonType('example/Total', z.object({ total: z.number().int() }));
 
 describe('request-response in dev mode', () => {
   let service: ServerHandle;
+  let official: LoopbackServer;
   let dev: DevRuntime;
   let base: string;
   const invocations = new Map<string, number>();
@@ -49,8 +50,25 @@ describe('request-response in dev mode', () => {
       },
     });
     service = await serve({ functions: [counter, slow, twice], port: 0, logger: false });
+    const statefun = new sf.StateFun();
+    statefun.bind({
+      typename: 'official/greeter',
+      specs: [],
+      fn(context, message) {
+        // The official SDK answers whoever called: here, the waiting HTTP request.
+        context.send(
+          sf.messageBuilder({
+            typename: context.caller!.typename,
+            id: context.caller!.id,
+            value: `hello ${message.asString()}`,
+          }),
+        );
+      },
+    });
+    official = await serveOfficial(statefun);
     const module = [
       endpointDoc('example/*', service.port),
+      endpointDoc('official/*', official.port),
       [
         'kind: io.continuum.http.v1/ingress',
         'spec:',
@@ -73,9 +91,14 @@ describe('request-response in dev mode', () => {
   afterAll(async () => {
     await dev?.stop();
     await service?.close();
+    await official?.close();
   });
 
-  const post = (path: string, body: string, headers: Record<string, string> = {}): Promise<Response> =>
+  const post = (
+    path: string,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<Response> =>
     fetch(`${base}${path}`, {
       method: 'POST',
       body,
@@ -90,6 +113,19 @@ describe('request-response in dev mode', () => {
     expect(await res.json()).toEqual({ total: 2 });
     const again = await post('/v1/invoke/example/counter/a', '{"add":3}');
     expect(await again.json()).toEqual({ total: 5 });
+  });
+
+  it('an official StateFun SDK function answers through context.caller', async () => {
+    const res = await post(
+      '/v1/invoke/official/greeter/g?timeout=10s',
+      Buffer.from(types.string.serialize('Ada')),
+      {
+        'content-type': 'application/vnd.io.statefun.types/string',
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.io.statefun.types/string');
+    expect(types.string.deserialize(new Uint8Array(await res.arrayBuffer()))).toBe('hello Ada');
   });
 
   it('invokes once per idempotency key: a retry gets the same reply', async () => {
