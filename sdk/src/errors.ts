@@ -24,7 +24,11 @@ export type SdkErrorCode =
   /** A user function threw (or rejected) while handling an invocation. */
   | 'FUNCTION_FAILED'
   /** `ctx.reply` for a message that has no caller to answer. */
-  | 'NO_CALLER';
+  | 'NO_CALLER'
+  /** The client's request got no reply within its timeout (the reply can be fetched later). */
+  | 'REPLY_TIMEOUT'
+  /** The request-response ingress refused or failed a request (status and reason in the error). */
+  | 'INVOKE_FAILED';
 
 /** Options of an {@link SdkError}. */
 export interface SdkErrorOptions {

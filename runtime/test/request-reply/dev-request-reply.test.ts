@@ -3,7 +3,17 @@
 // idempotency key invokes once, a second reply is dead-lettered, and bad requests say what is wrong.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { jsonType, serve, statefulFunction, valueSpec, types, type ServerHandle } from '@continuum/sdk';
+import {
+  createClient,
+  InvokeError,
+  ReplyTimeoutError,
+  jsonType,
+  serve,
+  statefulFunction,
+  valueSpec,
+  types,
+  type ServerHandle,
+} from '@continuum/sdk';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { Header } from '../../src/core/envelope.js';
 import { silentLogger } from '../../src/logger.js';
@@ -195,6 +205,45 @@ describe('request-response in dev mode', () => {
     // A new request id to the same address is invoked as usual.
     await dev.runtime.send([{ ...message, caller: replyAddress('another-request') }]);
     await waitFor(() => invocations.get('dup') === 2, 'the new request to be invoked');
+  });
+
+  it('the SDK client returns the typed reply, a timeout error with the results location, and 4xx reasons', async () => {
+    const client = createClient({ url: base, token: 's3cret' });
+    const total = await client.invoke(
+      'example/counter',
+      'client',
+      { value: { add: 5 }, valueType: Add },
+      { replyType: Total, idempotencyKey: 'client-1', timeoutMs: 10_000 },
+    );
+    expect(total).toEqual({ total: 5 });
+    const again = await client.invoke(
+      { typename: 'example/counter' },
+      'client',
+      { value: { add: 5 }, valueType: Add },
+      { replyType: Total, idempotencyKey: 'client-1' },
+    );
+    expect(again).toEqual({ total: 5 });
+    const wrongType = await client
+      .invoke('example/counter', 'client', { value: { add: 0 }, valueType: Add }, { replyType: Add })
+      .catch((err: unknown) => err);
+    expect(wrongType).toMatchObject({ code: 'TYPE_MISMATCH' });
+    const timedOut = await client
+      .invoke('example/slow', 'c-slow', 'x', { timeoutMs: 100 })
+      .catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(ReplyTimeoutError);
+    const { requestId, location } = timedOut as ReplyTimeoutError;
+    expect(location).toBe(`${base}/v1/invoke/results/${requestId}`);
+    expect(await client.result(requestId)).toBeUndefined();
+    await waitFor(() => gates.has('c-slow'), 'the slow function to be invoked');
+    gates.get('c-slow')!();
+    let late: string | undefined;
+    await waitFor(async () => (late = await client.result(requestId)) !== undefined, 'the late reply');
+    expect(late).toBe('late');
+    const refused = await createClient({ url: base, token: 'wrong' })
+      .invoke('example/counter', 'client', { value: { add: 1 }, valueType: Add })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InvokeError);
+    expect(refused).toMatchObject({ status: 401, reason: 'UNAUTHORIZED', retryable: false });
   });
 
   it('refuses bad requests with a code and a reason, invoking nothing', async () => {
