@@ -186,6 +186,7 @@ export async function startServers(
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
         membership: opts.membership,
         clientLoad: () => client.load,
+        pendingRequests: (max) => assembly.replies.pending.list(max),
         logger,
       });
       listening.push({ name: 'admin', server });

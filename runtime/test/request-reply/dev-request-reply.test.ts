@@ -93,6 +93,7 @@ describe('request-response in dev mode', () => {
       module: parseModule(module, 'request-reply.yaml'),
       logger: silentLogger,
       partitions: 2,
+      adminPort: 0,
     });
     const server = dev.servers.find((s) => s.name === 'http ingress example/requests')!;
     base = `http://127.0.0.1:${server.port}`;
@@ -244,6 +245,38 @@ describe('request-response in dev mode', () => {
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(InvokeError);
     expect(refused).toMatchObject({ status: 401, reason: 'UNAUTHORIZED', retryable: false });
+  });
+
+  it('the admin API lists waiting requests, and /metrics counts requests by outcome', async () => {
+    const admin = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'admin')!.port}`;
+    const waiting = post('/v1/invoke/example/slow/listed?timeout=30s', 'x', {
+      'content-type': 'text/plain',
+      'idempotency-key': 'listed-1',
+    });
+    await waitFor(() => gates.has('listed'), 'the slow function to be invoked');
+    const listed = (await (await fetch(`${admin}/v1/requests/pending`)).json()) as {
+      requests: { target: string; ingress: string; idempotencyKey?: string }[];
+    };
+    expect(listed.requests).toEqual([
+      expect.objectContaining({
+        target: 'example/slow/listed',
+        ingress: 'example/requests',
+        idempotencyKey: 'listed-1',
+      }),
+    ]);
+    const during = await (await fetch(`${admin}/metrics`)).text();
+    expect(during).toMatch(/^continuum_http_requests_pending 1$/mu);
+    gates.get('listed')!();
+    expect((await waiting).status).toBe(200);
+    const after = await (await fetch(`${admin}/metrics`)).text();
+    expect(after).toMatch(/^continuum_http_requests_pending 0$/mu);
+    expect(after).toMatch(
+      /^continuum_http_requests_total\{ingress="example\/requests",outcome="reply"\} [1-9]/mu,
+    );
+    expect(after).toMatch(
+      /^continuum_http_request_duration_seconds_count\{ingress="example\/requests",outcome="reply"\} [1-9]/mu,
+    );
+    expect(after).toMatch(/^continuum_replies_total\{result="stored"\} [1-9]/mu);
   });
 
   it('refuses bad requests with a code and a reason, invoking nothing', async () => {
