@@ -16,6 +16,10 @@ import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import { startPlaygroundEgress } from './playground/playground-egress.js';
 import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
+import { inProcessReplyObserver, ReplyFeed } from './request-reply/reply-feed.js';
+import { MemoryReplyStore, type ReplyStore } from './request-reply/reply-store.js';
+import { RequestMetrics } from './request-reply/request-metrics.js';
+import { PendingRequests, startRequestServer } from './request-reply/request-server.js';
 import { Runtime } from './runtime.js';
 import type { StateStore } from './state/state-store.js';
 import { Tracing } from './tracing/tracing.js';
@@ -38,6 +42,8 @@ export interface AssemblyOptions {
   lagCacheMs?: number | undefined;
   /** Signs every request to function endpoints; unsigned when absent. */
   requestSigner?: RequestSigner | undefined;
+  /** Where request-response keeps requests and replies; in this process's memory when undefined. */
+  replyStore?: ReplyStore | undefined;
 }
 
 export interface Assembly {
@@ -47,6 +53,8 @@ export interface Assembly {
   client: HttpFunctionClient;
   functions: FunctionRouter;
   deadLetterTopic: string;
+  /** Request-response: the store, the feed that fills it, the waiting requests and their metrics. */
+  replies: { store: ReplyStore; feed: ReplyFeed; pending: PendingRequests; metrics: RequestMetrics };
 }
 
 export function assembleRuntime(opts: AssemblyOptions): Assembly {
@@ -72,6 +80,17 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     ...metrics.clientCallbacks(),
     ...(opts.requestSigner === undefined ? {} : { signer: opts.requestSigner }),
   });
+  const replyStore = opts.replyStore ?? new MemoryReplyStore();
+  const pending = new PendingRequests(replyStore);
+  const requestMetrics = new RequestMetrics(metrics.registry, () => pending.size);
+  const replyFeed = new ReplyFeed({
+    store: replyStore,
+    deadLetterTopic,
+    append: (records) => log.append(records),
+    logger,
+    onResult: (_reply, result) => requestMetrics.replyStored(result),
+  });
+  const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
   const runtime = new Runtime({
     log,
     store: opts.store,
@@ -81,10 +100,23 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     task: opts.task,
     hooks: opts.hooks,
     logger,
-    observer: combineObservers(metrics.observer, tracing?.observer),
+    observer: combineObservers(
+      metrics.observer,
+      tracing?.observer,
+      // Dev mode runs every partition here: committed checkpoints hand their replies over directly.
+      opts.mode === 'dev' ? inProcessReplyObserver(replyFeed, repliesTopic, logger) : undefined,
+    ),
     watermarkGroups: watermarkGroupsOf(module),
   });
-  return { runtime, metrics, tracing, client, functions, deadLetterTopic };
+  return {
+    runtime,
+    metrics,
+    tracing,
+    client,
+    functions,
+    deadLetterTopic,
+    replies: { store: replyStore, feed: replyFeed, pending, metrics: requestMetrics },
+  };
 }
 
 export interface ServerOptions {
@@ -129,6 +161,19 @@ export async function startServers(
       });
       listening.push({ name: 'playground ingress', server });
     }
+    for (const ingress of module.httpIngresses ?? []) {
+      const server = await startRequestServer({
+        config: ingress,
+        host,
+        functions,
+        send: (m) => runtime.send(m, `http:${ingress.id}`),
+        store: assembly.replies.store,
+        pending: assembly.replies.pending,
+        observer: assembly.replies.metrics,
+        logger,
+      });
+      listening.push({ name: `http ingress ${ingress.id}`, server });
+    }
     for (const egress of module.playgroundEgresses) {
       const server = await startPlaygroundEgress({
         port: egress.port,
@@ -154,6 +199,7 @@ export async function startServers(
         membership: opts.membership,
         topics: opts.topics,
         clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
+        pendingRequests: (max) => assembly.replies.pending.list(max),
         logger,
       });
       listening.push({ name: 'admin', server });

@@ -16,6 +16,8 @@ import type { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
+import { RedisReplyStore } from './request-reply/redis-reply-store.js';
+import { KafkaReplyFeed } from './request-reply/reply-feed.js';
 import { RedisStateStore } from './state/redis-state-store.js';
 import type { RequestSigner } from './transport/request-signer.js';
 
@@ -106,6 +108,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const { module, logger } = opts;
   const groupId = opts.groupId ?? 'continuum-runtime';
   const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
+  const requestReply = (module.httpIngresses ?? []).length > 0;
   const brokers = moduleBrokers(module, opts.kafka.brokers);
   const connection: KafkaConnection = { ...opts.kafka, brokers };
   for (const c of [...module.kafkaIngresses, ...module.kafkaEgresses]) {
@@ -126,7 +130,10 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     groupId,
     internalTopic: opts.internalTopic,
     partitions: opts.partitions,
-    ensureTopics: [{ topic: deadLetterTopic, partitions: 1 }],
+    ensureTopics: [
+      { topic: deadLetterTopic, partitions: 1 },
+      ...(requestReply ? [{ topic: repliesTopic, partitions: opts.partitions ?? 8 }] : []),
+    ],
     sessionTimeoutMs: opts.sessionTimeoutMs,
     commitLingerMs: opts.commitLingerMs,
     transactionTimeoutMs: opts.transactionTimeoutMs,
@@ -144,7 +151,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   // failed reconnect, outside the JSON log; the store's own calls report their failures.
   redis.on('error', redisErrorLogger(logger));
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
-  const assemblyOptions = { ...opts, mode: 'production' as const, log, store };
+  const replyStore = new RedisReplyStore({ redis, keyPrefix: opts.keyPrefix, logger });
+  const assemblyOptions = { ...opts, mode: 'production' as const, log, store, replyStore };
   const assembly = assembleRuntime(assemblyOptions);
   const { runtime, metrics, tracing, client } = assembly;
   const kafka = createKafka(connection, logger);
@@ -173,8 +181,11 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     logger,
   });
   const listening: { name: string; server: ListeningServer }[] = [];
+  let replyFeed: KafkaReplyFeed | undefined;
   const stop = async (): Promise<void> => {
     await Promise.all(listening.splice(0).map(({ server }) => server.close()));
+    await replyFeed?.stop();
+    await replyStore.close();
     for (const i of ingresses.splice(0)) await i.stop();
     logger.info('stopping: the Kafka ingresses have stopped');
     await membership.close();
@@ -209,6 +220,20 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       await i.start();
       ingressIds.set(i, ingress.id);
       ingresses.push(i);
+    }
+    if (requestReply) {
+      // Replies are stored (and announced) by whichever process reads their partition of the
+      // replies topic; the announcement channel is subscribed before any request is taken.
+      await replyStore.ready();
+      replyFeed = new KafkaReplyFeed({
+        kafka,
+        groupId: `${groupId}-replies`,
+        topic: repliesTopic,
+        feed: assembly.replies.feed,
+        logger: logger.child({ component: 'replies' }),
+        sessionTimeoutMs: opts.sessionTimeoutMs,
+      });
+      await replyFeed.start();
     }
     listening.push(
       ...(await startServers(assembly, {

@@ -28,7 +28,13 @@ export type SdkErrorCode =
    * or the message is not a valid value of the type the function reads it as. The runtime does not
    * retry it: the message becomes a dead letter and the address goes on with its next message.
    */
-  | 'MESSAGE_REJECTED';
+  | 'MESSAGE_REJECTED'
+  /** `ctx.reply` for a message that has no caller to answer. */
+  | 'NO_CALLER'
+  /** The client's request got no reply within its timeout (the reply can be fetched later). */
+  | 'REPLY_TIMEOUT'
+  /** The request-response ingress refused or failed a request (status and reason in the error). */
+  | 'INVOKE_FAILED';
 
 /** Options of an {@link SdkError}. */
 export interface SdkErrorOptions {

@@ -1,6 +1,8 @@
 // `@continuum/sdk`: the public API for writing, serving and testing stateful functions. Every export is named here.
 export { address } from './address.js';
 export type { Address } from './address.js';
+export { createClient, InvokeError, ReplyTimeoutError } from './client.js';
+export type { Client, ClientOptions, InvokeMessage, InvokeOptions } from './client.js';
 export type { Context, NoSpecs, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
 export { ProtocolError, SdkError, TerminalError } from './errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';

@@ -2,6 +2,7 @@
 // Prometheus `/metrics`, the dashboard, and the admin API (partitions, state and delayed messages
 // of an address, sending messages, dead letters and their replay). When a token is configured,
 // everything but the probes and the dashboard's static files needs `Authorization: Bearer <token>`.
+import type { PendingRequest } from '../request-reply/request-server.js';
 import { timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -48,6 +49,8 @@ export interface AdminServerOptions {
   mode?: 'dev' | 'production' | undefined;
   /** In-flight and queued calls of the function client, in total and per endpoint with calls. */
   clientLoad?: (() => ClientLoad) | undefined;
+  /** Requests of the request-response ingress waiting in this process (at most `max`). */
+  pendingRequests?: ((max: number) => readonly PendingRequest[]) | undefined;
   /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
   membership?: Membership | undefined;
   /** Dev mode: the module's Kafka topics (`/v1/topics`); absent in production. */
@@ -302,6 +305,23 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   });
 
   app.get('/v1/cluster', cluster);
+
+  app.get<{ Querystring: { limit?: string } }>('/v1/requests/pending', (req, reply) => {
+    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
+      return reply
+        .code(400)
+        .send({ error: `limit must be a whole number from 1 to 10000, got ${req.query.limit}` });
+    }
+    const pending = opts.pendingRequests?.(limit) ?? [];
+    return {
+      requests: pending.map((p) => ({
+        ...p,
+        since: new Date(p.since).toISOString(),
+        timeoutAt: new Date(p.timeoutAt).toISOString(),
+      })),
+    };
+  });
 
   app.get('/v1/partitions', async () => ({
     instance,

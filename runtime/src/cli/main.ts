@@ -107,7 +107,8 @@ CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTIN
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_REPLIES_TOPIC (replies to
+requests of an io.continuum.http.v1/ingress, default continuum-replies), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
@@ -362,6 +363,7 @@ async function run(args: string[], out: Out): Promise<number> {
       ...taskTuning(process.env),
       checkpointIntervalMs: config.checkpointIntervalMs,
       deadLetterTopic: config.deadLetterTopic,
+      repliesTopic: config.repliesTopic,
     },
     hooks: crashHooks(process.env),
     tracerProvider: tracing,
@@ -404,7 +406,7 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
         onWarning: (w) => warnings.push(formatIssue(w)),
       });
       out(
-        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length} ingress(es), ` +
+        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length + (m.httpIngresses ?? []).length} ingress(es), ` +
           `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
       );
       for (const w of warnings) out(`  warning: ${w}\n`);

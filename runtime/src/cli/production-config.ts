@@ -31,6 +31,8 @@ export interface ProductionConfig {
   fetchMaxWaitMs: number;
   internalTopic: string;
   deadLetterTopic: string;
+  /** Where replies to waiting HTTP requests are committed. */
+  repliesTopic: string;
   redisKeyPrefix: string;
   sessionTimeoutMs: number;
 }
@@ -80,6 +82,7 @@ const schema = z.object({
   fetchMaxWaitMs: intText('fetch max wait', 0, 10_000).default(DEFAULT_FETCH_MAX_WAIT_MS),
   internalTopic: z.string().min(1).default('continuum-internal'),
   deadLetterTopic: z.string().min(1).default('continuum-dead-letters'),
+  repliesTopic: z.string().min(1).default('continuum-replies'),
   redisKeyPrefix: z
     .string()
     .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
@@ -145,6 +148,7 @@ export function productionConfig(
     fetchMaxWaitMs: env.CONTINUUM_FETCH_MAX_WAIT_MS,
     internalTopic: env.CONTINUUM_INTERNAL_TOPIC,
     deadLetterTopic: env.CONTINUUM_DEAD_LETTER_TOPIC,
+    repliesTopic: env.CONTINUUM_REPLIES_TOPIC,
     redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
     sessionTimeoutMs: env.CONTINUUM_KAFKA_SESSION_TIMEOUT_MS,
     ssl: env.CONTINUUM_KAFKA_SSL,
@@ -208,6 +212,7 @@ export function productionConfig(
     fetchMaxWaitMs: c.fetchMaxWaitMs,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,
+    repliesTopic: c.repliesTopic,
     redisKeyPrefix: c.redisKeyPrefix,
     sessionTimeoutMs: c.sessionTimeoutMs,
   };
