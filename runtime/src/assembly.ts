@@ -140,7 +140,7 @@ export async function startServers(
         mode: opts.mode,
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
         membership: opts.membership,
-        clientLoad: () => client.load,
+        clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
         logger,
       });
       listening.push({ name: 'admin', server });

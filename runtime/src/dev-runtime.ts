@@ -56,7 +56,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     tasks: () => runtime.runningTasks(),
     recovering: () => runtime.restarting,
     ready: () => runtime.ready,
-    clientLoad: () => client.load,
+    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
     endOffsets: (partitions) =>
       Promise.resolve(new Map(partitions.map((p) => [p, log.endOffset(log.internalTopic, p)]))),
   });

@@ -125,7 +125,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     tasks: () => runtime.runningTasks(),
     recovering: () => runtime.restarting,
     ready: () => runtime.ready,
-    clientLoad: () => client.load,
+    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
     endOffsets: async () => {
       // High watermarks: records written to the internal topic, committed or still in a transaction.
       const offsets = await admin.fetchTopicOffsets(log.internalTopic);

@@ -2,7 +2,7 @@
 export { address } from './address.js';
 export type { Address } from './address.js';
 export type { Context, NoSpecs, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
-export { ProtocolError, SdkError } from './errors.js';
+export { ProtocolError, SdkError, TerminalError } from './errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';
 export { DEFAULT_BODY_LIMIT, serve, statefulFunctionsPlugin } from './fastify-plugin.js';
 export type { ServeOptions, ServerHandle, StatefulFunctionsPluginOptions } from './fastify-plugin.js';

@@ -26,6 +26,7 @@ import {
 } from '../cluster/membership.js';
 import { describeValue } from './describe-value.js';
 import { buildOverview } from './overview.js';
+import type { ClientLoad } from './overview.js';
 
 export interface AdminServerOptions {
   runtime: Runtime;
@@ -44,8 +45,8 @@ export interface AdminServerOptions {
   instance?: string | undefined;
   /** Shown on the dashboard. @defaultValue 'dev' */
   mode?: 'dev' | 'production' | undefined;
-  /** In-flight and queued calls of the function client. */
-  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  /** In-flight and queued calls of the function client, in total and per endpoint with calls. */
+  clientLoad?: (() => ClientLoad) | undefined;
   /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
   membership?: Membership | undefined;
   logger?: Logger | undefined;

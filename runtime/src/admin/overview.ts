@@ -9,6 +9,14 @@ import type {
 } from '../metrics/runtime-metrics.js';
 import type { ClusterView } from '../cluster/membership.js';
 import type { DeadLetters, DeadLetterView } from './dead-letters.js';
+import type { BulkheadLoad } from '../transport/bulkheads.js';
+
+/** The function client's load: in total, and per endpoint URL with calls running or waiting. */
+export interface ClientLoad {
+  inFlight: number;
+  queued: number;
+  endpoints?: BulkheadLoad[] | undefined;
+}
 
 /** What `GET /v1/overview` returns. */
 export interface Overview {
@@ -38,7 +46,7 @@ export interface Overview {
   partitions: PartitionFigures[];
   deadLetters: { topic: string; total: number; byCode: Record<string, number>; recent: DeadLetterView[] };
   stateCache: { hits: number; misses: number; hitRate: number | undefined };
-  client: { inFlight: number; queued: number };
+  client: { inFlight: number; queued: number; endpoints: BulkheadLoad[] };
   memory: { rssBytes: number; heapUsedBytes: number };
   /** Every runtime process of the deployment and the partitions each owns; undefined if unknown. */
   cluster: ClusterView | undefined;
@@ -50,7 +58,7 @@ export interface OverviewSources {
   metrics: RuntimeMetrics;
   deadLetters: DeadLetters;
   ready: () => boolean;
-  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  clientLoad?: (() => ClientLoad) | undefined;
   cluster?: (() => Promise<ClusterView>) | undefined;
 }
 
@@ -93,12 +101,10 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     );
   }
   const failingNow = current !== undefined && current.failures > 0;
-  for (const e of endpoints) {
-    if (e.lastError === undefined) continue;
-    const recent = Date.now() - Date.parse(e.lastError.at) < 60_000;
-    if (recent)
-      problems.push(`calls to ${e.url} are failing (${e.lastError.code}); last: ${e.lastError.message}`);
-  }
+  const load = s.clientLoad?.();
+  // Failed attempts show at once (not only once a call gives up), and so do endpoints whose calls
+  // wait behind their bulkhead or get no answer.
+  problems.push(...metrics.endpointHealth.problems(load?.endpoints ?? []));
   const recentDead = history.slice(-30).reduce((n, p) => n + p.deadLetters, 0);
   if (recentDead > 0)
     problems.push(`dead letters are being written (see Dead letters for codes and reasons)`);
@@ -141,7 +147,11 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
       misses: counts.cacheMisses,
       hitRate: lookups === 0 ? undefined : counts.cacheHits / lookups,
     },
-    client: s.clientLoad?.() ?? { inFlight: 0, queued: 0 },
+    client: {
+      inFlight: load?.inFlight ?? 0,
+      queued: load?.queued ?? 0,
+      endpoints: load?.endpoints ?? [],
+    },
     memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     cluster,
   };

@@ -24,7 +24,7 @@ import { ContinuumError } from '../errors.js';
 import type { CommittedPosition, LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
-import type { FunctionClient } from '../transport/function-client.js';
+import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
 import {
   argumentBytes,
@@ -167,6 +167,8 @@ export interface TaskStats {
   invocations: number;
   batches: number;
   retriedBatches: number;
+  /** Batches sent again one message at a time because one message may have failed them. */
+  splitBatches: number;
   deadLetters: number;
   checkpoints: number;
   lastCheckpointMs: number;
@@ -188,6 +190,8 @@ interface Entry {
   dead?: { code: string; reason: string } | undefined;
   /** The partition watermark when the record was read (-Infinity: none). */
   watermark: number;
+  /** Sent in a batch of its own: a batch it was part of failed in a way one message may cause. */
+  solo?: boolean | undefined;
 }
 
 interface Slot {
@@ -231,6 +235,7 @@ export class PartitionTask {
     invocations: 0,
     batches: 0,
     retriedBatches: 0,
+    splitBatches: 0,
     deadLetters: 0,
     checkpoints: 0,
     lastCheckpointMs: 0,
@@ -739,7 +744,12 @@ export class PartitionTask {
       this.updateFlow();
       return;
     }
-    const max = slot.target.maxBatch > 0 ? slot.target.maxBatch : Number.MAX_SAFE_INTEGER;
+    const max =
+      slot.mailbox[0]!.solo === true
+        ? 1
+        : slot.target.maxBatch > 0
+          ? slot.target.maxBatch
+          : Number.MAX_SAFE_INTEGER;
     let n = 0;
     while (n < slot.mailbox.length && n < max && slot.mailbox[n]!.dead === undefined) n++;
     const batch = slot.mailbox.splice(0, n);
@@ -875,6 +885,18 @@ export class PartitionTask {
         if (!this.stopped) this.send(slot, batch, round);
       }, this.cfg.overloadBackoffMs);
       this.retryTimers.add(t);
+      return;
+    }
+    if (batch.length > 1 && err instanceof FunctionCallError && err.perMessage) {
+      // One message may be at fault (the function rejected it, or the batch is too large): send
+      // them one by one, so only the messages that fail alone become dead letters.
+      this.stats.splitBatches++;
+      slot.inFlight = undefined;
+      slot.abort = undefined;
+      for (const e of batch) e.solo = true;
+      slot.mailbox.unshift(...batch);
+      this.checkBlocked(slot);
+      this.dispatch(slot);
       return;
     }
     const code = err instanceof ContinuumError ? err.code : 'FUNCTION_CALL_FAILED';

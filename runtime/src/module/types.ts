@@ -45,6 +45,11 @@ export interface HttpEndpointConfig {
   urlPathTemplate: string;
   /** Backlog bound per address; <= 0 means unbounded. Default 1000. */
   maxNumBatchRequests: number;
+  /**
+   * Calls to this endpoint running at once (its bulkhead), per endpoint URL; undefined: the
+   * runtime's default. A Continuum extension that StateFun does not know.
+   */
+  maxConcurrentCalls?: number | undefined;
   transport: TransportConfig;
   source: ComponentSource;
 }
