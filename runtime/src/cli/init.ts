@@ -361,7 +361,7 @@ checkout, run \`npm run build\` there and \`npm install\` here again. Nothing el
 With \`npm run dev\` running, in another terminal:
 
 \`\`\`sh
-curl -X PUT -H 'Content-Type: application/vnd.${ns}/GreetRequest' -d '{"name":"Alice"}' localhost:${o.ingressPort}/${ns}/greeter/alice
+curl -X PUT -H 'Content-Type: application/vnd.${ns}/GreetRequest' -d '{"name":"Alice"}' localhost:${o.ingressPort}/${ns}/greeter/alice; echo
 curl 'localhost:${o.egressPort}/greetings?wait=5s'; echo      # Hello Alice! Welcome.
 npx statefun send ${ns}/greeter/alice --json '{"name":"Alice"}' --type ${ns}/GreetRequest
 curl 'localhost:${o.egressPort}/greetings?wait=5s'; echo      # Hello Alice! Nice to see you again (visit #2).
