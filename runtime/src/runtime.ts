@@ -163,6 +163,11 @@ export class Runtime {
       .sort((a, b) => a - b);
   }
 
+  /** True when an endpoint of the module serves `functionType` (`namespace/name`). */
+  serves(functionType: string): boolean {
+    return this.opts.functions.resolve(functionType) !== undefined;
+  }
+
   /** The log this runtime runs on (the admin API reads the dead-letter topic through it). */
   get messageLog(): Log {
     return this.opts.log;

@@ -101,6 +101,11 @@ const sendBody = z.object({
   value: z.string().optional(),
   /** Base64 value bytes (binary payloads). */
   valueBase64: z.string().optional(),
+  /**
+   * Refuse (404) a target whose function type no endpoint serves, as the playground ingress does;
+   * without it such a message is accepted and dead-lettered with UNKNOWN_FUNCTION.
+   */
+  requireEndpoint: z.boolean().optional(),
 });
 
 const deadLetterQuery = z.object({
@@ -338,6 +343,11 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     } catch (err) {
       return reply.code(400).send({ error: (err as Error).message });
     }
+    const functionType = `${target.namespace}/${target.type}`;
+    if (parsed.data.requireEndpoint === true && !runtime.serves(functionType))
+      return reply
+        .code(404)
+        .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
     const value =
       parsed.data.valueBase64 !== undefined
         ? new Uint8Array(Buffer.from(parsed.data.valueBase64, 'base64'))
@@ -435,7 +445,12 @@ function badRequest(reply: FastifyReply, error: z.ZodError): FastifyReply {
 }
 
 function render(v: StoredValue): Record<string, unknown> {
-  return { typename: v.typename, ...describeValue(v.typename, v.value), expiresAt: v.expiresAt };
+  return {
+    typename: v.typename,
+    ...describeValue(v.typename, v.value),
+    expiresAt: isoOrNull(v.expiresAt) ?? undefined,
+    expiresAtMs: v.expiresAt,
+  };
 }
 
 /** Processing-time delayed messages first (soonest first), then event-time timers by time. */
@@ -480,6 +495,7 @@ function renderTimer(
     kind: 'processing-time',
     ...common,
     fireAt: new Date(t.fireAt).toISOString(),
+    fireAtMs: t.fireAt,
     dueInMs: Math.max(0, t.fireAt - now),
     ...value,
   };

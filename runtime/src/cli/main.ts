@@ -1,5 +1,6 @@
-// The `statefun` command line: dev (embedded runtime), run (production), validate, send, state.
-import { existsSync } from 'node:fs';
+// The `statefun` command line: init (a new function service), dev (embedded runtime), run
+// (production), validate, send, state.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TracerProvider } from '@opentelemetry/api';
@@ -12,6 +13,7 @@ import type { ModuleConfig } from '../module/types.js';
 import { redactText } from '../redact.js';
 import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
 import { companionPidFile, readCompanions, startCompanions } from './companions.js';
+import { INIT_HELP, init } from './init.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
 
@@ -22,6 +24,7 @@ const USAGE = `statefun — run stateful functions (StateFun 3.x compatible)
 Usage: statefun <command> [options]
 
 Commands:
+  init      Create a function service project (TypeScript SDK, tests, module.yaml)
   dev       Run the runtime on the embedded log and state store (development)
   run       Run the runtime on Kafka and Redis (production)
   validate  Check module.yaml files and explain every problem
@@ -30,22 +33,35 @@ Commands:
   produce   Write a record to a Kafka ingress topic of a module in dev mode
   consume   Print the records of a Kafka (egress) topic of a module in dev mode
 
-Run 'statefun <command> --help' for the options of a command.
+Run 'statefun help <command>' (or 'statefun <command> --help') for the options of a command,
+'statefun --version' for the version.
 `;
 
 const HELP: Record<string, string> = {
   dev: `statefun dev [options]
 
-Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
-uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
-(the example function services). Companions end with the runtime, even after kill -9; the data
-directory's companions.pid lets the next start stop any that were left over.
+Runs the runtime with the embedded (in-process, file-backed) log and state store, on
+./module.yaml or the module given with -m. It prints the warnings 'statefun validate' would
+(likely typos, ignored keys), then starts the servers the module declares (playground ingress and
+egress) and the admin API.
+
+Companions: when a statefun-dev.json lies next to the module file (with or without -m), the
+processes it lists are started first, in order, in that file's directory, and stopped with the
+runtime; their output is logged with their name. Typically your function service:
+  {"processes": [{"name": "functions", "command": ["node", "dist/main.js"],
+                  "env": {"PORT": "8000", "HOST": "127.0.0.1"}, "waitForPort": 8000}]}
+"command" is the program and its arguments (no shell); "env" is added to the environment;
+with "waitForPort" the runtime starts once that port on 127.0.0.1 accepts connections (up to
+30 s). A companion that exits is logged, not restarted. Companions end with the runtime, even
+after kill -9; the data directory's companions.pid lets the next start stop any that were left over.
 
 Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)
       --data-dir DIR     where log and state are kept (default: .data/dev next to the module)
       --partitions N     partitions of the internal log (default 4; fixed per data directory)
       --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
+      --host ADDR        interface the playground and admin servers bind to (default 127.0.0.1;
+                         0.0.0.0 to reach them from a container or another machine)
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
       --kafka BROKERS    read the Kafka ingress topics from these bootstrap servers and write
@@ -130,7 +146,8 @@ Options:
 `,
   send: `statefun send <namespace/type/id> [value options] [--admin URL]
 
-Sends one message to a function through a running runtime's admin API.
+Sends one message to a function through a running runtime's admin API. Like the playground
+ingress, it refuses (exit code 1) a function type that no endpoint of the module serves.
 
 Value options (one of):
       --string TEXT      io.statefun.types/string, wrapper-encoded as the SDKs expect
@@ -145,9 +162,12 @@ Options:
 `,
   produce: PRODUCE_HELP,
   consume: CONSUME_HELP,
+  init: INIT_HELP,
   state: `statefun state get <namespace/type/id> [--admin URL]
 
-Prints the state of an address as the running runtime sees it.
+Prints the state of an address as the running runtime sees it, as JSON: each state value with
+its typename, decoded value (primitives, JSON) and base64 bytes, expiry time if any; the pending
+delayed messages; times are ISO 8601 (with epoch milliseconds beside in the *Ms fields).
 
 Options:
       --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
@@ -167,9 +187,29 @@ export async function main(
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
         out(USAGE);
         return command === undefined ? 1 : 0;
+      case 'help': {
+        const [topic] = rest;
+        if (topic === undefined) {
+          out(USAGE);
+          return 0;
+        }
+        const text = HELP[topic];
+        if (text === undefined) {
+          err(`statefun help: unknown command "${topic}"\n\n${USAGE}`);
+          return 2;
+        }
+        out(text);
+        return 0;
+      }
+      case '-v':
+      case '--version':
+      case 'version':
+        out(`statefun ${version()}\n`);
+        return 0;
+      case 'init':
+        return init(rest, out);
       case 'dev':
         return await dev(rest, out);
       case 'run':
@@ -194,8 +234,17 @@ export async function main(
   }
 }
 
+/** Usage errors name what was wrong; the caller prefixes `statefun <command>: `. */
 function usage(message: string): ContinuumError {
   return new ContinuumError('USAGE', message);
+}
+
+/** The version of the runtime package this command belongs to. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -229,9 +278,10 @@ function loggerFrom(values: Values): Logger {
   return createLogger({ format, level: level as LogLevel });
 }
 
-async function loadOrExplain(file: string): Promise<ModuleConfig> {
+async function loadOrExplain(file: string, logger?: Logger): Promise<ModuleConfig> {
   try {
-    return await loadModule(file);
+    // The warnings `statefun validate` prints, at start.
+    return await loadModule(file, { onWarning: (w) => logger?.warn(formatIssue(w)) });
   } catch (e) {
     if (e instanceof ModuleError) throw new ContinuumError('MODULE_INVALID', `${e.message}`);
     throw e;
@@ -244,6 +294,7 @@ async function dev(args: string[], out: Out): Promise<number> {
     'data-dir': { type: 'string' },
     partitions: { type: 'string' },
     'admin-port': { type: 'string' },
+    host: { type: 'string' },
     'otlp-endpoint': { type: 'string' },
     kafka: { type: 'string' },
     'no-companions': { type: 'boolean' },
@@ -261,7 +312,9 @@ async function dev(args: string[], out: Out): Promise<number> {
   const kafkaBrokers = devKafkaBrokers(values.kafka);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
-  const module = await loadOrExplain(moduleFile);
+  const module = await loadOrExplain(moduleFile, logger);
+  const host = typeof values.host === 'string' ? values.host.trim() : '127.0.0.1';
+  if (host === '') throw usage('--host needs an address such as 127.0.0.1 or 0.0.0.0');
   const dataDir = resolve(
     typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'),
   );
@@ -286,6 +339,7 @@ async function dev(args: string[], out: Out): Promise<number> {
       dataDir,
       partitions,
       adminPort,
+      host,
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
       requestSigner,
       logger,
@@ -299,10 +353,11 @@ async function dev(args: string[], out: Out): Promise<number> {
     throw e;
   }
   logger.info('statefun dev is running', { module: moduleFile, dataDir });
-  for (const s of dev.servers) logger.info(`${s.name} listening on http://127.0.0.1:${s.port}`);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  for (const s of dev.servers) logger.info(`${s.name} listening on http://${shown}:${s.port}`);
   const devAdmin = dev.servers.find((s) => s.name === 'admin');
   if (devAdmin !== undefined)
-    logger.info(`dashboard on http://127.0.0.1:${devAdmin.port}/dashboard/ (metrics on /metrics)`);
+    logger.info(`dashboard on http://${shown}:${devAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
   logger.info('stopping: committing the last checkpoint');
   await dev.stop();
@@ -336,7 +391,7 @@ async function run(args: string[], out: Out): Promise<number> {
   const requestSigner = signerFrom(config.signingKeyFile, logger);
   if (config.adminToken === undefined)
     logger.warn('the admin API is open (--admin-insecure): anyone who reaches its port can use it');
-  const module = await loadOrExplain(config.module);
+  const module = await loadOrExplain(config.module, logger);
   const tracing = await tracingFrom(values, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
   const prod = await startProdRuntime({
@@ -395,7 +450,7 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
     out(HELP.validate!);
     return 0;
   }
-  if (positionals.length === 0) throw usage('statefun validate needs at least one module file');
+  if (positionals.length === 0) throw usage('needs at least one module file: statefun validate FILE...');
   let failed = 0;
   for (const file of positionals) {
     try {
@@ -463,7 +518,8 @@ async function send(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const [target] = positionals;
-  if (target === undefined) throw usage('statefun send needs a target address <namespace/type/id>');
+  if (target === undefined)
+    throw usage('needs a target address: statefun send <namespace/type/id> --string TEXT');
   let typename: string;
   let bytes: Uint8Array;
   if (typeof values.string === 'string') {
@@ -491,7 +547,12 @@ async function send(args: string[], out: Out): Promise<number> {
   }
   await adminFetch(values, '/v1/messages', {
     method: 'POST',
-    body: JSON.stringify({ target, typename, valueBase64: Buffer.from(bytes).toString('base64') }),
+    body: JSON.stringify({
+      target,
+      typename,
+      valueBase64: Buffer.from(bytes).toString('base64'),
+      requireEndpoint: true,
+    }),
   });
   out(`sent ${typename} to ${target}\n`);
   return 0;
@@ -504,7 +565,8 @@ async function state(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const [sub, target] = positionals;
-  if (sub !== 'get' || target === undefined) throw usage('usage: statefun state get <namespace/type/id>');
+  if (sub !== 'get' || target === undefined)
+    throw usage('needs get and an address: statefun state get <namespace/type/id>');
   const body = await adminFetch(values, `/v1/state/${target.split('/').map(encodeURIComponent).join('/')}`);
   out(JSON.stringify(body, null, 2) + '\n');
   return 0;
