@@ -6,7 +6,7 @@ import type { TracerProvider } from '@opentelemetry/api';
 import { encodeInt, encodeString, PrimitiveTypeName } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import { createLogger, type LogLevel, type Logger } from '../logger.js';
-import { formatIssue, loadModule } from '../module/index.js';
+import { MAX_LISTED_ISSUES, formatIssueList, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { readCompanions, startCompanions } from './companions.js';
@@ -345,17 +345,16 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
   let failed = 0;
   for (const file of positionals) {
     try {
-      const warnings: string[] = [];
       const m = await loadModule(resolve(file), {
         allowUnsupported: values['allow-unsupported'] === true,
         strict: values.strict === true,
-        onWarning: (w) => warnings.push(formatIssue(w)),
       });
       out(
         `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length} ingress(es), ` +
           `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
       );
-      for (const w of warnings) out(`  warning: ${w}\n`);
+      for (const line of formatIssueList(m.warnings ?? [], MAX_LISTED_ISSUES, '  warning: '))
+        out(`${line}\n`);
     } catch (e) {
       failed++;
       err(`${e instanceof Error ? e.message : String(e)}\n`);

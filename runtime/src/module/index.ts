@@ -2,7 +2,7 @@
 
 export { loadModule, parseModule, SUPPORTED_KINDS, UNSUPPORTED_KINDS } from './loader.js';
 export type { ModuleLoadOptions } from './loader.js';
-export { ModuleError, formatIssue } from './errors.js';
+export { MAX_LISTED_ISSUES, ModuleError, formatIssue, formatIssueList } from './errors.js';
 export type { ModuleErrorCode } from './errors.js';
 export { parseDuration, tryParseDuration, formatDuration, DURATION_SYNTAX } from './duration.js';
 export type { DurationResult } from './duration.js';
