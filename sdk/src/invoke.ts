@@ -1,7 +1,9 @@
 // Runs one invocation batch against a function: state negotiation, sequential invocations on one shared
 // storage, and collection of the effects. Shared by the HTTP handler and the testing harness.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { fromWireAddress } from './address.js';
 import { ContextImpl } from './context-impl.js';
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
 import { MessageImpl } from './message-impl.js';
@@ -29,6 +31,12 @@ export function persistedValueSpec(name: string, spec: ValueSpec<unknown>): Pers
   return { stateName: name, typeTypename: spec.type.typename, expirationSpec: expirationOf(spec) };
 }
 
+/** A function's own error message may be longer than a request value, but is still bounded. */
+const MAX_ECHOED_CAUSE = 2000;
+
+/** Longest stretch of invocations run without letting other requests in. */
+const MAX_BUSY_MS = 10;
+
 function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -55,8 +63,15 @@ export async function invokeBatch(
   const ctx = new ContextImpl(self, fn.specs, received);
   const total = batch.invocations.length;
   let index = 0;
+  let busySince = performance.now();
   try {
     for (; index < total; index++) {
+      // Awaiting a handler that does not do I/O never leaves the microtask queue: yield now
+      // and then so a huge batch cannot keep the server from answering other requests.
+      if (performance.now() - busySince > MAX_BUSY_MS) {
+        await yieldToEventLoop();
+        busySince = performance.now();
+      }
       const invocation = batch.invocations[index]!;
       ctx.caller = invocation.caller === undefined ? undefined : fromWireAddress(invocation.caller);
       ctx.eventTime = invocation.eventTime;
@@ -70,7 +85,7 @@ export async function invokeBatch(
     const step = index < total ? `invocation ${index + 1} of ${total}` : 'writing back its state';
     throw new SdkError(
       'FUNCTION_FAILED',
-      `function ${self.typename} (id ${self.id}) failed in ${step}: ${describeError(cause)}`,
+      `function ${echo(self.typename)} (id ${echo(self.id)}) failed in ${step}: ${echo(describeError(cause), MAX_ECHOED_CAUSE)}`,
       { cause, retryable: true },
     );
   }
