@@ -103,6 +103,7 @@ const errorStatus: Record<string, number> = {
   DEAD_LETTER_ALREADY_REPLAYED: 409,
   DEAD_LETTER_REPLAY_IN_PROGRESS: 409,
   DEAD_LETTER_REPLAYS_BUSY: 503,
+  DEAD_LETTER_TOPIC_BEHIND: 503,
 };
 
 /** Builds the admin server (not listening; `inject()` works for tests). */

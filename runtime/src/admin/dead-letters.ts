@@ -73,6 +73,8 @@ const partitionsTtlMs = 30_000;
 const maxCodes = 256;
 /** Replays remembered in memory; older ones are found by scanning the topic after their letter. */
 const maxReplayed = 10_000;
+/** How long a replay waits for the reader to reach the end of the letter's partition. */
+const caughtUpTimeoutMs = 15_000;
 /** Replays handled at once (each reads the topic and sends a message). */
 const maxReplaysInFlight = 16;
 
@@ -85,12 +87,15 @@ export class DeadLetterError extends ContinuumError {
       | 'DEAD_LETTER_ID_INVALID'
       | 'DEAD_LETTER_ALREADY_REPLAYED'
       | 'DEAD_LETTER_REPLAY_IN_PROGRESS'
-      | 'DEAD_LETTER_REPLAYS_BUSY',
+      | 'DEAD_LETTER_REPLAYS_BUSY'
+      | 'DEAD_LETTER_TOPIC_BEHIND',
     message: string,
     /** For DEAD_LETTER_ALREADY_REPLAYED: the earlier replay. */
     readonly previous?: ReplayRecord,
   ) {
-    super(code, message, { retryable: code === 'DEAD_LETTER_REPLAYS_BUSY' });
+    super(code, message, {
+      retryable: code === 'DEAD_LETTER_REPLAYS_BUSY' || code === 'DEAD_LETTER_TOPIC_BEHIND',
+    });
   }
 }
 
@@ -190,6 +195,15 @@ export class DeadLetters {
     }
     this.replaying.add(id);
     try {
+      // A reader that has not yet read the whole partition (Kafka, just after a start) could
+      // miss the letter or its earlier replay.
+      if (this.reader.caughtUp !== undefined && !(await this.reader.caughtUp(partition, caughtUpTimeoutMs))) {
+        throw new DeadLetterError(
+          'DEAD_LETTER_TOPIC_BEHIND',
+          `partition ${partition} of ${this.opts.topic} is still being read, so an earlier replay of ${id} ` +
+            'may not be known yet; retry in a few seconds',
+        );
+      }
       const record = await this.record(id);
       const previous = await this.previousReplay(id, partition, offset);
       if (previous !== undefined && options.force !== true) {
