@@ -15,6 +15,7 @@ const Env = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   FUNCTIONS_PATH: z.string().regex(/^\//, 'must start with "/"').default('/'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().optional(),
+  MAX_INVOCATIONS_PER_REQUEST: z.coerce.number().int().positive().optional(),
 });
 
 /** Options of {@link serveFromEnv}. */
@@ -42,6 +43,7 @@ export interface ServeFromEnvOptions {
  * | `LOG_LEVEL` | fatal, error, warn, info, debug, trace or silent | info |
  * | `FUNCTIONS_PATH` | URL path prefix of the functions | / |
  * | `BODY_LIMIT_BYTES` | largest accepted request body | 32 MiB |
+ * | `MAX_INVOCATIONS_PER_REQUEST` | most invocations in one request (more: 413) | 10000 |
  *
  * An invalid variable rejects with an {@link SdkError} naming it. Once listening, it logs the
  * served function types and the URL.
@@ -63,7 +65,8 @@ export async function serveFromEnv(
       `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES } = parsed.data;
+  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES, MAX_INVOCATIONS_PER_REQUEST } =
+    parsed.data;
   const server = await serve({
     functions,
     port: PORT,
@@ -71,6 +74,9 @@ export async function serveFromEnv(
     path: FUNCTIONS_PATH,
     logger: { level: LOG_LEVEL },
     ...(BODY_LIMIT_BYTES === undefined ? {} : { bodyLimit: BODY_LIMIT_BYTES }),
+    ...(MAX_INVOCATIONS_PER_REQUEST === undefined
+      ? {}
+      : { maxInvocationsPerRequest: MAX_INVOCATIONS_PER_REQUEST }),
   });
   server.app.log.info(`serving ${functions.map((f) => f.typename).join(', ')} at ${server.url}`);
   if (!(options.closeOnSignals ?? true)) return server;
