@@ -6,7 +6,7 @@ import { ContextImpl } from './context-impl.js';
 import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
-import { MessageImpl } from './message-impl.js';
+import { MessageImpl, MessageTypeError } from './message-impl.js';
 import {
   ExpireMode,
   type ExpirationSpec,
@@ -36,6 +36,17 @@ const MAX_ECHOED_CAUSE = 2000;
 
 /** Longest stretch of invocations run without letting other requests in. */
 const MAX_BUSY_MS = 10;
+
+/**
+ * True for what can never succeed on a retry: a {@link TerminalError}, a message that is not a valid
+ * value of the type it is read as (`message.as(type)` failed), or a zod validation error thrown as
+ * is. A state that does not fit its declared type is not the message's fault: that is retried.
+ */
+function isTerminal(e: unknown): boolean {
+  if (e instanceof MessageTypeError) return true;
+  if (e instanceof SdkError) return e.code === 'MESSAGE_REJECTED';
+  return e instanceof Error && e.name === 'ZodError';
+}
 
 function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -83,6 +94,13 @@ export async function invokeBatch(
   } catch (cause) {
     ctx.close();
     const step = index < total ? `invocation ${index + 1} of ${total}` : 'writing back its state';
+    if (isTerminal(cause)) {
+      throw new SdkError(
+        'MESSAGE_REJECTED',
+        `function ${echo(self.typename)} (id ${echo(self.id)}) rejected the message of ${step}: ${echo(describeError(cause), MAX_ECHOED_CAUSE)}`,
+        { cause, retryable: false },
+      );
+    }
     throw new SdkError(
       'FUNCTION_FAILED',
       `function ${echo(self.typename)} (id ${echo(self.id)}) failed in ${step}: ${echo(describeError(cause), MAX_ECHOED_CAUSE)}`,

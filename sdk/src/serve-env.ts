@@ -6,6 +6,7 @@ import { SdkError } from './errors.js';
 import { serve, type ServerHandle } from './fastify-plugin.js';
 import type { StatefulFunction } from './function.js';
 import type { Specs } from './spec.js';
+import { splitPemKeys } from './verify.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -16,6 +17,16 @@ const Env = z.object({
   FUNCTIONS_PATH: z.string().regex(/^\//, 'must start with "/"').default('/'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().optional(),
   MAX_INVOCATIONS_PER_REQUEST: z.coerce.number().int().positive().optional(),
+  VERIFY_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const keys = splitPemKeys(text);
+      if (keys.length === 0)
+        ctx.addIssue({ code: 'custom', message: 'must hold PEM public keys (-----BEGIN PUBLIC KEY-----)' });
+      return keys;
+    }),
 });
 
 /** Options of {@link serveFromEnv}. */
@@ -44,6 +55,7 @@ export interface ServeFromEnvOptions {
  * | `FUNCTIONS_PATH` | URL path prefix of the functions | / |
  * | `BODY_LIMIT_BYTES` | largest accepted request body | 32 MiB |
  * | `MAX_INVOCATIONS_PER_REQUEST` | most invocations in one request (more: 413) | 10000 |
+ * | `VERIFY_PUBLIC_KEYS` | PEM Ed25519 public key(s) of the runtime: requests must be signed by one | unset (no check) |
  *
  * An invalid variable rejects with an {@link SdkError} naming it. Once listening, it logs the
  * served function types and the URL.
@@ -65,8 +77,15 @@ export async function serveFromEnv(
       `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES, MAX_INVOCATIONS_PER_REQUEST } =
-    parsed.data;
+  const {
+    PORT,
+    HOST,
+    LOG_LEVEL,
+    FUNCTIONS_PATH,
+    BODY_LIMIT_BYTES,
+    MAX_INVOCATIONS_PER_REQUEST,
+    VERIFY_PUBLIC_KEYS,
+  } = parsed.data;
   const server = await serve({
     functions,
     port: PORT,
@@ -77,6 +96,7 @@ export async function serveFromEnv(
     ...(MAX_INVOCATIONS_PER_REQUEST === undefined
       ? {}
       : { maxInvocationsPerRequest: MAX_INVOCATIONS_PER_REQUEST }),
+    ...(VERIFY_PUBLIC_KEYS === undefined ? {} : { verify: { publicKeys: VERIFY_PUBLIC_KEYS } }),
   });
   server.app.log.info(`serving ${functions.map((f) => f.typename).join(', ')} at ${server.url}`);
   if (!(options.closeOnSignals ?? true)) return server;

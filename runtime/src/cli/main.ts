@@ -9,8 +9,11 @@ import { createLogger, type LogLevel, type Logger } from '../logger.js';
 import { MAX_LISTED_ISSUES, formatIssueList, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
-import { readCompanions, startCompanions } from './companions.js';
+import { redactText } from '../redact.js';
+import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
+import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
+import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
 
 type Out = (text: string) => void;
 
@@ -24,6 +27,8 @@ Commands:
   validate  Check module.yaml files and explain every problem
   send      Send a message to a function through a running runtime
   state     Read the state of an address from a running runtime
+  produce   Write a record to a Kafka ingress topic of a module in dev mode
+  consume   Print the records of a Kafka (egress) topic of a module in dev mode
 
 Run 'statefun <command> --help' for the options of a command.
 `;
@@ -33,7 +38,8 @@ const HELP: Record<string, string> = {
 
 Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
 uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
-(the example function services).
+(the example function services). Companions end with the runtime, even after kill -9; the data
+directory's companions.pid lets the next start stop any that were left over.
 
 Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)
@@ -42,10 +48,22 @@ Options:
       --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
+      --kafka BROKERS    read the Kafka ingress topics from these bootstrap servers and write
+                         Kafka egress records to them (comma-separated host:port); without it
+                         they are topics of the embedded log
       --no-companions    do not start the processes of statefun-dev.json
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
   -h, --help             this help
+
+Kafka ingresses and egresses: every topic of a Kafka ingress is a topic of the embedded log, read
+and routed exactly as from Kafka; records that functions send to a Kafka egress land in embedded
+topics of the same name. Write to an ingress topic with \`statefun produce <topic> --key K --json ..\`,
+read an egress topic with \`statefun consume <topic> [--follow]\`; the dashboard lists the topics
+with their record counts. With --kafka the topics live on that broker instead (egress records are
+forwarded to it at least once; the internal log and state stay embedded).
 
 Environment: CONTINUUM_ADMIN_TOKEN, and the per-partition limits described in statefun run --help
 (CONTINUUM_CHECKPOINT_MAX_RECORDS, CONTINUUM_MAX_OUTSTANDING_RECORDS, CONTINUUM_STATE_CACHE_ADDRESSES,
@@ -70,9 +88,18 @@ Options:
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector (off by
                          default) [CONTINUUM_OTLP_ENDPOINT]
       --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
+      --admin-insecure   run without CONTINUUM_ADMIN_TOKEN: the admin API and /metrics are open
+                         to anyone who reaches the port [CONTINUUM_ADMIN_INSECURE=true]
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty or json [CONTINUUM_LOG_FORMAT]
       --log-level L      debug, info, warn, error [CONTINUUM_LOG_LEVEL]
   -h, --help             this help
+
+Security: statefun run refuses to start without CONTINUUM_ADMIN_TOKEN (at least 16 printable
+characters, sent as Authorization: Bearer <token>) unless --admin-insecure is given.
+CONTINUUM_PLAYGROUND_TOKEN makes the playground ingress and egress require that bearer token too.
+Kafka credentials go in CONTINUUM_KAFKA_SASL_*, never in --kafka (user:pass@host is refused).
 
 More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
@@ -80,7 +107,8 @@ CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTIN
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_REPLIES_TOPIC (replies to
+requests of an io.continuum.http.v1/ingress, default continuum-replies), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
@@ -115,6 +143,8 @@ Options:
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `,
+  produce: PRODUCE_HELP,
+  consume: CONSUME_HELP,
   state: `statefun state get <namespace/type/id> [--admin URL]
 
 Prints the state of an address as the running runtime sees it.
@@ -150,12 +180,16 @@ export async function main(
         return await send(rest, out);
       case 'state':
         return await state(rest, out);
+      case 'produce':
+        return await produce(rest, out, adminFetch);
+      case 'consume':
+        return await consumeUntilSignal(rest, out);
       default:
         err(`statefun: unknown command "${command}"\n\n${USAGE}`);
         return 2;
     }
   } catch (e) {
-    err(`statefun ${command ?? ''}: ${e instanceof Error ? e.message : String(e)}\n`);
+    err(`statefun ${command ?? ''}: ${redactText(e instanceof Error ? e.message : String(e))}\n`);
     return e instanceof ContinuumError && e.code === 'USAGE' ? 2 : 1;
   }
 }
@@ -211,7 +245,9 @@ async function dev(args: string[], out: Out): Promise<number> {
     partitions: { type: 'string' },
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
+    kafka: { type: 'string' },
     'no-companions': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -220,6 +256,9 @@ async function dev(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const logger = loggerFrom(values);
+  const signingKey = values['signing-key'] ?? process.env.CONTINUUM_SIGNING_KEY_FILE;
+  const requestSigner = signerFrom(typeof signingKey === 'string' ? signingKey : undefined, logger);
+  const kafkaBrokers = devKafkaBrokers(values.kafka);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile);
@@ -232,7 +271,12 @@ async function dev(args: string[], out: Out): Promise<number> {
   const companions =
     values['no-companions'] === true
       ? undefined
-      : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+      : await startCompanions(
+          companionsFile,
+          readCompanions(companionsFile),
+          logger,
+          companionPidFile(dataDir),
+        );
   const tracing = await tracingFrom(values, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
@@ -243,9 +287,11 @@ async function dev(args: string[], out: Out): Promise<number> {
       partitions,
       adminPort,
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
+      requestSigner,
       logger,
       tracerProvider: tracing,
       task: taskTuning(process.env),
+      kafka: kafkaBrokers === undefined ? undefined : { brokers: kafkaBrokers },
     });
   } catch (e) {
     await companions?.stop();
@@ -276,6 +322,8 @@ async function run(args: string[], out: Out): Promise<number> {
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
     host: { type: 'string' },
+    'admin-insecure': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -285,6 +333,9 @@ async function run(args: string[], out: Out): Promise<number> {
   }
   const logger = loggerFrom(values);
   const config = productionConfig(values, process.env);
+  const requestSigner = signerFrom(config.signingKeyFile, logger);
+  if (config.adminToken === undefined)
+    logger.warn('the admin API is open (--admin-insecure): anyone who reaches its port can use it');
   const module = await loadOrExplain(config.module);
   const tracing = await tracingFrom(values, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
@@ -297,6 +348,8 @@ async function run(args: string[], out: Out): Promise<number> {
     groupId: config.groupId,
     adminPort: config.adminPort,
     adminToken: config.adminToken,
+    playgroundToken: config.playgroundToken,
+    requestSigner,
     host: config.host,
     internalTopic: config.internalTopic,
     keyPrefix: config.redisKeyPrefix,
@@ -310,6 +363,7 @@ async function run(args: string[], out: Out): Promise<number> {
       ...taskTuning(process.env),
       checkpointIntervalMs: config.checkpointIntervalMs,
       deadLetterTopic: config.deadLetterTopic,
+      repliesTopic: config.repliesTopic,
     },
     hooks: crashHooks(process.env),
     tracerProvider: tracing,
@@ -350,7 +404,7 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
         strict: values.strict === true,
       });
       out(
-        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length} ingress(es), ` +
+        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length + (m.httpIngresses ?? []).length} ingress(es), ` +
           `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
       );
       for (const line of formatIssueList(m.warnings ?? [], MAX_LISTED_ISSUES, '  warning: '))
@@ -455,6 +509,20 @@ async function state(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
+/** `statefun consume`; with --follow it runs until Ctrl-C. */
+async function consumeUntilSignal(args: string[], out: Out): Promise<number> {
+  const stop = new AbortController();
+  const done = (): void => stop.abort();
+  process.once('SIGINT', done);
+  process.once('SIGTERM', done);
+  try {
+    return await consume(args, out, adminFetch, stop.signal);
+  } finally {
+    process.off('SIGINT', done);
+    process.off('SIGTERM', done);
+  }
+}
+
 /** The OTLP tracer provider when an endpoint is configured; tracing is off otherwise. */
 async function tracingFrom(
   values: Values,
@@ -476,6 +544,13 @@ async function tracingFrom(
   const { otlpTracerProvider } = await import('../tracing/otlp.js');
   logger.info('tracing messages to an OTLP collector', { endpoint: url.origin, sampleRatio: ratio });
   return otlpTracerProvider({ endpoint: url.toString(), sampleRatio: ratio, logger });
+}
+
+function signerFrom(file: string | undefined, logger: Logger): RequestSigner | undefined {
+  if (file === undefined || file === '') return undefined;
+  const signer = loadRequestSigner(resolve(file));
+  logger.info('signing requests to function endpoints', { keyId: signer.keyId });
+  return signer;
 }
 
 function intOption(v: unknown, name: string, def: number, min: number, max: number): number {

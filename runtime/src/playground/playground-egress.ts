@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { playgroundTopic } from '../core/module-routers.js';
 import type { Log } from '../log/log.js';
 import type { ListeningServer } from './playground-ingress.js';
+import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
 
 export interface PlaygroundEgressOptions {
@@ -16,10 +17,13 @@ export interface PlaygroundEgressOptions {
   log: Log;
   /** Where read positions survive restarts; in memory when absent. */
   cursorFile?: string | undefined;
+  /** When set, every request needs `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string | undefined;
 }
 
 export function buildPlaygroundEgress(opts: PlaygroundEgressOptions): FastifyInstance {
   const app = Fastify();
+  requireBearerToken(app, opts.token, 'playground');
   const topics = new Set(opts.topics);
   const cursors: Record<string, number[]> =
     opts.cursorFile !== undefined && existsSync(opts.cursorFile)

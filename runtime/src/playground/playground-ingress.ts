@@ -16,6 +16,7 @@ import type { EventTimeConfig } from '../module/types.js';
 import type { IngressMessage } from '../runtime.js';
 import { DEFAULT_PLAYGROUND_BODY_LIMIT } from '../module/playground.js';
 import { typeNameProblem } from '../module/schema.js';
+import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
 
 export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
@@ -41,11 +42,22 @@ export interface PlaygroundIngressOptions {
   /** Appends a watermark mark to every internal partition. */
   appendMarks?: ((mark: WatermarkMark) => Promise<void>) | undefined;
   logger?: Logger | undefined;
+  /** When set, every request needs `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string | undefined;
 }
 
 export interface ListeningServer {
   port: number;
   close(): Promise<void>;
+}
+
+/** The typename of `application/vnd.<typename>`, or the string type for anything else (no checks). */
+export function typenameFromContentType(contentType: string | undefined): string {
+  const reading = readContentType(contentType);
+  if (reading.kind === 'typename') return reading.typename;
+  if (reading.kind === 'other') return DEFAULT_INGRESS_TYPENAME;
+  const mediaType = (contentType ?? '').split(';')[0]!.trim();
+  return mediaType.length > VND_PREFIX.length ? mediaType.slice(VND_PREFIX.length) : DEFAULT_INGRESS_TYPENAME;
 }
 
 /** What a request's Content-Type says: a typename, no typename (the string default), or a mistake. */
@@ -178,6 +190,7 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
   // which fastify's media-type check answers with 415 before any parser runs: read the typename
   // first, then let the body through as plain bytes.
   const contentTypes = new WeakMap<object, ContentTypeReading>();
+  requireBearerToken(app, opts.token, 'playground');
   app.addHook('onRequest', (req, _reply, done) => {
     contentTypes.set(req.raw, readContentType(req.raw.headers['content-type']));
     req.raw.headers['content-type'] = 'application/octet-stream';
