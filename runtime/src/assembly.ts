@@ -151,6 +151,7 @@ export async function startServers(
       const server = await startPlaygroundIngress({
         port: ingress.port,
         host,
+        bodyLimit: ingress.bodyLimit,
         functions,
         send: (m) => runtime.send(m, 'playground'),
         eventTime: ingress.eventTime,

@@ -2,6 +2,7 @@
 // and their conversion into the protocol's InvocationResponse.
 import { toWireAddress, type Address } from './address.js';
 import type { Context, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import { messageBuilder, type EgressMessage, type OutgoingMessage } from './message.js';
 import type { Type } from './types.js';
@@ -46,7 +47,7 @@ class StateCell {
         if (original.typename !== this.#spec.type.typename) {
           throw new SdkError(
             'TYPE_MISMATCH',
-            `state "${this.#name}" holds a value of type ${original.typename}, but its spec declares ` +
+            `state "${this.#name}" holds a value of type ${echo(original.typename)}, but its spec declares ` +
               `${this.#spec.type.typename}; a state cannot change its type (use a new state name)`,
           );
         }
@@ -143,7 +144,7 @@ export class ContextImpl<S extends Specs> implements Context<S> {
     if (this.caller === undefined) {
       throw new SdkError(
         'NO_CALLER',
-        `ctx.reply: the message to ${this.self.typename}/${this.self.id} has no caller to answer (it came from an ingress that does not wait for a reply)`,
+        `ctx.reply: the message to ${echo(this.self.typename)}/${echo(this.self.id)} has no caller to answer (it came from an ingress that does not wait for a reply)`,
       );
     }
     const options = { target: this.caller, value, valueType } as Parameters<typeof messageBuilder<T>>[0];
@@ -260,7 +261,7 @@ export class ContextImpl<S extends Specs> implements Context<S> {
     if (this.#closed) {
       throw new SdkError(
         'INVALID_ARGUMENT',
-        `${what} was called after the invocation of ${this.self.typename} (id ${this.self.id}) completed; ` +
+        `${what} was called after the invocation of ${echo(this.self.typename)} (id ${echo(this.self.id)}) completed; ` +
           'await every promise inside the handler',
       );
     }

@@ -21,6 +21,8 @@ export type SdkErrorCode =
   | 'TYPE_MISMATCH'
   /** The request targets a function type that this service does not serve. */
   | 'UNKNOWN_FUNCTION'
+  /** The request carries more invocations than the service accepts (maxInvocationsPerRequest). */
+  | 'REQUEST_TOO_LARGE'
   /** A user function threw (or rejected) while handling an invocation; the runtime retries it. */
   | 'FUNCTION_FAILED'
   /**

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyPluginCallback,
   type FastifyServerOptions,
 } from 'fastify';
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
 import { createRequestReplyHandler, httpStatusOf } from './handler.js';
@@ -29,12 +30,22 @@ export interface StatefulFunctionsPluginOptions {
    */
   bodyLimit?: number;
   /**
+   * Most invocations one request may carry; a larger batch is answered 413 with the limit, before
+   * it is decoded. Keep it at least the endpoint's `maxNumBatchRequests` in module.yaml.
+   * @example `{ maxInvocationsPerRequest: 50_000 }`
+   * @defaultValue 10000
+   */
+  maxInvocationsPerRequest?: number;
+  /**
    * Accept only requests signed by the runtime (`statefun run --signing-key`): requests without a
    * valid, recent signature by one of `publicKeys` get 401. Off when absent.
    * @example `{ verify: { publicKeys: [process.env.RUNTIME_PUBLIC_KEY!] } }`
    */
   verify?: VerifyOptions;
 }
+
+/** Longest error reply and logged message; request values in them are already cut to 200 characters. */
+const MAX_REPLY_CHARS = 4_000;
 
 const OTHER_METHODS = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -45,7 +56,9 @@ const OTHER_METHODS = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
  *
  * Responses: 200 `application/octet-stream` with a FromFunction; 401 for a request without a valid signature
  * (only with `verify`); 400 for a body that is not a valid request;
- * 404 for a function type this service does not serve; 500 when the function throws (logged at error level).
+ * 404 for a function type this service does not serve; 413 for a body over `bodyLimit` or more invocations
+ * than `maxInvocationsPerRequest`; 500 when the function throws (logged at error level). Request values
+ * echoed in error replies and log lines (ids, type names) are cut to 200 characters and their size.
  *
  * @example
  * ```ts
@@ -59,7 +72,18 @@ export const statefulFunctionsPlugin: FastifyPluginCallback<StatefulFunctionsPlu
   options,
   done,
 ) => {
-  const handler = createRequestReplyHandler(options.functions);
+  let handler: ReturnType<typeof createRequestReplyHandler>;
+  try {
+    handler = createRequestReplyHandler(
+      options.functions,
+      options.maxInvocationsPerRequest === undefined
+        ? {}
+        : { maxInvocationsPerRequest: options.maxInvocationsPerRequest },
+    );
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (options.verify !== undefined) {
     try {
@@ -88,9 +112,10 @@ export const statefulFunctionsPlugin: FastifyPluginCallback<StatefulFunctionsPlu
             .send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
         } catch (error) {
           const status = httpStatusOf(error);
-          if (status >= 500) request.log.error({ err: error }, 'stateful function request failed');
-          else request.log.warn({ err: error }, 'bad stateful function request');
-          const message = error instanceof Error ? error.message : String(error);
+          const message = echo(error instanceof Error ? error.message : String(error), MAX_REPLY_CHARS);
+          const logged = loggable(error, message);
+          if (status >= 500) request.log.error({ err: logged }, 'stateful function request failed');
+          else request.log.warn({ err: logged }, 'bad stateful function request');
           return reply.code(status).header('content-type', 'text/plain; charset=utf-8').send(message);
         }
       },
@@ -174,6 +199,8 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   });
   const pluginOptions: StatefulFunctionsPluginOptions = { functions: options.functions };
   if (options.bodyLimit !== undefined) pluginOptions.bodyLimit = options.bodyLimit;
+  if (options.maxInvocationsPerRequest !== undefined)
+    pluginOptions.maxInvocationsPerRequest = options.maxInvocationsPerRequest;
   if (options.verify !== undefined) pluginOptions.verify = options.verify;
   try {
     await app.register(
@@ -195,6 +222,37 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
     app,
     close: () => app.close(),
   });
+}
+
+/**
+ * The error as logged: its own stack (where the function failed) and the cause's, with every
+ * message cut, so a request cannot put megabytes into the log.
+ */
+function loggable(error: unknown, message: string): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message };
+  const out: Record<string, unknown> = { type: error.name, message };
+  if (error instanceof SdkError) out.code = error.code;
+  if (error.stack !== undefined) out.stack = stackFrames(error.stack);
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) {
+    out.cause = {
+      type: cause.name,
+      message: echo(cause.message, MAX_REPLY_CHARS),
+      ...(cause.stack === undefined ? {} : { stack: stackFrames(cause.stack) }),
+    };
+  }
+  return out;
+}
+
+/** The `at …` lines of a stack (its first line repeats the message). */
+function stackFrames(stack: string): string {
+  return echo(
+    stack
+      .split('\n')
+      .filter((line) => line.trimStart().startsWith('at '))
+      .join('\n'),
+    MAX_REPLY_CHARS,
+  );
 }
 
 function normalizePath(path: string): string {

@@ -12,8 +12,8 @@ export { serveFromEnv } from './serve-env.js';
 export type { ServeFromEnvOptions } from './serve-env.js';
 export { statefulFunction } from './function.js';
 export type { FunctionOptions, StatefulFunction } from './function.js';
-export { createRequestReplyHandler, httpStatusOf } from './handler.js';
-export type { RequestReplyHandler } from './handler.js';
+export { createRequestReplyHandler, DEFAULT_MAX_INVOCATIONS_PER_REQUEST, httpStatusOf } from './handler.js';
+export type { RequestReplyHandler, RequestReplyHandlerOptions } from './handler.js';
 export {
   egressMessageBuilder,
   kafkaEgressMessage,

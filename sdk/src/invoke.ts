@@ -1,7 +1,9 @@
 // Runs one invocation batch against a function: state negotiation, sequential invocations on one shared
 // storage, and collection of the effects. Shared by the HTTP handler and the testing harness.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { fromWireAddress } from './address.js';
 import { ContextImpl } from './context-impl.js';
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
 import { MessageImpl, MessageTypeError } from './message-impl.js';
@@ -28,6 +30,12 @@ function expirationOf(spec: ValueSpec<unknown>): ExpirationSpec {
 export function persistedValueSpec(name: string, spec: ValueSpec<unknown>): PersistedValueSpec {
   return { stateName: name, typeTypename: spec.type.typename, expirationSpec: expirationOf(spec) };
 }
+
+/** A function's own error message may be longer than a request value, but is still bounded. */
+const MAX_ECHOED_CAUSE = 2000;
+
+/** Longest stretch of invocations run without letting other requests in. */
+const MAX_BUSY_MS = 10;
 
 /**
  * True for what can never succeed on a retry: a {@link TerminalError}, a message that is not a valid
@@ -66,8 +74,15 @@ export async function invokeBatch(
   const ctx = new ContextImpl(self, fn.specs, received);
   const total = batch.invocations.length;
   let index = 0;
+  let busySince = performance.now();
   try {
     for (; index < total; index++) {
+      // Awaiting a handler that does not do I/O never leaves the microtask queue: yield now
+      // and then so a huge batch cannot keep the server from answering other requests.
+      if (performance.now() - busySince > MAX_BUSY_MS) {
+        await yieldToEventLoop();
+        busySince = performance.now();
+      }
       const invocation = batch.invocations[index]!;
       ctx.caller = invocation.caller === undefined ? undefined : fromWireAddress(invocation.caller);
       ctx.eventTime = invocation.eventTime;
@@ -82,13 +97,13 @@ export async function invokeBatch(
     if (isTerminal(cause)) {
       throw new SdkError(
         'MESSAGE_REJECTED',
-        `function ${self.typename} (id ${self.id}) rejected the message of ${step}: ${describeError(cause)}`,
+        `function ${echo(self.typename)} (id ${echo(self.id)}) rejected the message of ${step}: ${echo(describeError(cause), MAX_ECHOED_CAUSE)}`,
         { cause, retryable: false },
       );
     }
     throw new SdkError(
       'FUNCTION_FAILED',
-      `function ${self.typename} (id ${self.id}) failed in ${step}: ${describeError(cause)}`,
+      `function ${echo(self.typename)} (id ${echo(self.id)}) failed in ${step}: ${echo(describeError(cause), MAX_ECHOED_CAUSE)}`,
       { cause, retryable: true },
     );
   }

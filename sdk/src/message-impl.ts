@@ -1,4 +1,5 @@
 // The Message a function receives: a view over the invocation's TypedValue that decodes on demand.
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import type { Message } from './message.js';
 import type { TypedValue } from './protocol/messages.js';
@@ -56,7 +57,7 @@ export class MessageImpl implements Message {
     if (!this.is(type)) {
       throw new MessageTypeError(
         'TYPE_MISMATCH',
-        `the message is of type ${this.#value.typename || '(none)'}, not ${type.typename}; check message.is(type) first`,
+        `the message is of type ${echo(this.#value.typename) || '(none)'}, not ${type.typename}; check message.is(type) first`,
       );
     }
     if (!this.#value.hasValue) {

@@ -16,6 +16,7 @@ const Env = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   FUNCTIONS_PATH: z.string().regex(/^\//, 'must start with "/"').default('/'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().optional(),
+  MAX_INVOCATIONS_PER_REQUEST: z.coerce.number().int().positive().optional(),
   VERIFY_PUBLIC_KEYS: z
     .string()
     .optional()
@@ -53,6 +54,7 @@ export interface ServeFromEnvOptions {
  * | `LOG_LEVEL` | fatal, error, warn, info, debug, trace or silent | info |
  * | `FUNCTIONS_PATH` | URL path prefix of the functions | / |
  * | `BODY_LIMIT_BYTES` | largest accepted request body | 32 MiB |
+ * | `MAX_INVOCATIONS_PER_REQUEST` | most invocations in one request (more: 413) | 10000 |
  * | `VERIFY_PUBLIC_KEYS` | PEM Ed25519 public key(s) of the runtime: requests must be signed by one | unset (no check) |
  *
  * An invalid variable rejects with an {@link SdkError} naming it. Once listening, it logs the
@@ -75,7 +77,15 @@ export async function serveFromEnv(
       `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES, VERIFY_PUBLIC_KEYS } = parsed.data;
+  const {
+    PORT,
+    HOST,
+    LOG_LEVEL,
+    FUNCTIONS_PATH,
+    BODY_LIMIT_BYTES,
+    MAX_INVOCATIONS_PER_REQUEST,
+    VERIFY_PUBLIC_KEYS,
+  } = parsed.data;
   const server = await serve({
     functions,
     port: PORT,
@@ -83,6 +93,9 @@ export async function serveFromEnv(
     path: FUNCTIONS_PATH,
     logger: { level: LOG_LEVEL },
     ...(BODY_LIMIT_BYTES === undefined ? {} : { bodyLimit: BODY_LIMIT_BYTES }),
+    ...(MAX_INVOCATIONS_PER_REQUEST === undefined
+      ? {}
+      : { maxInvocationsPerRequest: MAX_INVOCATIONS_PER_REQUEST }),
     ...(VERIFY_PUBLIC_KEYS === undefined ? {} : { verify: { publicKeys: VERIFY_PUBLIC_KEYS } }),
   });
   server.app.log.info(`serving ${functions.map((f) => f.typename).join(', ')} at ${server.url}`);

@@ -1,6 +1,7 @@
 // Value types: how a value of a TypeScript type becomes the bytes of a TypedValue and back.
 // Built-in primitives with the exact StateFun encodings, JSON types validated with zod, protobuf and custom types.
 import type { z } from 'zod';
+import { echo } from './echo.js';
 import { SdkError } from './errors.js';
 import {
   decodeBool,
@@ -46,7 +47,9 @@ function wrapErrors<T>(typename: string, op: 'serialize' | 'deserialize', f: () 
   } catch (cause) {
     if (cause instanceof SdkError && cause.code === 'TYPE_MISMATCH') throw cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new SdkError('TYPE_MISMATCH', `cannot ${op} a value of type ${typename}: ${reason}`, { cause });
+    throw new SdkError('TYPE_MISMATCH', `cannot ${op} a value of type ${typename}: ${echo(reason)}`, {
+      cause,
+    });
   }
 }
 
@@ -171,7 +174,7 @@ export function jsonType(typename: string, schema?: z.ZodType): Type<unknown> {
         .join('; ');
       throw new SdkError(
         'TYPE_MISMATCH',
-        `cannot ${op} a value of type ${typename}: it does not match the schema (${issues})`,
+        `cannot ${op} a value of type ${typename}: it does not match the schema (${echo(issues)})`,
         {
           cause: result.error,
         },

@@ -58,7 +58,34 @@ describe('serveFromEnv', () => {
     }
   });
 
+  it('applies MAX_INVOCATIONS_PER_REQUEST', async () => {
+    const server = await serveFromEnv([counter], {
+      env: { ...quiet, MAX_INVOCATIONS_PER_REQUEST: '1' },
+      closeOnSignals: false,
+    });
+    const two = Buffer.from(
+      encodeToFunction({
+        invocation: {
+          target: { namespace: 'example', type: 'counter', id: 'a' },
+          state: [{ stateName: 'n' }],
+          invocations: [1, 2].map(() => ({
+            argument: { typename: 'io.statefun.types/string', hasValue: true, value: encodeString('x') },
+          })),
+        },
+      }),
+    );
+    try {
+      expect((await fetch(server.url, { method: 'POST', body: request })).status).toBe(200);
+      const over = await fetch(server.url, { method: 'POST', body: two });
+      expect(over.status).toBe(413);
+      expect(await over.text()).toContain('the limit of 1 per request');
+    } finally {
+      await server.close();
+    }
+  });
+
   it.each([
+    [{ MAX_INVOCATIONS_PER_REQUEST: '0' }, /MAX_INVOCATIONS_PER_REQUEST/],
     [{ PORT: 'eighty' }, /PORT/],
     [{ PORT: '70000' }, /PORT/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],

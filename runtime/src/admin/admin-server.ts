@@ -17,7 +17,7 @@ import { RuntimeMetrics } from '../metrics/runtime-metrics.js';
 import type { Runtime } from '../runtime.js';
 import type { StoredTimer, StoredValue } from '../state/state-store.js';
 import { dashboardAssets } from './dashboard-assets.js';
-import { DeadLetters } from './dead-letters.js';
+import { DeadLetterError, DeadLetters } from './dead-letters.js';
 import {
   clusterView,
   LocalMembership,
@@ -113,6 +113,16 @@ const deadLetterQuery = z.object({
   code: z.string().min(1).optional(),
 });
 
+const replayQuery = z
+  .object({
+    /** Replay even when the letter was replayed before. */
+    force: z.enum(['true', 'false'], { error: 'force must be true or false' }).optional(),
+  })
+  .strict();
+
+/** Standard base64 with padding, as Buffer.toString('base64') writes it. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/u;
+
 const replayBody = z
   .object({
     /** Send to this address instead of the letter's target. */
@@ -138,6 +148,10 @@ const errorStatus: Record<string, number> = {
   DEAD_LETTER_NOT_FOUND: 404,
   DEAD_LETTER_ID_INVALID: 400,
   DEAD_LETTER_NOT_REPLAYABLE: 409,
+  DEAD_LETTER_ALREADY_REPLAYED: 409,
+  DEAD_LETTER_REPLAY_IN_PROGRESS: 409,
+  DEAD_LETTER_REPLAYS_BUSY: 503,
+  DEAD_LETTER_TOPIC_BEHIND: 503,
   TOPIC_UNKNOWN: 404,
   CURSOR_INVALID: 400,
 };
@@ -205,7 +219,12 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     if (err instanceof ContinuumError) {
       const status = errorStatus[err.code] ?? 500;
       if (status === 500) log.error('admin request failed', { path: req.url, err });
-      return reply.code(status).send({ error: err.message, code: err.code });
+      const previous = err instanceof DeadLetterError ? err.previous : undefined;
+      return reply.code(status).send({
+        error: err.message,
+        code: err.code,
+        ...(previous === undefined ? {} : { replayedAt: previous.at, replayedTo: previous.target }),
+      });
     }
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) log.error('admin request failed', { path: req.url, err });
@@ -348,10 +367,19 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       return reply
         .code(404)
         .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
+    const { value: text, valueBase64 } = parsed.data;
+    if (text !== undefined && valueBase64 !== undefined) {
+      return reply.code(400).send({ error: 'give value (UTF-8 text) or valueBase64 (bytes), not both' });
+    }
+    if (valueBase64 !== undefined && !BASE64.test(valueBase64)) {
+      return reply.code(400).send({
+        error: `valueBase64 is not base64 (${describeBase64Problem(valueBase64)}); expected standard base64 with padding, e.g. "CAE=" for the bytes 08 01`,
+      });
+    }
     const value =
-      parsed.data.valueBase64 !== undefined
-        ? new Uint8Array(Buffer.from(parsed.data.valueBase64, 'base64'))
-        : new TextEncoder().encode(parsed.data.value ?? '');
+      valueBase64 !== undefined
+        ? new Uint8Array(Buffer.from(valueBase64, 'base64'))
+        : new TextEncoder().encode(text ?? '');
     const argument: TypedValue = { typename: parsed.data.typename, hasValue: true, value };
     await runtime.send([{ target, argument }], 'admin');
     return { accepted: true };
@@ -406,9 +434,16 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
   app.post('/v1/dead-letters/:id/replay', async (req, reply) => {
     const parsed = replayBody.safeParse(req.body ?? undefined);
     if (!parsed.success) return badRequest(reply, parsed.error);
+    const query = replayQuery.safeParse(req.query);
+    if (!query.success) return badRequest(reply, query.error);
     const { id } = req.params as { id: string };
-    const done = await deadLetters.replay(runtime, id, parsed.data);
-    log.info('dead letter replayed', { id, target: done.target });
+    const force = query.data.force === 'true';
+    const done = await deadLetters.replay(runtime, id, parsed.data, { force });
+    log.info('dead letter replayed', {
+      id,
+      target: done.target,
+      ...(done.previous === undefined ? {} : { forced: true, previouslyAt: done.previous.at }),
+    });
     return { replayed: true, ...done };
   });
 
@@ -499,4 +534,10 @@ function renderTimer(
     dueInMs: Math.max(0, t.fireAt - now),
     ...value,
   };
+}
+
+function describeBase64Problem(text: string): string {
+  const bad = /[^A-Za-z0-9+/=]/u.exec(text);
+  if (bad !== null) return `character ${JSON.stringify(bad[0])} at position ${bad.index}`;
+  return `${text.length} characters with this padding; base64 comes in groups of 4`;
 }

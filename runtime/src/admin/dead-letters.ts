@@ -1,6 +1,8 @@
 // The dead-letter topic as the admin API shows it: follows the topic through the log's reader,
 // keeps the newest letters and counts per code in bounded memory, and replays a letter to its
-// target (or another address) as a fresh message.
+// target (or another address) as a fresh message. Each replay is recorded in the topic itself
+// (a replay record after the letter, in its partition), so a second replay is refused after a
+// restart too, in dev (embedded log on disk) and in production (Kafka).
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue } from '@continuum/sdk/protocol';
 import { parseAddressKey } from '../core/address.js';
@@ -32,8 +34,26 @@ export interface DeadLetterView {
   value: { value?: unknown; base64: string } | undefined;
   /** True when the letter names a target and carries a message that can be sent again. */
   replayable: boolean;
-  /** True once this process replayed it. */
+  /** True once the letter was replayed (recorded in the topic, so also by an earlier process). */
   replayed: boolean;
+  /** When it was last replayed (ISO-8601), if it was. */
+  replayedAt?: string | undefined;
+}
+
+/**
+ * Headers of the record a replay appends to the dead-letter topic, after the letter in the same
+ * partition: its id, when, and to which address. Such records carry no value and are not letters.
+ */
+export const ReplayHeader = {
+  of: 'continuum.dlq.replay-of',
+  at: 'continuum.dlq.replayed-at',
+  target: 'continuum.dlq.replay-target',
+} as const;
+
+/** A recorded replay of a letter. */
+export interface ReplayRecord {
+  at: string;
+  target: string;
 }
 
 /** Options of {@link DeadLetters}. */
@@ -51,15 +71,31 @@ const readChunk = 500;
 const readsPerRefresh = 40;
 const partitionsTtlMs = 30_000;
 const maxCodes = 256;
+/** Replays remembered in memory; older ones are found by scanning the topic after their letter. */
 const maxReplayed = 10_000;
+/** How long a replay waits for the reader to reach the end of the letter's partition. */
+const caughtUpTimeoutMs = 15_000;
+/** Replays handled at once (each reads the topic and sends a message). */
+const maxReplaysInFlight = 16;
 
 /** Thrown for ids that name no letter, or letters that cannot be replayed as asked. */
 export class DeadLetterError extends ContinuumError {
   constructor(
-    code: 'DEAD_LETTER_NOT_FOUND' | 'DEAD_LETTER_NOT_REPLAYABLE' | 'DEAD_LETTER_ID_INVALID',
+    code:
+      | 'DEAD_LETTER_NOT_FOUND'
+      | 'DEAD_LETTER_NOT_REPLAYABLE'
+      | 'DEAD_LETTER_ID_INVALID'
+      | 'DEAD_LETTER_ALREADY_REPLAYED'
+      | 'DEAD_LETTER_REPLAY_IN_PROGRESS'
+      | 'DEAD_LETTER_REPLAYS_BUSY'
+      | 'DEAD_LETTER_TOPIC_BEHIND',
     message: string,
+    /** For DEAD_LETTER_ALREADY_REPLAYED: the earlier replay. */
+    readonly previous?: ReplayRecord,
   ) {
-    super(code, message);
+    super(code, message, {
+      retryable: code === 'DEAD_LETTER_REPLAYS_BUSY' || code === 'DEAD_LETTER_TOPIC_BEHIND',
+    });
   }
 }
 
@@ -68,7 +104,11 @@ export class DeadLetters {
   private readonly capacity: number;
   private readonly cursors = new Map<number, number>();
   private readonly byCode = new Map<string, number>();
-  private readonly replayed = new Set<string>();
+  /** Replays read from the topic or made here, by letter id, oldest first (bounded). */
+  private readonly replays = new Map<string, ReplayRecord>();
+  /** True once `replays` dropped an entry: a miss must then be checked in the topic. */
+  private replaysForgotten = false;
+  private readonly replaying = new Set<string>();
   private recent: DeadLetterView[] = [];
   private seen = 0;
   private partitionCount: { n: number; at: number } | undefined;
@@ -107,7 +147,10 @@ export class DeadLetters {
       .filter((v) => opts.code === undefined || v.code === opts.code)
       .sort((a, b) => (b.failedAt ?? '').localeCompare(a.failedAt ?? '') || b.offset - a.offset)
       .slice(0, opts.limit)
-      .map((v) => ({ ...v, replayed: this.replayed.has(v.id) }));
+      .map((v) => {
+        const replay = this.replays.get(v.id);
+        return { ...v, replayed: replay !== undefined, replayedAt: replay?.at };
+      });
     return { topic: this.opts.topic, total: this.seen, byCode: Object.fromEntries(this.byCode), items };
   }
 
@@ -115,7 +158,7 @@ export class DeadLetters {
   async record(id: string): Promise<LogRecord> {
     const { partition, offset } = parseId(id);
     const [record] = await this.reader.read(partition, offset, 1);
-    if (record?.offset !== offset) {
+    if (record?.offset !== offset || replayOf(record) !== undefined) {
       throw new DeadLetterError(
         'DEAD_LETTER_NOT_FOUND',
         `no dead letter ${id} (partition ${partition}, offset ${offset}) in topic ${this.opts.topic}; list them with GET /v1/dead-letters`,
@@ -126,14 +169,75 @@ export class DeadLetters {
 
   /**
    * Sends a letter's message again, as a new message through `runtime.send`, to the letter's
-   * target or to `override.target`. The letter stays in the topic.
+   * target or to `override.target`, then records the replay in the topic. The letter stays in the
+   * topic. A letter replayed before (by this or an earlier process) is refused with
+   * `DEAD_LETTER_ALREADY_REPLAYED` unless `force`. A crash between the send and the record can
+   * leave a replay unrecorded; the record is written before the caller hears of success.
    */
   async replay(
     runtime: Runtime,
     id: string,
     override: { target?: string | undefined; typename?: string | undefined } = {},
-  ): Promise<{ id: string; target: string; typename: string }> {
-    const record = await this.record(id);
+    options: { force?: boolean | undefined } = {},
+  ): Promise<{ id: string; target: string; typename: string; replayedAt: string; previous?: ReplayRecord }> {
+    const { partition, offset } = parseId(id);
+    if (this.replaying.has(id)) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_REPLAY_IN_PROGRESS',
+        `dead letter ${id} is being replayed by another request right now; list it again to see when it was replayed`,
+      );
+    }
+    if (this.replaying.size >= maxReplaysInFlight) {
+      throw new DeadLetterError(
+        'DEAD_LETTER_REPLAYS_BUSY',
+        `${maxReplaysInFlight} replays are in progress; retry in a moment`,
+      );
+    }
+    this.replaying.add(id);
+    try {
+      // A reader that has not yet read the whole partition (Kafka, just after a start) could
+      // miss the letter or its earlier replay.
+      if (this.reader.caughtUp !== undefined && !(await this.reader.caughtUp(partition, caughtUpTimeoutMs))) {
+        throw new DeadLetterError(
+          'DEAD_LETTER_TOPIC_BEHIND',
+          `partition ${partition} of ${this.opts.topic} is still being read, so an earlier replay of ${id} ` +
+            'may not be known yet; retry in a few seconds',
+        );
+      }
+      const record = await this.record(id);
+      const previous = await this.previousReplay(id, partition, offset);
+      if (previous !== undefined && options.force !== true) {
+        throw new DeadLetterError(
+          'DEAD_LETTER_ALREADY_REPLAYED',
+          `dead letter ${id} was already replayed at ${previous.at} (to ${previous.target}); replaying it again ` +
+            'would deliver its message a second time: add ?force=true to do that anyway',
+          previous,
+        );
+      }
+      const sent = await this.send(runtime, id, record, override);
+      const at = new Date().toISOString();
+      await this.opts.log.append([
+        {
+          topic: this.opts.topic,
+          partition,
+          key: id,
+          value: null,
+          headers: { [ReplayHeader.of]: id, [ReplayHeader.at]: at, [ReplayHeader.target]: sent.target },
+        },
+      ]);
+      this.remember(id, { at, target: sent.target });
+      return { id, ...sent, replayedAt: at, ...(previous === undefined ? {} : { previous }) };
+    } finally {
+      this.replaying.delete(id);
+    }
+  }
+
+  private async send(
+    runtime: Runtime,
+    id: string,
+    record: LogRecord,
+    override: { target?: string | undefined; typename?: string | undefined },
+  ): Promise<{ target: string; typename: string }> {
     const targetKey = override.target ?? record.headers[Header.target];
     if (targetKey === undefined) {
       throw new DeadLetterError(
@@ -164,9 +268,40 @@ export class DeadLetters {
       [{ target, argument, eventTime: Number.isFinite(eventTime) ? eventTime : undefined }],
       'replay',
     );
-    if (this.replayed.size >= maxReplayed) this.replayed.clear();
-    this.replayed.add(id);
-    return { id, target: targetKey, typename: argument.typename };
+    return { target: targetKey, typename: argument.typename };
+  }
+
+  /**
+   * The last recorded replay of a letter. Replay records follow their letter in its partition:
+   * those before the reading position are in memory (unless forgotten); the rest are scanned.
+   */
+  private async previousReplay(
+    id: string,
+    partition: number,
+    offset: number,
+  ): Promise<ReplayRecord | undefined> {
+    let found = this.replays.get(id);
+    const from = this.replaysForgotten ? offset + 1 : Math.max(offset + 1, this.cursors.get(partition) ?? 0);
+    for (let at = from; ;) {
+      const records = await this.reader.read(partition, at, readChunk);
+      for (const r of records) {
+        const replay = replayOf(r);
+        if (replay?.id === id) found = replay.record;
+      }
+      const last = records.at(-1);
+      if (last === undefined || records.length < readChunk) return found;
+      at = last.offset + 1;
+    }
+  }
+
+  private remember(id: string, record: ReplayRecord): void {
+    this.replays.delete(id);
+    this.replays.set(id, record);
+    if (this.replays.size > maxReplayed) {
+      const oldest = this.replays.keys().next().value;
+      if (oldest !== undefined) this.replays.delete(oldest);
+      this.replaysForgotten = true;
+    }
   }
 
   private argumentOf(record: LogRecord, typename: string | undefined): TypedValue | undefined {
@@ -218,6 +353,11 @@ export class DeadLetters {
   }
 
   private add(r: LogRecord): void {
+    const replay = replayOf(r);
+    if (replay !== undefined) {
+      this.remember(replay.id, replay.record);
+      return;
+    }
     this.seen++;
     const view = this.view(r);
     const code = this.byCode.has(view.code) || this.byCode.size < maxCodes ? view.code : '_other';
@@ -259,6 +399,18 @@ export class DeadLetters {
       replayed: false,
     };
   }
+}
+
+function replayOf(r: LogRecord): { id: string; record: ReplayRecord } | undefined {
+  const id = r.headers[ReplayHeader.of];
+  if (id === undefined) return undefined;
+  return {
+    id,
+    record: {
+      at: r.headers[ReplayHeader.at] ?? new Date(r.timestamp).toISOString(),
+      target: r.headers[ReplayHeader.target] ?? 'unknown',
+    },
+  };
 }
 
 function tryDecode(bytes: Uint8Array): TypedValue | undefined {

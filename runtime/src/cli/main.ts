@@ -7,7 +7,7 @@ import type { TracerProvider } from '@opentelemetry/api';
 import { encodeInt, encodeString, PrimitiveTypeName } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import { createLogger, type LogLevel, type Logger } from '../logger.js';
-import { formatIssue, loadModule } from '../module/index.js';
+import { MAX_LISTED_ISSUES, formatIssue, formatIssueList, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { redactText } from '../redact.js';
@@ -280,8 +280,16 @@ function loggerFrom(values: Values): Logger {
 
 async function loadOrExplain(file: string, logger?: Logger): Promise<ModuleConfig> {
   try {
-    // The warnings `statefun validate` prints, at start.
-    return await loadModule(file, { onWarning: (w) => logger?.warn(formatIssue(w)) });
+    // The warnings `statefun validate` prints, at start, capped as it caps them.
+    let warnings = 0;
+    const module = await loadModule(file, {
+      onWarning: (w) => {
+        if (warnings++ < MAX_LISTED_ISSUES) logger?.warn(formatIssue(w));
+      },
+    });
+    if (warnings > MAX_LISTED_ISSUES)
+      logger?.warn(`... and ${warnings - MAX_LISTED_ISSUES} more warnings`);
+    return module;
   } catch (e) {
     if (e instanceof ModuleError) throw new ContinuumError('MODULE_INVALID', `${e.message}`);
     throw e;
@@ -454,17 +462,16 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
   let failed = 0;
   for (const file of positionals) {
     try {
-      const warnings: string[] = [];
       const m = await loadModule(resolve(file), {
         allowUnsupported: values['allow-unsupported'] === true,
         strict: values.strict === true,
-        onWarning: (w) => warnings.push(formatIssue(w)),
       });
       out(
         `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length + (m.httpIngresses ?? []).length} ingress(es), ` +
           `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
       );
-      for (const w of warnings) out(`  warning: ${w}\n`);
+      for (const line of formatIssueList(m.warnings ?? [], MAX_LISTED_ISSUES, '  warning: '))
+        out(`${line}\n`);
     } catch (e) {
       failed++;
       err(`${e instanceof Error ? e.message : String(e)}\n`);

@@ -92,6 +92,11 @@ export interface TopicReader {
   /** Records committed so far from `offset`, at most `max` of them. */
   read(partition: number, offset: number, max: number): Promise<readonly LogRecord[]>;
   partitions(): Promise<number>;
+  /**
+   * Resolves true once `read` serves every record written to the partition before the call,
+   * false when that takes longer than `timeoutMs`. Absent where reads are never behind.
+   */
+  caughtUp?(partition: number, timeoutMs: number): Promise<boolean>;
 }
 
 export interface Log {

@@ -47,20 +47,25 @@ export function tryParseDuration(input: string | number): DurationResult {
   if (text === '') return { ok: false, reason: 'the text is empty' };
   const match = /^(\d+)(.*)$/su.exec(text);
   if (match === null) {
-    return { ok: false, reason: `"${input}" does not start with a whole, non-negative number` };
+    return { ok: false, reason: `"${shorten(input)}" does not start with a whole, non-negative number` };
   }
   const [, digits = '', rest = ''] = match;
   const unit = rest.trim();
   const nanosPerUnit = unit === '' ? NS_PER_MS : NANOS_BY_LABEL.get(unit);
   if (nanosPerUnit === undefined) {
-    return { ok: false, reason: `"${unit}" in "${input}" is not a known time unit` };
+    return { ok: false, reason: `"${shorten(unit)}" in "${shorten(input)}" is not a known time unit` };
   }
   const amount = Number(digits);
   const ms = (amount * nanosPerUnit) / NS_PER_MS;
   if (!Number.isSafeInteger(Math.ceil(ms))) {
-    return { ok: false, reason: `"${input}" is too large to represent` };
+    return { ok: false, reason: `"${shorten(input)}" is too large to represent` };
   }
   return { ok: true, ms };
+}
+
+/** Input echoed in a reason is cut, so a huge value cannot make a huge message. */
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 /**

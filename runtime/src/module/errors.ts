@@ -53,6 +53,24 @@ export function formatIssue(issue: ModuleIssue): string {
   return `${location}: ${issue.message}`;
 }
 
+/** How many findings of one kind a message lists before "... and N more". */
+export const MAX_LISTED_ISSUES = 50;
+
+/**
+ * One `  - <finding>` line per issue, at most `limit` of them, then `  ... and N more`: a file
+ * with thousands of unknown keys must not print thousands of lines.
+ * @example formatIssueList(module.warnings).forEach((line) => console.log(line))
+ */
+export function formatIssueList(
+  issues: readonly ModuleIssue[],
+  limit: number = MAX_LISTED_ISSUES,
+  indent = '  - ',
+): string[] {
+  const lines = issues.slice(0, limit).map((issue) => `${indent}${formatIssue(issue)}`);
+  if (issues.length > limit) lines.push(`${' '.repeat(indent.length)}... and ${issues.length - limit} more`);
+  return lines;
+}
+
 function renderMessage(
   file: string,
   issues: readonly ModuleIssue[],
@@ -62,9 +80,7 @@ function renderMessage(
   let message =
     issues.length === 1 && first !== undefined
       ? formatIssue(first)
-      : `Module ${file} has ${issues.length} problems:\n${issues.map((issue) => `  - ${formatIssue(issue)}`).join('\n')}`;
-  if (warnings.length > 0) {
-    message += `\nWarnings:\n${warnings.map((warning) => `  - ${formatIssue(warning)}`).join('\n')}`;
-  }
+      : `Module ${file} has ${issues.length} problems:\n${formatIssueList(issues).join('\n')}`;
+  if (warnings.length > 0) message += `\nWarnings:\n${formatIssueList(warnings).join('\n')}`;
   return message;
 }

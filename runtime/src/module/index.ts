@@ -2,7 +2,7 @@
 
 export { loadModule, parseModule, SUPPORTED_KINDS, UNSUPPORTED_KINDS } from './loader.js';
 export type { ModuleLoadOptions } from './loader.js';
-export { ModuleError, formatIssue } from './errors.js';
+export { MAX_LISTED_ISSUES, ModuleError, formatIssue, formatIssueList } from './errors.js';
 export type { ModuleErrorCode } from './errors.js';
 export { parseDuration, tryParseDuration, formatDuration, DURATION_SYNTAX } from './duration.js';
 export type { DurationResult } from './duration.js';
@@ -21,6 +21,8 @@ export {
   PLAYGROUND_EGRESS_KIND,
   PLAYGROUND_INGRESS_ID,
   PLAYGROUND_EGRESS_ID,
+  DEFAULT_PLAYGROUND_BODY_LIMIT,
+  MAX_PLAYGROUND_BODY_LIMIT,
 } from './playground.js';
 export { HTTP_INGRESS_KIND, HTTP_INGRESS_DEFAULTS } from './http-ingress.js';
 export { KINESIS_INGRESS_KIND, KINESIS_EGRESS_KIND } from './kinesis.js';

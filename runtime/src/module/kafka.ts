@@ -175,7 +175,12 @@ function parseStartupPosition(
             `topic ${JSON.stringify(topic)} is not among this ingress's topics; its offset is ignored`,
           );
         }
-        offsets[key] = offset;
+        Object.defineProperty(offsets, key, {
+          value: offset,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       });
       return { type: 'specific-offsets', offsets };
     }

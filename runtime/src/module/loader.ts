@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, isScalar, parseAllDocuments, visit } from 'yaml';
 import type { Document } from 'yaml';
 import { checkModule } from './cross-checks.js';
 import type { ComponentEntry } from './cross-checks.js';
@@ -125,7 +125,19 @@ function unreadable(file: string, message: string, cause?: unknown): ModuleError
 export function parseModule(text: string, file: string, opts: ModuleLoadOptions = {}): ModuleConfig {
   const sink = new IssueSink();
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, merge: true });
+  // The parser's own unique-key check compares each key with every earlier one (n² for a mapping
+  // of n keys); readDocument checks duplicates with one set per mapping instead.
+  let documents: ReturnType<typeof parseAllDocuments>;
+  try {
+    documents = parseAllDocuments(text, { lineCounter, uniqueKeys: false, merge: true });
+  } catch (cause) {
+    // The parser recurses per nesting level; a file nested thousands deep exhausts the stack.
+    throw new ModuleError(
+      file,
+      [{ severity: 'error', file, path: '', message: `cannot be read as YAML: ${errorText(cause)}` }],
+      { cause },
+    );
+  }
   const loader = new Loader(opts);
 
   const parsed: Array<{ scope: DocumentScope; value: unknown }> = [];
@@ -206,16 +218,53 @@ function readDocument(scope: DocumentScope, doc: Document, lines: LineCounter): 
     }
     return undefined;
   }
+  let duplicates: Array<{ key: string; offset: number }>;
+  try {
+    duplicates = duplicateKeys(doc);
+  } catch (cause) {
+    scope.report('error', [], `cannot be read as data: ${errorText(cause)}`);
+    return undefined;
+  }
+  if (duplicates.length > 0) {
+    for (const { key, offset } of duplicates) {
+      scope.sink.issues.push({
+        severity: 'error',
+        file: scope.file,
+        document: scope.number,
+        line: lines.linePos(offset).line,
+        path: '',
+        message: `YAML syntax error: Map keys must be unique; ${describeValue(key)} is given more than once in one mapping`,
+      });
+    }
+    return undefined;
+  }
   try {
     return doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (cause) {
-    scope.report(
-      'error',
-      [],
-      `cannot be read as data: ${cause instanceof Error ? cause.message : String(cause)}`,
-    );
+    scope.report('error', [], `cannot be read as data: ${errorText(cause)}`);
     return undefined;
   }
+}
+
+/** Keys given twice in one mapping (the second occurrence), found with one set per mapping. */
+function duplicateKeys(doc: Document): Array<{ key: string; offset: number }> {
+  const found: Array<{ key: string; offset: number }> = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const value: unknown = pair.key.value;
+        if (seen.has(value)) found.push({ key: String(value), offset: pair.key.range?.[0] ?? 0 });
+        else seen.add(value);
+      }
+    },
+  });
+  return found;
+}
+
+function errorText(cause: unknown): string {
+  return firstLine(cause instanceof Error ? cause.message : String(cause));
 }
 
 function firstLine(message: string): string {
@@ -368,7 +417,7 @@ class Loader {
         );
         return;
       }
-      const kind = LEGACY_KINDS[legacyKind] ?? legacyKind;
+      const kind = legacyKindOf(legacyKind) ?? legacyKind;
       const specPath = [...entryPath, itemKey, 'spec'];
       let componentSpec = component['spec'];
       let idPath: PathSegment[] | undefined;
@@ -464,10 +513,13 @@ function suggestKind(kind: string): string {
   const message = unknownKeyMessage(kind, KNOWN_KINDS);
   const match = /did you mean "([^"]+)"/u.exec(message);
   if (match !== null) return ` (did you mean ${match[1]}?)`;
-  if (LEGACY_KINDS[kind] !== undefined) {
-    return ` (a legacy v3.0 kind; in the component format it is ${LEGACY_KINDS[kind]})`;
-  }
+  const current = legacyKindOf(kind);
+  if (current !== undefined) return ` (a legacy v3.0 kind; in the component format it is ${current})`;
   return '';
+}
+
+function legacyKindOf(kind: string): string | undefined {
+  return Object.hasOwn(LEGACY_KINDS, kind) ? LEGACY_KINDS[kind] : undefined;
 }
 
 function legacyExample(itemKey: 'endpoint' | 'ingress' | 'egress'): string {

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseEventTime } from './event-time.js';
 import type { ComponentScope } from './scope.js';
-import { list, mapping, nonEmptyText, port, validate } from './schema.js';
+import { integer, list, mapping, nonEmptyText, port, validate } from './schema.js';
 import type { PlaygroundEgressConfig, PlaygroundIngressConfig } from './types.js';
 
 export const PLAYGROUND_INGRESS_KIND = 'io.statefun.playground.v1/ingress';
@@ -14,7 +14,20 @@ export const PLAYGROUND_INGRESS_ID = 'io.statefun.playground/ingress';
 /** Functions address the playground egress by this fixed id. */
 export const PLAYGROUND_EGRESS_ID = 'io.statefun.playground/egress';
 
-const ingressSchema = mapping({ port, eventTime: z.unknown().nullish() });
+/** Largest request body the playground ingress takes when module.yaml does not say. */
+export const DEFAULT_PLAYGROUND_BODY_LIMIT = 4 * 1024 * 1024;
+/** `bodyLimit` may not exceed this: the ingress holds each body in memory. */
+export const MAX_PLAYGROUND_BODY_LIMIT = 1024 * 1024 * 1024;
+
+const ingressSchema = mapping({
+  port,
+  bodyLimit: integer({
+    min: 1,
+    max: MAX_PLAYGROUND_BODY_LIMIT,
+    expected: `the largest request body in bytes, a whole number from 1 to ${MAX_PLAYGROUND_BODY_LIMIT} (1 GiB)`,
+  }).nullish(),
+  eventTime: z.unknown().nullish(),
+});
 const egressSchema = mapping({ port, topics: list(nonEmptyText('a topic name'), 'topic name') });
 
 /** Validates an `io.statefun.playground.v1/ingress` spec. */
@@ -25,7 +38,13 @@ export function parsePlaygroundIngress(
   const parsed = validate(scope, ingressSchema, spec, []);
   const eventTime = parseEventTime(scope, spec, 'playground');
   if (parsed === undefined || eventTime === undefined) return undefined;
-  return { kind: PLAYGROUND_INGRESS_KIND, port: parsed.port, eventTime, source: scope.source };
+  return {
+    kind: PLAYGROUND_INGRESS_KIND,
+    port: parsed.port,
+    bodyLimit: parsed.bodyLimit ?? DEFAULT_PLAYGROUND_BODY_LIMIT,
+    eventTime,
+    source: scope.source,
+  };
 }
 
 /** Validates an `io.statefun.playground.v1/egress` spec. */

@@ -12,6 +12,8 @@ const ok = <T>(value: T): LeafResult<T> => ({ ok: true, value });
 const bad = (reason?: string): LeafResult<never> =>
   reason === undefined ? { ok: false } : { ok: false, reason };
 
+const MAX_SHOWN_KEYS = 10;
+
 /** Short description of a YAML value for messages: `"a/b/c"`, `42`, `a list of 3 entries`. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -29,7 +31,12 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === 'object') {
     const keys = Object.keys(value);
-    return keys.length === 0 ? 'an empty mapping' : `a mapping with keys ${keys.join(', ')}`;
+    if (keys.length === 0) return 'an empty mapping';
+    const shown = keys
+      .slice(0, MAX_SHOWN_KEYS)
+      .map((key) => (key.length > 40 ? `${key.slice(0, 37)}...` : key));
+    const more = keys.length > MAX_SHOWN_KEYS ? ` and ${keys.length - MAX_SHOWN_KEYS} more` : '';
+    return `a mapping with keys ${shown.join(', ')}${more}`;
   }
   return typeof value;
 }
@@ -240,7 +247,12 @@ function messageOf(issue: z.core.$ZodIssue): string {
     case 'custom':
       return issue.message;
     case 'invalid_type':
-      return problem(issue.input, EXPECTED_NAMES[issue.expected] ?? issue.expected);
+      return problem(
+        issue.input,
+        Object.hasOwn(EXPECTED_NAMES, issue.expected)
+          ? (EXPECTED_NAMES[issue.expected] ?? '')
+          : issue.expected,
+      );
     default:
       return `found ${describeValue(issue.input)}; ${issue.message}`;
   }
@@ -293,7 +305,8 @@ function warnUnknownKeys(
       const shape = def.shape;
       const known = Object.keys(shape);
       for (const [key, child] of Object.entries(value)) {
-        const childSchema = shape[key];
+        // Own keys only: `constructor` or `toString` in the file are unknown keys like any other.
+        const childSchema = Object.hasOwn(shape, key) ? shape[key] : undefined;
         if (childSchema === undefined) scope.warning([...at, key], unknownKeyMessage(key, known));
         else warnUnknownKeys(scope, childSchema, child, [...at, key]);
       }
@@ -311,13 +324,20 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
   return `unknown key, ignored; the keys read here are ${known.join(', ')}`;
 }
 
+/** Keys longer than this get no suggestion: no key read here is near that long. */
+const MAX_SUGGESTED_KEY = 64;
+
 function suggest(key: string, known: readonly string[]): string | undefined {
+  if (key.length > MAX_SUGGESTED_KEY) return undefined;
   const squash = (s: string): string => s.toLowerCase().replace(/[-_\s]/gu, '');
   const exactish = known.find((candidate) => squash(candidate) === squash(key));
   if (exactish !== undefined) return exactish;
   let best: { candidate: string; distance: number } | undefined;
+  const lower = key.toLowerCase();
   for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    // The distance is at least the difference in length; more than 2 is never suggested.
+    if (Math.abs(candidate.length - key.length) > 2) continue;
+    const distance = editDistance(lower, candidate.toLowerCase());
     if (best === undefined || distance < best.distance) best = { candidate, distance };
   }
   if (best === undefined) return undefined;
@@ -370,7 +390,14 @@ export function propertyList(
     if (Object.hasOwn(properties, key)) {
       scope.warning([...at, index, key], `property ${key} is set more than once; the last value wins`);
     }
-    properties[key] = typeof val === 'string' ? val : (scope.sourceText([...at, index, key]) ?? String(val));
+    const text = typeof val === 'string' ? val : (scope.sourceText([...at, index, key]) ?? String(val));
+    // Defined, not assigned: a property named __proto__ must stay a property.
+    Object.defineProperty(properties, key, {
+      value: text,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   });
   return properties;
 }

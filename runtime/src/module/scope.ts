@@ -2,18 +2,27 @@
 // collected issues, so every message can say file, document, line and key path.
 
 import { isMap, isScalar, isSeq } from 'yaml';
-import type { Document, LineCounter, Node } from 'yaml';
+import type { Document, LineCounter, Node, Pair, YAMLMap } from 'yaml';
 import type { ComponentSource, ModuleIssue } from './types.js';
 
 /** A key (mapping) or an index (list) in a path from the document root. */
 export type PathSegment = string | number;
+
+/** Keys longer than this are shortened in paths, so a huge key cannot make a huge message. */
+const MAX_SHOWN_KEY = 80;
 
 /** `['spec', 'topics', 0, 'targets']` → `spec.topics[0].targets`. */
 export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? segment : `.${segment}`;
+    else {
+      const key =
+        segment.length > MAX_SHOWN_KEY
+          ? `${segment.slice(0, MAX_SHOWN_KEY - 3)}... (${segment.length} characters)`
+          : segment;
+      out += out === '' ? key : `.${key}`;
+    }
   }
   return out;
 }
@@ -53,9 +62,7 @@ export class DocumentScope {
     let line = this.nodeLine(node) ?? this.line;
     for (const segment of path) {
       if (typeof segment === 'string') {
-        const pair = isMap(node)
-          ? node.items.find((item) => isScalar(item.key) && item.key.value === segment)
-          : undefined;
+        const pair = isMap(node) ? pairOf(node, segment) : undefined;
         if (pair === undefined) break;
         line = this.nodeLine(pair.key) ?? line;
         node = pair.value;
@@ -108,7 +115,31 @@ function childOf(node: unknown, segment: PathSegment): unknown {
   if (typeof segment === 'number') {
     return isSeq(node) ? (node.get(segment, true) ?? undefined) : undefined;
   }
-  return isMap(node) ? (node.get(segment, true) ?? undefined) : undefined;
+  return isMap(node) ? (pairOf(node, segment)?.value ?? undefined) : undefined;
+}
+
+// A finding's location is looked up by key; searching a mapping's pairs each time made a file
+// with n unknown keys take n² steps, so each mapping gets an index on its first lookup.
+const pairIndexes = new WeakMap<YAMLMap, Map<unknown, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const pair of map.items) {
+      // The first pair of a key wins, as YAMLMap.get does.
+      if (isScalar(pair.key) && !index.has(pair.key.value)) index.set(pair.key.value, pair);
+    }
+    // Plain data names a key `1:` or `true:` by its text.
+    for (const pair of map.items) {
+      if (isScalar(pair.key) && typeof pair.key.value !== 'string') {
+        const text = String(pair.key.value);
+        if (!index.has(text)) index.set(text, pair);
+      }
+    }
+    pairIndexes.set(map, index);
+  }
+  return index.get(key);
 }
 
 /**

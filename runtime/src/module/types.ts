@@ -114,6 +114,8 @@ export interface KafkaEgressConfig {
 export interface PlaygroundIngressConfig {
   kind: 'io.statefun.playground.v1/ingress';
   port: number;
+  /** Largest request body in bytes (`bodyLimit`, default 4 MiB); larger ones are answered 413. */
+  bodyLimit: number;
   eventTime: EventTimeConfig;
   source: ComponentSource;
 }

@@ -1,6 +1,7 @@
 // The playground HTTP ingress (`io.statefun.playground.v1/ingress`), as the StateFun playground
 // image behaves: a request to `/<namespace>/<type>/<id>` sends its body verbatim to that address,
-// typed by `Content-Type: application/vnd.<typename>` (default io.statefun.types/string, raw).
+// typed by `Content-Type: application/vnd.<namespace>/<Type>`. Any other content type is refused
+// unless the body is a valid encoded io.statefun.types/string, the type StateFun assumes then.
 // With event time configured it is one watermark source: messages carry the ingress time (or a
 // JSON field of the body) and marks follow them into the log.
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -13,17 +14,25 @@ import { extractEventTime, playgroundSourceGroup } from '../ingress/event-time.j
 import type { Logger } from '../logger.js';
 import type { EventTimeConfig } from '../module/types.js';
 import type { IngressMessage } from '../runtime.js';
+import { DEFAULT_PLAYGROUND_BODY_LIMIT } from '../module/playground.js';
+import { typeNameProblem } from '../module/schema.js';
 import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
 
 export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
+
+const VND_PREFIX = 'application/vnd.';
+const CONTENT_TYPE_RULE =
+  'expected Content-Type: application/vnd.<namespace>/<Type>, the typename of the body ' +
+  '(e.g. application/vnd.example/GreetRequest); without it the body must be an encoded io.statefun.types/string';
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/u;
 
 export interface PlaygroundIngressOptions {
   port: number;
   host?: string | undefined;
   send: (messages: readonly IngressMessage[]) => Promise<void>;
   functions: FunctionRouter;
-  /** Largest accepted body (default 4 MiB). */
+  /** Largest accepted body in bytes (default 4 MiB, module.yaml `bodyLimit`). */
   bodyLimit?: number | undefined;
   /**
    * Event time: with it (and `appendMarks`) the ingress is the watermark source
@@ -42,16 +51,128 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
+/** The typename of `application/vnd.<typename>`, or the string type for anything else (no checks). */
 export function typenameFromContentType(contentType: string | undefined): string {
-  const value = (contentType ?? '').split(';')[0]!.trim();
-  const prefix = 'application/vnd.';
-  return value.toLowerCase().startsWith(prefix) && value.length > prefix.length
-    ? value.slice(prefix.length)
-    : DEFAULT_INGRESS_TYPENAME;
+  const reading = readContentType(contentType);
+  if (reading.kind === 'typename') return reading.typename;
+  if (reading.kind === 'other') return DEFAULT_INGRESS_TYPENAME;
+  const mediaType = (contentType ?? '').split(';')[0]!.trim();
+  return mediaType.length > VND_PREFIX.length ? mediaType.slice(VND_PREFIX.length) : DEFAULT_INGRESS_TYPENAME;
 }
 
+/** What a request's Content-Type says: a typename, no typename (the string default), or a mistake. */
+export type ContentTypeReading =
+  | { kind: 'typename'; typename: string }
+  | { kind: 'other'; mediaType: string }
+  | { kind: 'malformed'; error: string };
+
+/** Reads `application/vnd.<namespace>/<Type>`; parameters after `;` are ignored. */
+export function readContentType(contentType: string | undefined): ContentTypeReading {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim();
+  if (!mediaType.toLowerCase().startsWith(VND_PREFIX)) return { kind: 'other', mediaType };
+  const typename = mediaType.slice(VND_PREFIX.length);
+  const problem =
+    typename === ''
+      ? 'it is empty'
+      : CONTROL_CHARACTERS.test(typename) || /\s/u.test(typename)
+        ? 'it contains whitespace or control characters'
+        : typeNameProblem(typename) !== undefined
+          ? `it has ${typeNameProblem(typename)}`
+          : undefined;
+  if (problem === undefined) return { kind: 'typename', typename };
+  return {
+    kind: 'malformed',
+    error: `the typename in Content-Type ${JSON.stringify(shorten(mediaType))} is malformed (${problem}); ${CONTENT_TYPE_RULE}`,
+  };
+}
+
+/**
+ * True when `bytes` is an io.statefun.types/string value as the official SDKs write it: empty, or
+ * field 1 (length-delimited) entries of UTF-8 text and nothing else. Protobuf decoders skip unknown
+ * fields, so e.g. "hi" would decode leniently to ""; this check does not.
+ */
+export function isEncodedString(bytes: Uint8Array): boolean {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let at = 0;
+  while (at < bytes.length) {
+    if (bytes[at] !== 0x0a) return false;
+    at++;
+    let length = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = bytes[at++];
+      if (byte === undefined || shift > 28) return false;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) break;
+    }
+    if (at + length > bytes.length) return false;
+    try {
+      utf8.decode(bytes.subarray(at, at + length));
+    } catch {
+      return false;
+    }
+    at += length;
+  }
+  return true;
+}
+
+// The exact encodings of the fixed-size built-in types: empty (the zero value) or tag + bytes.
+const FIXED_PRIMITIVES: Readonly<Record<string, { tag: number; size: number }>> = {
+  'io.statefun.types/int': { tag: 0x0d, size: 4 },
+  'io.statefun.types/float': { tag: 0x0d, size: 4 },
+  'io.statefun.types/long': { tag: 0x09, size: 8 },
+  'io.statefun.types/double': { tag: 0x09, size: 8 },
+};
+
+/**
+ * Whether `bytes` is a value of `typename` when it is a built-in io.statefun.types type the
+ * runtime can check; true for every other type (their bytes are the function's business).
+ */
+export function isValidBuiltInValue(typename: string, bytes: Uint8Array): boolean {
+  if (typename === DEFAULT_INGRESS_TYPENAME) return isEncodedString(bytes);
+  if (typename === 'io.statefun.types/bool') {
+    return (
+      bytes.length === 0 ||
+      (bytes.length === 2 && bytes[0] === 0x08 && (bytes[1] === 0x01 || bytes[1] === 0x00))
+    );
+  }
+  const fixed = Object.hasOwn(FIXED_PRIMITIVES, typename) ? FIXED_PRIMITIVES[typename] : undefined;
+  if (fixed === undefined) return true;
+  return bytes.length === 0 || (bytes.length === 1 + fixed.size && bytes[0] === fixed.tag);
+}
+
+/** Why a path segment cannot be part of an address, or undefined. */
+function segmentProblem(what: string, value: string): string | undefined {
+  if (value === '') return `the ${what} is empty`;
+  if (CONTROL_CHARACTERS.test(value))
+    return `the ${what} ${JSON.stringify(shorten(value))} contains control characters`;
+  if (what !== 'id' && value.includes('/'))
+    return `the ${what} ${JSON.stringify(shorten(value))} contains "/" (a typename has exactly one)`;
+  return undefined;
+}
+
+function shorten(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}... (${Buffer.byteLength(text)} bytes)` : text;
+}
+
+const ADDRESS_RULE = 'expected /<namespace>/<type>/<id> with none of them empty, e.g. /example/greeter/alice';
+
 export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024 });
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_PLAYGROUND_BODY_LIMIT;
+  const app = Fastify({ bodyLimit });
+  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _req, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({
+        error:
+          `the request body is larger than the limit of ${bodyLimit} bytes; send a smaller body, or raise ` +
+          'bodyLimit of the io.statefun.playground.v1/ingress in module.yaml',
+      });
+    }
+    const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) opts.logger?.error('playground ingress request failed', { error: error.message });
+    return reply.code(status).send({ error: status >= 500 ? 'internal error' : error.message });
+  });
   const eventTime = opts.eventTime;
   let send = opts.send;
   if (eventTime !== undefined && opts.appendMarks !== undefined) {
@@ -68,28 +189,53 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
   // A StateFun typename puts a second "/" into the media type (application/vnd.<namespace>/<name>),
   // which fastify's media-type check answers with 415 before any parser runs: read the typename
   // first, then let the body through as plain bytes.
-  const typenames = new WeakMap<object, string>();
+  const contentTypes = new WeakMap<object, ContentTypeReading>();
   requireBearerToken(app, opts.token, 'playground');
   app.addHook('onRequest', (req, _reply, done) => {
-    typenames.set(req.raw, typenameFromContentType(req.raw.headers['content-type']));
+    contentTypes.set(req.raw, readContentType(req.raw.headers['content-type']));
     req.raw.headers['content-type'] = 'application/octet-stream';
     done();
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // An address with an empty part does not match the route below; say so instead of a bare 404.
+  app.route({
+    method: ['PUT', 'POST'],
+    url: '/*',
+    handler: async (_req, reply) => reply.code(400).send({ error: `not an address: ${ADDRESS_RULE}` }),
+  });
   app.route<{ Params: { namespace: string; type: string; id: string } }>({
     method: ['PUT', 'POST'],
     url: '/:namespace/:type/:id',
     handler: async (req, reply) => {
       const { namespace, type, id } = req.params;
+      const problem =
+        segmentProblem('namespace', namespace) ?? segmentProblem('type', type) ?? segmentProblem('id', id);
+      if (problem !== undefined) return reply.code(400).send({ error: `${problem}; ${ADDRESS_RULE}` });
+      const contentType = contentTypes.get(req.raw) ?? readContentType(undefined);
+      if (contentType.kind === 'malformed') return reply.code(400).send({ error: contentType.error });
       const functionType = `${namespace}/${type}`;
       if (opts.functions.resolve(functionType) === undefined) {
         return reply
           .code(404)
-          .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
+          .send({ error: `no endpoint in module.yaml serves function type ${shorten(functionType)}` });
       }
-      const typename = typenames.get(req.raw) ?? DEFAULT_INGRESS_TYPENAME;
       const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
+      if (contentType.kind === 'other' && !isEncodedString(body)) {
+        const given =
+          contentType.mediaType === ''
+            ? 'no Content-Type'
+            : `Content-Type ${JSON.stringify(shorten(contentType.mediaType))}`;
+        return reply.code(415).send({
+          error: `${given} with a body that is not an encoded io.statefun.types/string; ${CONTENT_TYPE_RULE}`,
+        });
+      }
+      const typename = contentType.kind === 'typename' ? contentType.typename : DEFAULT_INGRESS_TYPENAME;
+      if (!isValidBuiltInValue(typename, body)) {
+        return reply.code(400).send({
+          error: `the body is not a valid ${typename} value (the function could never read it); send the type's protobuf encoding`,
+        });
+      }
       const target: Address = { namespace, type, id };
       const message: IngressMessage = { target, argument: { typename, hasValue: true, value: body } };
       if (eventTime?.extractor.type === 'json-field') {

@@ -181,6 +181,75 @@ describe('admin API', () => {
     );
   });
 
+  it.each([
+    ['not base64 at all!', 'at position 3'],
+    ['abc', 'groups of 4'],
+    ['CAE', 'groups of 4'],
+    ['CA=E', 'groups of 4'],
+  ])('rejects valueBase64 %j with 400 and sends nothing', async (valueBase64, says) => {
+    const r = await call('/v1/messages', {
+      body: { target: 'ops/sink/b64', typename: 'ops/Text', valueBase64 },
+    });
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('valueBase64 is not base64');
+    expect(r.text).toContain(says);
+  });
+
+  it('rejects a message with both value and valueBase64', async () => {
+    const r = await call('/v1/messages', {
+      body: { target: 'ops/sink/b64', typename: 'ops/Text', value: '"x"', valueBase64: 'Ing=' },
+    });
+    expect(r.status).toBe(400);
+    expect(r.text).toContain('not both');
+  });
+
+  it('takes valid base64 and delivers its bytes', async () => {
+    const r = await call('/v1/messages', {
+      body: {
+        target: 'ops/sink/b64',
+        typename: 'ops/Text',
+        valueBase64: Buffer.from('"from base64"').toString('base64'),
+      },
+    });
+    expect(r.status).toBe(200);
+    await waitFor(() => fns.sunk.includes('from base64'), 'the base64 message at the sink');
+  });
+
+  it('answers a second replay of a letter with 409 and the time of the first, unless force=true', async () => {
+    await sendText(admin, 'nobody/home/twice', 'replayed twice', TOKEN);
+    let letter: DeadLetterItem | undefined;
+    await waitFor(async () => {
+      letter = (await letters('?code=FUNCTION_UNKNOWN')).items.find((l) => l.target === 'nobody/home/twice');
+      return letter !== undefined;
+    }, 'the dead letter to replay twice');
+    const path = `/v1/dead-letters/${letter!.id}/replay`;
+    const first = await call(path, { body: { target: 'ops/sink/twice' } });
+    expect(first.status).toBe(200);
+    const { replayedAt } = first.body as { replayedAt: string };
+    expect(Date.parse(replayedAt)).toBeGreaterThan(Date.now() - 60_000);
+
+    const second = await call(path, { body: { target: 'ops/sink/twice' } });
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({
+      code: 'DEAD_LETTER_ALREADY_REPLAYED',
+      replayedAt,
+      replayedTo: 'ops/sink/twice',
+    });
+    expect((second.body as { error: string }).error).toContain(`already replayed at ${replayedAt}`);
+    expect((second.body as { error: string }).error).toContain('?force=true');
+    expect((await call(`${path}?force=maybe`, { method: 'POST' })).status).toBe(400);
+    const listed = (await letters('?code=FUNCTION_UNKNOWN')).items.find((l) => l.id === letter!.id);
+    expect(listed).toMatchObject({ replayed: true, replayedAt });
+
+    const forced = await call(`${path}?force=true`, { body: { target: 'ops/sink/twice' } });
+    expect(forced.status).toBe(200);
+    expect(forced.body).toMatchObject({ previous: { at: replayedAt } });
+    await waitFor(
+      () => fns.sunk.filter((v) => v === 'replayed twice').length === 2,
+      'the first and the forced replay at the sink',
+    );
+  });
+
   it('lists a dead letter with its code and reason, and replays it to its target once the endpoint works', async () => {
     fns.flakyBroken.on = true;
     await sendText(admin, 'ops/flaky/order-17', 'order 17', TOKEN);

@@ -2,6 +2,7 @@
 // and key path, help and usage errors have their exit codes, and send/state reach a dev runtime.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,35 @@ describe('statefun validate', () => {
     expect(code).toBe(1);
     expect(out).toContain('statefun-example.yaml: valid');
     expect(err).toContain('missing-spec.yaml, document 1');
+  });
+
+  it('prints a located warning for keys named like built-in properties, at most 50 of them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'continuum-validate-'));
+    const file = join(dir, 'module.yaml');
+    const unknown = ['constructor', '__proto__', 'hasOwnProperty'];
+    for (let i = 0; i < 97; i++) unknown.push(`extra${i}`);
+    await writeFile(
+      file,
+      'kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h/{function.name}\n' +
+        '  transport:\n    constructor: 1\n' +
+        unknown.map((key) => `  ${key}: 1\n`).join(''),
+    );
+    try {
+      const { code, out, err } = await cli('validate', file);
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      const warnings = out.split('\n').filter((line) => line.startsWith('  warning: '));
+      expect(warnings).toHaveLength(50);
+      expect(warnings[0]).toContain(
+        'line 6, kind io.statefun.endpoints.v2/http), spec.transport.constructor: unknown key',
+      );
+      expect(warnings[1]).toContain(
+        'line 7, kind io.statefun.endpoints.v2/http), spec.constructor: unknown key',
+      );
+      expect(out).toContain('... and 51 more');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 naming the path of a file that does not exist', async () => {

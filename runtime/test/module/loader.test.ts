@@ -408,6 +408,7 @@ spec: {port: 0, topics: [greetings, greetings, audit]}
       {
         kind: 'io.statefun.playground.v1/ingress',
         port: 8090,
+        bodyLimit: 4 * 1024 * 1024,
         eventTime: { maxOutOfOrdernessMs: 0, idleTimeoutMs: 30_000, extractor: { type: 'ingress-time' } },
         source: { file: 'module.yaml', document: 1, line: 1 },
       },
@@ -418,6 +419,28 @@ spec: {port: 0, topics: [greetings, greetings, audit]}
       topics: ['greetings', 'audit'],
     });
   });
+
+  test('the playground ingress takes a body limit in bytes', () => {
+    const module = parse('kind: io.statefun.playground.v1/ingress\nspec: {port: 8090, bodyLimit: 1024}\n');
+    expect(module.playgroundIngresses[0]?.bodyLimit).toBe(1024);
+  });
+
+  test.each(['0', '-5', '4mb', '2147483648'])(
+    'a playground body limit of %s is rejected with its range',
+    (limit) => {
+      const error = rejection(
+        `kind: io.statefun.playground.v1/ingress\nspec: {port: 8090, bodyLimit: ${limit}}\n`,
+      );
+      expect(error.issues).toEqual([
+        expect.objectContaining({
+          path: 'spec.bodyLimit',
+          message: expect.stringContaining(
+            'expected the largest request body in bytes, a whole number from 1 to 1073741824',
+          ),
+        }),
+      ]);
+    },
+  );
 
   test('two playground egresses clash on their fixed id', () => {
     const error = rejection(`kind: io.statefun.playground.v1/egress

@@ -25,7 +25,12 @@ describe('playground token', () => {
       },
     });
     const post = (headers: Record<string, string>) =>
-      app.inject({ method: 'POST', url: '/ex/greeter/alice', payload: 'hi', headers });
+      app.inject({
+        method: 'POST',
+        url: '/ex/greeter/alice',
+        payload: 'hi',
+        headers: { 'content-type': 'application/vnd.ex/Text', ...headers },
+      });
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: TOKEN }]) {
       const res = await post(headers);
       expect(res.statusCode).toBe(401);
@@ -41,7 +46,12 @@ describe('playground token', () => {
 
   it('the ingress stays open when no token is configured', async () => {
     const app = buildPlaygroundIngress({ port: 8090, functions, send: () => Promise.resolve() });
-    const res = await app.inject({ method: 'POST', url: '/ex/greeter/bob', payload: 'hi' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/ex/greeter/bob',
+      payload: 'hi',
+      headers: { 'content-type': 'application/vnd.ex/Text' },
+    });
     expect(res.statusCode).toBe(200);
     await app.close();
   });

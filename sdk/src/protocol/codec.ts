@@ -435,6 +435,135 @@ export function decodeToFunction(bytes: Uint8Array): ToFunction {
   };
 }
 
+/** Options of {@link decodeToFunctionInSteps}. */
+export interface StepwiseDecodeOptions {
+  /** Invocations decoded between two calls of `pause`. */
+  step: number;
+  /** Called between steps (e.g. to yield to the event loop). */
+  pause: () => Promise<void>;
+}
+
+/**
+ * How many invocations a ToFunction carries, from a scan of its wire format without decoding
+ * it; undefined when the bytes are not a simple valid encoding (decode them to learn why).
+ */
+export function countInvocations(bytes: Uint8Array): number | undefined {
+  const batch = batchRange(bytes);
+  if (batch === undefined) return undefined;
+  if (batch === null) return 0;
+  let count = 0;
+  const valid = forEachField(bytes, batch.start, batch.end, (f) => {
+    if (f.field === 3) count++;
+  });
+  return valid ? count : undefined;
+}
+
+/**
+ * Like {@link decodeToFunction}, but decodes the invocations `step` at a time and awaits `pause`
+ * between steps, so a huge batch does not hold the event loop for its whole decoding.
+ * @throws {ProtocolError} as decodeToFunction.
+ */
+export async function decodeToFunctionInSteps(
+  bytes: Uint8Array,
+  options: StepwiseDecodeOptions,
+): Promise<ToFunction> {
+  const batch = batchRange(bytes);
+  const fields = batch ? scanFields(bytes, batch.start, batch.end) : undefined;
+  // Anything but one plain batch field: the one-shot decoder handles (and explains) it.
+  if (batch === undefined || batch === null || fields === undefined) return decodeToFunction(bytes);
+  const rest = fields.filter((f) => f.field !== 3);
+  const head = new Uint8Array(rest.reduce((n, f) => n + (f.end - f.start), 0));
+  let at = 0;
+  for (const f of rest) {
+    head.set(bytes.subarray(f.start, f.end), at);
+    at += f.end - f.start;
+  }
+  const raw = decodeRaw<RawBatch>(Types.invocationBatch, head, 'ToFunction.invocation');
+  const target = requiredAddress(raw.target, 'ToFunction.invocation.target');
+  const state = raw.state.map(persistedValue);
+  const invocations: ToFunctionInvocation[] = [];
+  let sinceStep = 0;
+  for (const f of fields) {
+    if (f.field !== 3) continue;
+    if (sinceStep++ >= options.step) {
+      sinceStep = 1;
+      await options.pause();
+    }
+    const invocation = decodeRaw<RawToFnInvocation>(
+      Types.toFunctionInvocation,
+      bytes.subarray(f.valueStart, f.end),
+      'ToFunction.Invocation',
+    );
+    invocations.push(toFnInvocation(invocation));
+  }
+  return { invocation: { target, state, invocations } };
+}
+
+interface ScannedField {
+  field: number;
+  /** From the tag to the end of the value. */
+  start: number;
+  valueStart: number;
+  end: number;
+}
+
+/** The value range of the one `invocation` field (100) of a ToFunction; null when absent. */
+function batchRange(bytes: Uint8Array): { start: number; end: number } | null | undefined {
+  const fields = scanFields(bytes, 0, bytes.length);
+  if (fields === undefined) return undefined;
+  const batches = fields.filter((f) => f.field === 100);
+  if (batches.length > 1 || batches.some((f) => f.valueStart === f.start)) return undefined;
+  const [only] = batches;
+  return only === undefined ? null : { start: only.valueStart, end: only.end };
+}
+
+/** The fields of a message in `bytes[start, end)`; undefined on anything malformed or a group. */
+function scanFields(bytes: Uint8Array, start: number, end: number): ScannedField[] | undefined {
+  const out: ScannedField[] = [];
+  return forEachField(bytes, start, end, (f) => out.push(f)) ? out : undefined;
+}
+
+/** Calls `visit` for each field of the message in `bytes[start, end)`; false when malformed. */
+function forEachField(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  visit: (field: ScannedField) => void,
+): boolean {
+  let at = start;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 64; shift += 7) {
+      const byte = bytes[at++];
+      if (byte === undefined || at > end) return undefined;
+      if (shift < 53) value += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return value;
+    }
+    return undefined;
+  };
+  while (at < end) {
+    const fieldStart = at;
+    const key = varint();
+    if (key === undefined) return false;
+    const field = Math.floor(key / 8);
+    const wireType = key % 8;
+    let valueStart = fieldStart;
+    if (wireType === 0) {
+      if (varint() === undefined) return false;
+    } else if (wireType === 1) at += 8;
+    else if (wireType === 5) at += 4;
+    else if (wireType === LEN) {
+      const length = varint();
+      if (length === undefined) return false;
+      valueStart = at;
+      at += length;
+    } else return false;
+    if (at > end || field === 0) return false;
+    visit({ field, start: fieldStart, valueStart, end: at });
+  }
+  return true;
+}
+
 /**
  * Parses a `FromFunction`. Empty bytes, or a message with neither oneof member set, read as `{}`:
  * an empty InvocationResponse (no effects).

@@ -14,6 +14,8 @@ function lookup(name: string): protobuf.Type {
 /** Every message type the codecs use, resolved once. */
 export const Types = {
   toFunction: lookup('io.statefun.sdk.reqreply.ToFunction'),
+  invocationBatch: lookup('io.statefun.sdk.reqreply.ToFunction.InvocationBatchRequest'),
+  toFunctionInvocation: lookup('io.statefun.sdk.reqreply.ToFunction.Invocation'),
   fromFunction: lookup('io.statefun.sdk.reqreply.FromFunction'),
   typedValue: lookup('io.statefun.sdk.reqreply.TypedValue'),
   address: lookup('io.statefun.sdk.reqreply.Address'),

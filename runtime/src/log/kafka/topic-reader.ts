@@ -10,6 +10,8 @@ export class KafkaTopicReader implements TopicReader {
   private consumer: Consumer | undefined;
   private starting: Promise<void> | undefined;
   private readonly buffers = new Map<number, LogRecord[]>();
+  /** Per partition, the offset after the last one fetched, control records included. */
+  private readonly positions = new Map<number, number>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -28,6 +30,25 @@ export class KafkaTopicReader implements TopicReader {
       if (out.length >= max) break;
     }
     return out;
+  }
+
+  async caughtUp(partition: number, timeoutMs: number): Promise<boolean> {
+    await this.ensureStarted();
+    const admin = this.kafka.admin();
+    let end: number;
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(this.topic);
+      end = Number(offsets.find((o) => o.partition === partition)?.high ?? 0);
+    } finally {
+      await admin.disconnect();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while ((this.positions.get(partition) ?? 0) < end) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return true;
   }
 
   async partitions(): Promise<number> {
@@ -58,6 +79,12 @@ export class KafkaTopicReader implements TopicReader {
         maxWaitTimeInMs: 100,
       });
       this.consumer = consumer;
+      // Batches that end in a transaction marker deliver no message but still move the position.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.topic !== this.topic) return;
+        const next = Number(payload.lastOffset) + 1;
+        if (next > (this.positions.get(payload.partition) ?? 0)) this.positions.set(payload.partition, next);
+      });
       await consumer.connect();
       await consumer.subscribe({ topic: this.topic, fromBeginning: true });
       await consumer.run({
