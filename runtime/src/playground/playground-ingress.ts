@@ -51,15 +51,6 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-/** The typename of `application/vnd.<typename>`, or the string type for anything else (no checks). */
-export function typenameFromContentType(contentType: string | undefined): string {
-  const reading = readContentType(contentType);
-  if (reading.kind === 'typename') return reading.typename;
-  if (reading.kind === 'other') return DEFAULT_INGRESS_TYPENAME;
-  const mediaType = (contentType ?? '').split(';')[0]!.trim();
-  return mediaType.length > VND_PREFIX.length ? mediaType.slice(VND_PREFIX.length) : DEFAULT_INGRESS_TYPENAME;
-}
-
 /** What a request's Content-Type says: a typename, no typename (the string default), or a mistake. */
 export type ContentTypeReading =
   | { kind: 'typename'; typename: string }
@@ -142,6 +133,38 @@ export function isValidBuiltInValue(typename: string, bytes: Uint8Array): boolea
   return bytes.length === 0 || (bytes.length === 1 + fixed.size && bytes[0] === fixed.tag);
 }
 
+/** The typename of a request body, or why it cannot be taken (400 or 415, with the reason). */
+export type TypedBody = { ok: true; typename: string } | { ok: false; status: 400 | 415; error: string };
+
+/**
+ * Applies the content-type rule to a body: `application/vnd.<namespace>/<Type>` names its type
+ * (and a built-in type's body must be its encoding); anything else is accepted only when the body
+ * is an encoded io.statefun.types/string, since a function could never read it otherwise.
+ */
+export function typeBody(contentType: ContentTypeReading, body: Uint8Array): TypedBody {
+  if (contentType.kind === 'malformed') return { ok: false, status: 400, error: contentType.error };
+  if (contentType.kind === 'other' && !isEncodedString(body)) {
+    const given =
+      contentType.mediaType === ''
+        ? 'no Content-Type'
+        : `Content-Type ${JSON.stringify(shorten(contentType.mediaType))}`;
+    return {
+      ok: false,
+      status: 415,
+      error: `${given} with a body that is not an encoded io.statefun.types/string; ${CONTENT_TYPE_RULE}`,
+    };
+  }
+  const typename = contentType.kind === 'typename' ? contentType.typename : DEFAULT_INGRESS_TYPENAME;
+  if (!isValidBuiltInValue(typename, body)) {
+    return {
+      ok: false,
+      status: 400,
+      error: `the body is not a valid ${typename} value (the function could never read it); send the type's protobuf encoding`,
+    };
+  }
+  return { ok: true, typename };
+}
+
 /** Why a path segment cannot be part of an address, or undefined. */
 function segmentProblem(what: string, value: string): string | undefined {
   if (value === '') return `the ${what} is empty`;
@@ -221,21 +244,9 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
           .send({ error: `no endpoint in module.yaml serves function type ${shorten(functionType)}` });
       }
       const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
-      if (contentType.kind === 'other' && !isEncodedString(body)) {
-        const given =
-          contentType.mediaType === ''
-            ? 'no Content-Type'
-            : `Content-Type ${JSON.stringify(shorten(contentType.mediaType))}`;
-        return reply.code(415).send({
-          error: `${given} with a body that is not an encoded io.statefun.types/string; ${CONTENT_TYPE_RULE}`,
-        });
-      }
-      const typename = contentType.kind === 'typename' ? contentType.typename : DEFAULT_INGRESS_TYPENAME;
-      if (!isValidBuiltInValue(typename, body)) {
-        return reply.code(400).send({
-          error: `the body is not a valid ${typename} value (the function could never read it); send the type's protobuf encoding`,
-        });
-      }
+      const typed = typeBody(contentType, body);
+      if (!typed.ok) return reply.code(typed.status).send({ error: typed.error });
+      const { typename } = typed;
       const target: Address = { namespace, type, id };
       const message: IngressMessage = { target, argument: { typename, hasValue: true, value: body } };
       if (eventTime?.extractor.type === 'json-field') {

@@ -14,7 +14,7 @@ import { silentLogger } from '../logger.js';
 import { tryParseDuration } from '../module/duration.js';
 import type { HttpIngressConfig } from '../module/types.js';
 import { closeWithin } from '../playground/bounded-close.js';
-import { DEFAULT_INGRESS_TYPENAME, typenameFromContentType } from '../playground/playground-ingress.js';
+import { readContentType, typeBody, type ContentTypeReading } from '../playground/playground-ingress.js';
 import type { ListeningServer } from '../playground/playground-ingress.js';
 import type { IngressMessage } from '../runtime.js';
 import { REPLY_NAMESPACE, replyAddress, type Reply } from './reply-address.js';
@@ -147,7 +147,7 @@ export function buildRequestServer(opts: RequestServerOptions): FastifyInstance 
 
   // A StateFun typename puts a second "/" into the media type, which fastify's content-type check
   // refuses: read the typename first, then take the body as plain bytes (as the playground does).
-  const typenames = new WeakMap<object, string>();
+  const contentTypes = new WeakMap<object, ContentTypeReading>();
   app.addHook('onRequest', (req, reply, done) => {
     if (token !== undefined) {
       const header = req.headers.authorization ?? '';
@@ -160,7 +160,7 @@ export function buildRequestServer(opts: RequestServerOptions): FastifyInstance 
         return;
       }
     }
-    typenames.set(req.raw, typenameFromContentType(req.raw.headers['content-type']));
+    contentTypes.set(req.raw, readContentType(req.raw.headers['content-type']));
     req.raw.headers['content-type'] = 'application/octet-stream';
     done();
   });
@@ -243,8 +243,16 @@ export function buildRequestServer(opts: RequestServerOptions): FastifyInstance 
           `this process already has ${pending.size} requests waiting for replies (maxPendingRequests); retry shortly`,
         );
       }
-      const typename = typenames.get(req.raw) ?? DEFAULT_INGRESS_TYPENAME;
       const body = req.body instanceof Buffer ? new Uint8Array(req.body) : new Uint8Array();
+      // The playground ingress's content-type rule: a body no function could read is refused.
+      const typed = typeBody(contentTypes.get(req.raw) ?? readContentType(undefined), body);
+      if (!typed.ok)
+        return reject(
+          typed.status,
+          typed.status === 415 ? 'CONTENT_TYPE_UNSUPPORTED' : 'BODY_INVALID',
+          typed.error,
+        );
+      const { typename } = typed;
       const target: Address = { namespace, type, id };
       const record: RequestRecord = {
         requestId: randomUUID(),

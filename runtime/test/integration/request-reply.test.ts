@@ -176,9 +176,14 @@ describe('request-response with two runtime processes (Kafka + Redis)', () => {
   }, 120_000);
 
   it('a timeout answers 202 with the results URL, which serves the reply once it is committed', async () => {
-    const res = await invoke(1, '/v1/invoke/example/slow/s1?timeout=300ms', 'x', {
-      'content-type': 'text/plain',
-    });
+    const res = await invoke(
+      1,
+      '/v1/invoke/example/slow/s1?timeout=300ms',
+      Buffer.from(types.string.serialize('x')),
+      {
+        'content-type': 'application/vnd.io.statefun.types/string',
+      },
+    );
     expect(res.status).toBe(202);
     const location = res.headers.get('location')!;
     // Any process serves the results: the reply lives in Redis.

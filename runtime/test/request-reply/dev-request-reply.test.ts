@@ -116,6 +116,18 @@ describe('request-response in dev mode', () => {
       headers: { authorization: 'Bearer s3cret', 'content-type': 'application/vnd.example/Add', ...headers },
     });
 
+  const stringType = { 'content-type': 'application/vnd.io.statefun.types/string' };
+  const stringBody = (text: string): Buffer => Buffer.from(types.string.serialize(text));
+
+  it('refuses a body no function could read, as the playground ingress does (415 for raw text)', async () => {
+    const res = await post('/v1/invoke/example/slow/raw', 'just text', { 'content-type': 'text/plain' });
+    expect(res.status).toBe(415);
+    const body = (await res.json()) as { code: string; error: string };
+    expect(body.code).toBe('CONTENT_TYPE_UNSUPPORTED');
+    expect(body.error).toContain('application/vnd.');
+    expect(gates.has('raw')).toBe(false);
+  });
+
   it('answers with the reply the function sends to its caller, typed by its typename', async () => {
     const res = await post('/v1/invoke/example/counter/a', '{"add":2}');
     expect(res.status).toBe(200);
@@ -154,7 +166,7 @@ describe('request-response in dev mode', () => {
   });
 
   it('answers 202 with the results URL after the timeout; the late reply is stored there', async () => {
-    const res = await post('/v1/invoke/example/slow/s?timeout=200ms', 'x', { 'content-type': 'text/plain' });
+    const res = await post('/v1/invoke/example/slow/s?timeout=200ms', stringBody('x'), stringType);
     expect(res.status).toBe(202);
     const location = res.headers.get('location')!;
     expect(location).toMatch(/^\/v1\/invoke\/results\//u);
@@ -177,7 +189,7 @@ describe('request-response in dev mode', () => {
   });
 
   it('keeps the first of two replies and dead-letters the second with REPLY_DUPLICATE', async () => {
-    const res = await post('/v1/invoke/example/twice/t', 'x', { 'content-type': 'text/plain' });
+    const res = await post('/v1/invoke/example/twice/t', stringBody('x'), stringType);
     expect(res.status).toBe(200);
     expect(types.string.deserialize(new Uint8Array(await res.arrayBuffer()))).toBe('first');
     let letters: Awaited<ReturnType<typeof readTopic>> = [];
@@ -249,8 +261,8 @@ describe('request-response in dev mode', () => {
 
   it('the admin API lists waiting requests, and /metrics counts requests by outcome', async () => {
     const admin = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'admin')!.port}`;
-    const waiting = post('/v1/invoke/example/slow/listed?timeout=30s', 'x', {
-      'content-type': 'text/plain',
+    const waiting = post('/v1/invoke/example/slow/listed?timeout=30s', stringBody('x'), {
+      ...stringType,
       'idempotency-key': 'listed-1',
     });
     await waitFor(() => gates.has('listed'), 'the slow function to be invoked');
