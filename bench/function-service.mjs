@@ -6,7 +6,9 @@
 //
 // Prints `PORT <n>` on stdout once it listens on 127.0.0.1. Function type `bench/counter`, state
 // `count` (io.statefun.types/int): every message adds one and sends `<id>|<message>|<count>` to
-// the Kafka egress `bench/out`.
+// the Kafka egress `bench/out`. Function type `bench/ask` (the request-response scenario), state
+// `count` likewise: every message adds one and answers its caller (a waiting HTTP request) with
+// `<id>|<message>|<count>` as an io.statefun.types/string.
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -18,7 +20,9 @@ const topic = values.topic;
 
 /** The official Apache Flink StateFun JS SDK 3.3.0, served as its documentation shows. */
 async function serveOfficial() {
-  const { StateFun, kafkaEgressMessage } = createRequire(import.meta.url)('apache-flink-statefun');
+  const { StateFun, kafkaEgressMessage, messageBuilder } = createRequire(import.meta.url)(
+    'apache-flink-statefun',
+  );
   const statefun = new StateFun();
   statefun.bind({
     typename: 'bench/counter',
@@ -34,6 +38,23 @@ async function serveOfficial() {
           value: `${ctx.self.id}|${message.rawValueBytes.toString('utf8')}|${count}`,
         }),
       );
+    },
+  });
+  statefun.bind({
+    typename: 'bench/ask',
+    specs: [{ name: 'count', type: StateFun.intType() }],
+    fn(ctx, message) {
+      const count = (ctx.storage.count ?? 0) + 1;
+      ctx.storage.count = count;
+      // The official SDK's way to answer: a message to whoever called.
+      if (ctx.caller)
+        ctx.send(
+          messageBuilder({
+            typename: ctx.caller.typename,
+            id: ctx.caller.id,
+            value: `${ctx.self.id}|${message.rawValueBytes.toString('utf8')}|${count}`,
+          }),
+        );
     },
   });
   const handle = statefun.handler();
@@ -64,7 +85,16 @@ async function serveOwn() {
       );
     },
   });
-  const server = await serve({ functions: [counter], port: 0, logger: false });
+  const ask = statefulFunction({
+    typename: 'bench/ask',
+    specs: { count: valueSpec(types.int) },
+    handler(ctx, message) {
+      const count = (ctx.storage.count ?? 0) + 1;
+      ctx.storage.count = count;
+      ctx.reply(`${ctx.self.id}|${decoder.decode(message.rawValue)}|${count}`);
+    },
+  });
+  const server = await serve({ functions: [counter, ask], port: 0, logger: false });
   server.app.server.keepAliveTimeout = 60_000;
   return server.port;
 }

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { ReferenceResult } from './references.js';
+import type { RequestReplyReport } from './request-reply.js';
 import type { PhaseResources, StepResult, WorkloadReport } from './workload.js';
 
 /** Everything one `npm run bench` measured. */
@@ -15,6 +16,8 @@ export interface BenchRun {
   /** The function-alone references per SDK, one per batch size. */
   functions: Partial<Record<string, ReferenceResult[]>>;
   workloads: WorkloadReport[];
+  /** The request-response scenario, one per SDK (empty when not selected). */
+  requestReply: RequestReplyReport[];
 }
 
 /** `git rev-parse --short HEAD`, marked when runtime or SDK sources differ from it. */
@@ -70,20 +73,24 @@ export function formatRun(run: BenchRun): string {
     `Continuum benchmark, ${run.date}, ${run.machine}, commit ${run.commit}`,
     `settings: ${run.settings}`,
     '',
-    'Physical-limit references (same broker, same machine, same run); CPU-s per 1,000 events runtime / broker / redis / function (driver = the benchmark process):',
-    table(
-      ['reference', 'events', 'events/s', 'CPU-s/1k ev: broker / redis / function / driver'],
-      [...run.kafka, ...Object.values(run.functions).flatMap((r) => r ?? [])].map((r) => [
-        r.name,
-        int(r.events),
-        int(r.eventsPerSec),
-        ['broker', 'redis', 'function', 'driver']
-          .map((role) => dec(perThousand(r.usage.cpu[role], r.events), 3))
-          .join(' / '),
-      ]),
-    ),
-    '',
   ];
+  const references = [...run.kafka, ...Object.values(run.functions).flatMap((r) => r ?? [])];
+  if (references.length > 0)
+    out.push(
+      'Physical-limit references (same broker, same machine, same run); CPU-s per 1,000 events runtime / broker / redis / function (driver = the benchmark process):',
+      table(
+        ['reference', 'events', 'events/s', 'CPU-s/1k ev: broker / redis / function / driver'],
+        references.map((r) => [
+          r.name,
+          int(r.events),
+          int(r.eventsPerSec),
+          ['broker', 'redis', 'function', 'driver']
+            .map((role) => dec(perThousand(r.usage.cpu[role], r.events), 3))
+            .join(' / '),
+        ]),
+      ),
+      '',
+    );
   if (run.workloads.length > 0) {
     const rows: [string, (w: WorkloadReport) => string][] = [
       [
@@ -206,6 +213,42 @@ export function formatRun(run: BenchRun): string {
       );
     }
   }
+  for (const r of run.requestReply) {
+    out.push(
+      `Request-response over HTTP, ${r.sdk} SDK, 1 runtime process, ${int(r.keys)} keys (warm-up: ${int(r.warmup)} requests, not counted):`,
+      `durability: ${r.durability}`,
+      table(
+        [
+          'clients',
+          'requests',
+          'requests/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'failed',
+          'CPU-s/1k req rt / broker / redis / fn',
+          'cores rt / broker / redis / fn',
+          'driver cores',
+        ],
+        r.levels.map((l) => [
+          String(l.clients),
+          int(l.requests),
+          int(l.requestsPerSec),
+          int(l.p50Ms),
+          int(l.p99Ms),
+          int(l.maxMs),
+          int(l.failed),
+          ROLES.map((role) => dec(l.cpuPer1000[role], 3)).join(' / '),
+          ROLES.map((role) => pctCore(l.cores[role])).join(' / '),
+          pctCore(l.cores.driver),
+        ]),
+      ),
+      r.problems.length === 0
+        ? 'check: every reply answered its request, every key counted 1..n'
+        : `${r.problems.length} problem(s):\n${r.problems.join('\n')}`,
+      '',
+    );
+  }
   return out.join('\n');
 }
 
@@ -295,33 +338,93 @@ export function resultRows(run: BenchRun): string[][] {
     });
 }
 
+export const REQUEST_REPLY_HEADER = [
+  'date',
+  'machine',
+  'commit',
+  'scenario',
+  'sdk',
+  'clients',
+  'requests/s',
+  'p50 / p99 / max ms',
+  'failed',
+  'durability',
+  'CPU-s/1k req rt / broker / redis / fn',
+] as const;
+
+/** One RESULTS.md row per client count of the request-response scenario (runs with problems are not recorded). */
+export function requestReplyRows(run: BenchRun): string[][] {
+  return run.requestReply
+    .filter((r) => r.problems.length === 0)
+    .flatMap((r) =>
+      r.levels.map((l) => [
+        run.date,
+        run.machine,
+        run.commit,
+        `request-response, 1 runtime process, ${int(r.keys)} keys, ${Math.round(l.seconds)} s`,
+        r.sdk,
+        String(l.clients),
+        int(l.requestsPerSec),
+        `${int(l.p50Ms)} / ${int(l.p99Ms)} / ${int(l.maxMs)}`,
+        int(l.failed),
+        'replies committed before returned (Idempotency-Key on every request)',
+        ROLES.map((role) => dec(l.cpuPer1000[role], 3)).join(' / '),
+      ]),
+    );
+}
+
+/** A table of RESULTS.md: its columns and the section text written before its first rows. */
+export interface ResultsTable {
+  header: readonly string[];
+  intro: string;
+}
+
+export const THROUGHPUT_TABLE: ResultsTable = {
+  header: RESULTS_HEADER,
+  intro:
+    '\n## The workload of issue 13 (from 2026-12: bench/throughput.bench.test.ts on bench/workload.ts)\n\n' +
+    'Kafka ingress (8 partitions, 1,000 keys) → counter function (state + 1, Kafka egress of the count) → output topic, ' +
+    'exactly-once, every output checked once with a read_committed consumer. Broker, Redis (AOF, fsync always), the ' +
+    'runtime, the function (own process) and the load generator share the machine. "refs" are measured in the same ' +
+    'run: kafkajs transactional produce → read_committed consume, one kafkajs exactly-once hop (consume → produce with ' +
+    'offsets in the transaction), and the function driven directly with batched ToFunction requests. See bench/README.md.\n',
+};
+
+export const REQUEST_REPLY_TABLE: ResultsTable = {
+  header: REQUEST_REPLY_HEADER,
+  intro:
+    '\n## Request-response over HTTP (bench/request-reply.ts)\n\n' +
+    'One runtime process (`statefun run`) with the request-response ingress; the function `bench/ask` (state + 1, ' +
+    'answers its caller with the count); 1,000 keys; N concurrent HTTP clients on keep-alive connections, each sending ' +
+    'its next request when the previous one is answered. Every request has an Idempotency-Key, so every reply is ' +
+    'committed (the Kafka transaction of its checkpoint, state in Redis with AOF fsync always) before it is returned; ' +
+    'every reply is checked against its request and every key counted 1..n. Latency: request sent → reply received ' +
+    'by the client. See bench/README.md.\n',
+};
+
 /**
  * Appends rows to RESULTS.md, keeping everything already there. A header row goes first when the
  * file does not end in a table of these columns (a new section, or notes written after the last
  * rows), so that every appended row renders in a table with its header.
  */
-export function appendResults(file: string, rows: readonly (readonly string[])[]): void {
+export function appendResults(
+  file: string,
+  rows: readonly (readonly string[])[],
+  spec: ResultsTable = THROUGHPUT_TABLE,
+): void {
   if (rows.length === 0) return;
+  const header = spec.header;
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const lines = text.trimEnd().split('\n');
   const last = lines[lines.length - 1] ?? '';
   const cells = (line: string): number => line.split('|').length - 2;
   const continues =
-    last.startsWith('|') &&
-    cells(last) === RESULTS_HEADER.length &&
-    text.includes(`| ${RESULTS_HEADER.join(' | ')} |`);
+    last.startsWith('|') && cells(last) === header.length && text.includes(`| ${header.join(' | ')} |`);
   let add = text.endsWith('\n') || text === '' ? '' : '\n';
   if (!continues) {
-    const firstTime = !text.includes(`| ${RESULTS_HEADER.join(' | ')} |`);
-    if (firstTime)
-      add +=
-        '\n## The workload of issue 13 (from 2026-12: bench/throughput.bench.test.ts on bench/workload.ts)\n\n' +
-        'Kafka ingress (8 partitions, 1,000 keys) → counter function (state + 1, Kafka egress of the count) → output topic, ' +
-        'exactly-once, every output checked once with a read_committed consumer. Broker, Redis (AOF, fsync always), the ' +
-        'runtime, the function (own process) and the load generator share the machine. "refs" are measured in the same ' +
-        'run: kafkajs transactional produce → read_committed consume, one kafkajs exactly-once hop (consume → produce with ' +
-        'offsets in the transaction), and the function driven directly with batched ToFunction requests. See bench/README.md.\n';
-    add += `\n| ${RESULTS_HEADER.join(' | ')} |\n|${RESULTS_HEADER.map(() => '---').join('|')}|\n`;
+    const firstTime = !text.includes(`| ${header.join(' | ')} |`);
+    if (firstTime) add += spec.intro;
+    add += `\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|\n`;
   }
   add += rows.map((r) => `| ${r.map((c) => c.replaceAll('|', '/')).join(' | ')} |\n`).join('');
   appendFileSync(file, add);

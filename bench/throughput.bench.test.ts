@@ -1,10 +1,12 @@
 // Benchmark (`npm run bench`): the workload of issue 13 on the real broker and Redis — backlog
 // drain, idle spell and paced sweep (bench/workload.ts) — with the physical-limit references
-// measured in the same run (bench/references.ts). Prints the tables and appends one row per
-// workload to bench/RESULTS.md with the date, machine and commit. Exactly-once is asserted; the
-// figures are recorded, never asserted.
+// measured in the same run (bench/references.ts), and the request-response scenario
+// (bench/request-reply.ts: HTTP clients waiting for committed replies). Prints the tables and
+// appends one row per workload and per request-response client count to bench/RESULTS.md with
+// the date, machine and commit. Exactly-once is asserted; the figures are recorded, never asserted.
 //
 // Environment knobs (defaults in brackets; bench/README.md says more):
+//   BENCH_SCENARIOS         scenarios to run, comma-separated: throughput, request-reply [throughput,request-reply]
 //   BENCH_EVENTS            events of the backlog drain, and records of the Kafka references [60000]
 //   BENCH_KEYS              distinct keys (function addresses) [1000]
 //   BENCH_SDK               counter function SDKs to run, comma-separated: official, own [official,own]
@@ -19,13 +21,24 @@
 //   BENCH_REF_TXN_RECORDS   records per transaction of the Kafka reference [1000]
 //   BENCH_REF_BATCH         invocations per ToFunction request of the function references [1,10,50]
 //   BENCH_REF_CONCURRENCY   requests in flight of the function reference [16]
+//   BENCH_RR_CLIENTS        concurrent HTTP clients of the request-response scenario, comma-separated [16,64]
+//   BENCH_RR_SECONDS        seconds per client count of the request-response scenario [20]
 //   BENCH_RECORD            0: print only, do not append to bench/RESULTS.md [1]
 // A short end-to-end run: BENCH_EVENTS=5000 BENCH_STEP_SECONDS=5 BENCH_IDLE_SECONDS=5 npm run bench
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { machineDescription, pidListeningOn, portOf, type Roles } from './proc-stats.js';
 import { functionReference, kafkaReferences } from './references.js';
-import { appendResults, formatRun, gitCommit, resultRows, type BenchRun } from './report.js';
+import {
+  appendResults,
+  formatRun,
+  gitCommit,
+  REQUEST_REPLY_TABLE,
+  requestReplyRows,
+  resultRows,
+  type BenchRun,
+} from './report.js';
+import { runRequestReply } from './request-reply.js';
 import { runWorkload, startFunction, stopFunction } from './workload.js';
 
 const num = (name: string, fallback: number): number => {
@@ -41,6 +54,14 @@ const list = (name: string, fallback: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
+const SCENARIOS = ['throughput', 'request-reply'] as const;
+const scenarios = list('BENCH_SCENARIOS', SCENARIOS.join(',')).map((s) => {
+  if (!(SCENARIOS as readonly string[]).includes(s))
+    throw new Error(`BENCH_SCENARIOS: ${SCENARIOS.join(' or ')}, not ${s}`);
+  return s;
+});
+const throughput = scenarios.includes('throughput');
+const requestReply = scenarios.includes('request-reply');
 const events = Math.max(1, num('BENCH_EVENTS', 60_000));
 const keys = Math.max(1, num('BENCH_KEYS', 1000));
 const sdks = list('BENCH_SDK', 'official,own').map((s) => {
@@ -59,6 +80,12 @@ const idleSeconds = num('BENCH_IDLE_SECONDS', 20);
 const references = num('BENCH_REFERENCES', 1) !== 0;
 const refBatches = list('BENCH_REF_BATCH', '1,10,50').map(Number);
 const record = num('BENCH_RECORD', 1) !== 0;
+const rrClients = list('BENCH_RR_CLIENTS', '16,64').map((s) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_RR_CLIENTS: positive whole numbers, not ${s}`);
+  return n;
+});
+const rrSeconds = num('BENCH_RR_SECONDS', 20);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run: BenchRun = {
@@ -67,10 +94,12 @@ const run: BenchRun = {
   commit: gitCommit(root),
   settings:
     `drain ${events} ev, ${keys} keys, ingress 8 / internal ${partitions} partitions, checkpoint ${checkpointMs === undefined ? 'default' : `${checkpointMs} ms`}, ` +
-    `steps ${stepSeconds} s (max lag ${maxLagSeconds} s), idle ${idleSeconds} s`,
+    `steps ${stepSeconds} s (max lag ${maxLagSeconds} s), idle ${idleSeconds} s; ` +
+    `scenarios ${scenarios.join(', ')}; request-response ${rrClients.join(', ')} clients × ${rrSeconds} s`,
   kafka: [],
   functions: {},
   workloads: [],
+  requestReply: [],
 };
 
 describe('benchmark: Kafka → counter function → Kafka, exactly-once', () => {
@@ -87,46 +116,53 @@ describe('benchmark: Kafka → counter function → Kafka, exactly-once', () => 
 
   afterAll(() => {
     process.stdout.write(`\n${formatRun(run)}\n`);
-    if (record) appendResults(fileURLToPath(new URL('./RESULTS.md', import.meta.url)), resultRows(run));
-  });
-
-  it.runIf(references)('references: the broker and client alone, the function alone', async () => {
-    run.kafka = await kafkaReferences({
-      brokers,
-      records: events,
-      partitions: 8,
-      recordsPerTransaction: num('BENCH_REF_TXN_RECORDS', 1000),
-      roles: infraRoles,
-      timeoutMs: 300_000,
-    });
-    for (const sdk of sdks) {
-      const fn = await startFunction(sdk, 'bench-reference-unused');
-      try {
-        const results = [];
-        for (const batch of refBatches)
-          results.push(
-            await functionReference({
-              url: `http://127.0.0.1:${fn.port}/`,
-              // One invocation per request is slow: fewer events keep the run short.
-              events: batch === 1 ? Math.min(events, 20_000) : events,
-              keys,
-              batch,
-              concurrency: num('BENCH_REF_CONCURRENCY', 16),
-              roles: () => ({ ...infraRoles(), function: [fn.pid] }),
-              label: `${sdk} SDK`,
-            }),
-          );
-        run.functions[sdk] = results;
-      } finally {
-        await stopFunction(fn.child);
-      }
+    if (record) {
+      const file = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+      appendResults(file, resultRows(run));
+      appendResults(file, requestReplyRows(run), REQUEST_REPLY_TABLE);
     }
-    const all = [...run.kafka, ...Object.values(run.functions).flatMap((r) => r ?? [])];
-    for (const r of all) process.stdout.write(`bench reference: ${r.name}: ${r.eventsPerSec} events/s\n`);
-    expect(all.flatMap((r) => r.problems)).toEqual([]);
   });
 
-  for (const processes of processCounts)
+  it.runIf(throughput && references)(
+    'references: the broker and client alone, the function alone',
+    async () => {
+      run.kafka = await kafkaReferences({
+        brokers,
+        records: events,
+        partitions: 8,
+        recordsPerTransaction: num('BENCH_REF_TXN_RECORDS', 1000),
+        roles: infraRoles,
+        timeoutMs: 300_000,
+      });
+      for (const sdk of sdks) {
+        const fn = await startFunction(sdk, 'bench-reference-unused');
+        try {
+          const results = [];
+          for (const batch of refBatches)
+            results.push(
+              await functionReference({
+                url: `http://127.0.0.1:${fn.port}/`,
+                // One invocation per request is slow: fewer events keep the run short.
+                events: batch === 1 ? Math.min(events, 20_000) : events,
+                keys,
+                batch,
+                concurrency: num('BENCH_REF_CONCURRENCY', 16),
+                roles: () => ({ ...infraRoles(), function: [fn.pid] }),
+                label: `${sdk} SDK`,
+              }),
+            );
+          run.functions[sdk] = results;
+        } finally {
+          await stopFunction(fn.child);
+        }
+      }
+      const all = [...run.kafka, ...Object.values(run.functions).flatMap((r) => r ?? [])];
+      for (const r of all) process.stdout.write(`bench reference: ${r.name}: ${r.eventsPerSec} events/s\n`);
+      expect(all.flatMap((r) => r.problems)).toEqual([]);
+    },
+  );
+
+  for (const processes of throughput ? processCounts : [])
     for (const sdk of sdks)
       it(`workload: ${sdk} SDK counter, ${processes} runtime process(es)`, async () => {
         const report = await runWorkload({
@@ -149,4 +185,21 @@ describe('benchmark: Kafka → counter function → Kafka, exactly-once', () => 
           process.stdout.write(`bench: runtime logs kept in ${report.logDir}\n`);
         expect(report.problems).toEqual([]);
       });
+
+  for (const sdk of requestReply ? sdks : [])
+    it(`request-response: ${sdk} SDK function answering its caller, 1 runtime process, ${rrClients.join(' and ')} clients`, async () => {
+      const report = await runRequestReply({
+        brokers,
+        redisUrl,
+        sdk,
+        partitions,
+        keys,
+        clients: rrClients,
+        seconds: rrSeconds,
+        infraRoles,
+      });
+      run.requestReply.push(report);
+      if (report.logDir !== undefined) process.stdout.write(`bench: runtime logs kept in ${report.logDir}\n`);
+      expect(report.problems).toEqual([]);
+    });
 });

@@ -201,6 +201,8 @@ export async function startServers(
         topics: opts.topics,
         clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
         pendingRequests: (max) => assembly.replies.pending.list(max),
+        requests:
+          (module.httpIngresses ?? []).length === 0 ? undefined : () => assembly.replies.metrics.summary(),
         logger,
       });
       listening.push({ name: 'admin', server });

@@ -3,6 +3,7 @@
 // of an address, sending messages, dead letters and their replay). When a token is configured,
 // everything but the probes and the dashboard's static files needs `Authorization: Bearer <token>`.
 import type { PendingRequest } from '../request-reply/request-server.js';
+import type { RequestsSummary } from '../request-reply/request-metrics.js';
 import { timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -51,6 +52,8 @@ export interface AdminServerOptions {
   clientLoad?: (() => ClientLoad) | undefined;
   /** Requests of the request-response ingress waiting in this process (at most `max`). */
   pendingRequests?: ((max: number) => readonly PendingRequest[]) | undefined;
+  /** Request-response figures for `/v1/overview`; absent when the module declares no such ingress. */
+  requests?: (() => RequestsSummary) | undefined;
   /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
   membership?: Membership | undefined;
   /** Dev mode: the module's Kafka topics (`/v1/topics`); absent in production. */
@@ -268,6 +271,7 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       clientLoad: opts.clientLoad,
       cluster,
       topics: opts.topics,
+      requests: opts.requests,
     }),
   );
 

@@ -72,6 +72,18 @@ const html = String.raw`<!doctype html>
     <table data-testid="topics"><thead><tr><th>topic</th><th>read by / written by</th><th class="num">partitions</th><th class="num">records</th><th class="num" title="Records the ingress moved into the runtime since it started">moved</th><th class="num">dead letters</th></tr></thead><tbody id="topics"></tbody></table>
   </section>
 
+  <section class="card hidden" id="requests-card" data-testid="requests-card">
+    <h2>Request-response <span class="muted">HTTP callers waiting for replies (this process)</span></h2>
+    <section class="kpis">
+      <div class="kpi"><div class="label">Requests</div><div class="value"><span id="requests-rate" data-testid="requests-rate">–</span><small>/s</small></div><div class="sub">total <span id="requests-total" data-testid="requests-total">–</span></div></div>
+      <div class="kpi"><div class="label">Latency p99</div><div class="value"><span id="requests-p99" data-testid="requests-p99">–</span></div><div class="sub">p50 <span id="requests-p50" data-testid="requests-p50">–</span> · last minute</div></div>
+      <div class="kpi" id="requests-timeouts-card"><div class="label" title="Answered 202: no reply within the request's timeout; the reply goes to the results URL">Timeouts</div><div class="value"><span id="requests-timeouts" data-testid="requests-timeouts">–</span></div><div class="sub">answered 202</div></div>
+      <div class="kpi"><div class="label">Pending</div><div class="value"><span id="requests-pending" data-testid="requests-pending">–</span></div><div class="sub">waiting for a reply now</div></div>
+      <div class="kpi"><div class="label">Retries</div><div class="value"><span id="requests-retried" data-testid="requests-retried">–</span></div><div class="sub">known Idempotency-Key</div></div>
+      <div class="kpi" id="requests-errors-card"><div class="label">Refused / failed</div><div class="value"><span id="requests-errors" data-testid="requests-errors">–</span></div><div class="sub">4xx / 5xx</div></div>
+    </section>
+  </section>
+
   <section class="card" id="cluster-card">
     <h2>Cluster <span class="muted" id="cluster-summary"></span></h2>
     <p class="cluster-note" id="cluster-note" data-testid="cluster-note"></p>
@@ -424,6 +436,7 @@ const js = String.raw`'use strict';
 
     renderCluster(o.cluster, o.instance);
     renderTopics(o.topics);
+    renderRequests(o.requests);
 
     setText('partitions-owner', 'owned by ' + o.instance);
     fillTable('partitions', o.partitions, 'no partition assigned to this process', [
@@ -461,6 +474,21 @@ const js = String.raw`'use strict';
     setText('cache', fmtPct(o.stateCache.hitRate));
     setText('inflight', fmtInt(o.client.inFlight));
     setText('queued', fmtInt(o.client.queued));
+  }
+
+  function renderRequests(r) {
+    byId('requests-card').classList.toggle('hidden', !r);
+    if (!r) return;
+    setText('requests-rate', fmtRate(r.rate));
+    setText('requests-total', fmtInt(r.total));
+    setText('requests-p99', fmtMs(r.p99Ms));
+    setText('requests-p50', fmtMs(r.p50Ms));
+    setText('requests-timeouts', fmtInt(r.timeouts));
+    setText('requests-pending', fmtInt(r.pending));
+    setText('requests-retried', fmtInt(r.retried));
+    setText('requests-errors', fmtInt(r.rejected) + ' / ' + fmtInt(r.failed));
+    byId('requests-timeouts-card').classList.toggle('alert', r.timeouts > 0);
+    byId('requests-errors-card').classList.toggle('alert', r.failed > 0);
   }
 
   function renderTopics(t) {

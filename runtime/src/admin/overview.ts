@@ -11,6 +11,7 @@ import type { ClusterView } from '../cluster/membership.js';
 import type { DevTopicView } from '../ingress/dev-kafka.js';
 import type { DeadLetters, DeadLetterView } from './dead-letters.js';
 import type { BulkheadLoad } from '../transport/bulkheads.js';
+import type { RequestsSummary } from '../request-reply/request-metrics.js';
 
 /** The function client's load: in total, and per endpoint URL with calls running or waiting. */
 export interface ClientLoad {
@@ -53,6 +54,8 @@ export interface Overview {
   cluster: ClusterView | undefined;
   /** Dev mode: the module's Kafka topics with their record counts; undefined in production. */
   topics: { mode: 'embedded' | 'kafka'; brokers: string[]; list: DevTopicView[] } | undefined;
+  /** The request-response ingress of this process; undefined when the module declares none. */
+  requests: RequestsSummary | undefined;
 }
 
 export interface OverviewSources {
@@ -64,6 +67,7 @@ export interface OverviewSources {
   clientLoad?: (() => ClientLoad) | undefined;
   cluster?: (() => Promise<ClusterView>) | undefined;
   topics?: { mode: 'embedded' | 'kafka'; brokers: string[]; topics(): Promise<DevTopicView[]> } | undefined;
+  requests?: (() => RequestsSummary) | undefined;
 }
 
 /** Lag beyond which a partition is reported as falling behind. */
@@ -163,5 +167,6 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
       s.topics === undefined || topicList === undefined
         ? undefined
         : { mode: s.topics.mode, brokers: s.topics.brokers, list: topicList },
+    requests: s.requests?.(),
   };
 }

@@ -1,16 +1,17 @@
 // The dashboard in headless Chromium against a dev runtime with traffic: the page asks for the
 // admin token, then shows health, the counts of a known workload, functions, endpoints with their
-// error rates, partitions (with their event-time watermark) and dead letters; a screenshot goes to
-// test-results/dashboard.png.
+// error rates, partitions (with their event-time watermark), dead letters, and the request-response
+// card after a few requests; a screenshot goes to test-results/dashboard.png.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Context } from 'apache-flink-statefun';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { readTopic, waitFor } from '../dev/support.js';
+import { endpointDoc, readTopic, serveOnLoopback, sf, waitFor, type LoopbackServer } from '../dev/support.js';
 import { MAX_OUT_OF_ORDERNESS_MS, startEventTimeApp } from '../metrics/event-time-fixture.js';
 import { OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
 
@@ -22,6 +23,10 @@ const screenshot = join(repoRoot, 'test-results', 'dashboard.png');
 
 describe('dashboard in headless Chromium', () => {
   let fns: OpsFunctions;
+  let answering: LoopbackServer;
+  let requests: string;
+  /** Releases the held request of `rr/hold`. */
+  let release: (() => void) | undefined;
   let dev: DevRuntime;
   let admin: string;
   let profile: string;
@@ -31,8 +36,35 @@ describe('dashboard in headless Chromium', () => {
 
   beforeAll(async () => {
     fns = await serveOpsFunctions();
+    // Functions that answer their caller (an HTTP request), one of them only when released.
+    const statefun = new sf.StateFun();
+    const answer = (context: Context): void =>
+      context.send(
+        sf.messageBuilder({ typename: context.caller!.typename, id: context.caller!.id, value: 'ok' }),
+      );
+    statefun.bind({ typename: 'rr/echo', specs: [], fn: answer });
+    statefun.bind({
+      typename: 'rr/hold',
+      specs: [],
+      async fn(context) {
+        await new Promise<void>((resolve) => (release = resolve));
+        answer(context);
+      },
+    });
+    const handle = statefun.handler();
+    answering = await serveOnLoopback((req, res) => void handle(req, res));
+    const requestIngress = [
+      'kind: io.continuum.http.v1/ingress',
+      'spec:',
+      '  id: rr/requests',
+      '  port: 0',
+      '  defaultTimeout: 30s',
+    ].join('\n');
     dev = await startDevRuntime({
-      module: parseModule(fns.moduleDocs.join('\n---\n'), 'ops-module.yaml'),
+      module: parseModule(
+        [...fns.moduleDocs, endpointDoc('rr/*', answering.port), requestIngress].join('\n---\n'),
+        'ops-module.yaml',
+      ),
       partitions: PARTITIONS,
       adminPort: 0,
       adminToken: TOKEN,
@@ -41,6 +73,7 @@ describe('dashboard in headless Chromium', () => {
       metricsSampleIntervalMs: 250,
     });
     admin = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'admin')!.port}`;
+    requests = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'http ingress rr/requests')!.port}`;
     profile = mkdtempSync(join(tmpdir(), 'continuum-dashboard-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
@@ -68,8 +101,10 @@ describe('dashboard in headless Chromium', () => {
   afterAll(async () => {
     await context?.close();
     if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
+    release?.();
     await dev?.stop();
     await fns?.close();
+    await answering?.close();
   });
 
   const text = (testId: string): Promise<string> =>
@@ -291,5 +326,41 @@ describe('dashboard in headless Chromium', () => {
       await app.close();
     }
     expect(pageErrors).toEqual([]);
+  });
+
+  it('the request-response card shows requests, their latency, a timeout and a pending request', async () => {
+    await page.goto(`${admin}/dashboard/`);
+    await page.locator('[data-testid="requests-card"]').waitFor({ state: 'visible', timeout: 15_000 });
+    const post = (path: string): Promise<Response> =>
+      fetch(`${requests}${path}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+    for (let i = 0; i < 3; i++) {
+      const res = await post(`/v1/invoke/rr/echo/e${i}`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    // The sink does not answer: 202 after the request's timeout.
+    const timedOut = await post('/v1/invoke/ops/sink/s-rr?timeout=200ms');
+    expect(timedOut.status).toBe(202);
+    await timedOut.arrayBuffer();
+    // A request waiting for its reply is pending until the function answers.
+    const held = post('/v1/invoke/rr/hold/h1');
+    await waitFor(() => release !== undefined, 'the held request to reach its function');
+    await until('requests-pending', '1');
+    release!();
+    expect((await held).status).toBe(200);
+    await until('requests-pending', '0');
+    await until('requests-total', '5');
+    await until('requests-timeouts', '1');
+    expect(await text('requests-errors')).toBe('0 / 0');
+    expect(await text('requests-retried')).toBe('0');
+    expect(await text('requests-p50')).toMatch(/^[\d.,]+ (ms|s)$/);
+    expect(await text('requests-p99')).toMatch(/^[\d.,]+ (ms|s)$/);
+    expect(await text('requests-rate')).toMatch(/^\d+(\.\d+)?$/);
+    expect(Number(await text('requests-rate'))).toBeGreaterThan(0);
+    expect(await page.locator('#requests-timeouts-card').getAttribute('class')).toContain('alert');
+    expect(pageErrors).toEqual([]);
+    await page
+      .locator('[data-testid="requests-card"]')
+      .screenshot({ path: join(repoRoot, 'test-results', 'requests-card.png') });
   });
 });

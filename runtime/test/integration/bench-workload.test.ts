@@ -1,9 +1,24 @@
 // The benchmark's workload and references (bench/) in the default suite, short: the same module
 // `npm run bench` runs, with 2,000 events and one runtime process, checked exactly once, and its
-// report filled in with sane figures. Nothing here asserts a timing.
+// report filled in with sane figures; the request-response scenario likewise (a few seconds of
+// clients, every reply checked against its request and every key counted 1..n), and its rows in
+// RESULTS.md under their own header. Nothing here asserts a timing.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { pidListeningOn, portOf, type Roles } from '../../../bench/proc-stats.js';
 import { functionReference, kafkaReferences } from '../../../bench/references.js';
+import {
+  appendResults,
+  formatRun,
+  REQUEST_REPLY_HEADER,
+  REQUEST_REPLY_TABLE,
+  requestReplyRows,
+  RESULTS_HEADER,
+  type BenchRun,
+} from '../../../bench/report.js';
+import { ReplyLedger, runRequestReply } from '../../../bench/request-reply.js';
 import { EgressLedger, runWorkload, startFunction, stopFunction } from '../../../bench/workload.js';
 
 describe('benchmark workload (short)', () => {
@@ -109,4 +124,99 @@ describe('benchmark workload (short)', () => {
       }
     }
   }, 120_000);
+
+  it('the request-response check finds a reply to another request, a count twice and a lost count', () => {
+    const clean = new ReplyLedger(2);
+    expect([clean.reply(0, 'k0|0|1'), clean.reply(1, 'k1|1|1'), clean.reply(2, 'k0|2|2')]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    clean.verify();
+    expect(clean.problems).toEqual([]);
+
+    const bad = new ReplyLedger(2);
+    // Request 1's reply names request 3; key k0 counts 1 twice; key k1 skips 2.
+    expect(bad.reply(1, 'k1|3|1')).toBe(false);
+    bad.reply(0, 'k0|0|1');
+    bad.reply(2, 'k0|2|1');
+    bad.reply(3, 'k1|3|1');
+    bad.reply(5, 'k1|5|3');
+    bad.verify();
+    const text = bad.problems.join('\n');
+    expect(text).toMatch(/request 1 to k1 got the reply "k1\|3\|1"/);
+    expect(text).toMatch(/key k0: counts \[1,1\]/);
+    expect(text).toMatch(/key k1: counts \[1,3\]/);
+  });
+
+  it('request-response on one runtime process with both SDKs: every reply answers its request, every key counted 1..n, figures filled in, rows recorded under their own header', async () => {
+    const run: BenchRun = {
+      date: '2026-12-07 00:00',
+      machine: 'test machine',
+      commit: 'abc1234',
+      settings: 'short',
+      kafka: [],
+      functions: {},
+      workloads: [],
+      requestReply: [],
+    };
+    for (const sdk of ['official', 'own'] as const) {
+      const report = await runRequestReply({
+        brokers,
+        redisUrl,
+        sdk,
+        partitions: 4,
+        keys: 40,
+        clients: [2, 8],
+        seconds: 2,
+        infraRoles,
+        log: () => undefined,
+      });
+      expect(report.problems).toEqual([]);
+      expect(report.warmup).toBe(40);
+      expect(report.levels.map((l) => l.clients)).toEqual([2, 8]);
+      for (const l of report.levels) {
+        expect(l.requests).toBeGreaterThan(0);
+        expect(l.failed).toBe(0);
+        expect(l.requestsPerSec).toBeGreaterThan(0);
+        expect(l.p50Ms).toBeGreaterThan(0);
+        expect(l.p99Ms).toBeGreaterThanOrEqual(l.p50Ms);
+        expect(l.maxMs).toBeGreaterThanOrEqual(l.p99Ms);
+        expect(l.cpuPer1000.runtime).toBeGreaterThan(0);
+        expect(l.cpuPer1000.function).toBeGreaterThan(0);
+      }
+      expect(report.durability).toMatch(/Idempotency-Key.*committed/);
+      run.requestReply.push(report);
+    }
+    expect(formatRun(run)).toMatch(/Request-response over HTTP, own SDK[\s\S]*durability: Idempotency-Key/);
+
+    // RESULTS.md: after the throughput table, the request-response rows get their section and header.
+    const dir = mkdtempSync(join(tmpdir(), 'continuum-results-'));
+    try {
+      const file = join(dir, 'RESULTS.md');
+      const row = RESULTS_HEADER.map(() => 'x');
+      writeFileSync(
+        file,
+        `# Benchmark results\n\n| ${RESULTS_HEADER.join(' | ')} |\n|${RESULTS_HEADER.map(() => '---').join('|')}|\n| ${row.join(' | ')} |\n`,
+      );
+      const rows = requestReplyRows(run);
+      expect(rows).toHaveLength(4);
+      for (const r of rows) expect(r).toHaveLength(REQUEST_REPLY_HEADER.length);
+      expect(rows.map((r) => [r[4], r[5]])).toEqual([
+        ['official', '2'],
+        ['official', '8'],
+        ['own', '2'],
+        ['own', '8'],
+      ]);
+      appendResults(file, rows, REQUEST_REPLY_TABLE);
+      appendResults(file, rows.slice(0, 1), REQUEST_REPLY_TABLE);
+      const text = readFileSync(file, 'utf8');
+      expect(text.match(/## Request-response over HTTP/g)).toHaveLength(1);
+      expect(text.match(new RegExp(`\\| ${REQUEST_REPLY_HEADER.join(' \\| ')} \\|`, 'g'))).toHaveLength(1);
+      const lines = text.trimEnd().split('\n');
+      expect(lines.slice(-5).every((l) => l.includes('replies committed before returned'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
