@@ -92,16 +92,28 @@ export class RuntimeFleet {
     return this.procs.length - 1;
   }
 
-  /** SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. */
-  async remove(slot: number): Promise<void> {
+  /**
+   * SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. Resolves with
+   * how long the process took to exit; a process still running after `killAfterMs` (default
+   * 120 s) is SIGKILLed and recorded as a problem.
+   */
+  async remove(slot: number, killAfterMs = 120_000): Promise<number> {
     const victim = this.procs[slot];
     this.retired.add(slot);
-    if (victim === undefined) return;
+    if (victim === undefined) return 0;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       victim.once('exit', () => resolve());
+      timer = setTimeout(() => {
+        this.problems.push(`process ${slot} did not exit within ${killAfterMs} ms of SIGTERM; SIGKILLed`);
+        victim.kill('SIGKILL');
+      }, killAfterMs);
       victim.kill('SIGTERM');
     });
+    clearTimeout(timer);
     this.procs[slot] = undefined;
+    return Date.now() - started;
   }
 
   /** Kills every process (thawing frozen ones first) and restarts none. */

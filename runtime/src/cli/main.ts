@@ -10,6 +10,7 @@ import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { readCompanions, startCompanions } from './companions.js';
+import { exitOnceSettled, settlesWithin } from './process-exit.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 
 type Out = (text: string) => void;
@@ -80,7 +81,10 @@ CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTIN
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters),
+CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
+group; past it the process exits without finishing, as safe as a crash; default 25000),
+CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
@@ -126,10 +130,20 @@ Options:
 `,
 };
 
+/** How `main` may end the process (the `statefun` binary passes `process.exit`). */
+export interface MainOptions {
+  /**
+   * Called once `statefun run` has stopped if handles left open by a client library still keep
+   * the process alive after a short linger; absent (tests), `main` just returns.
+   */
+  exit?: ((code: number) => void) | undefined;
+}
+
 export async function main(
   argv: string[],
   out: Out = (t) => process.stdout.write(t),
   err: Out = (t) => process.stderr.write(t),
+  options: MainOptions = {},
 ): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -143,7 +157,7 @@ export async function main(
       case 'dev':
         return await dev(rest, out);
       case 'run':
-        return await run(rest, out);
+        return await run(rest, out, options);
       case 'validate':
         return await validate(rest, out, err);
       case 'send':
@@ -266,7 +280,7 @@ async function dev(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
-async function run(args: string[], out: Out): Promise<number> {
+async function run(args: string[], out: Out, options: MainOptions): Promise<number> {
   const { values } = parse(args, {
     module: { type: 'string', short: 'm' },
     kafka: { type: 'string' },
@@ -325,10 +339,31 @@ async function run(args: string[], out: Out): Promise<number> {
   if (prodAdmin !== undefined)
     logger.info(`dashboard on ${config.host}:${prodAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
-  logger.info('stopping: committing the last checkpoint and leaving the group');
-  await prod.stop();
-  await tracing?.shutdown().catch(() => undefined);
-  return 0;
+  logger.info('stopping: committing the last checkpoint and leaving the group', {
+    timeoutMs: config.shutdownTimeoutMs,
+  });
+  let code = 0;
+  const stopping = (async () => {
+    try {
+      await prod.stop();
+    } catch (e) {
+      logger.error('stopping failed', { err: e });
+      code = 1;
+    }
+    await tracing?.shutdown().catch(() => undefined);
+  })();
+  if (!(await settlesWithin(stopping, config.shutdownTimeoutMs))) {
+    // Exiting without the last checkpoint is what a crash does: the partitions move on after the
+    // Kafka session timeout and their new owners recover from the previous checkpoint.
+    logger.error(
+      `stopping took longer than ${config.shutdownTimeoutMs} ms (CONTINUUM_SHUTDOWN_TIMEOUT_MS); exiting without finishing it`,
+    );
+    code = 1;
+  } else if (code === 0) {
+    logger.info('stopped');
+  }
+  if (options.exit !== undefined) await exitOnceSettled(code, logger, options.exit);
+  return code;
 }
 
 async function validate(args: string[], out: Out, err: Out): Promise<number> {

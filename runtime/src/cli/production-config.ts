@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { TaskConfig, TaskHooks } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './process-exit.js';
 import { DEFAULT_COMMIT_LINGER_MS } from '../log/kafka/process-transactions.js';
 import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES } from '../log/kafka/transactional-group.js';
 
@@ -28,6 +29,8 @@ export interface ProductionConfig {
   deadLetterTopic: string;
   redisKeyPrefix: string;
   sessionTimeoutMs: number;
+  /** Longest graceful stop on SIGTERM before the process exits without finishing it. */
+  shutdownTimeoutMs: number;
 }
 
 const intText = (name: string, min: number, max: number) =>
@@ -67,6 +70,7 @@ const schema = z.object({
     .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
     .default('continuum'),
   sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(10_000),
+  shutdownTimeoutMs: intText('shutdown timeout', 1000, 3_600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   ssl: z.enum(['true', 'false']).optional(),
   saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   saslUsername: z.string().optional(),
@@ -126,6 +130,7 @@ export function productionConfig(
     deadLetterTopic: env.CONTINUUM_DEAD_LETTER_TOPIC,
     redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
     sessionTimeoutMs: env.CONTINUUM_KAFKA_SESSION_TIMEOUT_MS,
+    shutdownTimeoutMs: env.CONTINUUM_SHUTDOWN_TIMEOUT_MS,
     ssl: env.CONTINUUM_KAFKA_SSL,
     saslMechanism: env.CONTINUUM_KAFKA_SASL_MECHANISM,
     saslUsername: env.CONTINUUM_KAFKA_SASL_USERNAME,
@@ -170,6 +175,7 @@ export function productionConfig(
     deadLetterTopic: c.deadLetterTopic,
     redisKeyPrefix: c.redisKeyPrefix,
     sessionTimeoutMs: c.sessionTimeoutMs,
+    shutdownTimeoutMs: c.shutdownTimeoutMs,
   };
 }
 

@@ -50,8 +50,11 @@ export interface ChaosControl {
   thaw(slot: number): void;
   /** Start one more process; returns its slot. */
   add(): number;
-  /** SIGTERM a process (graceful: final checkpoint, leave the group) and do not restart it. */
-  remove(slot: number): Promise<void>;
+  /**
+   * SIGTERM a process (graceful: final checkpoint, leave the group) and do not restart it;
+   * resolves with the milliseconds until it exited (SIGKILL after `killAfterMs`, a problem).
+   */
+  remove(slot: number, killAfterMs?: number): Promise<number>;
   /** Egress records seen so far. */
   progress(): number;
 }
@@ -240,7 +243,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   });
 
   // Produce the input, paced so that it spans the kills: kills then land mid-stream.
-  const producer = kafka.producer();
+  // Idempotent, and each batch is sent again until the broker takes it: a broker restart outlasts
+  // kafkajs' own retries, and a batch sent twice must not count twice.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const perKey = new Array<number>(opts.keys).fill(0);
   const spanMs = opts.produceOverMs ?? opts.kills * ((opts.killEveryMs[0] + opts.killEveryMs[1]) / 2);
@@ -256,7 +261,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
       const now = Date.now();
       for (const m of messages) producedAt.set(m.value, now);
-      await producer.send({ topic: names.input, messages });
+      await sendPatiently(() => producer.send({ topic: names.input, messages }), log);
       await new Promise((r) => setTimeout(r, pauseMs));
     }
     await producer.disconnect();
@@ -275,7 +280,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     freeze: (slot) => fleet.freeze(slot),
     thaw: (slot) => fleet.thaw(slot),
     add: () => fleet.add(),
-    remove: (slot) => fleet.remove(slot),
+    remove: (slot, killAfterMs) => fleet.remove(slot, killAfterMs),
     progress: () => seen.size,
   };
 
@@ -409,4 +414,19 @@ async function dumpTopics(kafka: Kafka, topics: string[], file: string): Promise
 
 function rand([min, max]: [number, number]): number {
   return min + Math.random() * (max - min);
+}
+
+/** Retries a send for up to 90 s (a broker restart on a loaded machine), then gives up. */
+async function sendPatiently(send: () => Promise<unknown>, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      log(`chaos: producing the input failed (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -48,6 +48,18 @@ describe('productionConfig', () => {
     });
   });
 
+  it('bounds the graceful stop by CONTINUUM_SHUTDOWN_TIMEOUT_MS (default 25 s) and rejects a bad value', () => {
+    const env = { CONTINUUM_REDIS_URL: 'redis://r:6379' };
+    expect(productionConfig({ module: 'a.yaml' }, env).shutdownTimeoutMs).toBe(25_000);
+    expect(
+      productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_SHUTDOWN_TIMEOUT_MS: '50000' })
+        .shutdownTimeoutMs,
+    ).toBe(50_000);
+    expect(() =>
+      productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_SHUTDOWN_TIMEOUT_MS: 'soon' }),
+    ).toThrow(/shutdown timeout must be a whole number/);
+  });
+
   it('reads the commit pacing from the environment and rejects what is out of range', () => {
     const env = { CONTINUUM_REDIS_URL: 'redis://r:6379' };
     expect(
