@@ -27,6 +27,13 @@ export interface RuntimeFleetOptions {
   env?: Record<string, string> | undefined;
   /** Keep every process's log in `<logDir>/proc-<slot>.log`, at level info. */
   logDir?: string | undefined;
+  /**
+   * `per-slot` (default): a slot's processes share one identity (CONTINUUM_INSTANCE
+   * `<group>-<slot>`), as the restarts of a container in its pod do, so a restarted process takes
+   * over its predecessor's transactional ids. `per-start`: every process its own
+   * (`<hostname>/<pid>`), as replacement pods have.
+   */
+  identity?: 'per-slot' | 'per-start' | undefined;
 }
 
 const statefunBin = (): string => join(repoRoot(), 'runtime', 'bin', 'statefun.js');
@@ -164,6 +171,7 @@ export class RuntimeFleet {
           CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
           CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
           CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
+          ...(opts.identity === 'per-start' ? {} : { CONTINUUM_INSTANCE: `${opts.names.group}-${slot}` }),
           ...opts.env,
         },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -10,7 +10,7 @@ import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
 import { readCompanions, startCompanions } from './companions.js';
-import { exitOnceSettled, settlesWithin } from './process-exit.js';
+import { ABANDON_TIMEOUT_MS, exitOnceSettled, settlesWithin } from './process-exit.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 
 type Out = (text: string) => void;
@@ -84,7 +84,9 @@ CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default con
 CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
 group; past it the process exits without finishing, as safe as a crash; default 25000),
-CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (how long the partitions of a process that died without leaving
+the group wait before they move; shorter moves them sooner, but a process whose event loop stalls
+that long loses its partitions; default 6000, the broker's usual minimum),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
@@ -356,9 +358,11 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     // Exiting without the last checkpoint is what a crash does: the partitions move on after the
     // Kafka session timeout and their new owners recover from the previous checkpoint.
     logger.error(
-      `stopping took longer than ${config.shutdownTimeoutMs} ms (CONTINUUM_SHUTDOWN_TIMEOUT_MS); exiting without finishing it`,
+      `stopping took longer than ${config.shutdownTimeoutMs} ms (CONTINUUM_SHUTDOWN_TIMEOUT_MS); leaving the consumer groups and exiting without finishing it`,
     );
     code = 1;
+    // Leaving now moves the partitions at once instead of after the session timeout.
+    await settlesWithin(prod.abandon(), ABANDON_TIMEOUT_MS);
   } else if (code === 0) {
     logger.info('stopped');
   }

@@ -10,6 +10,9 @@ import type { Logger } from '../logger.js';
  */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
 
+/** How long leaving the consumer groups may take after a stop that was given up. */
+export const ABANDON_TIMEOUT_MS = 3000;
+
 /** After a finished stop, how long handles left open may take to close before the exit. */
 export const EXIT_LINGER_MS = 2000;
 

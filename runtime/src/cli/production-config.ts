@@ -5,7 +5,11 @@ import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './process-exit.js';
 import { DEFAULT_COMMIT_LINGER_MS } from '../log/kafka/process-transactions.js';
-import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES } from '../log/kafka/transactional-group.js';
+import {
+  DEFAULT_FETCH_MAX_WAIT_MS,
+  DEFAULT_FETCH_MIN_BYTES,
+  DEFAULT_SESSION_TIMEOUT_MS,
+} from '../log/kafka/transactional-group.js';
 
 export interface ProductionConfig {
   module: string;
@@ -69,7 +73,7 @@ const schema = z.object({
     .string()
     .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
     .default('continuum'),
-  sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(10_000),
+  sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(DEFAULT_SESSION_TIMEOUT_MS),
   shutdownTimeoutMs: intText('shutdown timeout', 1000, 3_600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   ssl: z.enum(['true', 'false']).optional(),
   saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),

@@ -43,6 +43,7 @@ describe('productionConfig', () => {
       checkpointIntervalMs: 0,
       commitLingerMs: 20,
       transactionTimeoutMs: 10_000,
+      sessionTimeoutMs: 6000,
       fetchMinBytes: 1,
       fetchMaxWaitMs: 500,
     });
