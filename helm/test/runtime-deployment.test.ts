@@ -153,10 +153,10 @@ describe('lifecycle', () => {
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
   });
 
-  test('the graceful stop ends 5 s before the grace period, and the session timeout and pod identity are passed', async () => {
+  test('the graceful stop ends 8 s before the grace period, and the session timeout and pod identity are passed', async () => {
     const env = (rendered: readonly Rendered[]) => envOf(rendered);
     const defaults = env(await render());
-    expect(defaults.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('55000');
+    expect(defaults.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('52000');
     expect(defaults.get('CONTINUUM_KAFKA_SESSION_TIMEOUT_MS')?.value).toBe('6000');
     expect(defaults.get('CONTINUUM_INSTANCE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     const set = env(
@@ -164,7 +164,7 @@ describe('lifecycle', () => {
         set: ['runtime.terminationGracePeriodSeconds=30', 'runtime.kafkaSessionTimeoutMs=10000'],
       }),
     );
-    expect(set.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('25000');
+    expect(set.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('22000');
     expect(set.get('CONTINUUM_KAFKA_SESSION_TIMEOUT_MS')?.value).toBe('10000');
   });
 

@@ -83,7 +83,8 @@ CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (def
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
 CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
-group; past it the process exits without finishing, as safe as a crash; default 25000),
+group; past it the process leaves the groups and exits without finishing, as safe as a crash;
+default 20000),
 CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (how long the partitions of a process that died without leaving
 the group wait before they move; shorter moves them sooner, but a process whose event loop stalls
 that long loses its partitions; default 6000, the broker's usual minimum),
@@ -355,8 +356,8 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     await tracing?.shutdown().catch(() => undefined);
   })();
   if (!(await settlesWithin(stopping, config.shutdownTimeoutMs))) {
-    // Exiting without the last checkpoint is what a crash does: the partitions move on after the
-    // Kafka session timeout and their new owners recover from the previous checkpoint.
+    // Exiting without the last checkpoint is what a crash does: the new owners of the partitions
+    // recover them from the previous checkpoint.
     logger.error(
       `stopping took longer than ${config.shutdownTimeoutMs} ms (CONTINUUM_SHUTDOWN_TIMEOUT_MS); leaving the consumer groups and exiting without finishing it`,
     );

@@ -6,9 +6,9 @@ import type { Logger } from '../logger.js';
 
 /**
  * Longest graceful stop (ms) before the process exits without it (CONTINUUM_SHUTDOWN_TIMEOUT_MS):
- * inside Kubernetes' default grace period of 30 s with room for the exit itself.
+ * with leaving the groups and the exit linger, inside Kubernetes' default grace period of 30 s.
  */
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 
 /** How long leaving the consumer groups may take after a stop that was given up. */
 export const ABANDON_TIMEOUT_MS = 3000;

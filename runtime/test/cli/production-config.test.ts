@@ -49,9 +49,9 @@ describe('productionConfig', () => {
     });
   });
 
-  it('bounds the graceful stop by CONTINUUM_SHUTDOWN_TIMEOUT_MS (default 25 s) and rejects a bad value', () => {
+  it('bounds the graceful stop by CONTINUUM_SHUTDOWN_TIMEOUT_MS (default 20 s) and rejects a bad value', () => {
     const env = { CONTINUUM_REDIS_URL: 'redis://r:6379' };
-    expect(productionConfig({ module: 'a.yaml' }, env).shutdownTimeoutMs).toBe(25_000);
+    expect(productionConfig({ module: 'a.yaml' }, env).shutdownTimeoutMs).toBe(20_000);
     expect(
       productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_SHUTDOWN_TIMEOUT_MS: '50000' })
         .shutdownTimeoutMs,
