@@ -78,7 +78,7 @@ function restartTimeline(
     const at = Date.parse(entry.time ?? '');
     if (!(at >= since && at < until)) continue;
     if (entry.msg === 'statefun run is running' && running === undefined) running = at;
-    if (entry.msg === 'partition recovered' && running !== undefined) recovered = at;
+    if (entry.msg === 'partition recovered') recovered = at;
   }
   return { running, recovered };
 }
