@@ -123,13 +123,19 @@ export class TransactionalGroup {
       group: this.opts.groupId,
     });
     await this.chain;
-    if (consumer !== undefined) {
-      consumer.pause(this.opts.topics.map((topic) => ({ topic })));
-    }
+    // While kafkajs restarts its consumer after a crash (a broker restart) pause throws; the
+    // stop goes on regardless: revocation and leaving do not need it.
+    if (consumer !== undefined)
+      this.consumerCall('pause', () => consumer.pause(this.opts.topics.map((topic) => ({ topic }))));
     this.opts.logger.debug('consumer group stopping: revoking', { group: this.opts.groupId });
     for (const entry of [...this.entries.values()]) await this.revoke(entry);
     this.opts.logger.debug('consumer group stopping: disconnecting', { group: this.opts.groupId });
-    await consumer?.disconnect();
+    try {
+      await consumer?.disconnect();
+    } catch (err) {
+      // The partitions were revoked; without a leave-group they move after the session timeout.
+      this.opts.logger.warn('leaving the consumer group failed', { group: this.opts.groupId, err });
+    }
   }
 
   /**
