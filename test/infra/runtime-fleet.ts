@@ -101,8 +101,9 @@ export class RuntimeFleet {
 
   /**
    * SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. Resolves with
-   * how long the process took to exit; a process still running after `killAfterMs` (default
-   * 120 s) is SIGKILLed and recorded as a problem.
+   * how long the process took to exit. A process still running after `killAfterMs` (default
+   * 120 s) is SIGKILLed, and one that exits with a code other than 0 (its stop failed or was
+   * given up), is recorded as a problem.
    */
   async remove(slot: number, killAfterMs = 120_000): Promise<number> {
     const victim = this.procs[slot];
@@ -111,7 +112,12 @@ export class RuntimeFleet {
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      victim.once('exit', () => resolve());
+      victim.once('exit', (code) => {
+        // A graceful stop exits 0; a stop that failed or was given up exits 1.
+        if (code !== null && code !== 0)
+          this.problems.push(`process ${slot} exited with code ${code} after SIGTERM`);
+        resolve();
+      });
       timer = setTimeout(() => {
         this.problems.push(`process ${slot} did not exit within ${killAfterMs} ms of SIGTERM; SIGKILLed`);
         victim.kill('SIGKILL');
