@@ -34,11 +34,15 @@ test('the production notes carry no placeholder warning', async () => {
 });
 
 test('the notes show how to send an event through the admin API, fetching the admin token when there is one', async () => {
-  const open = await renderNotes();
-  expect(open).toContain('kubectl -n streaming port-forward service/demo-continuum 9090:9090');
-  expect(open).toContain(
+  const generated = await renderNotes();
+  expect(generated).toContain('kubectl -n streaming port-forward service/demo-continuum 9090:9090');
+  expect(generated).toContain(
     `statefun send example/greeter/alice --type example/GreetRequest --json '{"name":"Alice"}'`,
   );
+  expect(generated).toContain(
+    `export CONTINUUM_ADMIN_TOKEN="$(kubectl -n streaming get secret demo-continuum -o jsonpath='{.data.admin-token}' | base64 -d)"`,
+  );
+  const open = await renderNotes({ values: { admin: { insecure: true } } });
   expect(open).not.toContain('CONTINUUM_ADMIN_TOKEN');
   const guarded = await renderNotes({ files: [ciValues('existing-secrets-values.yaml')] });
   expect(guarded).toContain(

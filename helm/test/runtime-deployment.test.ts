@@ -55,7 +55,8 @@ describe('runtime configuration', () => {
     });
     expect(env.has('CONTINUUM_KAFKA_SASL_MECHANISM')).toBe(false);
     expect(env.has('CONTINUUM_REDIS_PASSWORD')).toBe(false);
-    expect(env.has('CONTINUUM_ADMIN_TOKEN')).toBe(false);
+    expect(env.has('CONTINUUM_ADMIN_INSECURE')).toBe(false);
+    expect(env.has('CONTINUUM_SIGNING_KEY_FILE')).toBe(false);
   });
 
   test('points at the bundled Kafka and Redis when they are enabled, whatever brokers and url say', async () => {
@@ -69,7 +70,7 @@ describe('runtime configuration', () => {
 });
 
 describe('credentials', () => {
-  const secretValues = ['s3cr3t-kafka', 's3cr3t-redis', 's3cr3t-admin'];
+  const secretValues = ['s3cr3t-kafka', 's3cr3t-redis', 's3cr3t-admin-token-0123'];
 
   test('given inline go into the chart Secret and reach the runtime only by reference', async () => {
     const rendered = await render({
@@ -200,6 +201,117 @@ describe('lifecycle', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     expect(runtimeContainer(await render({ set: [`runtime.image.digest=${digest}`] })).image).toBe(
       `continuum/runtime@${digest}`,
+    );
+  });
+});
+
+describe('who may call the runtime', () => {
+  test('a default install generates an admin token into the chart Secret, so `statefun run` starts', async () => {
+    const rendered = await render();
+    const data = find<ISecret>(rendered, 'Secret', 'demo-continuum').data!;
+    expect(Buffer.from(data['admin-token']!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+    const env = envOf(rendered);
+    expect(env.get('CONTINUUM_ADMIN_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-continuum',
+      key: 'admin-token',
+    });
+    expect(env.has('CONTINUUM_ADMIN_INSECURE')).toBe(false);
+  });
+
+  test('admin.insecure runs without a token and says so to the runtime', async () => {
+    const rendered = await render({ values: { admin: { insecure: true } } });
+    expect(ofKind(rendered, 'Secret')).toEqual([]);
+    const env = envOf(rendered);
+    expect(env.has('CONTINUUM_ADMIN_TOKEN')).toBe(false);
+    expect(env.get('CONTINUUM_ADMIN_INSECURE')?.value).toBe('true');
+  });
+
+  test('an admin token the runtime would refuse is a schema error at install time', async () => {
+    await expect(render({ values: { admin: { token: 'short' } } })).rejects.toThrow(/admin.token/);
+    await expect(
+      render({ values: { admin: { insecure: true, token: 'a-long-enough-token-1234' } } }),
+    ).rejects.toThrow(/admin.insecure is true but an admin token is configured/);
+  });
+
+  test('the playground token reaches the runtime by reference only', async () => {
+    const token = 'playground-token-abcdef-123';
+    const rendered = await render({ values: { playground: { enabled: true, token } } });
+    const data = find<ISecret>(rendered, 'Secret', 'demo-continuum').data!;
+    expect(Buffer.from(data['playground-token']!, 'base64').toString()).toBe(token);
+    expect(envOf(rendered).get('CONTINUUM_PLAYGROUND_TOKEN')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-continuum',
+      key: 'playground-token',
+    });
+    const outside = JSON.stringify(rendered.filter((r) => r.object.kind !== 'Secret').map((r) => r.object));
+    expect(outside).not.toContain(token);
+  });
+
+  test('a Redis URL with credentials goes into the Secret, never into the Deployment in clear', async () => {
+    const url = 'rediss://app:redis-pass-9876@state.example.com:6380/1';
+    const rendered = await render({ values: { redis: { url } } });
+    const data = find<ISecret>(rendered, 'Secret', 'demo-continuum').data!;
+    expect(Buffer.from(data['redis-url']!, 'base64').toString()).toBe(url);
+    expect(envOf(rendered).get('CONTINUUM_REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-continuum',
+      key: 'redis-url',
+    });
+    const outside = JSON.stringify(rendered.filter((r) => r.object.kind !== 'Secret').map((r) => r.object));
+    expect(outside).not.toContain('redis-pass-9876');
+  });
+});
+
+describe('request signing', () => {
+  const privateKey =
+    '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIDuTtT1bNNz0gq4Sf1sCn3Ye6fjYm4f1sD2T9wE0Xy0z\n-----END PRIVATE KEY-----\n';
+  const publicKeys = [
+    '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAold\n-----END PUBLIC KEY-----\n',
+    '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAnew\n-----END PUBLIC KEY-----\n',
+  ];
+
+  test('the private key is a Secret mounted read-only into the runtime, named by CONTINUUM_SIGNING_KEY_FILE', async () => {
+    const rendered = await render({ values: { signing: { privateKey, publicKeys } } });
+    const data = find<ISecret>(rendered, 'Secret', 'demo-continuum').data!;
+    expect(Buffer.from(data['signing-private-key.pem']!, 'base64').toString()).toBe(privateKey);
+    const container = runtimeContainer(rendered);
+    expect(envOf(rendered).get('CONTINUUM_SIGNING_KEY_FILE')?.value).toBe(
+      '/etc/continuum/signing/private-key.pem',
+    );
+    expect(container.volumeMounts).toContainEqual({
+      name: 'signing-key',
+      mountPath: '/etc/continuum/signing',
+      readOnly: true,
+    });
+    const volume = podSpec(rendered, 'Deployment', 'demo-continuum').volumes?.find(
+      (v) => v.name === 'signing-key',
+    );
+    expect(volume?.secret).toMatchObject({
+      secretName: 'demo-continuum',
+      items: [{ key: 'signing-private-key.pem', path: 'private-key.pem' }],
+    });
+    const outside = JSON.stringify(rendered.filter((r) => r.object.kind !== 'Secret').map((r) => r.object));
+    expect(outside).not.toContain('MC4CAQAwBQYDK2VwBCIEIDuTtT1bNNz0gq4Sf1sCn3Ye6fjYm4f1sD2T9wE0Xy0z');
+  });
+
+  test('function containers get the public keys as VERIFY_PUBLIC_KEYS, both during a rotation', async () => {
+    const rendered = await render({ values: { signing: { existingSecret: 'runtime-signing', publicKeys } } });
+    const fn = firstContainer(rendered, 'Deployment', 'demo-greeter');
+    const verify = fn.env?.find((e) => e.name === 'VERIFY_PUBLIC_KEYS')?.value;
+    expect(verify).toBe(publicKeys.join('\n'));
+    const volume = podSpec(rendered, 'Deployment', 'demo-continuum').volumes?.find(
+      (v) => v.name === 'signing-key',
+    );
+    expect(volume?.secret).toMatchObject({
+      secretName: 'runtime-signing',
+      items: [{ key: 'private-key.pem', path: 'private-key.pem' }],
+    });
+  });
+
+  test('keys that are not PEM are refused with what to run', async () => {
+    await expect(render({ values: { signing: { privateKey: 'abc' } } })).rejects.toThrow(
+      /signing.privateKey must be a PEM Ed25519 private key/,
+    );
+    await expect(render({ values: { signing: { publicKeys: ['abc'] } } })).rejects.toThrow(
+      /signing.publicKeys\[0\] must be a PEM public key/,
     );
   });
 });

@@ -200,9 +200,18 @@ describe('function services', () => {
 });
 
 describe('opt-ins', () => {
-  test('are all off by default: no PDB, HPA, ServiceMonitor, NetworkPolicy, Secret, bundled Kafka or Redis', async () => {
+  test('are all off by default: no PDB, HPA, ServiceMonitor, NetworkPolicy, bundled Kafka or Redis', async () => {
     const kinds = (await render()).map((r) => r.object.kind).sort();
-    expect(kinds).toEqual(['ConfigMap', 'Deployment', 'Deployment', 'Service', 'Service', 'ServiceAccount']);
+    // The one Secret holds the generated admin token the runtime needs to start.
+    expect(kinds).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'Deployment',
+      'Secret',
+      'Service',
+      'Service',
+      'ServiceAccount',
+    ]);
   });
 
   test('all on render a PDB per workload, HPAs, a ServiceMonitor on the admin port and NetworkPolicies', async () => {

@@ -2,7 +2,7 @@
 // routers, metrics, optional tracing, the HTTP function client, the Runtime itself, and the
 // playground and admin servers the module and options ask for.
 import type { TracerProvider } from '@opentelemetry/api';
-import { startAdminServer } from './admin/admin-server.js';
+import { startAdminServer, type TopicsAccess } from './admin/admin-server.js';
 import type { Membership } from './cluster/membership.js';
 import { watermarkRecords } from './core/envelope.js';
 import { moduleEgressRouter, moduleFunctionRouter } from './core/module-routers.js';
@@ -16,10 +16,15 @@ import { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import { startPlaygroundEgress } from './playground/playground-egress.js';
 import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
+import { inProcessReplyObserver, ReplyFeed } from './request-reply/reply-feed.js';
+import { MemoryReplyStore, type ReplyStore } from './request-reply/reply-store.js';
+import { RequestMetrics } from './request-reply/request-metrics.js';
+import { PendingRequests, startRequestServer } from './request-reply/request-server.js';
 import { Runtime } from './runtime.js';
 import type { StateStore } from './state/state-store.js';
 import { Tracing } from './tracing/tracing.js';
 import { HttpFunctionClient } from './transport/http-function-client.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export type RuntimeMode = 'dev' | 'production';
 
@@ -35,6 +40,10 @@ export interface AssemblyOptions {
   metricsSampleIntervalMs?: number | undefined;
   /** How long consumer-lag end offsets are cached (an in-process log needs none). */
   lagCacheMs?: number | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
+  /** Where request-response keeps requests and replies; in this process's memory when undefined. */
+  replyStore?: ReplyStore | undefined;
 }
 
 export interface Assembly {
@@ -44,6 +53,8 @@ export interface Assembly {
   client: HttpFunctionClient;
   functions: FunctionRouter;
   deadLetterTopic: string;
+  /** Request-response: the store, the feed that fills it, the waiting requests and their metrics. */
+  replies: { store: ReplyStore; feed: ReplyFeed; pending: PendingRequests; metrics: RequestMetrics };
 }
 
 export function assembleRuntime(opts: AssemblyOptions): Assembly {
@@ -65,7 +76,21 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
           internalTopic: log.internalTopic,
           deadLetterTopic,
         });
-  const client = new HttpFunctionClient(metrics.clientCallbacks());
+  const client = new HttpFunctionClient({
+    ...metrics.clientCallbacks(),
+    ...(opts.requestSigner === undefined ? {} : { signer: opts.requestSigner }),
+  });
+  const replyStore = opts.replyStore ?? new MemoryReplyStore();
+  const pending = new PendingRequests(replyStore);
+  const requestMetrics = new RequestMetrics(metrics.registry, () => pending.size);
+  const replyFeed = new ReplyFeed({
+    store: replyStore,
+    deadLetterTopic,
+    append: (records) => log.append(records),
+    logger,
+    onResult: (_reply, result) => requestMetrics.replyStored(result),
+  });
+  const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
   const runtime = new Runtime({
     log,
     store: opts.store,
@@ -75,22 +100,39 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     task: opts.task,
     hooks: opts.hooks,
     logger,
-    observer: combineObservers(metrics.observer, tracing?.observer),
-    watermarkGroups: watermarkGroupsOf(module, opts.mode),
+    observer: combineObservers(
+      metrics.observer,
+      tracing?.observer,
+      // Dev mode runs every partition here: committed checkpoints hand their replies over directly.
+      opts.mode === 'dev' ? inProcessReplyObserver(replyFeed, repliesTopic, logger) : undefined,
+    ),
+    watermarkGroups: watermarkGroupsOf(module),
   });
-  return { runtime, metrics, tracing, client, functions, deadLetterTopic };
+  return {
+    runtime,
+    metrics,
+    tracing,
+    client,
+    functions,
+    deadLetterTopic,
+    replies: { store: replyStore, feed: replyFeed, pending, metrics: requestMetrics },
+  };
 }
 
 export interface ServerOptions {
   host: string;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
   /** Production: names this process in the admin overview. */
   instance?: string | undefined;
   /** Production: the processes of the deployment, for the admin API's cluster view. */
   membership?: Membership | undefined;
   /** Where a playground egress keeps its read positions (dev); in memory when undefined. */
   cursorFile?: ((port: number) => string) | undefined;
+  /** Dev mode: the module's Kafka topics (admin API `/v1/topics`, the dashboard). */
+  topics?: TopicsAccess | undefined;
 }
 
 /**
@@ -115,8 +157,22 @@ export async function startServers(
         appendMarks: (mark) =>
           log.append(watermarkRecords(log.internalTopic, log.partitions, mark, Date.now())),
         logger,
+        token: opts.playgroundToken,
       });
       listening.push({ name: 'playground ingress', server });
+    }
+    for (const ingress of module.httpIngresses ?? []) {
+      const server = await startRequestServer({
+        config: ingress,
+        host,
+        functions,
+        send: (m) => runtime.send(m, `http:${ingress.id}`),
+        store: assembly.replies.store,
+        pending: assembly.replies.pending,
+        observer: assembly.replies.metrics,
+        logger,
+      });
+      listening.push({ name: `http ingress ${ingress.id}`, server });
     }
     for (const egress of module.playgroundEgresses) {
       const server = await startPlaygroundEgress({
@@ -125,6 +181,7 @@ export async function startServers(
         topics: egress.topics,
         log,
         cursorFile: opts.cursorFile?.(egress.port),
+        token: opts.playgroundToken,
       });
       listening.push({ name: 'playground egress', server });
     }
@@ -140,7 +197,9 @@ export async function startServers(
         mode: opts.mode,
         ...(opts.instance === undefined ? {} : { instance: opts.instance }),
         membership: opts.membership,
-        clientLoad: () => client.load,
+        topics: opts.topics,
+        clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
+        pendingRequests: (max) => assembly.replies.pending.list(max),
         logger,
       });
       listening.push({ name: 'admin', server });

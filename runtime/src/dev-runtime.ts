@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
 import { assembleRuntime, startServers } from './assembly.js';
 import type { TaskConfig, TaskHooks } from './core/partition-task.js';
+import { DevKafka } from './ingress/dev-kafka.js';
 import { EmbeddedLog } from './log/embedded-log.js';
+import type { KafkaConnection } from './log/kafka/client.js';
 import type { Logger } from './logger.js';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
 import { EmbeddedStateStore } from './state/embedded-state-store.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export interface DevRuntimeOptions {
   module: ModuleConfig;
@@ -21,6 +24,10 @@ export interface DevRuntimeOptions {
   partitions?: number | undefined;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
   host?: string | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
@@ -29,11 +36,18 @@ export interface DevRuntimeOptions {
   tracerProvider?: TracerProvider | undefined;
   /** How often the dashboard history takes a sample. @defaultValue 2000 */
   metricsSampleIntervalMs?: number | undefined;
+  /**
+   * Read the Kafka ingress topics from this broker and forward Kafka egress records to it; without
+   * it they are topics of the embedded log (`statefun produce` / `statefun consume`).
+   */
+  kafka?: KafkaConnection | undefined;
 }
 
 export interface DevRuntime {
   runtime: Runtime;
   log: EmbeddedLog;
+  /** The module's Kafka ingress and egress topics in dev mode. */
+  topics: DevKafka;
   /** The process's metrics (what `/metrics` and the dashboard show). */
   metrics: RuntimeMetrics;
   servers: { name: string; port: number }[];
@@ -52,35 +66,49 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   const assemblyOptions = { ...opts, mode: 'dev' as const, log, store, lagCacheMs: 0 };
   const assembly = assembleRuntime(assemblyOptions);
   const { runtime, metrics, tracing, client } = assembly;
+  const topics = new DevKafka({
+    module,
+    log,
+    deadLetterTopic: assembly.deadLetterTopic,
+    logger: logger.child({ component: 'dev-kafka' }),
+    observer: tracing?.observer,
+    kafka: opts.kafka,
+  });
   metrics.attach({
     tasks: () => runtime.runningTasks(),
     recovering: () => runtime.restarting,
     ready: () => runtime.ready,
-    clientLoad: () => client.load,
+    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
     endOffsets: (partitions) =>
       Promise.resolve(new Map(partitions.map((p) => [p, log.endOffset(log.internalTopic, p)]))),
+    ingresses: () => topics.ingressStats(),
   });
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(listening.splice(0).map(({ server }) => server.close()));
+    await topics.stop();
     await runtime.stop();
     metrics.close();
     tracing?.close();
   };
   try {
     await runtime.start();
+    await topics.start();
     listening.push(
       ...(await startServers(assembly, {
         ...assemblyOptions,
         host: opts.host ?? '127.0.0.1',
         cursorFile:
           dataDir === undefined ? undefined : (port) => join(dataDir, `playground-egress-${port}.json`),
+        topics,
       })),
     );
     for (const k of module.kafkaIngresses) {
-      logger.warn(
-        'dev mode does not read Kafka ingress topics; use the playground ingress or `statefun send`',
-        { ingress: k.id },
+      logger.info(
+        opts.kafka === undefined
+          ? 'Kafka ingress reads embedded topics; write to them with `statefun produce <topic> --key K --json ...`'
+          : 'Kafka ingress reads its topics from the broker given with --kafka',
+        { ingress: k.id, topics: k.topics.map((t) => t.topic).join(',') },
       );
     }
   } catch (err) {
@@ -90,6 +118,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   return {
     runtime,
     log,
+    topics,
     metrics,
     servers: listening.map((l) => ({ name: l.name, port: l.server.port })),
     stop,

@@ -3,6 +3,7 @@
 
 import { Writable } from 'node:stream';
 import { pino, stdSerializers, type Logger as PinoLogger } from 'pino';
+import { redactDeep, redactText } from './redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -93,35 +94,30 @@ export function createLogger(opts: LoggerOptions = {}, base: Record<string, unkn
 
 function wrap(p: PinoLogger): Logger {
   return {
-    debug: (msg, fields) => p.debug(fields ?? {}, msg),
-    info: (msg, fields) => p.info(fields ?? {}, msg),
-    warn: (msg, fields) => p.warn(fields ?? {}, msg),
-    error: (msg, fields) => p.error(fields ?? {}, msg),
-    child: (fields) => wrap(p.child(fields)),
+    debug: (msg, fields) => p.debug(fields ?? {}, redactText(msg)),
+    info: (msg, fields) => p.info(fields ?? {}, redactText(msg)),
+    warn: (msg, fields) => p.warn(fields ?? {}, redactText(msg)),
+    error: (msg, fields) => p.error(fields ?? {}, redactText(msg)),
+    child: (fields) => wrap(p.child(redactDeep(fields) as Record<string, unknown>)),
   };
 }
 
-const urlCredentials = /([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]*:[^\s/@]*@/gi;
-
-/** `redis://:password@host` and the like lose their credentials in any string field. */
+/**
+ * `redis://:password@host`, `user:password@broker:9092` and the like lose their credentials in
+ * any string field, nested ones included.
+ */
 function scrubUrls(fields: Record<string, unknown>): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v !== 'string' || !v.includes('@')) continue;
-    const clean = v.replace(urlCredentials, '$1[redacted]@');
-    if (clean !== v) (out ??= { ...fields })[k] = clean;
-  }
-  return out ?? fields;
+  return redactDeep(fields) as Record<string, unknown>;
 }
 
 /** Errors keep name, message, code and cause chain; stacks only for errors that are not ours. */
 function errorSerializer(value: unknown): unknown {
   if (!(value instanceof Error)) return value;
-  const out: Record<string, unknown> = { name: value.name, message: value.message };
+  const out: Record<string, unknown> = { name: value.name, message: redactText(value.message) };
   const code = (value as { code?: unknown }).code;
   if (code !== undefined) out.code = code;
   if (value.cause instanceof Error) out.cause = errorSerializer(value.cause);
-  if (code === undefined) out.stack = stdSerializers.err(value).stack;
+  if (code === undefined) out.stack = redactText(stdSerializers.err(value).stack);
   return out;
 }
 

@@ -16,7 +16,10 @@ import type { RuntimeMetrics } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
+import { RedisReplyStore } from './request-reply/redis-reply-store.js';
+import { KafkaReplyFeed } from './request-reply/reply-feed.js';
 import { RedisStateStore } from './state/redis-state-store.js';
+import type { RequestSigner } from './transport/request-signer.js';
 
 export interface ProdRuntimeOptions {
   module: ModuleConfig;
@@ -31,6 +34,10 @@ export interface ProdRuntimeOptions {
   keyPrefix?: string | undefined;
   adminPort?: number | undefined;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
+  /** Signs every request to function endpoints; unsigned when absent. */
+  requestSigner?: RequestSigner | undefined;
   /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
   host?: string | undefined;
   /** Kafka consumer-group session timeout. @defaultValue 6000 */
@@ -86,10 +93,34 @@ export function moduleBrokers(module: ModuleConfig, given: string[]): string[] {
   return [];
 }
 
+/**
+ * A Redis client error listener: a warn line at the first error, then at most one every 10 s
+ * with the count since the last line (a reconnect loop emits one error per attempt).
+ */
+export function redisErrorLogger(logger: Logger, intervalMs = 10_000): (err: Error) => void {
+  let lastLogged = -Infinity;
+  let suppressed = 0;
+  return (err) => {
+    const now = performance.now();
+    if (now - lastLogged < intervalMs) {
+      suppressed++;
+      return;
+    }
+    logger.warn('Redis connection error; the client reconnects', {
+      error: err.message,
+      ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}),
+    });
+    lastLogged = now;
+    suppressed = 0;
+  };
+}
+
 export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRuntime> {
   const { module, logger } = opts;
   const groupId = opts.groupId ?? 'continuum-runtime';
   const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
+  const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
+  const requestReply = (module.httpIngresses ?? []).length > 0;
   const brokers = moduleBrokers(module, opts.kafka.brokers);
   const connection: KafkaConnection = { ...opts.kafka, brokers };
   for (const c of [...module.kafkaIngresses, ...module.kafkaEgresses]) {
@@ -112,7 +143,10 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     identity: instance,
     internalTopic: opts.internalTopic,
     partitions: opts.partitions,
-    ensureTopics: [{ topic: deadLetterTopic, partitions: 1 }],
+    ensureTopics: [
+      { topic: deadLetterTopic, partitions: 1 },
+      ...(requestReply ? [{ topic: repliesTopic, partitions: opts.partitions ?? 8 }] : []),
+    ],
     sessionTimeoutMs: opts.sessionTimeoutMs,
     commitLingerMs: opts.commitLingerMs,
     transactionTimeoutMs: opts.transactionTimeoutMs,
@@ -126,8 +160,12 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     lazyConnect: false,
     enableAutoPipelining: true,
   });
+  // Without a listener ioredis prints "Unhandled error event" with a stack to stderr on every
+  // failed reconnect, outside the JSON log; the store's own calls report their failures.
+  redis.on('error', redisErrorLogger(logger));
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
-  const assemblyOptions = { ...opts, mode: 'production' as const, log, store };
+  const replyStore = new RedisReplyStore({ redis, keyPrefix: opts.keyPrefix, logger });
+  const assemblyOptions = { ...opts, mode: 'production' as const, log, store, replyStore };
   const assembly = assembleRuntime(assemblyOptions);
   const { runtime, metrics, tracing, client } = assembly;
   const kafka = createKafka(connection, logger);
@@ -139,7 +177,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     tasks: () => runtime.runningTasks(),
     recovering: () => runtime.restarting,
     ready: () => runtime.ready,
-    clientLoad: () => client.load,
+    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
     endOffsets: async () => {
       // High watermarks: records written to the internal topic, committed or still in a transaction.
       const offsets = await admin.fetchTopicOffsets(log.internalTopic);
@@ -156,8 +194,11 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     logger,
   });
   const listening: { name: string; server: ListeningServer }[] = [];
+  let replyFeed: KafkaReplyFeed | undefined;
   const stop = async (): Promise<void> => {
     await Promise.all(listening.splice(0).map(({ server }) => server.close()));
+    await replyFeed?.stop();
+    await replyStore.close();
     for (const i of ingresses.splice(0)) await i.stop();
     logger.info('stopping: the Kafka ingresses have stopped');
     await membership.close();
@@ -194,6 +235,20 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       ingressIds.set(i, ingress.id);
       ingresses.push(i);
     }
+    if (requestReply) {
+      // Replies are stored (and announced) by whichever process reads their partition of the
+      // replies topic; the announcement channel is subscribed before any request is taken.
+      await replyStore.ready();
+      replyFeed = new KafkaReplyFeed({
+        kafka,
+        groupId: `${groupId}-replies`,
+        topic: repliesTopic,
+        feed: assembly.replies.feed,
+        logger: logger.child({ component: 'replies' }),
+        sessionTimeoutMs: opts.sessionTimeoutMs,
+      });
+      await replyFeed.start();
+    }
     listening.push(
       ...(await startServers(assembly, {
         ...assemblyOptions,
@@ -203,6 +258,12 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       })),
     );
     membership.start();
+    if (module.playgroundIngresses.length > 0 && opts.playgroundToken === undefined) {
+      logger.warn(
+        'the playground ingress accepts messages from anyone who reaches its port; set CONTINUUM_PLAYGROUND_TOKEN to require a bearer token',
+        { ports: module.playgroundIngresses.map((i) => i.port).join(',') },
+      );
+    }
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -40,7 +40,11 @@ export interface RuntimeOptions {
 export interface IngressMessage {
   target: Address;
   argument: TypedValue;
+  /** The caller the function sees (a waiting HTTP request's reply address); none by default. */
+  caller?: Address | undefined;
   eventTime?: number | undefined;
+  /** W3C `traceparent` of the sender (an HTTP request's): the message's trace continues it. */
+  traceparent?: string | undefined;
 }
 
 /** Watches a runtime: its partition tasks and the messages it takes from outside. */
@@ -122,6 +126,7 @@ export class Runtime {
       const record = toInternalRecord(internalTopic, partitions, {
         target: m.target,
         argument: m.argument,
+        ...(m.caller === undefined ? {} : { caller: m.caller }),
         eventTime: m.eventTime ?? now,
       });
       const extra = observed?.headers?.[i];
@@ -156,6 +161,11 @@ export class Runtime {
       .filter(([, r]) => r.timer !== undefined)
       .map(([p]) => p)
       .sort((a, b) => a - b);
+  }
+
+  /** True when an endpoint of the module serves `functionType` (`namespace/name`). */
+  serves(functionType: string): boolean {
+    return this.opts.functions.resolve(functionType) !== undefined;
   }
 
   /** The log this runtime runs on (the admin API reads the dead-letter topic through it). */

@@ -57,6 +57,23 @@ describe('logger', () => {
     expect(lines[0]).not.toContain('hunter2');
   });
 
+  it('strips credentials from messages, nested fields, bindings, errors and broker addresses', () => {
+    const { lines, log } = capture({ format: 'json' });
+    log
+      .child({ redis: 'rediss://app:s3cret@r:6380' })
+      .warn('cannot reach bob:hunter2@kafka-0:9092 or redis://pw0rd@r:6379', {
+        config: { brokers: ['alice:opensesame@k1:9092', 'k2:9092'] },
+        err: new Error('connect ECONNREFUSED bob:hunter2@kafka-0:9092'),
+      });
+    const text = lines.join('\n');
+    for (const secret of ['s3cret', 'hunter2', 'pw0rd', 'opensesame']) expect(text).not.toContain(secret);
+    const entry = JSON.parse(lines[0]!);
+    expect(entry.msg).toBe('cannot reach [redacted]@kafka-0:9092 or redis://[redacted]@r:6379');
+    expect(entry.redis).toBe('rediss://[redacted]@r:6380');
+    expect(entry.config.brokers).toEqual(['[redacted]@k1:9092', 'k2:9092']);
+    expect(entry.err.message).toBe('connect ECONNREFUSED [redacted]@kafka-0:9092');
+  });
+
   it('serialises errors with their code and cause', () => {
     const { lines, log } = capture({ format: 'json' });
     const err = new ContinuumError('STATE_STORE_DOWN', 'redis is unreachable', {

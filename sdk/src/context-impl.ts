@@ -3,7 +3,8 @@
 import { toWireAddress, type Address } from './address.js';
 import type { Context, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
 import { SdkError } from './errors.js';
-import type { EgressMessage, OutgoingMessage } from './message.js';
+import { messageBuilder, type EgressMessage, type OutgoingMessage } from './message.js';
+import type { Type } from './types.js';
 import {
   MutationType,
   type DelayedInvocation,
@@ -135,6 +136,18 @@ export class ContextImpl<S extends Specs> implements Context<S> {
         argument: wire(message.argument),
       }),
     );
+  }
+
+  reply<T>(value: T, valueType?: Type<T>): void {
+    this.#checkOpen('ctx.reply');
+    if (this.caller === undefined) {
+      throw new SdkError(
+        'NO_CALLER',
+        `ctx.reply: the message to ${this.self.typename}/${this.self.id} has no caller to answer (it came from an ingress that does not wait for a reply)`,
+      );
+    }
+    const options = { target: this.caller, value, valueType } as Parameters<typeof messageBuilder<T>>[0];
+    this.send(messageBuilder<T>(options));
   }
 
   sendAfter(delayMs: number, message: OutgoingMessage, options: SendAfterOptions = {}): void {

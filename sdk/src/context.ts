@@ -2,6 +2,7 @@
 import type { Address } from './address.js';
 import type { EgressMessage, OutgoingMessage } from './message.js';
 import type { Specs, Storage } from './spec.js';
+import type { Type } from './types.js';
 
 /** Specs of a function that declares no state. */
 export type NoSpecs = Record<never, never>;
@@ -85,4 +86,15 @@ export interface Context<S extends Specs = NoSpecs> {
   cancelDelayedMessage(cancellationToken: string): void;
   /** Sends a message to an egress, e.g. a {@link kafkaEgressMessage}. */
   sendEgress(message: EgressMessage): void;
+  /**
+   * Answers the caller: sends `value` to {@link Context.caller}. For a message from the runtime's
+   * request-response HTTP ingress the caller stands for the waiting HTTP request, whose response
+   * this becomes (its typename the Content-Type); a request gets one reply, the first. Short for
+   * `ctx.send(messageBuilder({ target: ctx.caller!, value, valueType }))`.
+   * @throws SdkError `NO_CALLER` when the current message has no caller (it came from an ingress
+   *   that does not wait for an answer).
+   * @example `ctx.reply({ reserved: true }, ReservationResult)`
+   * @example `ctx.reply('done')` (a string, typed io.statefun.types/string)
+   */
+  reply<T>(value: T, valueType?: Type<T>): void;
 }

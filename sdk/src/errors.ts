@@ -21,8 +21,20 @@ export type SdkErrorCode =
   | 'TYPE_MISMATCH'
   /** The request targets a function type that this service does not serve. */
   | 'UNKNOWN_FUNCTION'
-  /** A user function threw (or rejected) while handling an invocation. */
-  | 'FUNCTION_FAILED';
+  /** A user function threw (or rejected) while handling an invocation; the runtime retries it. */
+  | 'FUNCTION_FAILED'
+  /**
+   * The function rejected a message as one that can never succeed: it threw a {@link TerminalError},
+   * or the message is not a valid value of the type the function reads it as. The runtime does not
+   * retry it: the message becomes a dead letter and the address goes on with its next message.
+   */
+  | 'MESSAGE_REJECTED'
+  /** `ctx.reply` for a message that has no caller to answer. */
+  | 'NO_CALLER'
+  /** The client's request got no reply within its timeout (the reply can be fetched later). */
+  | 'REPLY_TIMEOUT'
+  /** The request-response ingress refused or failed a request (status and reason in the error). */
+  | 'INVOKE_FAILED';
 
 /** Options of an {@link SdkError}. */
 export interface SdkErrorOptions {
@@ -56,6 +68,27 @@ export class SdkError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.retryable = options.retryable ?? false;
+  }
+}
+
+/**
+ * Thrown by a function to say that a message can never succeed, however often it is retried (an
+ * order for an item that does not exist, a request that breaks a business rule). The runtime
+ * dead-letters that message at once, with this error's message as the reason, instead of retrying
+ * it until the call budget runs out; other messages to the same address go on.
+ *
+ * Any other error a function throws is taken as transient and retried (the endpoint's transport
+ * decides how often and how long). Invalid messages (a value that does not fit the type the
+ * function reads it as, e.g. a failed zod schema) are terminal without this class.
+ *
+ * @example
+ * ```ts
+ * if (stock < order.quantity) throw new TerminalError(`only ${stock} of ${order.item} left`);
+ * ```
+ */
+export class TerminalError extends SdkError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('MESSAGE_REJECTED', message, { cause: options.cause, retryable: false });
   }
 }
 

@@ -10,6 +10,7 @@ import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
 import { createRequestReplyHandler, httpStatusOf } from './handler.js';
 import type { Specs } from './spec.js';
+import { createRequestVerifier, signatureCheck, type VerifyOptions } from './verify.js';
 
 /** Default request size limit: the StateFun runtime's default payload limit (32 MiB). */
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
@@ -27,6 +28,12 @@ export interface StatefulFunctionsPluginOptions {
    * @defaultValue 32 MiB
    */
   bodyLimit?: number;
+  /**
+   * Accept only requests signed by the runtime (`statefun run --signing-key`): requests without a
+   * valid, recent signature by one of `publicKeys` get 401. Off when absent.
+   * @example `{ verify: { publicKeys: [process.env.RUNTIME_PUBLIC_KEY!] } }`
+   */
+  verify?: VerifyOptions;
 }
 
 const OTHER_METHODS = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -36,7 +43,8 @@ const OTHER_METHODS = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
  * endpoint's `urlPathTemplate` may end in `{function.name}`). Other methods get 405. Its content type
  * parser is encapsulated: it reads any body as bytes, without affecting the rest of your app.
  *
- * Responses: 200 `application/octet-stream` with a FromFunction; 400 for a body that is not a valid request;
+ * Responses: 200 `application/octet-stream` with a FromFunction; 401 for a request without a valid signature
+ * (only with `verify`); 400 for a body that is not a valid request;
  * 404 for a function type this service does not serve; 500 when the function throws (logged at error level).
  *
  * @example
@@ -53,6 +61,14 @@ export const statefulFunctionsPlugin: FastifyPluginCallback<StatefulFunctionsPlu
 ) => {
   const handler = createRequestReplyHandler(options.functions);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  if (options.verify !== undefined) {
+    try {
+      app.addHook('preHandler', signatureCheck(createRequestVerifier(options.verify)));
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+  }
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
@@ -158,6 +174,7 @@ export async function serve(options: ServeOptions): Promise<ServerHandle> {
   });
   const pluginOptions: StatefulFunctionsPluginOptions = { functions: options.functions };
   if (options.bodyLimit !== undefined) pluginOptions.bodyLimit = options.bodyLimit;
+  if (options.verify !== undefined) pluginOptions.verify = options.verify;
   try {
     await app.register(
       statefulFunctionsPlugin,

@@ -13,7 +13,8 @@ export interface RequestReplyHandler {
    * Handles one request body (a serialized `ToFunction`) and returns the response body (a serialized
    * `FromFunction`), to be sent with status 200 and `Content-Type: application/octet-stream`.
    * @throws {SdkError} map it to an HTTP status with {@link httpStatusOf}: a {@link ProtocolError} for a bad
-   * body (400), `UNKNOWN_FUNCTION` (404), `FUNCTION_FAILED` when the function threw (500).
+   * body (400), `UNKNOWN_FUNCTION` (404), `MESSAGE_REJECTED` when the function rejected a message for good (422,
+   * not retried), `FUNCTION_FAILED` when the function threw anything else (500, retried).
    */
   handle(body: Uint8Array): Promise<Uint8Array>;
 }
@@ -87,10 +88,13 @@ export function createRequestReplyHandler(functions: Iterable<StatefulFunction<S
 
 /**
  * The HTTP status for an error of {@link RequestReplyHandler.handle}: 400 for a body that is not a valid
- * request, 404 for a function type not served here, 500 otherwise (the function failed; the runtime retries).
+ * request, 404 for a function type not served here, 422 for a message the function rejected for good (a
+ * `TerminalError`, or a message that does not fit its type; the runtime dead-letters it at once), 500
+ * otherwise (the function failed; the runtime retries).
  */
 export function httpStatusOf(error: unknown): number {
   if (error instanceof ProtocolError) return 400;
   if (error instanceof SdkError && error.code === 'UNKNOWN_FUNCTION') return 404;
+  if (error instanceof SdkError && error.code === 'MESSAGE_REJECTED') return 422;
   return 500;
 }

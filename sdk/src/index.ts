@@ -1,8 +1,10 @@
 // `@continuum/sdk`: the public API for writing, serving and testing stateful functions. Every export is named here.
 export { address } from './address.js';
 export type { Address } from './address.js';
+export { createClient, InvokeError, ReplyTimeoutError } from './client.js';
+export type { Client, ClientOptions, InvokeMessage, InvokeOptions } from './client.js';
 export type { Context, NoSpecs, SendAfterOptions, SendAtEventTimeOptions } from './context.js';
-export { ProtocolError, SdkError } from './errors.js';
+export { ProtocolError, SdkError, TerminalError } from './errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from './errors.js';
 export { DEFAULT_BODY_LIMIT, serve, statefulFunctionsPlugin } from './fastify-plugin.js';
 export type { ServeOptions, ServerHandle, StatefulFunctionsPluginOptions } from './fastify-plugin.js';
@@ -33,6 +35,8 @@ export type {
   RecordValue,
   TypedBytes,
 } from './message.js';
+export { createRequestVerifier, MAX_VERIFY_KEYS } from './verify.js';
+export type { RequestVerifier, VerifyOptions, VerifyResult } from './verify.js';
 export { valueSpec } from './spec.js';
 export type { Expiration, SpecValue, Specs, Storage, ValueSpec, ValueSpecOptions } from './spec.js';
 export { customType, jsonType, protobufType, types } from './types.js';

@@ -4,7 +4,7 @@ import { fromWireAddress } from './address.js';
 import { ContextImpl } from './context-impl.js';
 import { SdkError } from './errors.js';
 import type { StatefulFunction } from './function.js';
-import { MessageImpl } from './message-impl.js';
+import { MessageImpl, MessageTypeError } from './message-impl.js';
 import {
   ExpireMode,
   type ExpirationSpec,
@@ -27,6 +27,17 @@ function expirationOf(spec: ValueSpec<unknown>): ExpirationSpec {
 /** The protocol description of a declared state, as sent in IncompleteInvocationContext. */
 export function persistedValueSpec(name: string, spec: ValueSpec<unknown>): PersistedValueSpec {
   return { stateName: name, typeTypename: spec.type.typename, expirationSpec: expirationOf(spec) };
+}
+
+/**
+ * True for what can never succeed on a retry: a {@link TerminalError}, a message that is not a valid
+ * value of the type it is read as (`message.as(type)` failed), or a zod validation error thrown as
+ * is. A state that does not fit its declared type is not the message's fault: that is retried.
+ */
+function isTerminal(e: unknown): boolean {
+  if (e instanceof MessageTypeError) return true;
+  if (e instanceof SdkError) return e.code === 'MESSAGE_REJECTED';
+  return e instanceof Error && e.name === 'ZodError';
 }
 
 function describeError(e: unknown): string {
@@ -68,6 +79,13 @@ export async function invokeBatch(
   } catch (cause) {
     ctx.close();
     const step = index < total ? `invocation ${index + 1} of ${total}` : 'writing back its state';
+    if (isTerminal(cause)) {
+      throw new SdkError(
+        'MESSAGE_REJECTED',
+        `function ${self.typename} (id ${self.id}) rejected the message of ${step}: ${describeError(cause)}`,
+        { cause, retryable: false },
+      );
+    }
     throw new SdkError(
       'FUNCTION_FAILED',
       `function ${self.typename} (id ${self.id}) failed in ${step}: ${describeError(cause)}`,

@@ -54,15 +54,22 @@ export class MessageImpl implements Message {
 
   as<T>(type: Type<T>): T {
     if (!this.is(type)) {
-      throw new SdkError(
+      throw new MessageTypeError(
         'TYPE_MISMATCH',
         `the message is of type ${this.#value.typename || '(none)'}, not ${type.typename}; check message.is(type) first`,
       );
     }
     if (!this.#value.hasValue) {
-      throw new SdkError('TYPE_MISMATCH', `the message of type ${type.typename} carries no value`);
+      throw new MessageTypeError('TYPE_MISMATCH', `the message of type ${type.typename} carries no value`);
     }
-    return type.deserialize(this.#value.value);
+    try {
+      return type.deserialize(this.#value.value);
+    } catch (cause) {
+      if (cause instanceof SdkError && cause.code === 'TYPE_MISMATCH') {
+        throw new MessageTypeError('TYPE_MISMATCH', cause.message, { cause: cause.cause });
+      }
+      throw cause;
+    }
   }
 
   isBool(): boolean {
@@ -102,3 +109,10 @@ export class MessageImpl implements Message {
     return this.as(types.string);
   }
 }
+
+/**
+ * A message that is not a valid value of the type a function reads it as. Its code stays
+ * `TYPE_MISMATCH`; the class tells the invoker that the message (not a state, not the function)
+ * is at fault, so the runtime dead-letters it instead of retrying.
+ */
+export class MessageTypeError extends SdkError {}

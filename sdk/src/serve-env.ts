@@ -6,6 +6,7 @@ import { SdkError } from './errors.js';
 import { serve, type ServerHandle } from './fastify-plugin.js';
 import type { StatefulFunction } from './function.js';
 import type { Specs } from './spec.js';
+import { splitPemKeys } from './verify.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -15,6 +16,16 @@ const Env = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   FUNCTIONS_PATH: z.string().regex(/^\//, 'must start with "/"').default('/'),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().optional(),
+  VERIFY_PUBLIC_KEYS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const keys = splitPemKeys(text);
+      if (keys.length === 0)
+        ctx.addIssue({ code: 'custom', message: 'must hold PEM public keys (-----BEGIN PUBLIC KEY-----)' });
+      return keys;
+    }),
 });
 
 /** Options of {@link serveFromEnv}. */
@@ -42,6 +53,7 @@ export interface ServeFromEnvOptions {
  * | `LOG_LEVEL` | fatal, error, warn, info, debug, trace or silent | info |
  * | `FUNCTIONS_PATH` | URL path prefix of the functions | / |
  * | `BODY_LIMIT_BYTES` | largest accepted request body | 32 MiB |
+ * | `VERIFY_PUBLIC_KEYS` | PEM Ed25519 public key(s) of the runtime: requests must be signed by one | unset (no check) |
  *
  * An invalid variable rejects with an {@link SdkError} naming it. Once listening, it logs the
  * served function types and the URL.
@@ -63,7 +75,7 @@ export async function serveFromEnv(
       `invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   }
-  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES } = parsed.data;
+  const { PORT, HOST, LOG_LEVEL, FUNCTIONS_PATH, BODY_LIMIT_BYTES, VERIFY_PUBLIC_KEYS } = parsed.data;
   const server = await serve({
     functions,
     port: PORT,
@@ -71,6 +83,7 @@ export async function serveFromEnv(
     path: FUNCTIONS_PATH,
     logger: { level: LOG_LEVEL },
     ...(BODY_LIMIT_BYTES === undefined ? {} : { bodyLimit: BODY_LIMIT_BYTES }),
+    ...(VERIFY_PUBLIC_KEYS === undefined ? {} : { verify: { publicKeys: VERIFY_PUBLIC_KEYS } }),
   });
   server.app.log.info(`serving ${functions.map((f) => f.typename).join(', ')} at ${server.url}`);
   if (!(options.closeOnSignals ?? true)) return server;

@@ -8,6 +8,8 @@ import {
   ProtocolError,
   SdkError,
   statefulFunction,
+  TerminalError,
+  httpStatusOf,
   types,
   valueSpec,
   type Address,
@@ -224,6 +226,67 @@ describe('batches', () => {
         outgoingEgresses: [],
       },
     });
+  });
+});
+
+describe('terminal failures: messages that can never succeed', () => {
+  const cartJson = (text: string): ToFunctionInvocation => ({
+    argument: { typename: 'example/Cart', hasValue: true, value: new TextEncoder().encode(text) },
+  });
+
+  it('a TerminalError rejects the message for good: MESSAGE_REJECTED, answered with 422', async () => {
+    const fn = statefulFunction({
+      typename: 'example/orders',
+      handler(_ctx, message) {
+        if (message.asString() === 'poison') throw new TerminalError('no such product: poison');
+      },
+    });
+    const p = createRequestReplyHandler([fn]).handle(
+      request('example/orders', 'x', [], [str('ok'), str('poison')]),
+    );
+    await expect(p).rejects.toMatchObject({ code: 'MESSAGE_REJECTED', retryable: false });
+    await expect(p).rejects.toThrow(/rejected the message of invocation 2 of 2: no such product: poison/);
+    expect(httpStatusOf(await p.catch((e: unknown) => e))).toBe(422);
+  });
+
+  it('a message that fails its zod schema, or is of another type, is rejected (422), not retried', async () => {
+    const fn = statefulFunction({
+      typename: 'example/carts',
+      handler(_ctx, message) {
+        void message.as(Cart);
+      },
+    });
+    const handler = createRequestReplyHandler([fn]);
+    for (const inv of [cartJson('{"items": 42}'), cartJson('not json'), str('a string, not a cart')]) {
+      const err = await handler.handle(request('example/carts', 'x', [], [inv])).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'MESSAGE_REJECTED', retryable: false });
+      expect(httpStatusOf(err)).toBe(422);
+    }
+    // A zod error the function raises itself is the message's fault too.
+    const own = statefulFunction({
+      typename: 'example/own',
+      handler() {
+        z.object({ n: z.number() }).parse({ n: 'x' });
+      },
+    });
+    const err = await createRequestReplyHandler([own])
+      .handle(request('example/own', 'x', [], [str('x')]))
+      .catch((e: unknown) => e);
+    expect(httpStatusOf(err)).toBe(422);
+  });
+
+  it('any other error stays retryable (500), including a TypeError such as a failed fetch', async () => {
+    const fn = statefulFunction({
+      typename: 'example/flaky',
+      handler() {
+        throw new TypeError('fetch failed');
+      },
+    });
+    const err = await createRequestReplyHandler([fn])
+      .handle(request('example/flaky', 'x', [], [str('x')]))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'FUNCTION_FAILED', retryable: true });
+    expect(httpStatusOf(err)).toBe(500);
   });
 });
 

@@ -93,6 +93,9 @@ describe('invoke (the testing harness)', () => {
     expect(playground.typename).toBe('io.statefun.playground/EgressRecord');
     expect(playground.as(playgroundEgressRecordType)).toEqual({ topic: 'greetings', payload: 'hi' });
     expect(() => playground.asKafkaRecord()).toThrow(SdkError);
+    expect(playground.asPlaygroundEgress()).toEqual({ topic: 'greetings', payload: 'hi' });
+    const kafkaEgress = result.egress.find((e) => e.egress === 'example/out')!;
+    expect(() => kafkaEgress.asPlaygroundEgress()).toThrow(/not for io\.statefun\.playground\/egress/);
   });
 
   it('gives the caller to messages that do not name one, and none by default', async () => {

@@ -67,18 +67,29 @@ export async function createTopic(
   const admin = createKafkaClient(brokers, { clientId: 'continuum-test-admin' }).admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      timeout: 30_000,
-      topics: [
-        {
-          topic: name,
-          numPartitions: partitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(options.config ?? {}).map(([n, value]) => ({ name: n, value })),
+    const topics = [
+      {
+        topic: name,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(options.config ?? {}).map(([n, value]) => ({ name: n, value })),
+      },
+    ];
+    try {
+      await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics });
+    } catch (err) {
+      // kafkajs' wait for leaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy broker
+      // answers while the new topic's metadata is still propagating: wait for the leaders here.
+      if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+      await waitFor(
+        async () => {
+          const meta = await admin.fetchTopicMetadata({ topics: [name] });
+          const parts = meta.topics[0]?.partitions ?? [];
+          return parts.length === partitions && parts.every((p) => p.leader >= 0);
         },
-      ],
-    });
+        { timeoutMs: 30_000, intervalMs: 200, message: `the leaders of topic ${name}` },
+      );
+    }
   } finally {
     await admin.disconnect();
   }

@@ -163,6 +163,8 @@ export class RuntimeFleet {
         opts.names.group,
         '--admin-port',
         '0',
+        // Loopback test processes; the harness reads their admin APIs without a token.
+        '--admin-insecure',
         '--log-format',
         'json',
         '--log-level',

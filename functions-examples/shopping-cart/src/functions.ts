@@ -3,6 +3,7 @@
 // checks out, which cancels the pending expiry.
 import { z } from 'zod';
 import {
+  address,
   jsonType,
   kafkaEgressMessage,
   messageBuilder,
@@ -14,6 +15,7 @@ import {
 } from '@continuum/sdk';
 import {
   AddToCart,
+  AddToCartResult,
   CartEvent,
   Checkout,
   ClearCart,
@@ -79,20 +81,34 @@ export const cart = statefulFunction({
       );
     };
 
+    // A caller of AddToCart (a waiting HTTP request) learns whether the reservation succeeded.
+    const answer = (to: { typename: string; id: string } | undefined, result: AddToCartResult): void => {
+      if (to === undefined) return;
+      ctx.send(
+        messageBuilder({ target: address(to.typename, to.id), value: result, valueType: AddToCartResult }),
+      );
+    };
+
     if (message.is(AddToCart)) {
       const { itemId, quantity } = message.as(AddToCart);
+      const caller = ctx.caller;
       ctx.send(
         messageBuilder({
           typename: INVENTORY,
           id: itemId,
-          value: { userId, quantity },
+          value: {
+            userId,
+            quantity,
+            ...(caller === undefined ? {} : { replyTo: { typename: caller.typename, id: caller.id } }),
+          },
           valueType: ReserveItem,
         }),
       );
       return; // the basket changes when the inventory answers
     }
     if (message.is(ItemReserved)) {
-      const { itemId, quantity } = message.as(ItemReserved);
+      const { itemId, quantity, replyTo } = message.as(ItemReserved);
+      answer(replyTo, { itemId, quantity, reserved: true });
       // Reservation ids are never reused: a token that is still pending must not be sent again.
       const reservationId = `reservation-${basket.nextReservation}`;
       basket.nextReservation += 1;
@@ -103,8 +119,9 @@ export const cart = statefulFunction({
         { cancellationToken: reservationId },
       );
     } else if (message.is(ItemUnavailable)) {
-      const { itemId, requested, available } = message.as(ItemUnavailable);
+      const { itemId, requested, available, replyTo } = message.as(ItemUnavailable);
       emit(ctx, { kind: 'unavailable', userId, itemId, requested, available });
+      answer(replyTo, { itemId, quantity: requested, reserved: false, available });
       return;
     } else if (message.is(ReservationExpired)) {
       // Cancellation is best effort: an expiry may still arrive after checkout, and then finds nothing.
@@ -144,7 +161,7 @@ export const inventory = statefulFunction({
     } else if (message.is(ReleaseItem)) {
       ctx.storage.stock = stock + message.as(ReleaseItem).quantity;
     } else if (message.is(ReserveItem)) {
-      const { userId, quantity } = message.as(ReserveItem);
+      const { userId, quantity, replyTo } = message.as(ReserveItem);
       const itemId = ctx.self.id;
       if (quantity <= stock) {
         ctx.storage.stock = stock - quantity;
@@ -152,7 +169,7 @@ export const inventory = statefulFunction({
           messageBuilder({
             typename: CART,
             id: userId,
-            value: { itemId, quantity },
+            value: { itemId, quantity, replyTo },
             valueType: ItemReserved,
           }),
         );
@@ -161,7 +178,7 @@ export const inventory = statefulFunction({
           messageBuilder({
             typename: CART,
             id: userId,
-            value: { itemId, requested: quantity, available: stock },
+            value: { itemId, requested: quantity, available: stock, replyTo },
             valueType: ItemUnavailable,
           }),
         );

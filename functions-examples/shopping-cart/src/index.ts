@@ -12,6 +12,7 @@ export {
 } from './functions.js';
 export {
   AddToCart,
+  AddToCartResult,
   CartEvent,
   Checkout,
   ClearCart,

@@ -4,6 +4,11 @@ import { jsonType, type TypeOf } from '@continuum/sdk';
 
 const itemId = z.string().min(1);
 const quantity = z.number().int().positive();
+/**
+ * Who waits for the outcome of an add-to-cart (the caller of AddToCart, e.g. a waiting HTTP request
+ * of the runtime's request-response ingress): carried through the inventory and back.
+ */
+const replyTo = z.object({ typename: z.string().min(1), id: z.string().min(1) }).optional();
 
 /** Ingress → inventory: add stock. */
 export const RestockItem = jsonType('example/RestockItem', z.object({ quantity }));
@@ -15,15 +20,29 @@ export const Checkout = jsonType('example/Checkout', z.object({}));
 export const ClearCart = jsonType('example/ClearCart', z.object({}));
 
 /** Cart → inventory: take `quantity` out of stock for the user, if available. */
-export const ReserveItem = jsonType('example/ReserveItem', z.object({ userId: z.string().min(1), quantity }));
+export const ReserveItem = jsonType(
+  'example/ReserveItem',
+  z.object({ userId: z.string().min(1), quantity, replyTo }),
+);
 /** Cart → inventory: put back a reservation's quantity. */
 export const ReleaseItem = jsonType('example/ReleaseItem', z.object({ quantity }));
 /** Inventory → cart: the reservation succeeded. */
-export const ItemReserved = jsonType('example/ItemReserved', z.object({ itemId, quantity }));
+export const ItemReserved = jsonType('example/ItemReserved', z.object({ itemId, quantity, replyTo }));
 /** Inventory → cart: not enough stock. */
 export const ItemUnavailable = jsonType(
   'example/ItemUnavailable',
-  z.object({ itemId, requested: quantity, available: z.number().int().nonnegative() }),
+  z.object({ itemId, requested: quantity, available: z.number().int().nonnegative(), replyTo }),
+);
+/** Cart → the caller of AddToCart: whether the reservation succeeded. */
+export const AddToCartResult = jsonType(
+  'example/AddToCartResult',
+  z.object({
+    itemId,
+    quantity,
+    reserved: z.boolean(),
+    /** Stock left when the reservation failed. */
+    available: z.number().int().nonnegative().optional(),
+  }),
 );
 /** Cart → itself, delayed: a reservation held too long without checkout. */
 export const ReservationExpired = jsonType(
@@ -47,3 +66,4 @@ export const CartEvent = jsonType(
   ]),
 );
 export type CartEvent = TypeOf<typeof CartEvent>;
+export type AddToCartResult = TypeOf<typeof AddToCartResult>;

@@ -3,6 +3,7 @@ import { address } from '@continuum/sdk';
 import { invoke, testMessage } from '@continuum/sdk/testing';
 import {
   AddToCart,
+  AddToCartResult,
   CART_EVENTS_EGRESS,
   CartEvent,
   cart,
@@ -163,5 +164,61 @@ describe('cart', () => {
     });
     expect(result.cancellations).toEqual(['reservation-0']);
     expect(result.sent.map((m) => [m.target.id, m.as(ReleaseItem)])).toEqual([['socks', { quantity: 2 }]]);
+  });
+});
+
+describe('add to cart as a request', () => {
+  const waiting = address('io.continuum.request/reply', 'req-7');
+
+  it('carries the caller of AddToCart through the inventory and answers it whether the reservation succeeded', async () => {
+    const added = await invoke(cart, {
+      id: 'ann',
+      messages: [testMessage(AddToCart, { itemId: 'socks', quantity: 2 }, { caller: waiting })],
+    });
+    const reserve = added.sent[0]!.as(ReserveItem);
+    expect(reserve.replyTo).toEqual({ typename: 'io.continuum.request/reply', id: 'req-7' });
+
+    const reserved = await invoke(inventory, {
+      id: 'socks',
+      state: { stock: 5 },
+      messages: [testMessage(ReserveItem, reserve)],
+    });
+    const confirmed = await invoke(cart, {
+      id: 'ann',
+      messages: [testMessage(ItemReserved, reserved.sent[0]!.as(ItemReserved))],
+    });
+    expect(confirmed.sent.map((m) => [m.target.typename, m.target.id])).toEqual([
+      ['io.continuum.request/reply', 'req-7'],
+    ]);
+    expect(confirmed.sent[0]!.as(AddToCartResult)).toEqual({ itemId: 'socks', quantity: 2, reserved: true });
+
+    const refused = await invoke(inventory, {
+      id: 'socks',
+      state: { stock: 1 },
+      messages: [testMessage(ReserveItem, reserve)],
+    });
+    const declined = await invoke(cart, {
+      id: 'ann',
+      messages: [testMessage(ItemUnavailable, refused.sent[0]!.as(ItemUnavailable))],
+    });
+    expect(declined.sent[0]!.as(AddToCartResult)).toEqual({
+      itemId: 'socks',
+      quantity: 2,
+      reserved: false,
+      available: 1,
+    });
+  });
+
+  it('answers no one when AddToCart has no caller (the playground ingress)', async () => {
+    const added = await invoke(cart, {
+      id: 'ann',
+      messages: [testMessage(AddToCart, { itemId: 'socks', quantity: 2 })],
+    });
+    expect(added.sent[0]!.as(ReserveItem).replyTo).toBeUndefined();
+    const confirmed = await invoke(cart, {
+      id: 'ann',
+      messages: [testMessage(ItemReserved, { itemId: 'socks', quantity: 2 })],
+    });
+    expect(confirmed.sent).toEqual([]);
   });
 });

@@ -113,17 +113,59 @@ credential is not configured. Values given inline go to the chart's own Secret (
 {{- end -}}
 {{- end -}}
 
+{{/* The admin token: existingSecret, else the chart's Secret (inline or generated) unless admin.insecure. */}}
 {{- define "continuum.secret.adminToken" -}}
 {{- if .Values.admin.existingSecret -}}
 {{- toYaml (dict "name" .Values.admin.existingSecret "key" .Values.admin.existingSecretKey) -}}
-{{- else if .Values.admin.token -}}
+{{- else if not .Values.admin.insecure -}}
 {{- toYaml (dict "name" (include "continuum.fullname" .) "key" "admin-token") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The admin token the chart's Secret holds: admin.token, else the one an earlier install generated
+(kept across upgrades), else a new random one.
+*/}}
+{{- define "continuum.adminToken.value" -}}
+{{- if .Values.admin.token -}}
+{{- .Values.admin.token -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "continuum.fullname" .) -}}
+{{- $data := dig "data" (dict) $existing -}}
+{{- if hasKey $data "admin-token" -}}
+{{- index $data "admin-token" | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 40 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "continuum.secret.playgroundToken" -}}
+{{- if .Values.playground.existingSecret -}}
+{{- toYaml (dict "name" .Values.playground.existingSecret "key" .Values.playground.existingSecretKey) -}}
+{{- else if .Values.playground.token -}}
+{{- toYaml (dict "name" (include "continuum.fullname" .) "key" "playground-token") -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "continuum.secret.signingKey" -}}
+{{- if .Values.signing.existingSecret -}}
+{{- toYaml (dict "name" .Values.signing.existingSecret "key" .Values.signing.existingSecretKey) -}}
+{{- else if .Values.signing.privateKey -}}
+{{- toYaml (dict "name" (include "continuum.fullname" .) "key" "signing-private-key.pem") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True when redis.url carries credentials (redis://user:password@host): it then lives in the Secret. */}}
+{{- define "continuum.redis.urlHasCredentials" -}}
+{{- if and (not .Values.redis.bundled.enabled) (regexMatch "^[a-z]+://[^/]*@" .Values.redis.url) -}}
+true
 {{- end -}}
 {{- end -}}
 
 {{/* True when the chart must render its own Secret. */}}
 {{- define "continuum.secret.needed" -}}
-{{- if or (and .Values.kafka.sasl.password (not .Values.kafka.sasl.existingSecret)) (and .Values.redis.password (not .Values.redis.existingSecret)) (and .Values.admin.token (not .Values.admin.existingSecret)) -}}
+{{- if or (and .Values.kafka.sasl.password (not .Values.kafka.sasl.existingSecret)) (and .Values.redis.password (not .Values.redis.existingSecret)) (and (not .Values.admin.existingSecret) (not .Values.admin.insecure)) (and .Values.playground.token (not .Values.playground.existingSecret)) (and .Values.signing.privateKey (not .Values.signing.existingSecret)) (include "continuum.redis.urlHasCredentials" .) -}}
 true
 {{- end -}}
 {{- end -}}
@@ -159,6 +201,17 @@ Included once from the runtime Deployment.
 {{- end -}}
 {{- if and (not .Values.kafka.bundled.enabled) (not .Values.kafka.brokers) -}}
 {{- fail "kafka.brokers is empty: list your Kafka bootstrap servers (host:port), or set kafka.bundled.enabled=true for a try-out" -}}
+{{- end -}}
+{{- if and .Values.admin.insecure (or .Values.admin.token .Values.admin.existingSecret) -}}
+{{- fail "admin.insecure is true but an admin token is configured (admin.token or admin.existingSecret): remove one of them" -}}
+{{- end -}}
+{{- if and .Values.signing.privateKey (not (contains "PRIVATE KEY-----" .Values.signing.privateKey)) -}}
+{{- fail "signing.privateKey must be a PEM Ed25519 private key (-----BEGIN PRIVATE KEY-----), e.g. from: openssl genpkey -algorithm ed25519" -}}
+{{- end -}}
+{{- range $i, $k := .Values.signing.publicKeys -}}
+{{- if not (contains "-----BEGIN PUBLIC KEY-----" $k) -}}
+{{- fail (printf "signing.publicKeys[%d] must be a PEM public key (-----BEGIN PUBLIC KEY-----), e.g. from: openssl pkey -in private-key.pem -pubout" $i) -}}
+{{- end -}}
 {{- end -}}
 {{- if and (not .Values.redis.bundled.enabled) (not .Values.redis.url) -}}
 {{- fail "redis.url is empty: set it to redis://host:port/db of a durable Redis, or set redis.bundled.enabled=true for a try-out" -}}

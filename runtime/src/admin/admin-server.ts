@@ -2,6 +2,7 @@
 // Prometheus `/metrics`, the dashboard, and the admin API (partitions, state and delayed messages
 // of an address, sending messages, dead letters and their replay). When a token is configured,
 // everything but the probes and the dashboard's static files needs `Authorization: Bearer <token>`.
+import type { PendingRequest } from '../request-reply/request-server.js';
 import { timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -24,8 +25,10 @@ import {
   type ClusterView,
   type Membership,
 } from '../cluster/membership.js';
-import { describeValue } from './describe-value.js';
+import { describeRecordValue, describeValue } from './describe-value.js';
+import type { DevTopicView, ProduceRecord, TopicPage } from '../ingress/dev-kafka.js';
 import { buildOverview } from './overview.js';
+import type { ClientLoad } from './overview.js';
 
 export interface AdminServerOptions {
   runtime: Runtime;
@@ -44,12 +47,52 @@ export interface AdminServerOptions {
   instance?: string | undefined;
   /** Shown on the dashboard. @defaultValue 'dev' */
   mode?: 'dev' | 'production' | undefined;
-  /** In-flight and queued calls of the function client. */
-  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  /** In-flight and queued calls of the function client, in total and per endpoint with calls. */
+  clientLoad?: (() => ClientLoad) | undefined;
+  /** Requests of the request-response ingress waiting in this process (at most `max`). */
+  pendingRequests?: ((max: number) => readonly PendingRequest[]) | undefined;
   /** The processes of the deployment (`/v1/cluster`); this process alone when absent. */
   membership?: Membership | undefined;
+  /** Dev mode: the module's Kafka topics (`/v1/topics`); absent in production. */
+  topics?: TopicsAccess | undefined;
   logger?: Logger | undefined;
 }
+
+/** The module's Kafka ingress and egress topics as dev mode keeps them. */
+export interface TopicsAccess {
+  readonly mode: 'embedded' | 'kafka';
+  readonly brokers: string[];
+  topics(): Promise<DevTopicView[]>;
+  produce(topic: string, records: readonly ProduceRecord[]): Promise<void>;
+  read(topic: string, cursor: string | undefined, limit: number): Promise<TopicPage>;
+  /** How an ingress topic's values decode (its ingress's value type). */
+  valueTypeOf(topic: string): string | undefined;
+}
+
+const produceBody = z
+  .object({
+    records: z
+      .array(
+        z
+          .object({
+            key: z.string().nullable(),
+            /** UTF-8 text written as the value bytes. */
+            value: z.string().optional(),
+            /** Base64 value bytes (binary payloads). */
+            valueBase64: z.string().optional(),
+            headers: z.record(z.string(), z.string()).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(1000),
+  })
+  .strict();
+
+const topicRecordsQuery = z.object({
+  from: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 const sendBody = z.object({
   target: z.string().min(1),
@@ -58,6 +101,11 @@ const sendBody = z.object({
   value: z.string().optional(),
   /** Base64 value bytes (binary payloads). */
   valueBase64: z.string().optional(),
+  /**
+   * Refuse (404) a target whose function type no endpoint serves, as the playground ingress does;
+   * without it such a message is accepted and dead-lettered with UNKNOWN_FUNCTION.
+   */
+  requireEndpoint: z.boolean().optional(),
 });
 
 const deadLetterQuery = z.object({
@@ -90,6 +138,8 @@ const errorStatus: Record<string, number> = {
   DEAD_LETTER_NOT_FOUND: 404,
   DEAD_LETTER_ID_INVALID: 400,
   DEAD_LETTER_NOT_REPLAYABLE: 409,
+  TOPIC_UNKNOWN: 404,
+  CURSOR_INVALID: 400,
 };
 
 /** Builds the admin server (not listening; `inject()` works for tests). */
@@ -198,10 +248,85 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
       ready,
       clientLoad: opts.clientLoad,
       cluster,
+      topics: opts.topics,
     }),
   );
 
+  const topicsAccess = (reply: FastifyReply): TopicsAccess | undefined => {
+    if (opts.topics !== undefined) return opts.topics;
+    void reply.code(404).send({
+      error:
+        'Kafka topics are served by `statefun dev` only; in production read and write them with Kafka tools',
+    });
+    return undefined;
+  };
+
+  app.get('/v1/topics', async (_req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    return { mode: topics.mode, brokers: topics.brokers, topics: await topics.topics() };
+  });
+
+  app.post('/v1/topics/:topic/records', async (req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    const parsed = produceBody.safeParse(req.body);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const { topic } = req.params as { topic: string };
+    const records = parsed.data.records.map((r) => ({
+      key: r.key,
+      value:
+        r.valueBase64 !== undefined
+          ? new Uint8Array(Buffer.from(r.valueBase64, 'base64'))
+          : r.value === undefined
+            ? null
+            : new TextEncoder().encode(r.value),
+      headers: r.headers,
+    }));
+    await topics.produce(topic, records);
+    return { topic, written: records.length };
+  });
+
+  app.get('/v1/topics/:topic/records', async (req, reply) => {
+    const topics = topicsAccess(reply);
+    if (topics === undefined) return reply;
+    const parsed = topicRecordsQuery.safeParse(req.query);
+    if (!parsed.success) return badRequest(reply, parsed.error);
+    const { topic } = req.params as { topic: string };
+    const page = await topics.read(topic, parsed.data.from, parsed.data.limit);
+    const valueType = topics.valueTypeOf(topic);
+    return {
+      topic,
+      next: page.next,
+      records: page.records.map((r) => ({
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: new Date(r.timestamp).toISOString(),
+        key: r.key,
+        headers: r.headers,
+        ...(r.value === null ? { value: null } : describeRecordValue(valueType, r.value)),
+      })),
+    };
+  });
+
   app.get('/v1/cluster', cluster);
+
+  app.get<{ Querystring: { limit?: string } }>('/v1/requests/pending', (req, reply) => {
+    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
+      return reply
+        .code(400)
+        .send({ error: `limit must be a whole number from 1 to 10000, got ${req.query.limit}` });
+    }
+    const pending = opts.pendingRequests?.(limit) ?? [];
+    return {
+      requests: pending.map((p) => ({
+        ...p,
+        since: new Date(p.since).toISOString(),
+        timeoutAt: new Date(p.timeoutAt).toISOString(),
+      })),
+    };
+  });
 
   app.get('/v1/partitions', async () => ({
     instance,
@@ -218,6 +343,11 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     } catch (err) {
       return reply.code(400).send({ error: (err as Error).message });
     }
+    const functionType = `${target.namespace}/${target.type}`;
+    if (parsed.data.requireEndpoint === true && !runtime.serves(functionType))
+      return reply
+        .code(404)
+        .send({ error: `no endpoint in module.yaml serves function type ${functionType}` });
     const value =
       parsed.data.valueBase64 !== undefined
         ? new Uint8Array(Buffer.from(parsed.data.valueBase64, 'base64'))
@@ -315,7 +445,12 @@ function badRequest(reply: FastifyReply, error: z.ZodError): FastifyReply {
 }
 
 function render(v: StoredValue): Record<string, unknown> {
-  return { typename: v.typename, ...describeValue(v.typename, v.value), expiresAt: v.expiresAt };
+  return {
+    typename: v.typename,
+    ...describeValue(v.typename, v.value),
+    expiresAt: isoOrNull(v.expiresAt) ?? undefined,
+    expiresAtMs: v.expiresAt,
+  };
 }
 
 /** Processing-time delayed messages first (soonest first), then event-time timers by time. */
@@ -360,6 +495,7 @@ function renderTimer(
     kind: 'processing-time',
     ...common,
     fireAt: new Date(t.fireAt).toISOString(),
+    fireAtMs: t.fireAt,
     dueInMs: Math.max(0, t.fireAt - now),
     ...value,
   };

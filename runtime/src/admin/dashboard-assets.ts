@@ -49,7 +49,7 @@ const html = String.raw`<!doctype html>
       <div class="legend" id="legend-throughput"></div>
     </div>
     <div class="card">
-      <h2>Invocation latency <span class="muted">ms</span></h2>
+      <h2>Invocation latency <span class="muted">p50 / p99 per sample</span></h2>
       <svg id="chart-latency" viewBox="0 0 640 200" preserveAspectRatio="none" role="img" aria-label="latency over time"></svg>
       <div class="legend" id="legend-latency"></div>
     </div>
@@ -58,12 +58,18 @@ const html = String.raw`<!doctype html>
   <section class="grid2">
     <div class="card">
       <h2>Functions</h2>
-      <table data-testid="functions"><thead><tr><th>function type</th><th class="num">invocations</th><th class="num">failed</th><th class="num">error rate</th><th class="num">p50</th><th class="num">p99</th><th class="num">retries</th></tr></thead><tbody id="functions"></tbody></table>
+      <table data-testid="functions"><thead><tr><th>function type</th><th class="num" title="Messages the function handled. Several travel to its endpoint in one call.">invocations</th><th class="num">failed</th><th class="num">error rate</th><th class="num">p50</th><th class="num">p99</th><th class="num">retries</th></tr></thead><tbody id="functions"></tbody></table>
     </div>
     <div class="card">
       <h2>Function endpoints</h2>
-      <table data-testid="endpoints"><thead><tr><th>endpoint</th><th class="num">calls</th><th class="num">failures</th><th class="num">error rate</th><th>last error</th></tr></thead><tbody id="endpoints"></tbody></table>
+      <p class="note muted" data-testid="calls-note">A call is one HTTP request to an endpoint; it carries a batch of invocations (the messages waiting for one address), so calls can be fewer than invocations.</p>
+      <table data-testid="endpoints"><thead><tr><th>endpoint</th><th class="num" title="HTTP requests to the endpoint; each carries a batch of invocations">calls</th><th class="num">failures</th><th class="num">error rate</th><th>last error</th></tr></thead><tbody id="endpoints"></tbody></table>
     </div>
+  </section>
+
+  <section class="card hidden" id="topics-card">
+    <h2>Kafka topics <span class="muted" id="topics-where"></span></h2>
+    <table data-testid="topics"><thead><tr><th>topic</th><th>read by / written by</th><th class="num">partitions</th><th class="num">records</th><th class="num" title="Records the ingress moved into the runtime since it started">moved</th><th class="num">dead letters</th></tr></thead><tbody id="topics"></tbody></table>
   </section>
 
   <section class="card" id="cluster-card">
@@ -137,6 +143,8 @@ svg { width: 100%; height: 200px; display: block; }
 svg .grid { stroke: var(--line); stroke-width: 1; }
 svg .axis { fill: var(--muted); font-size: 11px; }
 svg .series { fill: none; stroke-width: 2.2; vector-effect: non-scaling-stroke; }
+svg .mark { fill: none; stroke-width: 7; stroke-linecap: round; vector-effect: non-scaling-stroke; }
+.note { margin: -4px 0 8px; font-size: 12px; }
 .legend { display: flex; gap: 16px; margin-top: 6px; color: var(--muted); font-size: 12px; }
 .legend i { display: inline-block; width: 12px; height: 3px; vertical-align: middle; margin-right: 6px; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
@@ -176,6 +184,16 @@ const js = String.raw`'use strict';
     if (v < 10) return v.toFixed(1) + ' ms';
     if (v < 1000) return Math.round(v) + ' ms';
     return (v / 1000).toFixed(2) + ' s';
+  }
+  // Axis labels: short enough for the margin at any size (ms, s, min), no trailing zeros.
+  function fmtAxisMs(v) {
+    if (dash(v)) return '–';
+    if (v === 0) return '0';
+    var trim = function (x) { return String(Number(x.toPrecision(3))); };
+    if (v < 1000) return trim(v) + ' ms';
+    if (v < 60000) return trim(v / 1000) + ' s';
+    if (v < 3600000) return trim(v / 60000) + ' min';
+    return trim(v / 3600000) + ' h';
   }
   function fmtPct(v) { return dash(v) ? '–' : (v * 100).toFixed(v > 0 && v < 0.1 ? 1 : 0) + ' %'; }
   function fmtBytes(v) { return dash(v) ? '–' : (v / 1048576).toFixed(0) + ' MiB'; }
@@ -249,7 +267,7 @@ const js = String.raw`'use strict';
   function drawChart(svgId, legendId, points, series, format) {
     var svg = byId(svgId);
     svg.replaceChildren();
-    var W = 640, H = 200, L = 44, R = 8, T = 8, B = 22;
+    var W = 640, H = 200, L = 56, R = 8, T = 8, B = 22;
     var max = 0;
     points.forEach(function (p) {
       series.forEach(function (s) { var v = p[s.key]; if (!dash(v) && v > max) max = v; });
@@ -264,7 +282,7 @@ const js = String.raw`'use strict';
       svg.appendChild(line);
       var label = document.createElementNS(SVG, 'text');
       label.setAttribute('x', L - 6); label.setAttribute('y', y + 4);
-      label.setAttribute('text-anchor', 'end'); label.setAttribute('class', 'axis');
+      label.setAttribute('text-anchor', 'end'); label.setAttribute('class', 'axis y-label');
       label.textContent = format(max * g / 4);
       svg.appendChild(label);
     }
@@ -289,12 +307,31 @@ const js = String.raw`'use strict';
         d += (pen ? ' L' : ' M') + xOf(i).toFixed(1) + ' ' + yOf(v).toFixed(1);
         pen = true;
       });
-      if (d === '') return;
-      var path = document.createElementNS(SVG, 'path');
-      path.setAttribute('d', d.trim());
-      path.setAttribute('class', 'series');
-      path.setAttribute('stroke', s.color);
-      svg.appendChild(path);
+      // A path of moves alone draws nothing: only one with a line in it is added.
+      if (d.indexOf('L') >= 0) {
+        var path = document.createElementNS(SVG, 'path');
+        path.setAttribute('d', d.trim());
+        path.setAttribute('class', 'series');
+        path.setAttribute('stroke', s.color);
+        svg.appendChild(path);
+      }
+      // A sample without a neighbour draws no line: it gets a dot (a zero-length round-capped
+      // stroke keeps its shape however the chart is stretched).
+      points.forEach(function (p, i) {
+        if (dash(p[s.key])) return;
+        var before = i > 0 && !dash(points[i - 1][s.key]);
+        var after = i < n - 1 && !dash(points[i + 1][s.key]);
+        if (before || after) return;
+        var x = xOf(i).toFixed(1), y = yOf(p[s.key]).toFixed(1);
+        var dot = document.createElementNS(SVG, 'path');
+        dot.setAttribute('d', 'M' + x + ' ' + y + ' L' + x + ' ' + y);
+        dot.setAttribute('class', 'mark');
+        dot.setAttribute('stroke', s.color);
+        var title = document.createElementNS(SVG, 'title');
+        title.textContent = s.label + ' ' + format(p[s.key]) + ' at ' + clock(p.t);
+        dot.appendChild(title);
+        svg.appendChild(dot);
+      });
     });
     var legend = byId(legendId);
     legend.replaceChildren();
@@ -364,7 +401,7 @@ const js = String.raw`'use strict';
     drawChart('chart-latency', 'legend-latency', o.history, [
       { key: 'p50Ms', label: 'p50', color: '#2f6fde' },
       { key: 'p99Ms', label: 'p99', color: '#d98b00' }
-    ], function (v) { return dash(v) ? '–' : Math.round(v).toString(); });
+    ], fmtAxisMs);
 
     fillTable('functions', o.functions, 'no function called yet', [
       [function (f) { return f.functionType; }],
@@ -386,6 +423,7 @@ const js = String.raw`'use strict';
     ], function (e) { return e.errorRate > 0 ? 'bad' : ''; });
 
     renderCluster(o.cluster, o.instance);
+    renderTopics(o.topics);
 
     setText('partitions-owner', 'owned by ' + o.instance);
     fillTable('partitions', o.partitions, 'no partition assigned to this process', [
@@ -423,6 +461,20 @@ const js = String.raw`'use strict';
     setText('cache', fmtPct(o.stateCache.hitRate));
     setText('inflight', fmtInt(o.client.inFlight));
     setText('queued', fmtInt(o.client.queued));
+  }
+
+  function renderTopics(t) {
+    byId('topics-card').classList.toggle('hidden', !t);
+    if (!t) return;
+    setText('topics-where', t.mode === 'kafka' ? 'on ' + t.brokers.join(', ') : 'embedded (statefun produce / consume)');
+    fillTable('topics', t.list, 'the module has no Kafka ingress and no function has written to a Kafka egress yet', [
+      [function (x) { return x.topic; }],
+      [function (x) { return x.roles.join(', '); }],
+      [function (x) { return fmtInt(x.partitions); }, 'num'],
+      [function (x) { return fmtInt(x.records); }, 'num'],
+      [function (x) { return x.roles.length === 1 && x.roles[0] === 'egress' ? '' : fmtInt(x.moved); }, 'num'],
+      [function (x) { return fmtInt(x.deadLetters); }, 'num']
+    ], function (x) { return x.deadLetters > 0 ? 'warn' : ''; });
   }
 
   function partitionList(ps) {

@@ -8,7 +8,16 @@ import type {
   RuntimeMetrics,
 } from '../metrics/runtime-metrics.js';
 import type { ClusterView } from '../cluster/membership.js';
+import type { DevTopicView } from '../ingress/dev-kafka.js';
 import type { DeadLetters, DeadLetterView } from './dead-letters.js';
+import type { BulkheadLoad } from '../transport/bulkheads.js';
+
+/** The function client's load: in total, and per endpoint URL with calls running or waiting. */
+export interface ClientLoad {
+  inFlight: number;
+  queued: number;
+  endpoints?: BulkheadLoad[] | undefined;
+}
 
 /** What `GET /v1/overview` returns. */
 export interface Overview {
@@ -38,10 +47,12 @@ export interface Overview {
   partitions: PartitionFigures[];
   deadLetters: { topic: string; total: number; byCode: Record<string, number>; recent: DeadLetterView[] };
   stateCache: { hits: number; misses: number; hitRate: number | undefined };
-  client: { inFlight: number; queued: number };
+  client: { inFlight: number; queued: number; endpoints: BulkheadLoad[] };
   memory: { rssBytes: number; heapUsedBytes: number };
   /** Every runtime process of the deployment and the partitions each owns; undefined if unknown. */
   cluster: ClusterView | undefined;
+  /** Dev mode: the module's Kafka topics with their record counts; undefined in production. */
+  topics: { mode: 'embedded' | 'kafka'; brokers: string[]; list: DevTopicView[] } | undefined;
 }
 
 export interface OverviewSources {
@@ -50,8 +61,9 @@ export interface OverviewSources {
   metrics: RuntimeMetrics;
   deadLetters: DeadLetters;
   ready: () => boolean;
-  clientLoad?: (() => { inFlight: number; queued: number }) | undefined;
+  clientLoad?: (() => ClientLoad) | undefined;
   cluster?: (() => Promise<ClusterView>) | undefined;
+  topics?: { mode: 'embedded' | 'kafka'; brokers: string[]; topics(): Promise<DevTopicView[]> } | undefined;
 }
 
 /** Lag beyond which a partition is reported as falling behind. */
@@ -59,7 +71,7 @@ const lagWarning = 10_000;
 
 export async function buildOverview(s: OverviewSources): Promise<Overview> {
   const { metrics } = s;
-  const [partitions, letters, cluster] = await Promise.all([
+  const [partitions, letters, cluster, topicList] = await Promise.all([
     metrics.partitions(),
     s.deadLetters.list({ limit: 20 }).catch(() => ({
       topic: s.deadLetters.topic,
@@ -69,6 +81,7 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     })),
     // The cluster view is a convenience: without Redis at the moment, the rest still shows.
     s.cluster?.().catch(() => undefined),
+    s.topics?.topics().catch(() => undefined),
   ]);
   const history = metrics.historyPoints();
   const current = history.at(-1);
@@ -93,12 +106,10 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
     );
   }
   const failingNow = current !== undefined && current.failures > 0;
-  for (const e of endpoints) {
-    if (e.lastError === undefined) continue;
-    const recent = Date.now() - Date.parse(e.lastError.at) < 60_000;
-    if (recent)
-      problems.push(`calls to ${e.url} are failing (${e.lastError.code}); last: ${e.lastError.message}`);
-  }
+  const load = s.clientLoad?.();
+  // Failed attempts show at once (not only once a call gives up), and so do endpoints whose calls
+  // wait behind their bulkhead or get no answer.
+  problems.push(...metrics.endpointHealth.problems(load?.endpoints ?? []));
   const recentDead = history.slice(-30).reduce((n, p) => n + p.deadLetters, 0);
   if (recentDead > 0)
     problems.push(`dead letters are being written (see Dead letters for codes and reasons)`);
@@ -141,8 +152,16 @@ export async function buildOverview(s: OverviewSources): Promise<Overview> {
       misses: counts.cacheMisses,
       hitRate: lookups === 0 ? undefined : counts.cacheHits / lookups,
     },
-    client: s.clientLoad?.() ?? { inFlight: 0, queued: 0 },
+    client: {
+      inFlight: load?.inFlight ?? 0,
+      queued: load?.queued ?? 0,
+      endpoints: load?.endpoints ?? [],
+    },
     memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     cluster,
+    topics:
+      s.topics === undefined || topicList === undefined
+        ? undefined
+        : { mode: s.topics.mode, brokers: s.topics.brokers, list: topicList },
   };
 }

@@ -1,5 +1,6 @@
-// The `statefun` command line: dev (embedded runtime), run (production), validate, send, state.
-import { existsSync } from 'node:fs';
+// The `statefun` command line: init (a new function service), dev (embedded runtime), run
+// (production), validate, send, state.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TracerProvider } from '@opentelemetry/api';
@@ -9,9 +10,13 @@ import { createLogger, type LogLevel, type Logger } from '../logger.js';
 import { formatIssue, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
-import { readCompanions, startCompanions } from './companions.js';
+import { redactText } from '../redact.js';
+import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
+import { companionPidFile, readCompanions, startCompanions } from './companions.js';
+import { INIT_HELP, init } from './init.js';
 import { ABANDON_TIMEOUT_MS, exitOnceSettled, settlesWithin } from './process-exit.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
+import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
 
 type Out = (text: string) => void;
 
@@ -20,33 +25,62 @@ const USAGE = `statefun — run stateful functions (StateFun 3.x compatible)
 Usage: statefun <command> [options]
 
 Commands:
+  init      Create a function service project (TypeScript SDK, tests, module.yaml)
   dev       Run the runtime on the embedded log and state store (development)
   run       Run the runtime on Kafka and Redis (production)
   validate  Check module.yaml files and explain every problem
   send      Send a message to a function through a running runtime
   state     Read the state of an address from a running runtime
+  produce   Write a record to a Kafka ingress topic of a module in dev mode
+  consume   Print the records of a Kafka (egress) topic of a module in dev mode
 
-Run 'statefun <command> --help' for the options of a command.
+Run 'statefun help <command>' (or 'statefun <command> --help') for the options of a command,
+'statefun --version' for the version.
 `;
 
 const HELP: Record<string, string> = {
   dev: `statefun dev [options]
 
-Runs the runtime with the embedded (in-process, file-backed) log and state store. Without -m it
-uses ./module.yaml and starts the companion processes listed in statefun-dev.json next to it
-(the example function services).
+Runs the runtime with the embedded (in-process, file-backed) log and state store, on
+./module.yaml or the module given with -m. It prints the warnings 'statefun validate' would
+(likely typos, ignored keys), then starts the servers the module declares (playground ingress and
+egress) and the admin API.
+
+Companions: when a statefun-dev.json lies next to the module file (with or without -m), the
+processes it lists are started first, in order, in that file's directory, and stopped with the
+runtime; their output is logged with their name. Typically your function service:
+  {"processes": [{"name": "functions", "command": ["node", "dist/main.js"],
+                  "env": {"PORT": "8000", "HOST": "127.0.0.1"}, "waitForPort": 8000}]}
+"command" is the program and its arguments (no shell); "env" is added to the environment;
+with "waitForPort" the runtime starts once that port on 127.0.0.1 accepts connections (up to
+30 s). A companion that exits is logged, not restarted. Companions end with the runtime, even
+after kill -9; the data directory's companions.pid lets the next start stop any that were left over.
 
 Options:
   -m, --module FILE      module.yaml to run (default: ./module.yaml)
       --data-dir DIR     where log and state are kept (default: .data/dev next to the module)
       --partitions N     partitions of the internal log (default 4; fixed per data directory)
       --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
+      --host ADDR        interface the playground and admin servers bind to (default 127.0.0.1;
+                         0.0.0.0 to reach them from a container or another machine)
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
+      --kafka BROKERS    read the Kafka ingress topics from these bootstrap servers and write
+                         Kafka egress records to them (comma-separated host:port); without it
+                         they are topics of the embedded log
       --no-companions    do not start the processes of statefun-dev.json
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty (default) or json
       --log-level L      debug, info (default), warn, error
   -h, --help             this help
+
+Kafka ingresses and egresses: every topic of a Kafka ingress is a topic of the embedded log, read
+and routed exactly as from Kafka; records that functions send to a Kafka egress land in embedded
+topics of the same name. Write to an ingress topic with \`statefun produce <topic> --key K --json ..\`,
+read an egress topic with \`statefun consume <topic> [--follow]\`; the dashboard lists the topics
+with their record counts. With --kafka the topics live on that broker instead (egress records are
+forwarded to it at least once; the internal log and state stay embedded).
 
 Environment: CONTINUUM_ADMIN_TOKEN, and the per-partition limits described in statefun run --help
 (CONTINUUM_CHECKPOINT_MAX_RECORDS, CONTINUUM_MAX_OUTSTANDING_RECORDS, CONTINUUM_STATE_CACHE_ADDRESSES,
@@ -71,9 +105,18 @@ Options:
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector (off by
                          default) [CONTINUUM_OTLP_ENDPOINT]
       --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
+      --admin-insecure   run without CONTINUUM_ADMIN_TOKEN: the admin API and /metrics are open
+                         to anyone who reaches the port [CONTINUUM_ADMIN_INSECURE=true]
+      --signing-key FILE Ed25519 private key (PEM) that signs every request to function
+                         endpoints [CONTINUUM_SIGNING_KEY_FILE]
       --log-format F     pretty or json [CONTINUUM_LOG_FORMAT]
       --log-level L      debug, info, warn, error [CONTINUUM_LOG_LEVEL]
   -h, --help             this help
+
+Security: statefun run refuses to start without CONTINUUM_ADMIN_TOKEN (at least 16 printable
+characters, sent as Authorization: Bearer <token>) unless --admin-insecure is given.
+CONTINUUM_PLAYGROUND_TOKEN makes the playground ingress and egress require that bearer token too.
+Kafka credentials go in CONTINUUM_KAFKA_SASL_*, never in --kafka (user:pass@host is refused).
 
 More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
@@ -81,7 +124,8 @@ CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTIN
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters),
+CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_REPLIES_TOPIC (replies to
+requests of an io.continuum.http.v1/ingress, default continuum-replies),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
 group; past it the process leaves the groups and exits without finishing, as safe as a crash;
 default 20000),
@@ -89,7 +133,9 @@ CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (how long the partitions of a process that di
 the group wait before they move; shorter moves them sooner, but a process whose event loop stalls
 that long loses its partitions; default 6000, the broker's usual minimum),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
-CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
+CONTINUUM_INSTANCE (this process as partition owner on the dashboard, and the name of its Kafka
+transactional ids: keep it across restarts of the same process, e.g. the pod name, and unique among
+live processes; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
 changes are buffered, default 5000), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
 unfinished records, default 10000), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
@@ -109,7 +155,8 @@ Options:
 `,
   send: `statefun send <namespace/type/id> [value options] [--admin URL]
 
-Sends one message to a function through a running runtime's admin API.
+Sends one message to a function through a running runtime's admin API. Like the playground
+ingress, it refuses (exit code 1) a function type that no endpoint of the module serves.
 
 Value options (one of):
       --string TEXT      io.statefun.types/string, wrapper-encoded as the SDKs expect
@@ -122,9 +169,14 @@ Options:
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `,
+  produce: PRODUCE_HELP,
+  consume: CONSUME_HELP,
+  init: INIT_HELP,
   state: `statefun state get <namespace/type/id> [--admin URL]
 
-Prints the state of an address as the running runtime sees it.
+Prints the state of an address as the running runtime sees it, as JSON: each state value with
+its typename, decoded value (primitives, JSON) and base64 bytes, expiry time if any; the pending
+delayed messages; times are ISO 8601 (with epoch milliseconds beside in the *Ms fields).
 
 Options:
       --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
@@ -154,9 +206,29 @@ export async function main(
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
         out(USAGE);
         return command === undefined ? 1 : 0;
+      case 'help': {
+        const [topic] = rest;
+        if (topic === undefined) {
+          out(USAGE);
+          return 0;
+        }
+        const text = HELP[topic];
+        if (text === undefined) {
+          err(`statefun help: unknown command "${topic}"\n\n${USAGE}`);
+          return 2;
+        }
+        out(text);
+        return 0;
+      }
+      case '-v':
+      case '--version':
+      case 'version':
+        out(`statefun ${version()}\n`);
+        return 0;
+      case 'init':
+        return init(rest, out);
       case 'dev':
         return await dev(rest, out);
       case 'run':
@@ -167,18 +239,31 @@ export async function main(
         return await send(rest, out);
       case 'state':
         return await state(rest, out);
+      case 'produce':
+        return await produce(rest, out, adminFetch);
+      case 'consume':
+        return await consumeUntilSignal(rest, out);
       default:
         err(`statefun: unknown command "${command}"\n\n${USAGE}`);
         return 2;
     }
   } catch (e) {
-    err(`statefun ${command ?? ''}: ${e instanceof Error ? e.message : String(e)}\n`);
+    err(`statefun ${command ?? ''}: ${redactText(e instanceof Error ? e.message : String(e))}\n`);
     return e instanceof ContinuumError && e.code === 'USAGE' ? 2 : 1;
   }
 }
 
+/** Usage errors name what was wrong; the caller prefixes `statefun <command>: `. */
 function usage(message: string): ContinuumError {
   return new ContinuumError('USAGE', message);
+}
+
+/** The version of the runtime package this command belongs to. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -212,9 +297,10 @@ function loggerFrom(values: Values): Logger {
   return createLogger({ format, level: level as LogLevel });
 }
 
-async function loadOrExplain(file: string): Promise<ModuleConfig> {
+async function loadOrExplain(file: string, logger?: Logger): Promise<ModuleConfig> {
   try {
-    return await loadModule(file);
+    // The warnings `statefun validate` prints, at start.
+    return await loadModule(file, { onWarning: (w) => logger?.warn(formatIssue(w)) });
   } catch (e) {
     if (e instanceof ModuleError) throw new ContinuumError('MODULE_INVALID', `${e.message}`);
     throw e;
@@ -227,8 +313,11 @@ async function dev(args: string[], out: Out): Promise<number> {
     'data-dir': { type: 'string' },
     partitions: { type: 'string' },
     'admin-port': { type: 'string' },
+    host: { type: 'string' },
     'otlp-endpoint': { type: 'string' },
+    kafka: { type: 'string' },
     'no-companions': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -237,9 +326,14 @@ async function dev(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const logger = loggerFrom(values);
+  const signingKey = values['signing-key'] ?? process.env.CONTINUUM_SIGNING_KEY_FILE;
+  const requestSigner = signerFrom(typeof signingKey === 'string' ? signingKey : undefined, logger);
+  const kafkaBrokers = devKafkaBrokers(values.kafka);
   const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
-  const module = await loadOrExplain(moduleFile);
+  const module = await loadOrExplain(moduleFile, logger);
+  const host = typeof values.host === 'string' ? values.host.trim() : '127.0.0.1';
+  if (host === '') throw usage('--host needs an address such as 127.0.0.1 or 0.0.0.0');
   const dataDir = resolve(
     typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'),
   );
@@ -249,7 +343,12 @@ async function dev(args: string[], out: Out): Promise<number> {
   const companions =
     values['no-companions'] === true
       ? undefined
-      : await startCompanions(companionsFile, readCompanions(companionsFile), logger);
+      : await startCompanions(
+          companionsFile,
+          readCompanions(companionsFile),
+          logger,
+          companionPidFile(dataDir),
+        );
   const tracing = await tracingFrom(values, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
@@ -259,10 +358,13 @@ async function dev(args: string[], out: Out): Promise<number> {
       dataDir,
       partitions,
       adminPort,
+      host,
       adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
+      requestSigner,
       logger,
       tracerProvider: tracing,
       task: taskTuning(process.env),
+      kafka: kafkaBrokers === undefined ? undefined : { brokers: kafkaBrokers },
     });
   } catch (e) {
     await companions?.stop();
@@ -270,10 +372,11 @@ async function dev(args: string[], out: Out): Promise<number> {
     throw e;
   }
   logger.info('statefun dev is running', { module: moduleFile, dataDir });
-  for (const s of dev.servers) logger.info(`${s.name} listening on http://127.0.0.1:${s.port}`);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  for (const s of dev.servers) logger.info(`${s.name} listening on http://${shown}:${s.port}`);
   const devAdmin = dev.servers.find((s) => s.name === 'admin');
   if (devAdmin !== undefined)
-    logger.info(`dashboard on http://127.0.0.1:${devAdmin.port}/dashboard/ (metrics on /metrics)`);
+    logger.info(`dashboard on http://${shown}:${devAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
   logger.info('stopping: committing the last checkpoint');
   await dev.stop();
@@ -293,6 +396,8 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     'admin-port': { type: 'string' },
     'otlp-endpoint': { type: 'string' },
     host: { type: 'string' },
+    'admin-insecure': { type: 'boolean' },
+    'signing-key': { type: 'string' },
     'log-format': { type: 'string' },
     'log-level': { type: 'string' },
   });
@@ -302,7 +407,10 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
   }
   const logger = loggerFrom(values);
   const config = productionConfig(values, process.env);
-  const module = await loadOrExplain(config.module);
+  const requestSigner = signerFrom(config.signingKeyFile, logger);
+  if (config.adminToken === undefined)
+    logger.warn('the admin API is open (--admin-insecure): anyone who reaches its port can use it');
+  const module = await loadOrExplain(config.module, logger);
   const tracing = await tracingFrom(values, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
   const prod = await startProdRuntime({
@@ -314,6 +422,8 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     groupId: config.groupId,
     adminPort: config.adminPort,
     adminToken: config.adminToken,
+    playgroundToken: config.playgroundToken,
+    requestSigner,
     host: config.host,
     internalTopic: config.internalTopic,
     keyPrefix: config.redisKeyPrefix,
@@ -327,6 +437,7 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
       ...taskTuning(process.env),
       checkpointIntervalMs: config.checkpointIntervalMs,
       deadLetterTopic: config.deadLetterTopic,
+      repliesTopic: config.repliesTopic,
     },
     hooks: crashHooks(process.env),
     tracerProvider: tracing,
@@ -381,7 +492,7 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
     out(HELP.validate!);
     return 0;
   }
-  if (positionals.length === 0) throw usage('statefun validate needs at least one module file');
+  if (positionals.length === 0) throw usage('needs at least one module file: statefun validate FILE...');
   let failed = 0;
   for (const file of positionals) {
     try {
@@ -392,7 +503,7 @@ async function validate(args: string[], out: Out, err: Out): Promise<number> {
         onWarning: (w) => warnings.push(formatIssue(w)),
       });
       out(
-        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length} ingress(es), ` +
+        `${file}: valid — ${m.endpoints.length} endpoint(s), ${m.kafkaIngresses.length + m.playgroundIngresses.length + (m.httpIngresses ?? []).length} ingress(es), ` +
           `${m.kafkaEgresses.length + m.playgroundEgresses.length} egress(es)${m.skipped.length > 0 ? `, ${m.skipped.length} skipped` : ''}\n`,
       );
       for (const w of warnings) out(`  warning: ${w}\n`);
@@ -449,7 +560,8 @@ async function send(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const [target] = positionals;
-  if (target === undefined) throw usage('statefun send needs a target address <namespace/type/id>');
+  if (target === undefined)
+    throw usage('needs a target address: statefun send <namespace/type/id> --string TEXT');
   let typename: string;
   let bytes: Uint8Array;
   if (typeof values.string === 'string') {
@@ -477,7 +589,12 @@ async function send(args: string[], out: Out): Promise<number> {
   }
   await adminFetch(values, '/v1/messages', {
     method: 'POST',
-    body: JSON.stringify({ target, typename, valueBase64: Buffer.from(bytes).toString('base64') }),
+    body: JSON.stringify({
+      target,
+      typename,
+      valueBase64: Buffer.from(bytes).toString('base64'),
+      requireEndpoint: true,
+    }),
   });
   out(`sent ${typename} to ${target}\n`);
   return 0;
@@ -490,10 +607,25 @@ async function state(args: string[], out: Out): Promise<number> {
     return 0;
   }
   const [sub, target] = positionals;
-  if (sub !== 'get' || target === undefined) throw usage('usage: statefun state get <namespace/type/id>');
+  if (sub !== 'get' || target === undefined)
+    throw usage('needs get and an address: statefun state get <namespace/type/id>');
   const body = await adminFetch(values, `/v1/state/${target.split('/').map(encodeURIComponent).join('/')}`);
   out(JSON.stringify(body, null, 2) + '\n');
   return 0;
+}
+
+/** `statefun consume`; with --follow it runs until Ctrl-C. */
+async function consumeUntilSignal(args: string[], out: Out): Promise<number> {
+  const stop = new AbortController();
+  const done = (): void => stop.abort();
+  process.once('SIGINT', done);
+  process.once('SIGTERM', done);
+  try {
+    return await consume(args, out, adminFetch, stop.signal);
+  } finally {
+    process.off('SIGINT', done);
+    process.off('SIGTERM', done);
+  }
 }
 
 /** The OTLP tracer provider when an endpoint is configured; tracing is off otherwise. */
@@ -517,6 +649,13 @@ async function tracingFrom(
   const { otlpTracerProvider } = await import('../tracing/otlp.js');
   logger.info('tracing messages to an OTLP collector', { endpoint: url.origin, sampleRatio: ratio });
   return otlpTracerProvider({ endpoint: url.toString(), sampleRatio: ratio, logger });
+}
+
+function signerFrom(file: string | undefined, logger: Logger): RequestSigner | undefined {
+  if (file === undefined || file === '') return undefined;
+  const signer = loadRequestSigner(resolve(file));
+  logger.info('signing requests to function endpoints', { keyId: signer.keyId });
+  return signer;
 }
 
 function intOption(v: unknown, name: string, def: number, min: number, max: number): number {

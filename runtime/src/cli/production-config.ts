@@ -10,6 +10,7 @@ import {
   DEFAULT_FETCH_MIN_BYTES,
   DEFAULT_SESSION_TIMEOUT_MS,
 } from '../log/kafka/transactional-group.js';
+import { redactText } from '../redact.js';
 
 export interface ProductionConfig {
   module: string;
@@ -20,6 +21,10 @@ export interface ProductionConfig {
   groupId: string;
   adminPort: number;
   adminToken?: string | undefined;
+  /** Bearer token the playground ingress and egress require; open when undefined. */
+  playgroundToken?: string | undefined;
+  /** PEM file of the Ed25519 private key that signs every request to function endpoints. */
+  signingKeyFile?: string | undefined;
   host: string;
   checkpointIntervalMs: number;
   /** Process transactions start at least this far apart (the Kafka log's commit linger). */
@@ -31,6 +36,8 @@ export interface ProductionConfig {
   fetchMaxWaitMs: number;
   internalTopic: string;
   deadLetterTopic: string;
+  /** Where replies to waiting HTTP requests are committed. */
+  repliesTopic: string;
   redisKeyPrefix: string;
   sessionTimeoutMs: number;
   /** Longest graceful stop on SIGTERM before the process exits without finishing it. */
@@ -50,6 +57,14 @@ const intText = (name: string, min: number, max: number) =>
  */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 0;
 
+/** A bearer token: visible ASCII without spaces (it travels in a header), long enough to guess badly. */
+const bearerToken = (variable: string) =>
+  z
+    .string()
+    .min(16, `${variable} must be at least 16 characters (generate one with: openssl rand -hex 32)`)
+    .max(4096, `${variable} must be at most 4096 characters`)
+    .regex(/^[\x21-\x7e]+$/, `${variable} must be printable ASCII without spaces`);
+
 const schema = z.object({
   module: z.string({ error: 'no module file: pass -m module.yaml or set CONTINUUM_MODULE' }).min(1),
   brokers: z.string().optional(),
@@ -60,7 +75,12 @@ const schema = z.object({
   partitions: intText('partitions', 1, 10_000).default(32),
   groupId: z.string().min(1).default('continuum-runtime'),
   adminPort: intText('admin port', 0, 65535).default(9090),
-  adminToken: z.string().optional(),
+  adminToken: bearerToken('CONTINUUM_ADMIN_TOKEN').optional(),
+  adminInsecure: z
+    .enum(['true', 'false'], { error: 'CONTINUUM_ADMIN_INSECURE must be true or false' })
+    .optional(),
+  playgroundToken: bearerToken('CONTINUUM_PLAYGROUND_TOKEN').optional(),
+  signingKeyFile: z.string().min(1).optional(),
   host: z.string().min(1).default('127.0.0.1'),
   checkpointIntervalMs: intText('checkpoint interval', 0, 600_000).default(DEFAULT_CHECKPOINT_INTERVAL_MS),
   commitLingerMs: intText('commit linger', 0, 60_000).default(DEFAULT_COMMIT_LINGER_MS),
@@ -69,6 +89,7 @@ const schema = z.object({
   fetchMaxWaitMs: intText('fetch max wait', 0, 10_000).default(DEFAULT_FETCH_MAX_WAIT_MS),
   internalTopic: z.string().min(1).default('continuum-internal'),
   deadLetterTopic: z.string().min(1).default('continuum-dead-letters'),
+  repliesTopic: z.string().min(1).default('continuum-replies'),
   redisKeyPrefix: z
     .string()
     .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
@@ -123,7 +144,10 @@ export function productionConfig(
     partitions: flag('partitions') ?? env.CONTINUUM_PARTITIONS,
     groupId: flag('group') ?? env.CONTINUUM_GROUP_ID,
     adminPort: flag('admin-port') ?? env.CONTINUUM_ADMIN_PORT,
-    adminToken: env.CONTINUUM_ADMIN_TOKEN,
+    adminToken: nonEmpty(env.CONTINUUM_ADMIN_TOKEN),
+    adminInsecure: flags['admin-insecure'] === true ? 'true' : nonEmpty(env.CONTINUUM_ADMIN_INSECURE),
+    playgroundToken: nonEmpty(env.CONTINUUM_PLAYGROUND_TOKEN),
+    signingKeyFile: flag('signing-key') ?? nonEmpty(env.CONTINUUM_SIGNING_KEY_FILE),
     host: flag('host') ?? env.CONTINUUM_HOST,
     checkpointIntervalMs: env.CONTINUUM_CHECKPOINT_INTERVAL_MS,
     commitLingerMs: env.CONTINUUM_COMMIT_LINGER_MS,
@@ -132,6 +156,7 @@ export function productionConfig(
     fetchMaxWaitMs: env.CONTINUUM_FETCH_MAX_WAIT_MS,
     internalTopic: env.CONTINUUM_INTERNAL_TOPIC,
     deadLetterTopic: env.CONTINUUM_DEAD_LETTER_TOPIC,
+    repliesTopic: env.CONTINUUM_REPLIES_TOPIC,
     redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
     sessionTimeoutMs: env.CONTINUUM_KAFKA_SESSION_TIMEOUT_MS,
     shutdownTimeoutMs: env.CONTINUUM_SHUTDOWN_TIMEOUT_MS,
@@ -144,6 +169,23 @@ export function productionConfig(
     throw new ContinuumError('USAGE', parsed.error.issues.map((i) => i.message).join('; '));
   }
   const c = parsed.data;
+  if (c.adminToken === undefined && c.adminInsecure !== 'true') {
+    throw new ContinuumError(
+      'USAGE',
+      'no admin token: anyone who reaches the admin port could read state, send messages and replay ' +
+        'dead letters. Set CONTINUUM_ADMIN_TOKEN (e.g. export CONTINUUM_ADMIN_TOKEN=$(openssl rand -hex 32)), ' +
+        'or pass --admin-insecure (CONTINUUM_ADMIN_INSECURE=true) to run with an open admin API.',
+    );
+  }
+  const withCredentials = (c.brokers ?? '').split(',').filter((b) => b.includes('@'));
+  if (withCredentials.length > 0) {
+    throw new ContinuumError(
+      'USAGE',
+      `Kafka broker address ${redactText(withCredentials[0]!.trim())} carries credentials; brokers are ` +
+        'host:port only. Give the user and password with CONTINUUM_KAFKA_SASL_MECHANISM, ' +
+        'CONTINUUM_KAFKA_SASL_USERNAME and CONTINUUM_KAFKA_SASL_PASSWORD.',
+    );
+  }
   const kafka: KafkaConnection = {
     brokers: (c.brokers ?? '')
       .split(',')
@@ -169,6 +211,8 @@ export function productionConfig(
     groupId: c.groupId,
     adminPort: c.adminPort,
     adminToken: c.adminToken,
+    playgroundToken: c.playgroundToken,
+    signingKeyFile: c.signingKeyFile,
     host: c.host,
     checkpointIntervalMs: c.checkpointIntervalMs,
     commitLingerMs: c.commitLingerMs,
@@ -177,10 +221,15 @@ export function productionConfig(
     fetchMaxWaitMs: c.fetchMaxWaitMs,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,
+    repliesTopic: c.repliesTopic,
     redisKeyPrefix: c.redisKeyPrefix,
     sessionTimeoutMs: c.sessionTimeoutMs,
     shutdownTimeoutMs: c.shutdownTimeoutMs,
   };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
 }
 
 /**

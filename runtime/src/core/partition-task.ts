@@ -18,13 +18,14 @@ import type {
   PersistedValue,
   ToFunction,
   ToFunctionInvocation,
+  TypedValue,
 } from '@continuum/sdk/protocol';
 import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import type { CommittedPosition, LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
-import type { FunctionClient } from '../transport/function-client.js';
+import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
 import {
   argumentBytes,
@@ -40,6 +41,15 @@ import { inRanges, OutstandingOffsets, type OffsetRanges } from './outstanding.j
 import type { EgressRouter, FunctionRouter, FunctionTarget } from './routing.js';
 import type { StateRegistry } from './state-registry.js';
 import { TimerQueue } from './timer-queue.js';
+import {
+  DEFAULT_REPLIES_TOPIC,
+  DEFAULT_REQUEST_MEMORY,
+  REQUEST_IDS_STATE,
+  rememberRequest,
+  replyRecord,
+  requestIdOf,
+  type RequestMemory,
+} from '../request-reply/reply-address.js';
 import { WATERMARK_META_KEY, WatermarkTracker, type WatermarkMark } from './watermarks.js';
 
 export interface TaskConfig {
@@ -70,6 +80,10 @@ export interface TaskConfig {
    * code TIMER_LIMIT_REACHED; nothing else is affected.
    */
   maxPendingTimers: number;
+  /** Where messages to a waiting HTTP request (its reply address) are committed. */
+  repliesTopic: string;
+  /** How many request ids, and for how long, each address remembers (a retry invokes nothing). */
+  requestMemory: RequestMemory;
 }
 
 export const defaultTaskConfig: TaskConfig = {
@@ -82,6 +96,8 @@ export const defaultTaskConfig: TaskConfig = {
   overloadBackoffMs: 50,
   timerBatch: 1000,
   maxPendingTimers: 200_000,
+  repliesTopic: DEFAULT_REPLIES_TOPIC,
+  requestMemory: DEFAULT_REQUEST_MEMORY,
 };
 
 /** Points where tests aim crashes; production leaves them unset. */
@@ -167,6 +183,8 @@ export interface TaskStats {
   invocations: number;
   batches: number;
   retriedBatches: number;
+  /** Batches sent again one message at a time because one message may have failed them. */
+  splitBatches: number;
   deadLetters: number;
   checkpoints: number;
   lastCheckpointMs: number;
@@ -178,6 +196,8 @@ export interface TaskStats {
   eventTimersFired: number;
   /** Watermark marks read from the log. */
   watermarkMarks: number;
+  /** Messages of a waiting request the address had already been invoked for (a retry), dropped. */
+  requestsDeduplicated: number;
 }
 
 /** One message in an address's mailbox: an invocation, or a record that can only be dead-lettered. */
@@ -188,6 +208,8 @@ interface Entry {
   dead?: { code: string; reason: string } | undefined;
   /** The partition watermark when the record was read (-Infinity: none). */
   watermark: number;
+  /** Sent in a batch of its own: a batch it was part of failed in a way one message may cause. */
+  solo?: boolean | undefined;
 }
 
 interface Slot {
@@ -231,6 +253,7 @@ export class PartitionTask {
     invocations: 0,
     batches: 0,
     retriedBatches: 0,
+    splitBatches: 0,
     deadLetters: 0,
     checkpoints: 0,
     lastCheckpointMs: 0,
@@ -239,6 +262,7 @@ export class PartitionTask {
     timersFired: 0,
     eventTimersFired: 0,
     watermarkMarks: 0,
+    requestsDeduplicated: 0,
   };
   private readonly deps: TaskDeps;
   private readonly cfg: TaskConfig;
@@ -298,6 +322,8 @@ export class PartitionTask {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   /** Headers that the records of the response being applied get (trace context). */
   private effectHeaders: Readonly<Record<string, string>> | undefined;
+  /** A reply or a waiting request is in the buffer: checkpoint now, not after the interval. */
+  private urgent = false;
 
   constructor(deps: TaskDeps) {
     this.deps = deps;
@@ -734,19 +760,69 @@ export class PartitionTask {
       this.deadLetter({ ...entry.dead!, record: entry.record, env: entry.env, target: slot.address });
       this.outstanding.complete(entry.offset);
     }
+    this.dropRepeatedRequests(slot);
     if (slot.mailbox.length === 0) {
       this.checkBlocked(slot);
       this.updateFlow();
       return;
     }
-    const max = slot.target.maxBatch > 0 ? slot.target.maxBatch : Number.MAX_SAFE_INTEGER;
+    const max =
+      slot.mailbox[0]!.solo === true
+        ? 1
+        : slot.target.maxBatch > 0
+          ? slot.target.maxBatch
+          : Number.MAX_SAFE_INTEGER;
     let n = 0;
-    while (n < slot.mailbox.length && n < max && slot.mailbox[n]!.dead === undefined) n++;
+    while (n < slot.mailbox.length && n < max && slot.mailbox[n]!.dead === undefined) {
+      // A waiting request goes first in its own batch, after its id is checked and remembered.
+      if (n > 0 && requestIdOf(slot.mailbox[n]!.env?.caller) !== undefined) break;
+      n++;
+    }
     const batch = slot.mailbox.splice(0, n);
     this.checkBlocked(slot);
     this.send(slot, batch, 0);
     // The mailbox may have room again: held records can come in while the batch is in flight.
     this.updateFlow();
+  }
+
+  /**
+   * A waiting request reaches its address once per request id: the ids an address was invoked for
+   * are part of its state, written with the invocation's effects (see finish), so the same request
+   * appended again (a client retry after a crash) is dropped, and a replay after a crash, whose
+   * effects were never committed, still invokes.
+   */
+  private dropRepeatedRequests(slot: Slot): void {
+    while (slot.mailbox.length > 0) {
+      const head = slot.mailbox[0]!;
+      const id = head.dead === undefined ? requestIdOf(head.env?.caller) : undefined;
+      if (id === undefined) return;
+      const remembered = rememberRequest(
+        slot.states!.get(REQUEST_IDS_STATE),
+        id,
+        this.now(),
+        this.cfg.requestMemory,
+      );
+      if (!remembered.seen) return;
+      slot.mailbox.shift();
+      this.stats.requestsDeduplicated++;
+      this.outstanding.complete(head.offset);
+    }
+  }
+
+  /** Remembers the request ids of a finished batch, in the checkpoint of its effects. */
+  private rememberRequests(slot: Slot, batch: readonly Entry[]): void {
+    for (const e of batch) {
+      const id = requestIdOf(e.env?.caller);
+      if (id === undefined || slot.states === undefined) continue;
+      const remembered = rememberRequest(
+        slot.states.get(REQUEST_IDS_STATE),
+        id,
+        this.now(),
+        this.cfg.requestMemory,
+      );
+      if (!remembered.seen) this.writeState(slot, REQUEST_IDS_STATE, remembered.next);
+      this.urgent = true;
+    }
   }
 
   private send(slot: Slot, batch: Entry[], round: number): void {
@@ -877,6 +953,18 @@ export class PartitionTask {
       this.retryTimers.add(t);
       return;
     }
+    if (batch.length > 1 && err instanceof FunctionCallError && err.perMessage) {
+      // One message may be at fault (the function rejected it, or the batch is too large): send
+      // them one by one, so only the messages that fail alone become dead letters.
+      this.stats.splitBatches++;
+      slot.inFlight = undefined;
+      slot.abort = undefined;
+      for (const e of batch) e.solo = true;
+      slot.mailbox.unshift(...batch);
+      this.checkBlocked(slot);
+      this.dispatch(slot);
+      return;
+    }
     const code = err instanceof ContinuumError ? err.code : 'FUNCTION_CALL_FAILED';
     this.failBatch(
       slot,
@@ -888,10 +976,11 @@ export class PartitionTask {
   }
 
   private finish(slot: Slot, batch: readonly Entry[]): void {
+    this.rememberRequests(slot, batch);
     slot.inFlight = undefined;
     slot.abort = undefined;
     for (const e of batch) this.outstanding.complete(e.offset);
-    if (this.buffer.changes >= this.cfg.checkpointMaxRecords) this.requestCheckpoint();
+    if (this.buffer.changes >= this.cfg.checkpointMaxRecords || this.urgent) this.requestCheckpoint();
     else this.dirty();
     this.dispatch(slot);
     this.updateFlow();
@@ -922,7 +1011,6 @@ export class PartitionTask {
 
   /** Applies a response's effects in StateFun's order: messages, delayed, egress, state. */
   private apply(slot: Slot, batch: readonly Entry[], result: InvocationResponse): void {
-    const { internalTopic, partitions } = this.deps;
     const now = this.now();
     // An effect carries the event time of the invocation that produced it when the function says
     // which (our SDK does); otherwise (StateFun SDKs) the latest event time of the batch.
@@ -941,14 +1029,7 @@ export class PartitionTask {
         );
         continue;
       }
-      this.push(
-        toInternalRecord(internalTopic, partitions, {
-          target: msg.target,
-          caller: slot.address,
-          argument: msg.argument,
-          eventTime,
-        }),
-      );
+      this.pushMessage(msg.target, slot.address, msg.argument, eventTime);
     }
     for (const d of result.delayedInvocations)
       this.applyDelayed(
@@ -1214,12 +1295,28 @@ export class PartitionTask {
   private release(t: StoredTimer): void {
     this.buffer.delta.timersAdded.delete(t.id);
     this.buffer.delta.timersRemoved.add(t.id);
+    this.pushMessage(
+      parseAddressKey(t.targetKey),
+      parseAddressKey(t.callerKey),
+      { typename: t.typename, hasValue: true, value: t.value },
+      t.eventTime ?? t.fireAt,
+    );
+  }
+
+  /** A message to a function, or a reply when the target stands for a waiting HTTP request. */
+  private pushMessage(target: Address, caller: Address, argument: TypedValue, eventTime: number): void {
+    const requestId = requestIdOf(target);
+    if (requestId !== undefined) {
+      this.urgent = true;
+      this.push(replyRecord(this.cfg.repliesTopic, requestId, caller, argument, eventTime));
+      return;
+    }
     this.push(
       toInternalRecord(this.deps.internalTopic, this.deps.partitions, {
-        target: parseAddressKey(t.targetKey),
-        caller: parseAddressKey(t.callerKey),
-        argument: { typename: t.typename, hasValue: true, value: t.value },
-        eventTime: t.eventTime ?? t.fireAt,
+        target,
+        caller,
+        argument,
+        eventTime,
       }),
     );
   }
@@ -1301,6 +1398,7 @@ export class PartitionTask {
     const markersOnly = buf.changes === 0 && !this.progressSinceCheckpoint;
     const id = ++this.checkpointId;
     this.buffer = emptyBuffer();
+    this.urgent = false;
     this.autoTimerSeq = 0;
     this.progressSinceCheckpoint = false;
     buf.delta.meta = { completed, position: String(position), checkpoint: String(id) };

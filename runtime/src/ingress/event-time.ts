@@ -60,12 +60,13 @@ export function playgroundSourceGroup(port: number): string {
 }
 
 /**
- * The source groups whose marks make up the watermark of every partition: each Kafka ingress (in
- * production; dev mode does not read Kafka) and each playground ingress.
+ * The source groups whose marks make up the watermark of every partition: each Kafka ingress (dev
+ * mode reads its topics from the embedded log or a broker, as production reads them from Kafka)
+ * and each playground ingress.
  */
-export function watermarkGroupsOf(module: ModuleConfig, mode: 'production' | 'dev'): string[] {
+export function watermarkGroupsOf(module: ModuleConfig): string[] {
   return [
-    ...(mode === 'production' ? module.kafkaIngresses.map((i) => i.id) : []),
+    ...module.kafkaIngresses.map((i) => i.id),
     ...module.playgroundIngresses.map((i) => playgroundSourceGroup(i.port)),
   ];
 }

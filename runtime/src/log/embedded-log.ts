@@ -84,6 +84,7 @@ export class EmbeddedLog implements Log {
   private writeChain: Promise<void> = Promise.resolve();
   private listener: AssignmentListener | undefined;
   private owned = new Map<number, EmbeddedOwnedPartition>();
+  private readonly appendListeners = new Set<(topic: string) => void>();
   private closed = false;
 
   private constructor(opts: EmbeddedLogOptions) {
@@ -174,6 +175,25 @@ export class EmbeddedLog implements Log {
     const data = this.partition(topic, partition);
     data.listeners.add(cb);
     return () => data.listeners.delete(cb);
+  }
+
+  /**
+   * Registers a callback run for every topic that records were appended to (dev mode forwards the
+   * Kafka egress topics a function writes without knowing their names in advance).
+   */
+  onAnyAppend(cb: (topic: string) => void): () => void {
+    this.appendListeners.add(cb);
+    return () => this.appendListeners.delete(cb);
+  }
+
+  /** The topics that exist, with their partition counts. */
+  topicNames(): { topic: string; partitions: number }[] {
+    return [...this.topics].map(([topic, parts]) => ({ topic, partitions: parts.length }));
+  }
+
+  /** First retained offset of a topic partition (older records were dropped by retention). */
+  startOffset(topic: string, partition: number): number {
+    return this.topics.get(topic)?.[partition]?.base ?? 0;
   }
 
   /** End offset (next offset to be written) of a topic partition. */
@@ -276,6 +296,10 @@ export class EmbeddedLog implements Log {
     }
     if (position !== undefined) this.positions.set(position.partition, position.position);
     for (const data of touched) for (const cb of [...data.listeners]) cb();
+    if (this.appendListeners.size > 0) {
+      const topics = new Set(resolved.map((r) => r.topic));
+      for (const cb of [...this.appendListeners]) for (const t of topics) cb(t);
+    }
   }
 
   private ensureTopic(topic: string, partitions: number): PartitionData[] {

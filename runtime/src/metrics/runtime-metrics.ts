@@ -2,6 +2,7 @@
 // of its own) and the bounded figures and history the dashboard shows. Fed by the partition-task
 // observer, the HTTP function client's callbacks and what the runtime sends; gauges are read from
 // the running tasks when scraped.
+import type { BulkheadLoad } from '../transport/bulkheads.js';
 import type { FromFunction } from '@continuum/sdk/protocol';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type {
@@ -15,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { IngressMessage, RuntimeObserver, SendObservation } from '../runtime.js';
 import type { AttemptEvent, CallEvent } from '../transport/http-function-client.js';
+import { EndpointHealth } from './endpoint-health.js';
 import { BoundedLabels, quantile, Reservoir, Ring } from './windows.js';
 
 /** Where the scrape-time gauges come from; set once the runtime exists ({@link RuntimeMetrics.attach}). */
@@ -26,7 +28,7 @@ export interface MetricsSources {
   /** True once every assigned partition runs. */
   ready?(): boolean;
   /** Calls holding an in-flight slot of the function client, and calls waiting for one. */
-  clientLoad?(): { inFlight: number; queued: number };
+  clientLoad?(): { inFlight: number; queued: number; endpoints?: BulkheadLoad[] };
   /** End offsets of internal-topic partitions, for consumer lag. */
   endOffsets?(partitions: readonly number[]): Promise<ReadonlyMap<number, number>>;
   /** Kafka ingresses of this process and their running counts. */
@@ -170,6 +172,8 @@ export class RuntimeMetrics {
   readonly observer: RuntimeObserver;
   /** When the process started measuring (ms since the epoch). */
   readonly startedAt = Date.now();
+  /** Failing and stalled function endpoints: WARN lines and health problems within seconds. */
+  readonly endpointHealth: EndpointHealth;
 
   private readonly opts: Required<Omit<RuntimeMetricsOptions, 'logger'>>;
   private readonly log: Logger;
@@ -226,6 +230,7 @@ export class RuntimeMetrics {
       lagCacheMs: options.lagCacheMs ?? 1000,
     };
     this.log = options.logger ?? silentLogger;
+    this.endpointHealth = new EndpointHealth(this.log);
     const max = this.opts.maxLabelValues;
     this.fnLabels = new BoundedLabels(max);
     this.urlLabels = new BoundedLabels(max);
@@ -483,10 +488,21 @@ export class RuntimeMetrics {
   }
 
   /** Options for `new HttpFunctionClient(...)`: per-endpoint calls, failures and retries. */
-  clientCallbacks(): { onAttempt: (e: AttemptEvent) => void; onCall: (e: CallEvent) => void } {
+  clientCallbacks(): {
+    onAttempt: (e: AttemptEvent) => void;
+    onCall: (e: CallEvent) => void;
+    onQueued: (load: BulkheadLoad) => void;
+  } {
     return {
-      onAttempt: (e) => this.attempted(e),
-      onCall: (e) => this.called(e),
+      onAttempt: (e) => {
+        this.attempted(e);
+        this.endpointHealth.attempted(e);
+      },
+      onCall: (e) => {
+        this.called(e);
+        this.endpointHealth.called(e);
+      },
+      onQueued: (load) => this.endpointHealth.queued(load),
     };
   }
 

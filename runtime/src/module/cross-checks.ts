@@ -6,6 +6,7 @@ import { PLAYGROUND_EGRESS_ID, PLAYGROUND_INGRESS_ID } from './playground.js';
 import type { ComponentScope, PathSegment } from './scope.js';
 import type {
   HttpEndpointConfig,
+  HttpIngressConfig,
   KafkaEgressConfig,
   KafkaIngressConfig,
   PlaygroundEgressConfig,
@@ -18,7 +19,8 @@ export type ComponentEntry =
   | { type: 'kafka-ingress'; config: KafkaIngressConfig; scope: ComponentScope }
   | { type: 'kafka-egress'; config: KafkaEgressConfig; scope: ComponentScope }
   | { type: 'playground-ingress'; config: PlaygroundIngressConfig; scope: ComponentScope }
-  | { type: 'playground-egress'; config: PlaygroundEgressConfig; scope: ComponentScope };
+  | { type: 'playground-egress'; config: PlaygroundEgressConfig; scope: ComponentScope }
+  | { type: 'http-ingress'; config: HttpIngressConfig; scope: ComponentScope };
 
 interface Claim {
   scope: ComponentScope;
@@ -101,6 +103,15 @@ export function checkModule(
         );
         claimPort(ports, entry.config.port, entry.scope);
         break;
+      case 'http-ingress':
+        claim(
+          ingressIds,
+          entry.config.id,
+          { scope: entry.scope, path: ['id'] },
+          `ingress id ${entry.config.id}`,
+        );
+        claimPort(ports, entry.config.port, entry.scope);
+        break;
     }
   }
 
@@ -132,7 +143,7 @@ function claimPort(ports: Map<number, Claim>, port: number, scope: ComponentScop
   scope.error(
     ['port'],
     `found port ${port}, already used by ${first.scope.kind} at ${describeClaim(first)}; ` +
-      'expected a different port for each playground ingress and egress',
+      'expected a different port for each playground ingress and egress and each HTTP ingress',
   );
 }
 

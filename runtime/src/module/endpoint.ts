@@ -91,6 +91,7 @@ const endpointV2Schema = mapping({
   functions: functionsPattern,
   urlPathTemplate: urlTemplate,
   maxNumBatchRequests: integer().nullish(),
+  maxConcurrentCalls: integer({ min: 1 }).nullish(),
   transport: z.unknown().nullish(),
 });
 
@@ -98,6 +99,7 @@ const endpointV1Schema = mapping({
   functions: functionsPattern,
   urlPathTemplate: urlTemplate,
   maxNumBatchRequests: integer().nullish(),
+  maxConcurrentCalls: integer({ min: 1 }).nullish(),
   timeouts: okHttpTimeoutsSchema.nullish(),
 });
 
@@ -125,6 +127,7 @@ function endpointConfig(
     functions: FunctionsMatch;
     urlPathTemplate: string;
     maxNumBatchRequests?: number | null | undefined;
+    maxConcurrentCalls?: number | null | undefined;
   },
   transport: TransportConfig,
 ): HttpEndpointConfig {
@@ -143,6 +146,7 @@ function endpointConfig(
     match: parsed.functions,
     urlPathTemplate: parsed.urlPathTemplate,
     maxNumBatchRequests,
+    ...(parsed.maxConcurrentCalls == null ? {} : { maxConcurrentCalls: parsed.maxConcurrentCalls }),
     transport,
     source: scope.source,
   };

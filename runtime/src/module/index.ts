@@ -22,6 +22,7 @@ export {
   PLAYGROUND_INGRESS_ID,
   PLAYGROUND_EGRESS_ID,
 } from './playground.js';
+export { HTTP_INGRESS_KIND, HTTP_INGRESS_DEFAULTS } from './http-ingress.js';
 export { KINESIS_INGRESS_KIND, KINESIS_EGRESS_KIND } from './kinesis.js';
 export { EVENT_TIME_DEFAULTS, EXTRACTORS } from './event-time.js';
 export type * from './types.js';

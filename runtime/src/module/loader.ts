@@ -16,6 +16,7 @@ import {
   parseEndpointV2,
 } from './endpoint.js';
 import { ModuleError } from './errors.js';
+import { HTTP_INGRESS_KIND, parseHttpIngress } from './http-ingress.js';
 import { KAFKA_EGRESS_KIND, KAFKA_INGRESS_KIND, parseKafkaEgress, parseKafkaIngress } from './kafka.js';
 import { KINESIS_EGRESS_KIND, KINESIS_INGRESS_KIND, validateKinesis } from './kinesis.js';
 import {
@@ -57,6 +58,7 @@ export const SUPPORTED_KINDS: readonly string[] = Object.freeze([
   KAFKA_EGRESS_KIND,
   PLAYGROUND_INGRESS_KIND,
   PLAYGROUND_EGRESS_KIND,
+  HTTP_INGRESS_KIND,
 ]);
 
 /** Kinds that are validated but cannot run here; fatal unless optional or `allowUnsupported`. */
@@ -180,6 +182,9 @@ export function parseModule(text: string, file: string, opts: ModuleLoadOptions 
     skipped: loader.skipped,
     warnings,
   };
+  // Only modules that declare one carry the key (it is an extension of ours).
+  const httpIngresses = loader.entries.flatMap((e) => (e.type === 'http-ingress' ? [e.config] : []));
+  if (httpIngresses.length > 0) module.httpIngresses = httpIngresses;
   return deepFreeze(module);
 }
 
@@ -411,6 +416,11 @@ class Loader {
       case PLAYGROUND_EGRESS_KIND: {
         const config = parsePlaygroundEgress(scope, spec);
         if (config !== undefined) this.entries.push({ type: 'playground-egress', config, scope });
+        return;
+      }
+      case HTTP_INGRESS_KIND: {
+        const config = parseHttpIngress(scope, spec);
+        if (config !== undefined) this.entries.push({ type: 'http-ingress', config, scope });
         return;
       }
       case KINESIS_INGRESS_KIND:

@@ -45,6 +45,11 @@ export interface HttpEndpointConfig {
   urlPathTemplate: string;
   /** Backlog bound per address; <= 0 means unbounded. Default 1000. */
   maxNumBatchRequests: number;
+  /**
+   * Calls to this endpoint running at once (its bulkhead), per endpoint URL; undefined: the
+   * runtime's default. A Continuum extension that StateFun does not know.
+   */
+  maxConcurrentCalls?: number | undefined;
   transport: TransportConfig;
   source: ComponentSource;
 }
@@ -122,6 +127,28 @@ export interface PlaygroundEgressConfig {
   source: ComponentSource;
 }
 
+/** The request-response HTTP ingress (`io.continuum.http.v1/ingress`), durations in milliseconds. */
+export interface HttpIngressConfig {
+  kind: 'io.continuum.http.v1/ingress';
+  id: string;
+  port: number;
+  /** Bearer token callers must send (`auth.token`). */
+  token?: string | undefined;
+  /** Environment variable holding the bearer token (`auth.tokenEnv`), read when the server starts. */
+  tokenEnv?: string | undefined;
+  /** Largest request body accepted (413 beyond). */
+  maxBodyBytes: number;
+  /** How long a request waits for its reply when it names no `?timeout=`. */
+  defaultTimeoutMs: number;
+  /** The longest `?timeout=` accepted. */
+  maxTimeoutMs: number;
+  /** How long idempotency keys, request records and replies are kept. */
+  retentionMs: number;
+  /** Requests waiting for their reply in one process at most (503 beyond). */
+  maxPendingRequests: number;
+  source: ComponentSource;
+}
+
 /** A component of a kind this runtime recognises but cannot run (e.g. Kinesis), kept when marked optional. */
 export interface UnsupportedComponent {
   kind: string;
@@ -136,6 +163,8 @@ export interface ModuleConfig {
   kafkaEgresses: readonly KafkaEgressConfig[];
   playgroundIngresses: readonly PlaygroundIngressConfig[];
   playgroundEgresses: readonly PlaygroundEgressConfig[];
+  /** Request-response HTTP ingresses; absent in modules built before they existed. */
+  httpIngresses?: readonly HttpIngressConfig[] | undefined;
   skipped: readonly UnsupportedComponent[];
   /** Non-fatal findings: likely typos in keys, ignored settings, deprecated keys. Filled by the loader. */
   warnings?: readonly ModuleIssue[] | undefined;

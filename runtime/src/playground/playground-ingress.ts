@@ -13,6 +13,7 @@ import { extractEventTime, playgroundSourceGroup } from '../ingress/event-time.j
 import type { Logger } from '../logger.js';
 import type { EventTimeConfig } from '../module/types.js';
 import type { IngressMessage } from '../runtime.js';
+import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
 
 export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
@@ -32,6 +33,8 @@ export interface PlaygroundIngressOptions {
   /** Appends a watermark mark to every internal partition. */
   appendMarks?: ((mark: WatermarkMark) => Promise<void>) | undefined;
   logger?: Logger | undefined;
+  /** When set, every request needs `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string | undefined;
 }
 
 export interface ListeningServer {
@@ -66,6 +69,7 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
   // which fastify's media-type check answers with 415 before any parser runs: read the typename
   // first, then let the body through as plain bytes.
   const typenames = new WeakMap<object, string>();
+  requireBearerToken(app, opts.token, 'playground');
   app.addHook('onRequest', (req, _reply, done) => {
     typenames.set(req.raw, typenameFromContentType(req.raw.headers['content-type']));
     req.raw.headers['content-type'] = 'application/octet-stream';

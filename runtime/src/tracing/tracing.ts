@@ -101,8 +101,10 @@ export class Tracing {
   }
 
   private sending(source: string, messages: readonly IngressMessage[]): SendObservation {
-    const spans = messages.map((m) =>
-      this.tracer.startSpan(
+    const spans = messages.map((m) => {
+      // A message from an HTTP request that carries a valid `traceparent` continues its trace.
+      const upstream = parseTraceparent(m.traceparent);
+      return this.tracer.startSpan(
         `ingress ${source}`,
         {
           kind: SpanKind.PRODUCER,
@@ -112,9 +114,9 @@ export class Tracing {
             'continuum.typename': m.argument.typename,
           },
         },
-        ROOT_CONTEXT,
-      ),
-    );
+        upstream === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, upstream),
+      );
+    });
     return {
       headers: spans.map((s) => headerOf(s)),
       ended: (error) => {

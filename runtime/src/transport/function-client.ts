@@ -36,8 +36,15 @@ export interface FunctionClient {
 export const FunctionCallErrorCode = {
   /** Every attempt failed until the call budget (`transport.call`) ran out. */
   callFailed: 'FUNCTION_CALL_FAILED',
-  /** okhttp transport: a status that is not retried (e.g. 404) ended the call at once. */
+  /** A status that is not retried (a 4xx other than 408/429; okhttp: also others) ended the call at once. */
   statusRejected: 'FUNCTION_STATUS_REJECTED',
+  /** HTTP 404: the endpoint does not serve the function type (wrong URL or type not registered). */
+  notFound: 'FUNCTION_NOT_FOUND',
+  /**
+   * HTTP 422: the function said this message can never succeed (the SDK's `TerminalError`, or a
+   * message that is not of the type the function expects). Sent alone, so only it is dead-lettered.
+   */
+  messageRejected: 'FUNCTION_MESSAGE_REJECTED',
   /** okhttp transport: a 2xx body that is not a FromFunction ended the call at once. */
   responseInvalid: 'FUNCTION_RESPONSE_INVALID',
   /** okhttp transport: a response body over `payload_max_bytes` ended the call at once. */
@@ -122,6 +129,20 @@ export class FunctionCallError extends ContinuumError {
   readonly attempts: number;
   readonly elapsedMs: number;
   readonly lastFailure: FunctionAttemptError | undefined;
+
+  /**
+   * True when the failure may lie with one message of the batch rather than with the endpoint
+   * (HTTP 400, 413, 422): a batch of several messages is worth sending again one by one, so only
+   * the message at fault ends as a dead letter.
+   */
+  get perMessage(): boolean {
+    const status = this.lastFailure?.status;
+    return (
+      !this.retryable &&
+      this.lastFailure?.kind === 'status' &&
+      (status === 400 || status === 413 || status === 422)
+    );
+  }
 
   constructor(code: FunctionCallErrorCode, message: string, details: FunctionCallErrorDetails) {
     super(code, message, { cause: details.cause ?? details.lastFailure, retryable: details.retryable });

@@ -13,7 +13,9 @@ import {
   formatAddress,
 } from './function-client.js';
 import type { AttemptFailureKind, FunctionCall, FunctionClient } from './function-client.js';
-import { InFlightLimiter, LimiterFullError } from './in-flight-limiter.js';
+import { Bulkheads } from './bulkheads.js';
+import type { BulkheadLoad } from './bulkheads.js';
+import { LimiterFullError } from './in-flight-limiter.js';
 import type { Release } from './in-flight-limiter.js';
 import { PoolCache, TlsConfigError } from './pool-cache.js';
 import {
@@ -23,6 +25,7 @@ import {
   readBody,
   readExcerpt,
 } from './response-body.js';
+import type { RequestSigner } from './request-signer.js';
 import { retryPolicyFor } from './retry-policy.js';
 import type { TransportConfig } from '../module/types.js';
 
@@ -59,14 +62,17 @@ export interface CallEvent {
 /** Options of {@link HttpFunctionClient}; every field is optional. */
 export interface HttpFunctionClientOptions {
   /**
-   * Calls running at once across all endpoints (each holds at most one HTTP request).
-   * @defaultValue 1024
+   * Calls running at once per endpoint URL (its bulkhead), unless the endpoint's
+   * `maxConcurrentCalls` in module.yaml says otherwise. Each endpoint has its own slots and queue,
+   * so a slow or dead endpoint never delays the calls of another.
+   * @defaultValue 256
    */
   maxInFlight?: number;
   /**
-   * Calls allowed to wait for a slot when all are taken. Past this, `invoke` rejects at once with
-   * `FUNCTION_CLIENT_OVERLOADED` (retryable): the caller should pause its input and try again.
-   * @defaultValue 1024
+   * Calls allowed to wait for a slot of one endpoint when all its slots are taken. Past this,
+   * `invoke` rejects at once with `FUNCTION_CLIENT_OVERLOADED` (retryable): the caller should
+   * hold the message and try again.
+   * @defaultValue 10000
    */
   maxQueued?: number;
   /**
@@ -90,15 +96,26 @@ export interface HttpFunctionClientOptions {
    */
   onAttempt?: (event: AttemptEvent) => void;
   /**
+   * Called when a call finds every slot of its endpoint's bulkhead taken and has to wait, with the
+   * bulkhead's load at that moment. Must not throw (what it throws is ignored).
+   */
+  onQueued?: (load: BulkheadLoad) => void;
+  /**
    * Called once per call that passed validation when it settles, including calls refused for
    * overload (with 0 attempts). Must not throw (what it throws is ignored).
    */
   onCall?: (event: CallEvent) => void;
+  /**
+   * Signs every request (an Ed25519 signature header over a timestamp and the body), so function
+   * services can verify that the runtime sent it. Unsigned when absent.
+   * @example `{ signer: loadRequestSigner('/etc/continuum/signing/private-key.pem') }`
+   */
+  signer?: RequestSigner;
 }
 
 const optionsSchema = z.object({
-  maxInFlight: z.number().int().min(1).default(1024),
-  maxQueued: z.number().int().min(0).default(1024),
+  maxInFlight: z.number().int().min(1).default(256),
+  maxQueued: z.number().int().min(0).default(10_000),
   maxPools: z.number().int().min(1).default(64),
   closeGraceMs: z.number().int().min(0).default(1000),
 });
@@ -157,11 +174,13 @@ interface Outcome {
 /**
  * {@link FunctionClient} over HTTP/1.1 with undici.
  *
- * Concurrency: at most `maxInFlight` calls run; up to `maxQueued` more wait in FIFO order, and
- * beyond that `invoke` fails fast with a retryable `FUNCTION_CLIENT_OVERLOADED` rather than
- * queueing without bound, so the caller (the partition task) pauses its consumer. The call budget
- * starts when a call gets its slot, so time spent queued does not eat into the endpoint's budget;
- * the caller's `signal` ends a wait early.
+ * Concurrency: every endpoint URL has its own bulkhead. At most `maxInFlight` calls to one URL
+ * run (the endpoint's `maxConcurrentCalls` overrides it); up to `maxQueued` more wait in FIFO
+ * order, and beyond that `invoke` fails fast with a retryable `FUNCTION_CLIENT_OVERLOADED` rather
+ * than queueing without bound. A slow or dead endpoint therefore fills only its own bulkhead:
+ * calls to other endpoints never wait behind it. The call budget starts when a call gets its
+ * slot, so time spent queued does not eat into the endpoint's budget; the caller's `signal` ends a
+ * wait early.
  *
  * Retries follow the endpoint's transport: `async` retries every failure with 2 ms·2^n backoff,
  * `okhttp` retries IO errors and 408/409/420/429/499/5xx with 10 ms doubling backoff; both stop
@@ -177,13 +196,15 @@ interface Outcome {
  * ```
  */
 export class HttpFunctionClient implements FunctionClient {
-  private readonly limiter: InFlightLimiter;
+  private readonly bulkheads: Bulkheads;
   private readonly pools: PoolCache;
   private readonly urls = new Map<string, EndpointTarget>();
   private readonly active = new Set<CallControl>();
   private readonly closeGraceMs: number;
   private readonly onAttempt: ((event: AttemptEvent) => void) | undefined;
   private readonly onCall: ((event: CallEvent) => void) | undefined;
+  private readonly onQueued: ((load: BulkheadLoad) => void) | undefined;
+  private readonly signer: RequestSigner | undefined;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
 
@@ -194,16 +215,23 @@ export class HttpFunctionClient implements FunctionClient {
       maxPools: options.maxPools,
       closeGraceMs: options.closeGraceMs,
     });
-    this.limiter = new InFlightLimiter(parsed.maxInFlight, parsed.maxQueued);
+    this.bulkheads = new Bulkheads({ maxInFlight: parsed.maxInFlight, maxQueued: parsed.maxQueued });
     this.pools = new PoolCache(parsed.maxPools);
     this.closeGraceMs = parsed.closeGraceMs;
     this.onAttempt = options.onAttempt;
     this.onCall = options.onCall;
+    this.onQueued = options.onQueued;
+    this.signer = options.signer;
   }
 
-  /** Calls holding an in-flight slot, and calls waiting for one. */
+  /** Calls holding an in-flight slot, and calls waiting for one, over every endpoint. */
   get load(): { inFlight: number; queued: number } {
-    return { inFlight: this.limiter.inFlight, queued: this.limiter.queued };
+    return this.bulkheads.totals;
+  }
+
+  /** Per endpoint URL with calls running or waiting: its bulkhead's load. */
+  endpointLoad(): BulkheadLoad[] {
+    return this.bulkheads.busy();
   }
 
   async invoke(call: FunctionCall): Promise<FromFunction> {
@@ -222,12 +250,13 @@ export class HttpFunctionClient implements FunctionClient {
         { address, url: call.url, attempts: 0, elapsedMs: 0, cause: err, retryable: false },
       );
     }
-    const body = this.encode(call, target);
-
     const queuedAt = performance.now();
     let release: Release;
     try {
-      release = await this.limiter.acquire(call.signal);
+      const bulkhead = this.bulkheads.of(target.display, call.endpoint.maxConcurrentCalls);
+      if (this.onQueued !== undefined && bulkhead.inFlight >= bulkhead.maxInFlight)
+        this.emitQueued(target.display);
+      release = await bulkhead.acquire(call.signal);
     } catch (err) {
       const error = this.admissionError(call, target, err);
       const queuedMs = performance.now() - queuedAt;
@@ -238,6 +267,14 @@ export class HttpFunctionClient implements FunctionClient {
     if (this.closing !== undefined) {
       release();
       throw this.closedError(call, target, 0, 0, undefined);
+    }
+    // Encoded once a slot is free: a call waiting behind its endpoint's bulkhead holds no body.
+    let body: Uint8Array;
+    try {
+      body = this.encode(call, target);
+    } catch (err) {
+      release();
+      throw err;
     }
 
     const control = new CallControl(call.endpoint.transport.callTimeoutMs, call.signal);
@@ -298,7 +335,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private async shutdown(): Promise<void> {
-    this.limiter.rejectWaiting(new ClosedSignal());
+    this.bulkheads.rejectWaiting(new ClosedSignal());
     if (this.active.size > 0) {
       const drained = new Promise<void>((resolve) => (this.drained = resolve));
       const grace = new AbortController();
@@ -454,7 +491,12 @@ export class HttpFunctionClient implements FunctionClient {
     const response = await pool.request({
       path: target.path,
       method: 'POST',
-      headers: { ...requestHeaders, 'content-length': String(body.byteLength) },
+      headers: {
+        ...requestHeaders,
+        'content-length': String(body.byteLength),
+        // Signed per attempt: a retry minutes later must not carry a stale timestamp.
+        ...this.signer?.headers(body),
+      },
       body,
       signal,
       // pool_ttl 0: one connection per request, as StateFun does without pooling.
@@ -553,7 +595,8 @@ export class HttpFunctionClient implements FunctionClient {
       return new FunctionCallError(
         FunctionCallErrorCode.overloaded,
         `Cannot call function ${formatAddress(call.address)} at ${target.display} now: ${err.message}. ` +
-          'Pause input and retry once calls complete, or raise maxInFlight/maxQueued.',
+          'The call is held and tried again once calls to this endpoint complete; if this persists, the endpoint is too slow ' +
+          `for its load (raise maxConcurrentCalls of the endpoint for "${call.endpoint.functions}" in ${call.endpoint.source.file}, or scale the function service).`,
         {
           address: call.address,
           url: target.display,
@@ -603,18 +646,7 @@ export class HttpFunctionClient implements FunctionClient {
     elapsedMs: number,
     last: FunctionAttemptError,
   ): FunctionCallError {
-    const code =
-      last.kind === 'status'
-        ? FunctionCallErrorCode.statusRejected
-        : last.kind === 'too-large'
-          ? FunctionCallErrorCode.responseTooLarge
-          : FunctionCallErrorCode.responseInvalid;
-    const advice =
-      last.kind === 'status'
-        ? `the ${call.endpoint.transport.type} transport does not retry this status; check the endpoint URL and the function service`
-        : last.kind === 'too-large'
-          ? 'raise transport.payload_max_bytes or make the function return less'
-          : 'the function service does not speak the StateFun request-reply protocol at this URL';
+    const { code, advice } = permanentAdvice(call, last);
     return new FunctionCallError(
       code,
       `Call to function ${formatAddress(call.address)} at ${target.display} failed after ${plural(attempts, 'attempt')}: ` +
@@ -676,6 +708,16 @@ export class HttpFunctionClient implements FunctionClient {
     }
   }
 
+  private emitQueued(url: string): void {
+    const load = this.bulkheads.loadOf(url);
+    if (load === undefined) return;
+    try {
+      this.onQueued?.(load);
+    } catch {
+      // Health reporting must never break a call.
+    }
+  }
+
   private emitCall(event: CallEvent): void {
     if (this.onCall === undefined) return;
     try {
@@ -683,6 +725,62 @@ export class HttpFunctionClient implements FunctionClient {
     } catch {
       // Metrics must never break a call.
     }
+  }
+}
+
+/** The code and the advice of a call that ended at once, fitting why it cannot succeed. */
+function permanentAdvice(
+  call: FunctionCall,
+  last: FunctionAttemptError,
+): { code: FunctionCallErrorCode; advice: string } {
+  const where = `the endpoint for "${call.endpoint.functions}" in ${call.endpoint.source.file}`;
+  const type = `${call.address.namespace}/${call.address.type}`;
+  const replay = 'the message was dead-lettered and can be replayed once fixed';
+  if (last.kind === 'too-large') {
+    return {
+      code: FunctionCallErrorCode.responseTooLarge,
+      advice: `raise transport.payload_max_bytes of ${where} or make the function return less`,
+    };
+  }
+  if (last.kind !== 'status') {
+    return {
+      code: FunctionCallErrorCode.responseInvalid,
+      advice: 'the function service does not speak the StateFun request-reply protocol at this URL',
+    };
+  }
+  switch (last.status) {
+    case 404:
+      return {
+        code: FunctionCallErrorCode.notFound,
+        advice:
+          `the service at this URL does not serve function type ${type}; check urlPathTemplate of ${where} ` +
+          `and that the service registers ${type}; this is not retried (${replay})`,
+      };
+    case 422:
+      return {
+        code: FunctionCallErrorCode.messageRejected,
+        advice: `the function rejected this message as one that can never succeed; it is not retried (${replay})`,
+      };
+    case 401:
+    case 403:
+      return {
+        code: FunctionCallErrorCode.statusRejected,
+        advice: `the function service refused the runtime's request (authentication or authorisation); this is not retried (${replay})`,
+      };
+    case 413:
+      return {
+        code: FunctionCallErrorCode.statusRejected,
+        advice:
+          `the request is larger than the function service accepts; lower maxNumBatchRequests of ${where} or raise the ` +
+          `service's body limit; this is not retried (${replay})`,
+      };
+    default:
+      return {
+        code: FunctionCallErrorCode.statusRejected,
+        advice:
+          `a ${last.status ?? 'non-2xx'} status says the request can never succeed as sent, so the ${call.endpoint.transport.type} ` +
+          `transport does not retry it (${replay}); check the endpoint URL and the function service`,
+      };
   }
 }
 

@@ -9,6 +9,8 @@ interface Waiter {
   reject: (err: Error) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** `performance.now()` when it started waiting. */
+  since: number;
 }
 
 /** Thrown by `acquire` when both the slots and the queue are full. */
@@ -26,6 +28,8 @@ export class LimiterFullError extends Error {
 export class InFlightLimiter {
   private running = 0;
   private nextId = 0;
+  /** When a call last ended, or the first call started after none ran (`performance.now()`). */
+  private progressAt = 0;
   // Map keeps insertion order (FIFO) and removes aborted waiters in O(1).
   private readonly waiters = new Map<number, Waiter>();
 
@@ -49,6 +53,22 @@ export class InFlightLimiter {
     return this.waiters.size;
   }
 
+  /** How long the longest waiting caller has waited, in ms (0 when nobody waits). */
+  oldestWaitMs(now: number = performance.now()): number {
+    const first = this.waiters.values().next();
+    return first.done === true ? 0 : Math.max(0, now - first.value.since);
+  }
+
+  /** How long calls have been running with none ending, in ms (0 when none runs). */
+  noAnswerMs(now: number = performance.now()): number {
+    return this.running === 0 ? 0 : Math.max(0, now - this.progressAt);
+  }
+
+  /** True when nothing runs and nobody waits. */
+  get idle(): boolean {
+    return this.running === 0 && this.waiters.size === 0;
+  }
+
   /**
    * Takes a slot, waiting in line if none is free. Rejects with {@link LimiterFullError} when the
    * line is full, or with the signal's reason when it aborts while waiting.
@@ -56,6 +76,7 @@ export class InFlightLimiter {
   acquire(signal?: AbortSignal): Promise<Release> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.running < this.maxInFlight && this.waiters.size === 0) {
+      if (this.running === 0) this.progressAt = performance.now();
       this.running++;
       return Promise.resolve(this.releaser());
     }
@@ -63,7 +84,7 @@ export class InFlightLimiter {
       return Promise.reject(new LimiterFullError(this.maxInFlight, this.maxQueued));
     return new Promise<Release>((resolve, reject) => {
       const id = this.nextId++;
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, since: performance.now() };
       if (signal !== undefined) {
         waiter.onAbort = () => {
           this.waiters.delete(id);
@@ -90,6 +111,7 @@ export class InFlightLimiter {
       if (released) return;
       released = true;
       this.running--;
+      this.progressAt = performance.now();
       this.handOver();
     };
   }

@@ -18,3 +18,5 @@ export { EndpointUrlError, parseEndpointUrl } from './endpoint-url.js';
 export type { EndpointTarget } from './endpoint-url.js';
 export { asyncRetryPolicy, okHttpRetryPolicy, retryPolicyFor } from './retry-policy.js';
 export type { RetryPolicy } from './retry-policy.js';
+export { ed25519Signer, loadRequestSigner } from './request-signer.js';
+export type { RequestSigner } from './request-signer.js';

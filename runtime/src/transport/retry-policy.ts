@@ -17,9 +17,23 @@ const okHttpRetriedStatuses: ReadonlySet<number> = new Set([408, 409, 420, 429, 
 // Past 2^20 the delay exceeds any sane budget; clamping keeps the arithmetic finite.
 const maxExponent = 20;
 
-/** async transport: every failure is retried; 2 ms · 2^retry. */
+/**
+ * True for a status that says the request itself is wrong and can never succeed as sent: every
+ * 4xx except 408 (request timeout) and 429 (too many requests). Retrying those only blocks the
+ * address behind a message that is bound to fail.
+ */
+export function isPermanentStatus(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status <= 499 && status !== 408 && status !== 429;
+}
+
+/**
+ * async transport: every failure is retried with 2 ms · 2^retry, except a permanent 4xx (see
+ * {@link isPermanentStatus}), which ends the call at once. (StateFun's async transport also
+ * retries those until the call budget runs out; that spends minutes on a 404 or a message the
+ * function rejected.)
+ */
 export const asyncRetryPolicy: RetryPolicy = {
-  retries: () => true,
+  retries: (kind, status) => !(kind === 'status' && isPermanentStatus(status)),
   backoffMs: (retry) => 2 * 2 ** Math.min(retry, maxExponent),
 };
 

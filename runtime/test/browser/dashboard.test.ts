@@ -111,6 +111,111 @@ describe('dashboard in headless Chromium', () => {
     expect(await text('cluster-note')).toBe('every partition has one owner');
   });
 
+  it('after a handful of messages the latency chart has visible marks; calls are explained; the Kafka topics are listed', async () => {
+    const marks = page.locator('#chart-latency path.series, #chart-latency path.mark');
+    await page.waitForFunction(
+      () => document.querySelectorAll('#chart-latency path.series, #chart-latency path.mark').length > 0,
+      undefined,
+      { timeout: 15_000 },
+    );
+    const styles = await marks.evaluateAll((els) =>
+      els.map((e) => {
+        const cs = getComputedStyle(e);
+        return {
+          stroke: cs.stroke,
+          width: parseFloat(cs.strokeWidth),
+          display: cs.display,
+          d: e.getAttribute('d'),
+        };
+      }),
+    );
+    for (const st of styles) {
+      expect(st.display).not.toBe('none');
+      expect(st.width).toBeGreaterThan(1);
+      expect(st.stroke).not.toBe('none');
+      expect(st.d).toMatch(/^M[\d.]+ [\d.]+/);
+    }
+    for (const label of await page
+      .locator('#chart-latency text.axis')
+      .evaluateAll((els): (string | null)[] => els.map((e) => e.textContent as string | null))) {
+      expect(label).toMatch(/^(0|[\d.]+ (ms|s|min|h)|\d\d:\d\d:\d\d)$/);
+    }
+    mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
+    await page
+      .locator('#chart-latency')
+      .screenshot({ path: join(repoRoot, 'test-results', 'latency-chart.png') });
+
+    expect(await text('calls-note')).toContain('it carries a batch of invocations');
+    expect(
+      await page.locator('[data-testid="endpoints"] th', { hasText: 'calls' }).getAttribute('title'),
+    ).toContain('batch of invocations');
+    // The module's Kafka egress topic, written in the embedded log.
+    const topicRow = page.locator('[data-testid="topics"] tbody tr', { hasText: OUT_TOPIC });
+    await topicRow.waitFor({ timeout: 15_000 });
+    const cells = await topicRow.locator('td').allInnerTexts();
+    expect(cells.slice(0, 4)).toEqual([OUT_TOPIC, 'egress', '1', String(COUNTER_MESSAGES)]);
+  });
+
+  it('an isolated latency sample is drawn as a dot, and minutes-long latencies get readable axis labels', async () => {
+    const res = await fetch(`${admin}/v1/overview`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const overview = (await res.json()) as { history: Record<string, unknown>[] };
+    const t0 = Date.now() - 10_000;
+    const empty = {
+      ingress: 0,
+      invocations: 0,
+      egress: 0,
+      deadLetters: 0,
+      failures: 0,
+      p50Ms: null,
+      p99Ms: null,
+    };
+    overview.history = [
+      { ...empty, t: t0 },
+      { ...empty, t: t0 + 2000, invocations: 1, p50Ms: 90_000, p99Ms: 120_000 },
+      { ...empty, t: t0 + 4000 },
+      { ...empty, t: t0 + 6000 },
+    ];
+    const crafted = await context.newPage();
+    try {
+      await crafted.route('**/v1/overview', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(overview) }),
+      );
+      await crafted.goto(`${admin}/dashboard/`);
+      await crafted.waitForFunction(
+        () => document.querySelectorAll('#chart-latency path.mark').length === 2,
+        undefined,
+        {
+          timeout: 15_000,
+        },
+      );
+      expect(await crafted.locator('#chart-latency path.series').count()).toBe(0);
+      const dots = await crafted.locator('#chart-latency path.mark').evaluateAll((els) =>
+        els.map((e) => ({
+          linecap: getComputedStyle(e).strokeLinecap,
+          width: parseFloat(getComputedStyle(e).strokeWidth),
+        })),
+      );
+      expect(dots).toEqual([
+        { linecap: 'round', width: 7 },
+        { linecap: 'round', width: 7 },
+      ]);
+      const labels = await crafted
+        .locator('#chart-latency text.y-label')
+        .evaluateAll((els): { text: string | null; left: number }[] =>
+          els.map((e) => ({
+            text: e.textContent as string | null,
+            left: (e as unknown as { getBBox(): { x: number } }).getBBox().x,
+          })),
+        );
+      expect(labels.map((l) => l.text)).toEqual(['0', '50 s', '1.67 min', '2.5 min', '3.33 min']);
+      // Nothing is cut off at the left edge of the chart.
+      for (const l of labels) expect(l.left).toBeGreaterThanOrEqual(0);
+    } finally {
+      await crafted.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('shows failing endpoints with their error rate and reason, dead letters by code, and lag', async () => {
     fns.flakyBroken.on = true;
     await sendText(admin, 'ops/flaky/f1', 'first failure', TOKEN);
@@ -121,7 +226,7 @@ describe('dashboard in headless Chromium', () => {
     const status = await text('status');
     expect(['Degraded', 'Failing']).toContain(status);
     expect(await text('problems')).toMatch(
-      /calls to http:\/\/127\.0\.0\.1:\d+\/flaky are failing \(FUNCTION_CALL_FAILED\)/,
+      /calls to http:\/\/127\.0\.0\.1:\d+\/flaky fail: \d+ failed attempts since .* \(last: HTTP 500/,
     );
 
     const flakyRow = page.locator('[data-testid="endpoints"] tr', { hasText: '/flaky' });

@@ -1,6 +1,9 @@
 // The `statefun` command line run in-process: validate explains every broken fixture by document
 // and key path, help and usage errors have their exit codes, and send/state reach a dev runtime.
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -167,6 +170,118 @@ describe('statefun help and usage errors', () => {
   });
 });
 
+describe('statefun version, help and error messages', () => {
+  it('--version prints the version of the runtime package', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v', 'version'])
+      expect(await cli(flag)).toEqual({ code: 0, out: `statefun ${pkg.version}\n`, err: '' });
+  });
+
+  it.each(['init', 'dev', 'run', 'validate', 'send', 'state'])(
+    'help %s prints what %s --help prints',
+    async (command) => {
+      const viaHelp = await cli('help', command);
+      const viaFlag = await cli(command, '--help');
+      expect(viaHelp.code).toBe(0);
+      expect(viaHelp.out).toBe(viaFlag.out);
+      expect(viaHelp.out).toContain(`statefun ${command}`);
+    },
+  );
+
+  it('help of an unknown command exits 2 naming it', async () => {
+    const r = await cli('help', 'deploy');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('unknown command "deploy"');
+  });
+
+  it.each([
+    [['validate'], 'needs at least one module file'],
+    [['send'], 'needs a target address'],
+    [['state', 'list'], 'needs get and an address'],
+    [['init'], 'needs a directory'],
+  ])('%s: the error names the command once', async (argv, message) => {
+    const { code, err } = await cli(...argv);
+    expect(code).toBe(2);
+    expect(err).toMatch(new RegExp(`^statefun ${argv[0]}: ${message}`));
+    expect(err.match(/statefun \w+:/g)).toHaveLength(1);
+    expect(err).not.toContain('usage: ');
+  });
+
+  it('dev --help explains companions (also with -m) and --host', async () => {
+    const { out } = await cli('dev', '--help');
+    expect(out).toContain('when a statefun-dev.json lies next to the module file (with or without -m)');
+    expect(out).toContain('"waitForPort"');
+    expect(out).toContain('--host ADDR');
+  });
+});
+
+describe('statefun dev as a process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'continuum-cli-dev-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the module warnings statefun validate prints, and binds to --host', async () => {
+    const moduleFile = join(dir, 'module.yaml');
+    writeFileSync(
+      moduleFile,
+      [
+        'kind: io.statefun.endpoints.v2/http',
+        'spec:',
+        '  functions: cli/*',
+        '  urlPathTemplate: http://127.0.0.1:9/{function.name}',
+        '  maxNumBatchRequest: 10',
+      ].join('\n'),
+    );
+    const validated = await cli('validate', moduleFile);
+    const warning = validated.out.split('\n').find((l) => l.startsWith('  warning: '));
+    expect(warning).toContain('did you mean "maxNumBatchRequests"?');
+    const bin = fileURLToPath(new URL('../../bin/statefun.js', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'dev',
+        '-m',
+        moduleFile,
+        '--admin-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        join(dir, 'data'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    child.stdout.on('data', (c: Buffer) => (log += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor(() => log.includes('dashboard on ') || child.exitCode !== null, 'dev to start', 30_000);
+      expect(log).toContain('statefun dev is running');
+      expect(log).toContain(warning!.slice('  warning: '.length));
+      expect(log).toMatch(/admin listening on http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses an empty --host', async () => {
+    const { code, err } = await cli(
+      'dev',
+      '-m',
+      `${validDir}statefun-example.yaml`,
+      '--host',
+      ' ',
+      '--no-companions',
+    );
+    expect(code).toBe(2);
+    expect(err).toContain('--host needs an address');
+  });
+});
+
 describe('statefun send and state against a dev runtime', () => {
   let fns: LoopbackServer;
   let dev: DevRuntime;
@@ -184,9 +299,16 @@ describe('statefun send and state against a dev runtime', () => {
         seen.push(total);
       },
     });
+    statefun.bind({
+      typename: 'cli/session',
+      specs: [{ name: 'token', type: sf.StateFun.stringType(), expireAfterWrite: 3_600_000 }],
+      fn(context, message) {
+        context.storage.token = message.asString();
+      },
+    });
     fns = await serveOfficial(statefun);
     dev = await startDevRuntime({
-      module: parseModule(endpointDoc('cli/adder', fns.port), 'cli-module.yaml'),
+      module: parseModule(endpointDoc('cli/*', fns.port), 'cli-module.yaml'),
       adminPort: 0,
       logger: silentLogger,
       task: { checkpointIntervalMs: 20 },
@@ -211,6 +333,30 @@ describe('statefun send and state against a dev runtime', () => {
     expect(body.address).toBe('cli/adder/a');
     expect(body.states.total).toMatchObject({ typename: 'io.statefun.types/int' });
     expect(state.out).toContain('42');
+  });
+
+  it('state get shows times as ISO 8601, with epoch milliseconds beside', async () => {
+    const before = Date.now();
+    expect((await cli('send', 'cli/session/s1', '--string', 'abc', '--admin', admin)).code).toBe(0);
+    let body: { states: Record<string, { value?: unknown; expiresAt?: string; expiresAtMs?: number }> } = {
+      states: {},
+    };
+    await waitFor(async () => {
+      const r = await cli('state', 'get', 'cli/session/s1', '--admin', admin);
+      body = JSON.parse(r.out) as typeof body;
+      return body.states.token?.value === 'abc';
+    }, 'the session token to be stored');
+    const token = body.states.token!;
+    expect(token.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(token.expiresAt!)).toBe(token.expiresAtMs);
+    expect(token.expiresAtMs).toBeGreaterThanOrEqual(before + 3_600_000);
+  });
+
+  it('send to a function type no endpoint serves fails as the ingress does: 404 text, exit 1', async () => {
+    const r = await cli('send', 'other/thing/x', '--int', '1', '--admin', admin);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('statefun send: 404: no endpoint in module.yaml serves function type other/thing\n');
   });
 
   it('send exits 1 when the runtime cannot be reached, and 2 without a value', async () => {

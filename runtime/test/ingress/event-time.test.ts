@@ -282,7 +282,7 @@ describe('the playground ingress with event time', () => {
     }
   });
 
-  it('the runtime expects marks from each Kafka ingress (production) and each playground ingress', () => {
+  it('the runtime expects marks from each Kafka ingress (in dev mode too) and each playground ingress', () => {
     const module = parseModule(
       `kind: io.statefun.endpoints.v2/http
 spec: {functions: ex/*, urlPathTemplate: "http://f/{function.name}"}
@@ -295,10 +295,6 @@ spec: {port: 8090}
 `,
       'module.yaml',
     );
-    expect(watermarkGroupsOf(module, 'production')).toEqual([
-      'ex/clicks',
-      'io.statefun.playground/ingress:8090',
-    ]);
-    expect(watermarkGroupsOf(module, 'dev')).toEqual(['io.statefun.playground/ingress:8090']);
+    expect(watermarkGroupsOf(module)).toEqual(['ex/clicks', 'io.statefun.playground/ingress:8090']);
   });
 });

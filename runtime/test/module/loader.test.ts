@@ -246,6 +246,12 @@ spec:
     );
   });
 
+  test('maxConcurrentCalls sets the bulkhead of an endpoint; it must be a whole number of at least 1', () => {
+    expect(parse(ENDPOINT).endpoints[0]!.maxConcurrentCalls).toBeUndefined();
+    expect(parse(`${ENDPOINT}  maxConcurrentCalls: 16\n`).endpoints[0]!.maxConcurrentCalls).toBe(16);
+    expect(() => parse(`${ENDPOINT}  maxConcurrentCalls: 0\n`)).toThrow(/spec\.maxConcurrentCalls/);
+  });
+
   test('unix-socket URLs with a .sock segment are accepted verbatim', () => {
     const [endpoint] = parse(`kind: io.statefun.endpoints.v2/http
 spec:

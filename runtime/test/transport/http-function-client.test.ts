@@ -12,6 +12,7 @@ import type {
   CallEvent,
   HttpFunctionClientOptions,
 } from '../../src/transport/http-function-client.js';
+import type { BulkheadLoad } from '../../src/transport/bulkheads.js';
 import { call, ok, replyBytes, request, startServer, until } from './fixtures.js';
 import type { Handler, ServerOptions, TestServer } from './fixtures.js';
 
@@ -157,7 +158,7 @@ describe('HttpFunctionClient', () => {
       client().invoke(call(`${s.base}/nope`, { type: 'okhttp', callTimeoutMs: 2_000 })),
     );
 
-    expect(err.code).toBe('FUNCTION_STATUS_REJECTED');
+    expect(err.code).toBe('FUNCTION_NOT_FOUND');
     expect(err.retryable).toBe(false);
     expect(err.attempts).toBe(1);
     expect(s.received).toHaveLength(1);
@@ -165,7 +166,7 @@ describe('HttpFunctionClient', () => {
     expect(err.elapsedMs).toBeLessThan(1_000);
   });
 
-  it('okhttp transport retries 429 and 503 but the async transport retries a 404 too', async () => {
+  it('okhttp transport retries 429 and 503; the async transport retries 408, 429 and 5xx but not a 404', async () => {
     const statuses = [429, 503];
     const s = await server((_req, res, i) => {
       const status = statuses[i];
@@ -179,14 +180,84 @@ describe('HttpFunctionClient', () => {
     expect(events.map((e) => e.status)).toEqual([429, 503, 200]);
     expect(events.map((e) => e.backoffMs)).toEqual([10, 20, 0]);
 
-    const t = await server((_req, res, i) => {
-      if (i === 0) {
-        res.writeHead(404);
+    const asyncStatuses = [408, 429, 500, 503];
+    const a = await server((_req, res, i) => {
+      const status = asyncStatuses[i];
+      if (status !== undefined) {
+        res.writeHead(status);
         res.end();
       } else ok(res);
     });
-    expectReply(await client().invoke(call(`${t.base}/x`, { type: 'async' })));
-    expect(t.received).toHaveLength(2);
+    expectReply(await client().invoke(call(`${a.base}/x`, { type: 'async' })));
+    expect(a.received).toHaveLength(5);
+
+    const t = await server((_req, res, i) => {
+      if (i === 0) {
+        res.writeHead(404);
+        res.end('unknown function type');
+      } else ok(res);
+    });
+    const err = await failure(client().invoke(call(`${t.base}/x`, { type: 'async', callTimeoutMs: 5_000 })));
+    expect(t.received).toHaveLength(1);
+    expect(err.code).toBe('FUNCTION_NOT_FOUND');
+    expect(err.retryable).toBe(false);
+    expect(err.perMessage).toBe(false);
+    expect(err.message).toContain('does not serve function type');
+    expect(err.message).not.toContain('raise transport.call');
+  });
+
+  it('ends a 422 (a message the function rejects for good) at once, as a failure one message may cause', async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(422, { 'content-type': 'text/plain' });
+      res.end('function com.example/greeter rejected the message: no such product');
+    });
+    const err = await failure(client().invoke(call(`${s.base}/x`, { type: 'async', callTimeoutMs: 5_000 })));
+    expect(s.received).toHaveLength(1);
+    expect(err.code).toBe('FUNCTION_MESSAGE_REJECTED');
+    expect(err.perMessage).toBe(true);
+    expect(err.message).toContain('no such product');
+    expect(err.message).not.toContain('raise transport.call');
+  });
+
+  it('gives every endpoint URL its own bulkhead: a hanging endpoint does not delay calls to another', async () => {
+    const hang = await server(() => undefined);
+    const fine = await server((_req, res) => ok(res));
+    const queued: BulkheadLoad[] = [];
+    const c = client({ maxInFlight: 4, maxQueued: 8, onQueued: (l) => queued.push(l) });
+    const controller = new AbortController();
+    const hanging = Array.from({ length: 12 }, () =>
+      c.invoke({ ...call(`${hang.base}/bad`, { callTimeoutMs: 60_000 }), signal: controller.signal }),
+    );
+    for (const p of hanging) p.catch(() => undefined);
+    // The bulkhead of the hanging endpoint is full (4 running, 8 waiting) and refuses the next.
+    const refused = await failure(c.invoke(call(`${hang.base}/bad`, { callTimeoutMs: 60_000 })));
+    expect(refused.code).toBe('FUNCTION_CLIENT_OVERLOADED');
+    expect(refused.retryable).toBe(true);
+    expect(queued.length).toBeGreaterThan(0);
+    expect(queued.at(-1)).toMatchObject({ url: `${hang.base}/bad`, inFlight: 4, maxInFlight: 4 });
+
+    for (let i = 0; i < 10; i++) expectReply(await c.invoke(call(`${fine.base}/good`)));
+    expect(c.endpointLoad()).toEqual([
+      expect.objectContaining({ url: `${hang.base}/bad`, inFlight: 4, queued: 8, maxInFlight: 4 }),
+    ]);
+    expect(c.load).toEqual({ inFlight: 4, queued: 8 });
+    controller.abort();
+    await Promise.allSettled(hanging);
+    expect(c.load).toEqual({ inFlight: 0, queued: 0 });
+  });
+
+  it("takes an endpoint's maxConcurrentCalls from module.yaml over the client default", async () => {
+    const hang = await server(() => undefined);
+    const c = client({ maxInFlight: 50, maxQueued: 0 });
+    const controller = new AbortController();
+    const base = call(`${hang.base}/bad`, { callTimeoutMs: 60_000 });
+    const endpoint = { ...base.endpoint, maxConcurrentCalls: 2 };
+    const running = [0, 1].map(() => c.invoke({ ...base, endpoint, signal: controller.signal }));
+    for (const p of running) p.catch(() => undefined);
+    const refused = await failure(c.invoke({ ...base, endpoint }));
+    expect(refused.code).toBe('FUNCTION_CLIENT_OVERLOADED');
+    controller.abort();
+    await Promise.allSettled(running);
   });
 
   it('okhttp transport fails an undecodable 200 at once', async () => {

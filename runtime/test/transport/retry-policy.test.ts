@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { asyncRetryPolicy, okHttpRetryPolicy, retryPolicyFor } from '../../src/transport/retry-policy.js';
 
 describe('retry policies', () => {
-  it('async retries every kind of failure with 2 ms doubling backoff', () => {
-    for (const kind of ['status', 'connection', 'timeout', 'invalid-response', 'too-large'] as const) {
+  it('async retries every kind of failure but a permanent 4xx, with 2 ms doubling backoff', () => {
+    for (const kind of ['connection', 'timeout', 'invalid-response', 'too-large'] as const) {
       expect(asyncRetryPolicy.retries(kind, 404)).toBe(true);
     }
+    const retried = [400, 401, 404, 408, 413, 422, 429, 499, 500, 503].filter((s) =>
+      asyncRetryPolicy.retries('status', s),
+    );
+    expect(retried).toEqual([408, 429, 500, 503]);
     expect([0, 1, 2, 3].map((n) => asyncRetryPolicy.backoffMs(n))).toEqual([2, 4, 8, 16]);
     expect(Number.isFinite(asyncRetryPolicy.backoffMs(10_000))).toBe(true);
   });

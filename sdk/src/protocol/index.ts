@@ -54,3 +54,11 @@ export {
 } from './primitives.js';
 export { ProtocolError, SdkError } from '../errors.js';
 export type { ProtocolErrorCode, SdkErrorCode, SdkErrorOptions } from '../errors.js';
+export {
+  ED25519_SIGNATURE_BYTES,
+  formatSignatureHeader,
+  parseSignatureHeader,
+  SIGNATURE_HEADER,
+  signedPayload,
+} from './signature.js';
+export type { ParsedSignature } from './signature.js';

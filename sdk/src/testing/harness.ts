@@ -4,7 +4,7 @@ import { address, fromWireAddress, type Address } from '../address.js';
 import { SdkError } from '../errors.js';
 import type { StatefulFunction } from '../function.js';
 import { createRequestReplyHandler } from '../handler.js';
-import type { Message } from '../message.js';
+import { PLAYGROUND_EGRESS, playgroundEgressRecordType, type Message } from '../message.js';
 import { MessageImpl } from '../message-impl.js';
 import {
   decodeFromFunction,
@@ -183,6 +183,14 @@ export interface KinesisRecord {
   valueAs<T>(type: Type<T>): T;
 }
 
+/** A payload sent to the playground egress (`playgroundEgressMessage`). */
+export interface PlaygroundEgressRecord {
+  /** The topic it is served under (`GET :port/<topic>`). */
+  readonly topic: string;
+  /** The payload exactly as `GET :port/<topic>` answers it. */
+  readonly payload: string;
+}
+
 /** An egress message the function sent. */
 export interface SentEgress extends Message {
   /** The egress id, `<namespace>/<name>`. */
@@ -191,6 +199,8 @@ export interface SentEgress extends Message {
   asKafkaRecord(): KafkaRecord;
   /** The Kinesis record; throws if this is not a Kinesis egress record. */
   asKinesisRecord(): KinesisRecord;
+  /** The playground egress record; throws if this is not one (see `playgroundEgressMessage`). */
+  asPlaygroundEgress(): PlaygroundEgressRecord;
 }
 
 /** What one batch did. */
@@ -247,6 +257,16 @@ function kinesisView(bytes: Uint8Array): KinesisRecord {
     valueAsString: () => utf8.decode(r.valueBytes),
     valueAs: <T>(type: Type<T>) => type.deserialize(r.valueBytes),
   });
+}
+
+function playgroundView(value: TypedValue, egress: string): PlaygroundEgressRecord {
+  if (egress !== PLAYGROUND_EGRESS) {
+    throw new SdkError('TYPE_MISMATCH', `the egress message to ${egress} is not for ${PLAYGROUND_EGRESS}`);
+  }
+  const record = playgroundEgressRecordType.deserialize(
+    recordOf(value, playgroundEgressRecordType.typename, egress),
+  );
+  return Object.freeze({ topic: record.topic, payload: record.payload });
 }
 
 function recordOf(value: TypedValue, expected: string, egress: string): Uint8Array {
@@ -365,6 +385,7 @@ export async function invoke<S extends Specs>(
       egress: id,
       asKafkaRecord: () => kafkaView(recordOf(e.argument, KAFKA_PRODUCER_RECORD_TYPENAME, id)),
       asKinesisRecord: () => kinesisView(recordOf(e.argument, KINESIS_EGRESS_RECORD_TYPENAME, id)),
+      asPlaygroundEgress: () => playgroundView(e.argument, id),
     });
   });
 

@@ -9,6 +9,7 @@ export type {
   InvokeOptions,
   KafkaRecord,
   KinesisRecord,
+  PlaygroundEgressRecord,
   SentEgress,
   SentMessage,
   TestMessage,

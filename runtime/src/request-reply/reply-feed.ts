@@ -1,0 +1,178 @@
+// Carries committed replies into the reply store: a reply record becomes visible when the
+// checkpoint transaction that wrote it commits; storing it announces it to the waiting process.
+// The first reply of a request wins; a second one (the function replied twice) and a reply to a
+// request that has gone are dead-lettered with REPLY_DUPLICATE / REPLY_REQUEST_GONE.
+import type { Kafka, Consumer } from 'kafkajs';
+import { encodeTypedValue } from '@continuum/sdk/protocol';
+import type { ObservedCheckpoint, TaskObserver } from '../core/partition-task.js';
+import { deadLetterRecord } from '../core/envelope.js';
+import { parseAddressKey } from '../core/address.js';
+import type { LogRecord, OutRecord } from '../log/log.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { parseReplyRecord, replyAddress, type Reply } from './reply-address.js';
+import type { CompleteResult, ReplyStore } from './reply-store.js';
+
+export interface ReplyFeedOptions {
+  store: ReplyStore;
+  deadLetterTopic: string;
+  /** Durable append of dead letters. */
+  append: (records: readonly OutRecord[]) => Promise<void>;
+  logger?: Logger | undefined;
+  /** Told what became of each reply (metrics, tests). */
+  onResult?: ((reply: Reply, result: CompleteResult) => void) | undefined;
+}
+
+/** Stores replies in order; dead-letters what cannot be a request's first reply. */
+export class ReplyFeed {
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ReplyFeedOptions) {
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  async take(replies: readonly Reply[]): Promise<void> {
+    const dead: OutRecord[] = [];
+    // In order: the first reply of a request is the first committed.
+    for (const reply of replies) {
+      const result = await this.opts.store.complete(reply);
+      this.opts.onResult?.(reply, result);
+      if (result === 'duplicate' || result === 'gone') {
+        const code = result === 'duplicate' ? 'REPLY_DUPLICATE' : 'REPLY_REQUEST_GONE';
+        const reason =
+          result === 'duplicate'
+            ? `request ${reply.requestId} already has a reply; ${reply.from} replied again (a request gets one reply: the first)`
+            : `request ${reply.requestId} is unknown: never accepted here, or past its retention; the reply from ${reply.from} has no one to go to`;
+        this.log.warn('dead-lettering a reply', { requestId: reply.requestId, code, from: reply.from });
+        dead.push(
+          deadLetterRecord(
+            this.opts.deadLetterTopic,
+            {
+              code,
+              reason,
+              source: reply.origin,
+              target: replyAddress(reply.requestId),
+              caller: safeAddress(reply.from),
+              key: reply.requestId,
+              value: encodeTypedValue({ typename: reply.typename, hasValue: true, value: reply.value }),
+              typename: reply.typename,
+            },
+            Date.now(),
+          ),
+        );
+      }
+    }
+    if (dead.length > 0) await this.opts.append(dead);
+  }
+}
+
+function safeAddress(key: string): ReturnType<typeof parseAddressKey> | undefined {
+  try {
+    return parseAddressKey(key);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Dev mode: the partition tasks run in this process, so their committed checkpoints hand the reply
+ * records over directly.
+ */
+export function inProcessReplyObserver(feed: ReplyFeed, repliesTopic: string, logger?: Logger): TaskObserver {
+  let seq = 0;
+  const log = logger ?? silentLogger;
+  let chain = Promise.resolve();
+  return {
+    checkpointed(c: ObservedCheckpoint) {
+      const replies: Reply[] = [];
+      for (const r of c.records) {
+        if (r.topic !== repliesTopic) continue;
+        const record: LogRecord = {
+          topic: r.topic,
+          partition: c.partition,
+          offset: seq++,
+          key: r.key,
+          value: r.value,
+          headers: r.headers ?? {},
+          timestamp: Date.now(),
+        };
+        const reply = parseReplyRecord(record);
+        if (reply !== undefined)
+          replies.push({ ...reply, origin: `checkpoint/${c.partition}#${record.offset}` });
+      }
+      if (replies.length === 0) return;
+      chain = chain
+        .then(() => feed.take(replies))
+        .catch((err: unknown) => log.error('storing replies failed', { err }));
+    },
+  };
+}
+
+export interface KafkaReplyFeedOptions {
+  kafka: Kafka;
+  groupId: string;
+  topic: string;
+  feed: ReplyFeed;
+  logger?: Logger | undefined;
+  sessionTimeoutMs?: number | undefined;
+  fetchMaxWaitMs?: number | undefined;
+}
+
+/**
+ * Production: the processes share the replies topic's partitions in their own consumer group and
+ * read it read_committed (a reply is there once its checkpoint committed). Offsets are committed
+ * after the replies are stored, so a crash stores some again, which the store recognises (`same`).
+ * A fetch waits on the broker for new records: nothing runs while no reply comes.
+ */
+export class KafkaReplyFeed {
+  private consumer: Consumer | undefined;
+
+  constructor(private readonly opts: KafkaReplyFeedOptions) {}
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: 1000,
+      minBytes: 1,
+      maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 500,
+      retry: { retries: 10 },
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const replies: Reply[] = [];
+        for (const m of batch.messages) {
+          const reply = parseReplyRecord({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: Number(m.offset),
+            key: m.key === null ? null : m.key.toString('utf8'),
+            value: m.value === null ? null : new Uint8Array(m.value),
+            headers: Object.fromEntries(
+              Object.entries(m.headers ?? {}).flatMap(([k, v]) => {
+                const first = Array.isArray(v) ? v[0] : v;
+                return first === undefined ? [] : [[k, first.toString()]];
+              }),
+            ),
+            timestamp: Number(m.timestamp),
+          });
+          if (reply !== undefined) replies.push(reply);
+        }
+        await opts.feed.take(replies);
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+    this.consumer = undefined;
+  }
+}
