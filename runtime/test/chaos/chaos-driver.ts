@@ -254,7 +254,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const pauseMs = spanMs / Math.max(1, Math.ceil(opts.events / batch));
   const producing = (async () => {
     for (let i = 0; i < opts.events; i += batch) {
-      const messages = [];
+      const messages: { key: string; value: string }[] = [];
       for (let j = i; j < Math.min(i + batch, opts.events); j++) {
         perKey[j % opts.keys]!++;
         messages.push({ key: `k${j % opts.keys}`, value: `e${j}` });
