@@ -34,7 +34,8 @@ export interface ChaosOptions {
   /** How long input production is spread over (default: the span of the kills). */
   produceOverMs?: number | undefined;
   /** Further faults at fixed times after the start of production. */
-  schedule?: { atMs: number; name: string; run: (ctl: ChaosControl) => Promise<void> | void }[] | undefined;
+  schedule?:
+    { atMs: number; name: string; run: (ctl: ChaosControl) => Promise<unknown> | void }[] | undefined;
   log?: (line: string) => void;
 }
 
