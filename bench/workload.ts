@@ -176,7 +176,7 @@ export async function stopFunction(child: ChildProcess): Promise<void> {
   });
 }
 
-function moduleYaml(brokers: string, fnPort: number, input: string, sdk: BenchSdk): string {
+export function moduleYaml(brokers: string, fnPort: number, input: string, sdk: BenchSdk): string {
   return [
     `# The benchmark workload (${sdk} SDK counter).`,
     'kind: io.statefun.endpoints.v2/http',

@@ -154,6 +154,21 @@ describe('lifecycle', () => {
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
   });
 
+  test('the graceful stop ends 8 s before the grace period, and the session timeout and pod identity are passed', async () => {
+    const env = (rendered: readonly Rendered[]) => envOf(rendered);
+    const defaults = env(await render());
+    expect(defaults.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('52000');
+    expect(defaults.get('CONTINUUM_KAFKA_SESSION_TIMEOUT_MS')?.value).toBe('6000');
+    expect(defaults.get('CONTINUUM_INSTANCE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    const set = env(
+      await render({
+        set: ['runtime.terminationGracePeriodSeconds=30', 'runtime.kafkaSessionTimeoutMs=10000'],
+      }),
+    );
+    expect(set.get('CONTINUUM_SHUTDOWN_TIMEOUT_MS')?.value).toBe('22000');
+    expect(set.get('CONTINUUM_KAFKA_SESSION_TIMEOUT_MS')?.value).toBe('10000');
+  });
+
   test('the pod gets more than the ~30 s the runtime needs to finish its checkpoint, and it is configurable', async () => {
     const pod = (rendered: readonly Rendered[]) => podSpec(rendered, 'Deployment', 'demo-continuum');
     expect(pod(await render()).terminationGracePeriodSeconds).toBeGreaterThanOrEqual(45);

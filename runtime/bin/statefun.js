@@ -11,4 +11,7 @@ if (!existsSync(fileURLToPath(entry))) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+// `statefun run` ends the process itself after its stop, whatever a client library left open.
+process.exitCode = await main(process.argv.slice(2), undefined, undefined, {
+  exit: (code) => process.exit(code),
+});

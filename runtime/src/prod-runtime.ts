@@ -40,6 +40,7 @@ export interface ProdRuntimeOptions {
   requestSigner?: RequestSigner | undefined;
   /** Interface the servers bind to; 0.0.0.0 in a pod, loopback by default. */
   host?: string | undefined;
+  /** Kafka consumer-group session timeout. @defaultValue 6000 */
   sessionTimeoutMs?: number | undefined;
   /** Process transactions start at least this far apart. @defaultValue 20 */
   commitLingerMs?: number | undefined;
@@ -55,7 +56,12 @@ export interface ProdRuntimeOptions {
   tracerProvider?: TracerProvider | undefined;
   /** How often the dashboard history takes a sample. @defaultValue 2000 */
   metricsSampleIntervalMs?: number | undefined;
-  /** This process as the owner of its partitions. @defaultValue `<hostname>/<pid>` (the pod name in Kubernetes) */
+  /**
+   * This process as the owner of its partitions, and the name of its Kafka transactional ids:
+   * keep it across restarts of the same process (a pod name) and unique among live processes.
+   * @defaultValue `<hostname>/<pid>` (in Kubernetes the pod name and a pid that a container
+   * restart keeps)
+   */
   instance?: string | undefined;
   /** How often this process reports itself to the cluster view (`/v1/cluster`). @defaultValue 5000 */
   membershipIntervalMs?: number | undefined;
@@ -69,6 +75,11 @@ export interface ProdRuntime {
   ingresses: KafkaIngress[];
   servers: { name: string; port: number }[];
   stop(): Promise<void>;
+  /**
+   * Leaves the consumer groups (internal log and Kafka ingresses) at once, for a stop that did
+   * not finish in time: the partitions move now instead of after the session timeout.
+   */
+  abandon(): Promise<void>;
 }
 
 /**
@@ -124,10 +135,12 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
       );
     }
   }
+  const instance = opts.instance ?? `${hostname()}/${process.pid}`;
   const log = new KafkaLog({
     connection,
     logger,
     groupId,
+    identity: instance,
     internalTopic: opts.internalTopic,
     partitions: opts.partitions,
     ensureTopics: [
@@ -158,6 +171,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const kafka = createKafka(connection, logger);
   const admin = kafka.admin();
   const ingresses: KafkaIngress[] = [];
+  const started: KafkaIngress[] = [];
   const ingressIds = new Map<KafkaIngress, string>();
   metrics.attach({
     tasks: () => runtime.runningTasks(),
@@ -171,7 +185,6 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     },
     ingresses: () => ingresses.map((i) => ({ id: ingressIds.get(i) ?? '?', stats: i.stats })),
   });
-  const instance = opts.instance ?? `${hostname()}/${process.pid}`;
   const membership = new RedisMembership({
     redis,
     keyPrefix: opts.keyPrefix ?? 'continuum',
@@ -217,6 +230,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         // Its records' counts come from its stats; only tracing watches the moves.
         observer: tracing?.observer,
       });
+      started.push(i);
       await i.start();
       ingressIds.set(i, ingress.id);
       ingresses.push(i);
@@ -261,5 +275,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     ingresses,
     servers: listening.map((l) => ({ name: l.name, port: l.server.port })),
     stop,
+    abandon: async () => {
+      await Promise.allSettled([log.abandon(), ...started.map((i) => i.abandon())]);
+    },
   };
 }

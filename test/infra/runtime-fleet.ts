@@ -27,6 +27,13 @@ export interface RuntimeFleetOptions {
   env?: Record<string, string> | undefined;
   /** Keep every process's log in `<logDir>/proc-<slot>.log`, at level info. */
   logDir?: string | undefined;
+  /**
+   * `per-slot` (default): a slot's processes share one identity (CONTINUUM_INSTANCE
+   * `<group>-<slot>`), as the restarts of a container in its pod do, so a restarted process takes
+   * over its predecessor's transactional ids. `per-start`: every process its own
+   * (`<hostname>/<pid>`), as replacement pods have.
+   */
+  identity?: 'per-slot' | 'per-start' | undefined;
 }
 
 const statefunBin = (): string => join(repoRoot(), 'runtime', 'bin', 'statefun.js');
@@ -92,16 +99,34 @@ export class RuntimeFleet {
     return this.procs.length - 1;
   }
 
-  /** SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. */
-  async remove(slot: number): Promise<void> {
+  /**
+   * SIGTERMs a process (final checkpoint, leaves the group) and retires its slot. Resolves with
+   * how long the process took to exit. A process still running after `killAfterMs` (default
+   * 120 s) is SIGKILLed, and one that exits with a code other than 0 (its stop failed or was
+   * given up), is recorded as a problem.
+   */
+  async remove(slot: number, killAfterMs = 120_000): Promise<number> {
     const victim = this.procs[slot];
     this.retired.add(slot);
-    if (victim === undefined) return;
+    if (victim === undefined) return 0;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      victim.once('exit', () => resolve());
+      victim.once('exit', (code) => {
+        // A graceful stop exits 0; a stop that failed or was given up exits 1.
+        if (code !== null && code !== 0)
+          this.problems.push(`process ${slot} exited with code ${code} after SIGTERM`);
+        resolve();
+      });
+      timer = setTimeout(() => {
+        this.problems.push(`process ${slot} did not exit within ${killAfterMs} ms of SIGTERM; SIGKILLed`);
+        victim.kill('SIGKILL');
+      }, killAfterMs);
       victim.kill('SIGTERM');
     });
+    clearTimeout(timer);
     this.procs[slot] = undefined;
+    return Date.now() - started;
   }
 
   /** Kills every process (thawing frozen ones first) and restarts none. */
@@ -154,6 +179,7 @@ export class RuntimeFleet {
           CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
           CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
           CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
+          ...(opts.identity === 'per-start' ? {} : { CONTINUUM_INSTANCE: `${opts.names.group}-${slot}` }),
           ...opts.env,
         },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -14,6 +14,7 @@ import { redactText } from '../redact.js';
 import { loadRequestSigner, type RequestSigner } from '../transport/request-signer.js';
 import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { INIT_HELP, init } from './init.js';
+import { ABANDON_TIMEOUT_MS, exitOnceSettled, settlesWithin } from './process-exit.js';
 import { crashHooks, productionConfig, taskTuning } from './production-config.js';
 import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
 
@@ -124,9 +125,17 @@ CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (defaul
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
 CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
 CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_REPLIES_TOPIC (replies to
-requests of an io.continuum.http.v1/ingress, default continuum-replies), CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (default 10000),
+requests of an io.continuum.http.v1/ingress, default continuum-replies),
+CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
+group; past it the process leaves the groups and exits without finishing, as safe as a crash;
+default 20000),
+CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (how long the partitions of a process that died without leaving
+the group wait before they move; shorter moves them sooner, but a process whose event loop stalls
+that long loses its partitions; default 6000, the broker's usual minimum),
 CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
-CONTINUUM_INSTANCE (this process as partition owner on the dashboard; default HOSTNAME/pid).
+CONTINUUM_INSTANCE (this process as partition owner on the dashboard, and the name of its Kafka
+transactional ids: keep it across restarts of the same process, e.g. the pod name, and unique among
+live processes; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
 changes are buffered, default 5000), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
 unfinished records, default 10000), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
@@ -176,10 +185,20 @@ Options:
 `,
 };
 
+/** How `main` may end the process (the `statefun` binary passes `process.exit`). */
+export interface MainOptions {
+  /**
+   * Called once `statefun run` has stopped if handles left open by a client library still keep
+   * the process alive after a short linger; absent (tests), `main` just returns.
+   */
+  exit?: ((code: number) => void) | undefined;
+}
+
 export async function main(
   argv: string[],
   out: Out = (t) => process.stdout.write(t),
   err: Out = (t) => process.stderr.write(t),
+  options: MainOptions = {},
 ): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -213,7 +232,7 @@ export async function main(
       case 'dev':
         return await dev(rest, out);
       case 'run':
-        return await run(rest, out);
+        return await run(rest, out, options);
       case 'validate':
         return await validate(rest, out, err);
       case 'send':
@@ -375,7 +394,7 @@ async function dev(args: string[], out: Out): Promise<number> {
   return 0;
 }
 
-async function run(args: string[], out: Out): Promise<number> {
+async function run(args: string[], out: Out, options: MainOptions): Promise<number> {
   const { values } = parse(args, {
     module: { type: 'string', short: 'm' },
     kafka: { type: 'string' },
@@ -442,10 +461,33 @@ async function run(args: string[], out: Out): Promise<number> {
   if (prodAdmin !== undefined)
     logger.info(`dashboard on ${config.host}:${prodAdmin.port}/dashboard/ (metrics on /metrics)`);
   await untilSignal();
-  logger.info('stopping: committing the last checkpoint and leaving the group');
-  await prod.stop();
-  await tracing?.shutdown().catch(() => undefined);
-  return 0;
+  logger.info('stopping: committing the last checkpoint and leaving the group', {
+    timeoutMs: config.shutdownTimeoutMs,
+  });
+  let code = 0;
+  const stopping = (async () => {
+    try {
+      await prod.stop();
+    } catch (e) {
+      logger.error('stopping failed', { err: e });
+      code = 1;
+    }
+    await tracing?.shutdown().catch(() => undefined);
+  })();
+  if (!(await settlesWithin(stopping, config.shutdownTimeoutMs))) {
+    // Exiting without the last checkpoint is what a crash does: the new owners of the partitions
+    // recover them from the previous checkpoint.
+    logger.error(
+      `stopping took longer than ${config.shutdownTimeoutMs} ms (CONTINUUM_SHUTDOWN_TIMEOUT_MS); leaving the consumer groups and exiting without finishing it`,
+    );
+    code = 1;
+    // Leaving now moves the partitions at once instead of after the session timeout.
+    await settlesWithin(prod.abandon(), ABANDON_TIMEOUT_MS);
+  } else if (code === 0) {
+    logger.info('stopped');
+  }
+  if (options.exit !== undefined) await exitOnceSettled(code, logger, options.exit);
+  return code;
 }
 
 async function validate(args: string[], out: Out, err: Out): Promise<number> {

@@ -3,8 +3,13 @@ import { z } from 'zod';
 import type { TaskConfig, TaskHooks } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './process-exit.js';
 import { DEFAULT_COMMIT_LINGER_MS } from '../log/kafka/process-transactions.js';
-import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_FETCH_MIN_BYTES } from '../log/kafka/transactional-group.js';
+import {
+  DEFAULT_FETCH_MAX_WAIT_MS,
+  DEFAULT_FETCH_MIN_BYTES,
+  DEFAULT_SESSION_TIMEOUT_MS,
+} from '../log/kafka/transactional-group.js';
 import { redactText } from '../redact.js';
 
 export interface ProductionConfig {
@@ -35,6 +40,8 @@ export interface ProductionConfig {
   repliesTopic: string;
   redisKeyPrefix: string;
   sessionTimeoutMs: number;
+  /** Longest graceful stop on SIGTERM before the process exits without finishing it. */
+  shutdownTimeoutMs: number;
 }
 
 const intText = (name: string, min: number, max: number) =>
@@ -87,7 +94,8 @@ const schema = z.object({
     .string()
     .regex(/^[^{}]+$/, 'the Redis key prefix must not contain { or }')
     .default('continuum'),
-  sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(10_000),
+  sessionTimeoutMs: intText('Kafka session timeout', 1000, 600_000).default(DEFAULT_SESSION_TIMEOUT_MS),
+  shutdownTimeoutMs: intText('shutdown timeout', 1000, 3_600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   ssl: z.enum(['true', 'false']).optional(),
   saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   saslUsername: z.string().optional(),
@@ -151,6 +159,7 @@ export function productionConfig(
     repliesTopic: env.CONTINUUM_REPLIES_TOPIC,
     redisKeyPrefix: env.CONTINUUM_REDIS_KEY_PREFIX,
     sessionTimeoutMs: env.CONTINUUM_KAFKA_SESSION_TIMEOUT_MS,
+    shutdownTimeoutMs: env.CONTINUUM_SHUTDOWN_TIMEOUT_MS,
     ssl: env.CONTINUUM_KAFKA_SSL,
     saslMechanism: env.CONTINUUM_KAFKA_SASL_MECHANISM,
     saslUsername: env.CONTINUUM_KAFKA_SASL_USERNAME,
@@ -215,6 +224,7 @@ export function productionConfig(
     repliesTopic: c.repliesTopic,
     redisKeyPrefix: c.redisKeyPrefix,
     sessionTimeoutMs: c.sessionTimeoutMs,
+    shutdownTimeoutMs: c.shutdownTimeoutMs,
   };
 }
 

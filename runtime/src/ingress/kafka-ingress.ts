@@ -210,6 +210,13 @@ export class KafkaIngress {
     await this.group.stop();
   }
 
+  /** Leaves the ingress group without moving what is queued (a stuck stop is given up). */
+  async abandon(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.retries) clearTimeout(t);
+    await this.group.abandon();
+  }
+
   /** A partition's mover gave up (commit failed): start over from the committed offset. */
   moverFailed(tp: TopicPartition): void {
     if (this.stopping) return;

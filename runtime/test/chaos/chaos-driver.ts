@@ -34,7 +34,8 @@ export interface ChaosOptions {
   /** How long input production is spread over (default: the span of the kills). */
   produceOverMs?: number | undefined;
   /** Further faults at fixed times after the start of production. */
-  schedule?: { atMs: number; name: string; run: (ctl: ChaosControl) => Promise<void> | void }[] | undefined;
+  schedule?:
+    { atMs: number; name: string; run: (ctl: ChaosControl) => Promise<unknown> | void }[] | undefined;
   log?: (line: string) => void;
 }
 
@@ -50,8 +51,11 @@ export interface ChaosControl {
   thaw(slot: number): void;
   /** Start one more process; returns its slot. */
   add(): number;
-  /** SIGTERM a process (graceful: final checkpoint, leave the group) and do not restart it. */
-  remove(slot: number): Promise<void>;
+  /**
+   * SIGTERM a process (graceful: final checkpoint, leave the group) and do not restart it;
+   * resolves with the milliseconds until it exited (SIGKILL after `killAfterMs`, a problem).
+   */
+  remove(slot: number, killAfterMs?: number): Promise<number>;
   /** Egress records seen so far. */
   progress(): number;
 }
@@ -240,7 +244,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   });
 
   // Produce the input, paced so that it spans the kills: kills then land mid-stream.
-  const producer = kafka.producer();
+  // Idempotent, and each batch is sent again until the broker takes it: a broker restart outlasts
+  // kafkajs' own retries, and a batch sent twice must not count twice.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const perKey = new Array<number>(opts.keys).fill(0);
   const spanMs = opts.produceOverMs ?? opts.kills * ((opts.killEveryMs[0] + opts.killEveryMs[1]) / 2);
@@ -249,14 +255,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const pauseMs = spanMs / Math.max(1, Math.ceil(opts.events / batch));
   const producing = (async () => {
     for (let i = 0; i < opts.events; i += batch) {
-      const messages = [];
+      const messages: { key: string; value: string }[] = [];
       for (let j = i; j < Math.min(i + batch, opts.events); j++) {
         perKey[j % opts.keys]!++;
         messages.push({ key: `k${j % opts.keys}`, value: `e${j}` });
       }
       const now = Date.now();
       for (const m of messages) producedAt.set(m.value, now);
-      await producer.send({ topic: names.input, messages });
+      await sendPatiently(() => producer.send({ topic: names.input, messages }), log);
       await new Promise((r) => setTimeout(r, pauseMs));
     }
     await producer.disconnect();
@@ -275,7 +281,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     freeze: (slot) => fleet.freeze(slot),
     thaw: (slot) => fleet.thaw(slot),
     add: () => fleet.add(),
-    remove: (slot) => fleet.remove(slot),
+    remove: (slot, killAfterMs) => fleet.remove(slot, killAfterMs),
     progress: () => seen.size,
   };
 
@@ -409,4 +415,19 @@ async function dumpTopics(kafka: Kafka, topics: string[], file: string): Promise
 
 function rand([min, max]: [number, number]): number {
   return min + Math.random() * (max - min);
+}
+
+/** Retries a send for up to 90 s (a broker restart on a loaded machine), then gives up. */
+async function sendPatiently(send: () => Promise<unknown>, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      log(`chaos: producing the input failed (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -51,9 +51,22 @@ describe('productionConfig', () => {
       checkpointIntervalMs: 0,
       commitLingerMs: 20,
       transactionTimeoutMs: 10_000,
+      sessionTimeoutMs: 6000,
       fetchMinBytes: 1,
       fetchMaxWaitMs: 500,
     });
+  });
+
+  it('bounds the graceful stop by CONTINUUM_SHUTDOWN_TIMEOUT_MS (default 20 s) and rejects a bad value', () => {
+    const env = { ...TOKEN, CONTINUUM_REDIS_URL: 'redis://r:6379' };
+    expect(productionConfig({ module: 'a.yaml' }, env).shutdownTimeoutMs).toBe(20_000);
+    expect(
+      productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_SHUTDOWN_TIMEOUT_MS: '50000' })
+        .shutdownTimeoutMs,
+    ).toBe(50_000);
+    expect(() =>
+      productionConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_SHUTDOWN_TIMEOUT_MS: 'soon' }),
+    ).toThrow(/shutdown timeout must be a whole number/);
   });
 
   it('reads the commit pacing from the environment and rejects what is out of range', () => {

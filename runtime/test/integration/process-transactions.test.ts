@@ -128,4 +128,61 @@ describe('process transactions', () => {
     expect(txns.stats.transactions).toBe(40);
     expect(await readTopic(brokers, topic, { expected: 40 })).toHaveLength(40);
   });
+
+  it('a restarted process with the same identity ends the transaction its predecessor left open at once', async () => {
+    const topic = uniqueName('ptx-restart');
+    const group = uniqueName('ptx-group');
+    await createTopic(brokers, topic, 1);
+    const same = {
+      kafka,
+      logger: silentLogger,
+      idPrefix: `txn-${randomUUID()}`,
+      identity: 'pod-a/1',
+      lanes: 1,
+    };
+    // The predecessor's transaction would only be aborted by the broker after 120 s.
+    const before = new ProcessTransactions({ ...same, lingerMs: 0, transactionTimeoutMs: 120_000 });
+    await before.start();
+    cleanups.push(() => before.close());
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inPrepare = (): void => undefined;
+    const prepared = new Promise<void>((resolve) => (inPrepare = resolve));
+    const abandoned = before.commit(
+      part(topic, group, 0, 3, () => {
+        inPrepare();
+        return held;
+      }),
+    );
+    abandoned.catch(() => undefined);
+    // Its records are written into the open transaction before prepare runs.
+    await prepared;
+
+    const after = new ProcessTransactions({ ...same, lingerMs: 0 });
+    expect(after.transactionalIds).toEqual(before.transactionalIds);
+    await after.start();
+    cleanups.push(() => after.close());
+    await after.commit(part(topic, group, 0, 1));
+    // read_committed readers see the new record only once the open transaction before it ended.
+    const records = await readTopic(brokers, topic, {
+      isolation: 'read_committed',
+      expected: 1,
+      timeoutMs: 30_000,
+    });
+    expect(records.map((r) => r.value?.toString())).toEqual(['p0-0']);
+
+    // The predecessor, still alive here, is fenced: its part fails and it moves to an id of its own.
+    release();
+    await expect(abandoned).rejects.toMatchObject({ code: 'FENCED' });
+    expect(before.transactionalIds[0]).not.toBe(after.transactionalIds[0]);
+    expect(before.transactionalIds[0]).toMatch(new RegExp(`^${same.idPrefix}\\.pod-a\\.1\\.`));
+    await before.commit(part(topic, group, 0, 2));
+    await after.commit(part(topic, group, 0, 1));
+    const all = await readTopic(brokers, topic, {
+      isolation: 'read_committed',
+      expected: 4,
+      timeoutMs: 30_000,
+    });
+    expect(all.map((r) => r.value?.toString())).toEqual(['p0-0', 'p0-0', 'p0-1', 'p0-0']);
+  });
 });

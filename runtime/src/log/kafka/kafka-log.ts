@@ -34,6 +34,12 @@ export interface KafkaLogOptions {
   replicationFactor?: number | undefined;
   /** Further topics to create when missing (dead letters), with their partition counts. */
   ensureTopics?: { topic: string; partitions: number }[] | undefined;
+  /**
+   * This process's identity (stable across its restarts, unique among live processes): it names
+   * the transactional ids, so a restarted process aborts its predecessor's open transaction at
+   * once. Default `<hostname>.<pid>`.
+   */
+  identity?: string | undefined;
   /** The broker aborts an open transaction of a crashed process after this long (default 10 s). */
   transactionTimeoutMs?: number | undefined;
   /** A process transaction starts at least this long after the previous one (default 20 ms). */
@@ -90,6 +96,7 @@ export class KafkaLog implements Log {
       kafka: this.kafka,
       logger: this.opts.logger,
       idPrefix: this.groupId,
+      identity: this.opts.identity,
       transactionTimeoutMs: this.opts.transactionTimeoutMs,
       lingerMs: this.opts.commitLingerMs,
     });
@@ -143,6 +150,11 @@ export class KafkaLog implements Log {
   async leave(): Promise<void> {
     await this.group?.stop();
     this.group = undefined;
+  }
+
+  /** Leaves the group without the graceful revocation (a stuck stop); see TransactionalGroup.abandon. */
+  async abandon(): Promise<void> {
+    await this.group?.abandon();
   }
 
   async append(records: readonly OutRecord[]): Promise<void> {

@@ -48,8 +48,16 @@ export interface TxnPart {
 export interface ProcessTransactionsOptions {
   kafka: Kafka;
   logger: Logger;
-  /** Prefix of the transactional id; the process adds a unique suffix. */
+  /** Prefix of the transactional id (the consumer group); the process identity follows it. */
   idPrefix: string;
+  /**
+   * This process's identity, stable across restarts of the same process (the pod name, which a
+   * container restart keeps), unique among live processes. The transactional ids are
+   * `<idPrefix>.<identity>.<lane>`: a restarted process initialising them aborts the open
+   * transaction its predecessor left at once, instead of after the transaction timeout. Default
+   * `<hostname>.<pid>`. A live process fenced by another with the same identity moves to fresh ids.
+   */
+  identity?: string | undefined;
   /** The broker aborts a transaction of a crashed process after this long (default 10 s). */
   transactionTimeoutMs?: number | undefined;
   /**
@@ -118,13 +126,24 @@ class Lane {
   producer: Producer | undefined;
   starting: Promise<Producer> | undefined;
   running: Promise<void> | undefined;
-  constructor(readonly transactionalId: string) {}
+  constructor(public transactionalId: string) {}
+}
+
+/** The producer was fenced: another producer initialised the same transactional id. */
+const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+/** A transactional id part from a process identity (kept readable; ids are plain strings). */
+function idPart(identity: string): string {
+  return identity.replace(/[^A-Za-z0-9._-]+/gu, '.');
 }
 
 export class ProcessTransactions {
   /** The transactional ids of this process's producers (one per lane). */
-  readonly transactionalIds: readonly string[];
+  get transactionalIds(): readonly string[] {
+    return this.lanes.map((l) => l.transactionalId);
+  }
   readonly stats: TransactionStats = { transactions: 0, parts: 0, records: 0, retried: 0, dropped: 0 };
+  private readonly base: string;
   private readonly lanes: Lane[];
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -133,10 +152,9 @@ export class ProcessTransactions {
   private closed = false;
 
   constructor(private readonly opts: ProcessTransactionsOptions) {
-    const base = `${opts.idPrefix}.${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    this.base = `${opts.idPrefix}.${idPart(opts.identity ?? `${hostname()}.${process.pid}`)}`;
     const lanes = Math.max(1, opts.lanes ?? 2);
-    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(`${base}.${i}`));
-    this.transactionalIds = this.lanes.map((l) => l.transactionalId);
+    this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(`${this.base}.${i}`));
   }
 
   /** Connects and initialises the producers (the first commits do it otherwise). */
@@ -236,6 +254,9 @@ export class ProcessTransactions {
         if (!retriable || attempt >= retries || this.closed) {
           const cause = err instanceof CommitOutcomeUnknown ? err.cause : err;
           const failure = kafkaError('committing a process transaction', cause);
+          // Fenced while alive: another live process may use this identity. Taking the id back
+          // would fence that one in turn; this lane goes on under an id of its own.
+          if (type !== undefined && FENCED.has(type) && !this.closed) this.renew(lane);
           for (const p of batch) p.reject(failure);
           // A fenced or confused producer (or one whose commit went unanswered) starts afresh.
           if (err instanceof CommitOutcomeUnknown || (type !== undefined && !RETRIABLE.has(type)))
@@ -339,6 +360,17 @@ export class ProcessTransactions {
       lane.starting = undefined;
     });
     return lane.starting;
+  }
+
+  private renew(lane: Lane): void {
+    const previous = lane.transactionalId;
+    lane.transactionalId = `${this.base}.${randomUUID().slice(0, 8)}.${this.lanes.indexOf(lane)}`;
+    this.opts.logger.warn(
+      'the process transaction producer was fenced: its transaction outlived the transaction timeout, ' +
+        'or another live process has the same identity (CONTINUUM_INSTANCE must be unique); ' +
+        'continuing under a new transactional id',
+      { transactionalId: previous, next: lane.transactionalId },
+    );
   }
 
   /** A new producer after an error that leaves the old one unusable (fenced, state unknown). */

@@ -50,6 +50,15 @@ export interface TransactionalGroupOptions {
 export const DEFAULT_FETCH_MIN_BYTES = 1;
 export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 
+/**
+ * Session timeout default (measured in bench/RESULTS.md): a member that died without leaving the
+ * group (SIGKILL, OOM kill, node loss) holds its partitions until this passes, and kafkajs has no
+ * static membership to let its restart take them back sooner. 6 s is the broker's default
+ * minimum (group.min.session.timeout.ms); heartbeats go every second, so a member is only dropped
+ * when its event loop stalls for about that long.
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+
 const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
 
 type EntryState = 'pending' | 'started' | 'revoked';
@@ -74,7 +83,7 @@ export class TransactionalGroup {
       groupId: this.opts.groupId,
       readUncommitted: false,
       allowAutoTopicCreation: false,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1000,
       rebalanceTimeout: this.opts.rebalanceTimeoutMs ?? 30_000,
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1024 * 1024,
@@ -114,13 +123,30 @@ export class TransactionalGroup {
       group: this.opts.groupId,
     });
     await this.chain;
-    if (consumer !== undefined) {
-      consumer.pause(this.opts.topics.map((topic) => ({ topic })));
-    }
+    // While kafkajs restarts its consumer after a crash (a broker restart) pause throws; the
+    // stop goes on regardless: revocation and leaving do not need it.
+    if (consumer !== undefined)
+      this.consumerCall('pause', () => consumer.pause(this.opts.topics.map((topic) => ({ topic }))));
     this.opts.logger.debug('consumer group stopping: revoking', { group: this.opts.groupId });
     for (const entry of [...this.entries.values()]) await this.revoke(entry);
     this.opts.logger.debug('consumer group stopping: disconnecting', { group: this.opts.groupId });
-    await consumer?.disconnect();
+    try {
+      await consumer?.disconnect();
+    } catch (err) {
+      // The partitions were revoked; without a leave-group they move after the session timeout.
+      this.opts.logger.warn('leaving the consumer group failed', { group: this.opts.groupId, err });
+    }
+  }
+
+  /**
+   * Leaves the group at once, without revoking through the listener: for a stop that is stuck
+   * (its checkpoint does not finish) and is given up. The partitions move to other members now
+   * rather than after the session timeout; that is as safe as a crash, since their new owners
+   * fence this process.
+   */
+  async abandon(): Promise<void> {
+    this.stopped = true;
+    await this.consumer?.disconnect();
   }
 
   /** A fresh owner for a partition still assigned here (after its task failed). */
