@@ -306,8 +306,7 @@ async function loadOrExplain(file: string, logger?: Logger): Promise<ModuleConfi
         if (warnings++ < MAX_LISTED_ISSUES) logger?.warn(formatIssue(w));
       },
     });
-    if (warnings > MAX_LISTED_ISSUES)
-      logger?.warn(`... and ${warnings - MAX_LISTED_ISSUES} more warnings`);
+    if (warnings > MAX_LISTED_ISSUES) logger?.warn(`... and ${warnings - MAX_LISTED_ISSUES} more warnings`);
     return module;
   } catch (e) {
     if (e instanceof ModuleError) throw new ContinuumError('MODULE_INVALID', `${e.message}`);
