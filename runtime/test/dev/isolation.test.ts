@@ -59,7 +59,7 @@ describe('a failing function never stalls the others', () => {
     // Accepts requests and never answers them.
     hang = await serveOnLoopback(() => undefined);
     service = await serve({ functions: [greeter, orders], port: 0, host: '127.0.0.1', logger: false });
-    [adminPort, downPort] = await freePorts(2);
+    [adminPort, downPort] = (await freePorts(2)) as [number, number];
     const text = [
       'kind: io.statefun.endpoints.v2/http',
       'spec:',

@@ -90,7 +90,7 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
       typename: 'shop/counter',
       specs: [{ name: 'count', type: sf.StateFun.intType() }],
       fn(context, message) {
-        const order = message.as(Order);
+        const order = message.as(Order)!;
         const count = ((context.storage.count as number | null) ?? 0) + 1;
         context.storage.count = count;
         invocations.push(`${context.self.id}:${order.item}`);

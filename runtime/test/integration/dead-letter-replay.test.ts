@@ -43,11 +43,11 @@ describe('dead-letter replay on Kafka', () => {
         log,
         store: new EmbeddedStateStore(),
         handlers: {
-          'ex/counter': async (req) => {
+          'ex/counter': async (req, call) => {
             // The first call only learns which state the function needs; count the real ones.
             if (req.invocation?.state.some((s) => s.stateName === 'n') === true)
               counted.push(req.invocation.invocations.length);
-            return counting(req);
+            return counting(req, call);
           },
         },
         task: { deadLetterTopic: dlq },

@@ -52,7 +52,7 @@ describe('statefun dev --kafka against a real broker', () => {
       typename: 'shop/counter',
       specs: [{ name: 'count', type: sf.StateFun.intType() }],
       fn(context, message) {
-        const order = message.as(Order);
+        const order = message.as(Order)!;
         const count = ((context.storage.count as number | null) ?? 0) + 1;
         context.storage.count = count;
         context.send(

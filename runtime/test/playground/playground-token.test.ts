@@ -24,7 +24,7 @@ describe('playground token', () => {
         return Promise.resolve();
       },
     });
-    const post = (headers: Record<string, string>) =>
+    const post = (headers: Record<string, string | undefined>) =>
       app.inject({
         method: 'POST',
         url: '/ex/greeter/alice',
