@@ -103,8 +103,9 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     observer: combineObservers(
       metrics.observer,
       tracing?.observer,
-      // Dev mode runs every partition here: committed checkpoints hand their replies over directly.
-      opts.mode === 'dev' ? inProcessReplyObserver(replyFeed, repliesTopic, logger) : undefined,
+      // Committed checkpoints hand their replies to the store directly (production: the replies
+      // topic's reader is the safety net for a crash in between).
+      inProcessReplyObserver(replyFeed, repliesTopic, logger),
     ),
     watermarkGroups: watermarkGroupsOf(module),
   });

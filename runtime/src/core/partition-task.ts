@@ -1398,6 +1398,7 @@ export class PartitionTask {
     const markersOnly = buf.changes === 0 && !this.progressSinceCheckpoint;
     const id = ++this.checkpointId;
     this.buffer = emptyBuffer();
+    const urgent = this.urgent;
     this.urgent = false;
     this.autoTimerSeq = 0;
     this.progressSinceCheckpoint = false;
@@ -1421,10 +1422,15 @@ export class PartitionTask {
       const { store, owned, hooks } = this.deps;
       // The delta is staged inside the log transaction, after its records (the marker among
       // them) are written: see OwnedPartition.commit for why recovery needs that order.
-      await owned.commit(buf.records, { offset: position, checkpointId: id }, async () => {
-        await store.stage(this.epoch, id, buf.delta);
-        await hooks?.afterStage?.(this.partition, id);
-      });
+      await owned.commit(
+        buf.records,
+        { offset: position, checkpointId: id },
+        async () => {
+          await store.stage(this.epoch, id, buf.delta);
+          await hooks?.afterStage?.(this.partition, id);
+        },
+        { urgent },
+      );
       await hooks?.afterCommit?.(this.partition, id);
       await store.promote(this.epoch, id);
     })();

@@ -18,6 +18,7 @@ import { partitionForKey } from '../core/address.js';
 import { ContinuumError } from '../errors.js';
 import type {
   AssignmentListener,
+  CommitOptions,
   CommittedPosition,
   Log,
   LogRecord,
@@ -527,6 +528,8 @@ export class EmbeddedOwnedPartition implements OwnedPartition {
     records: readonly OutRecord[],
     position: CommittedPosition,
     prepare?: () => Promise<void>,
+    // Embedded commits do not linger: urgent or not, they are written at once.
+    _options?: CommitOptions,
   ): Promise<void> {
     if (this.generation < 0 || this.generation !== this.log.generation(this.partition))
       throw fenced(this.partition);

@@ -37,6 +37,15 @@ export interface CommittedPosition {
 
 export type RecordSink = (records: readonly LogRecord[]) => void;
 
+/** How a commit should be paced. */
+export interface CommitOptions {
+  /**
+   * Someone waits for this commit (a request for its reply): commit as soon as a transaction can
+   * start, without waiting out the commit linger that batches commits into fewer transactions.
+   */
+  urgent?: boolean | undefined;
+}
+
 /** One partition of the internal topic while this process owns it. */
 export interface OwnedPartition {
   readonly partition: number;
@@ -77,6 +86,7 @@ export interface OwnedPartition {
     records: readonly OutRecord[],
     position: CommittedPosition,
     prepare?: () => Promise<void>,
+    options?: CommitOptions,
   ): Promise<void>;
 }
 

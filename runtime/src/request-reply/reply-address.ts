@@ -1,6 +1,7 @@
 // The caller address that stands for a waiting HTTP request (`io.continuum.request/reply/<id>`),
 // the record a reply becomes in the replies topic, and the per-address memory of request ids that
 // makes a request appended twice (a retry after a crash) invoke its function once.
+import { randomUUID } from 'node:crypto';
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
@@ -16,6 +17,11 @@ export const DEFAULT_REPLIES_TOPIC = 'continuum-replies';
 export const ReplyHeader = {
   /** The address that sent the reply (`namespace/type/id`). */
   from: 'continuum.reply.from',
+  /**
+   * Names this reply: the committing process hands it to the reply store directly, and the
+   * replies topic's readers find it there again as the same reply, not a second one.
+   */
+  id: 'continuum.reply.id',
   eventTime: 'continuum.event-time',
 } as const;
 
@@ -42,8 +48,23 @@ export function replyRecord(
     topic,
     key: requestId,
     value: encodeTypedValue(argument),
-    headers: { [ReplyHeader.from]: addressKey(from), [ReplyHeader.eventTime]: String(eventTime) },
+    headers: {
+      [ReplyHeader.from]: addressKey(from),
+      [ReplyHeader.id]: randomUUID(),
+      [ReplyHeader.eventTime]: String(eventTime),
+    },
   };
+}
+
+/** The origin of a reply record: its id, or its place in the log for a record without one. */
+export function replyOrigin(record: {
+  topic: string;
+  partition: number;
+  offset: number;
+  headers: Readonly<Record<string, string>>;
+}): string {
+  const id = record.headers[ReplyHeader.id];
+  return id === undefined ? `${record.topic}/${record.partition}@${record.offset}` : `reply:${id}`;
 }
 
 /** A committed reply as the reply store keeps it. */
@@ -53,7 +74,10 @@ export interface Reply {
   value: Uint8Array;
   /** The address that replied. */
   from: string;
-  /** Where it was committed (`topic/partition@offset`): a second reply has another origin. */
+  /**
+   * Which reply this is: its id (`reply:<uuid>`), or where it was committed
+   * (`topic/partition@offset`) for a record without one. A second reply has another origin.
+   */
   origin: string;
 }
 
@@ -71,7 +95,7 @@ export function parseReplyRecord(record: LogRecord): Reply | undefined {
     typename: typed.typename,
     value: typed.value ?? new Uint8Array(),
     from: record.headers[ReplyHeader.from] ?? '?',
-    origin: `${record.topic}/${record.partition}@${record.offset}`,
+    origin: replyOrigin(record),
   };
 }
 

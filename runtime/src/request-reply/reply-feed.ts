@@ -75,8 +75,11 @@ function safeAddress(key: string): ReturnType<typeof parseAddressKey> | undefine
 }
 
 /**
- * Dev mode: the partition tasks run in this process, so their committed checkpoints hand the reply
- * records over directly.
+ * The fast path: a checkpoint that committed hands its reply records to the reply store at once
+ * (which announces them to the waiting process, wherever it runs), without waiting for a reader of
+ * the replies topic. In production that reader still stores every reply too, which covers a crash
+ * between the commit and this hand-over; the reply's id makes it the same reply there (`same`),
+ * not a second one.
  */
 export function inProcessReplyObserver(feed: ReplyFeed, repliesTopic: string, logger?: Logger): TaskObserver {
   let seq = 0;
@@ -97,8 +100,7 @@ export function inProcessReplyObserver(feed: ReplyFeed, repliesTopic: string, lo
           timestamp: Date.now(),
         };
         const reply = parseReplyRecord(record);
-        if (reply !== undefined)
-          replies.push({ ...reply, origin: `checkpoint/${c.partition}#${record.offset}` });
+        if (reply !== undefined) replies.push(reply);
       }
       if (replies.length === 0) return;
       chain = chain

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'apache-flink-statefun';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { types } from '@continuum/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
@@ -332,7 +333,11 @@ describe('dashboard in headless Chromium', () => {
     await page.goto(`${admin}/dashboard/`);
     await page.locator('[data-testid="requests-card"]').waitFor({ state: 'visible', timeout: 15_000 });
     const post = (path: string): Promise<Response> =>
-      fetch(`${requests}${path}`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+      fetch(`${requests}${path}`, {
+        method: 'POST',
+        body: Buffer.from(types.string.serialize('x')),
+        headers: { 'content-type': 'application/vnd.io.statefun.types/string' },
+      });
     for (let i = 0; i < 3; i++) {
       const res = await post(`/v1/invoke/rr/echo/e${i}`);
       expect(res.status).toBe(200);

@@ -97,4 +97,27 @@ describe('process transactions on failures', () => {
     expect(committed).toEqual([1, 5]);
     await txns.close();
   });
+
+  it('lets an urgent part (a reply someone waits for) start its transaction without the linger', async () => {
+    const { kafka, committed } = scriptedKafka([]);
+    const txns = new ProcessTransactions({
+      kafka,
+      logger: silentLogger,
+      idPrefix: 'x',
+      lanes: 1,
+      lingerMs: 60_000,
+    });
+    await txns.commit(part(1)); // starts at once: nothing ran before it
+    // Within the linger: a plain part waits for it, an urgent one starts the transaction now and
+    // takes the waiting part along.
+    const plain = txns.commit(part(2));
+    let plainDone = false;
+    void plain.then(() => (plainDone = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(plainDone).toBe(false);
+    await txns.commit({ ...part(3), urgent: true });
+    await plain;
+    expect(committed).toEqual([1, 5]);
+    await txns.close();
+  });
 });

@@ -2,7 +2,7 @@
 // results URL answers 404 once the retention is over, and the function's reply that comes after
 // that is dead-lettered with REPLY_REQUEST_GONE and counted as `gone`, not stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, statefulFunction, type ServerHandle } from '@continuum/sdk';
+import { serve, statefulFunction, types, type ServerHandle } from '@continuum/sdk';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { Header } from '../../src/core/envelope.js';
 import { silentLogger } from '../../src/logger.js';
@@ -65,8 +65,8 @@ describe('a reply to a request past its retention', () => {
   it('is dead-lettered with REPLY_REQUEST_GONE and the results URL stays 404', async () => {
     const res = await fetch(`${base}/v1/invoke/example/slow/s1?timeout=200ms`, {
       method: 'POST',
-      body: 'x',
-      headers: { 'content-type': 'text/plain', 'idempotency-key': 'gone-1' },
+      body: Buffer.from(types.string.serialize('x')),
+      headers: { 'content-type': 'application/vnd.io.statefun.types/string', 'idempotency-key': 'gone-1' },
     });
     expect(res.status).toBe(202);
     const location = res.headers.get('location')!;

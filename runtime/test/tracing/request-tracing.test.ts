@@ -9,6 +9,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import { types } from '@continuum/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
@@ -96,8 +97,11 @@ describe('request-response tracing', () => {
   it("continues the request's traceparent: the ingress span is a child of the caller's span, the function call is in its trace", async () => {
     const res = await fetch(`${base}/v1/invoke/example/echo/traced`, {
       method: 'POST',
-      body: 'hi',
-      headers: { 'content-type': 'text/plain', traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` },
+      body: Buffer.from(types.string.serialize('hi')),
+      headers: {
+        'content-type': 'application/vnd.io.statefun.types/string',
+        traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
+      },
     });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
@@ -131,8 +135,8 @@ describe('request-response tracing', () => {
     ] as const) {
       const res = await fetch(`${base}/v1/invoke/example/echo/${id}`, {
         method: 'POST',
-        body: 'hi',
-        headers: { 'content-type': 'text/plain', ...headers },
+        body: Buffer.from(types.string.serialize('hi')),
+        headers: { 'content-type': 'application/vnd.io.statefun.types/string', ...headers },
       });
       expect(res.status).toBe(200);
       await res.arrayBuffer();

@@ -8,6 +8,7 @@ import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
   AssignmentListener,
+  CommitOptions,
   CommittedPosition,
   Log,
   LogRecord,
@@ -276,7 +277,14 @@ class KafkaOwnedPartition implements OwnedPartition {
     records: readonly OutRecord[],
     position: CommittedPosition,
     prepare?: () => Promise<void>,
+    options?: CommitOptions,
   ): Promise<void> {
-    return this.inner.commit(records, position.offset, `continuum:ckpt=${position.checkpointId}`, prepare);
+    return this.inner.commit(
+      records,
+      position.offset,
+      `continuum:ckpt=${position.checkpointId}`,
+      prepare,
+      options?.urgent === true,
+    );
   }
 }

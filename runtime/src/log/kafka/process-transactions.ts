@@ -43,6 +43,8 @@ export interface TxnPart {
    * transaction is retried). Rejecting takes this part out: it is rejected with that error.
    */
   prepare?: (() => Promise<void>) | undefined;
+  /** Someone waits for this part (a request for its reply): start its transaction without lingering. */
+  urgent?: boolean | undefined;
 }
 
 export interface ProcessTransactionsOptions {
@@ -199,11 +201,14 @@ export class ProcessTransactions {
   }
 
   private schedule(): void {
-    if (this.timer !== undefined || this.queue.length === 0 || this.idleLane() === undefined) return;
-    const wait = this.closing
-      ? 0
-      : this.lastStart + (this.opts.lingerMs ?? DEFAULT_COMMIT_LINGER_MS) - Date.now();
+    if (this.queue.length === 0 || this.idleLane() === undefined) return;
+    // A part someone waits for (a request's reply) does not wait out the linger.
+    const urgent = this.closing || this.queue.some((p) => p.part.urgent === true);
+    if (this.timer !== undefined && !urgent) return;
+    const wait = urgent ? 0 : this.lastStart + (this.opts.lingerMs ?? DEFAULT_COMMIT_LINGER_MS) - Date.now();
     if (wait <= 0) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
       this.kick();
       return;
     }

@@ -459,10 +459,12 @@ export class GroupOwnedPartition {
     offset: number | undefined,
     metadata: string | null,
     prepare?: () => Promise<void>,
+    urgent = false,
   ): Promise<void> {
     if (this.closed) throw this.released();
     const { transactions, groupId } = this.group.opts;
     await transactions.commit({
+      urgent,
       records,
       offsets:
         offset === undefined
