@@ -11,7 +11,7 @@ import type { WatermarkMark } from '../core/watermarks.js';
 import { ContinuumError } from '../errors.js';
 import type { EmbeddedLog } from '../log/embedded-log.js';
 import { createKafka, type KafkaConnection } from '../log/kafka/client.js';
-import { groupByTopic } from '../log/kafka/records.js';
+import { groupByTopic, logRecordOf } from '../log/kafka/records.js';
 import { KafkaTopicReader } from '../log/kafka/topic-reader.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { Logger } from '../logger.js';
@@ -618,7 +618,7 @@ export class DevKafka {
           const movers = this.movers.filter(
             (m) => m.partition === batch.partition && m.topic === batch.topic,
           );
-          const records = batch.messages.map((m) => kafkaRecord(batch.topic, batch.partition, m));
+          const records = batch.messages.map((m) => logRecordOf(batch.topic, batch.partition, m, true));
           for (const m of movers) await m.move(records);
         },
       });
@@ -722,32 +722,4 @@ function parseCursor(cursor: string | undefined): Map<number, number> {
     out.set(Number(m[1]), Number(m[2]));
   }
   return out;
-}
-
-function kafkaRecord(
-  topic: string,
-  partition: number,
-  m: {
-    offset: string;
-    key: Buffer | null;
-    value: Buffer | null;
-    timestamp: string;
-    headers?: Record<string, unknown>;
-  },
-): LogRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    key: m.key === null ? null : m.key.toString('utf8'),
-    value: m.value === null ? null : new Uint8Array(m.value),
-    headers: Object.fromEntries(
-      Object.entries(m.headers ?? {}).flatMap(([k, v]) => {
-        const first: unknown = Array.isArray(v) ? v[0] : v;
-        if (Buffer.isBuffer(first)) return [[k, first.toString('utf8')]];
-        return typeof first === 'string' ? [[k, first]] : [];
-      }),
-    ),
-    timestamp: Number(m.timestamp),
-  };
 }

@@ -85,21 +85,7 @@ export class EndpointHealth {
       track.sinceWarn = 0;
       return;
     }
-    let track = this.tracks.get(e.url);
-    if (track === undefined) {
-      if (this.tracks.size >= this.maxEndpoints) this.forgetOldest();
-      track = {
-        failedAttempts: 0,
-        firstAt: now,
-        lastAt: now,
-        lastStatus: undefined,
-        lastError: '',
-        warnedAt: -Infinity,
-        sinceWarn: 0,
-        waitWarnedAt: -Infinity,
-      };
-      this.tracks.set(e.url, track);
-    }
+    const track = this.trackOf(e.url, now);
     if (track.failedAttempts === 0) {
       track.firstAt = now;
       track.warnedAt = -Infinity;
@@ -186,6 +172,19 @@ export class EndpointHealth {
 
   private waited(url: string, waitedMs: number, load: BulkheadLoad | undefined): void {
     const now = this.now();
+    const track = this.trackOf(url, now);
+    if (now - track.waitWarnedAt < this.warnEveryMs) return;
+    track.waitWarnedAt = now;
+    this.log.warn('calls to a function endpoint wait behind its bulkhead', {
+      endpoint: url,
+      waitedMs,
+      ...(load === undefined
+        ? {}
+        : { queued: load.queued, inFlight: load.inFlight, maxInFlight: load.maxInFlight }),
+    });
+  }
+
+  private trackOf(url: string, now: number): Track {
     let track = this.tracks.get(url);
     if (track === undefined) {
       if (this.tracks.size >= this.maxEndpoints) this.forgetOldest();
@@ -201,15 +200,7 @@ export class EndpointHealth {
       };
       this.tracks.set(url, track);
     }
-    if (now - track.waitWarnedAt < this.warnEveryMs) return;
-    track.waitWarnedAt = now;
-    this.log.warn('calls to a function endpoint wait behind its bulkhead', {
-      endpoint: url,
-      waitedMs,
-      ...(load === undefined
-        ? {}
-        : { queued: load.queued, inFlight: load.inFlight, maxInFlight: load.maxInFlight }),
-    });
+    return track;
   }
 
   private forgetOldest(): void {

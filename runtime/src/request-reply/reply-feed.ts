@@ -8,6 +8,7 @@ import type { ObservedCheckpoint, TaskObserver } from '../core/partition-task.js
 import { deadLetterRecord } from '../core/envelope.js';
 import { parseAddressKey } from '../core/address.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
+import { logRecordOf } from '../log/kafka/records.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { parseReplyRecord, replyAddress, type Reply } from './reply-address.js';
@@ -152,20 +153,7 @@ export class KafkaReplyFeed {
       eachBatch: async ({ batch }) => {
         const replies: Reply[] = [];
         for (const m of batch.messages) {
-          const reply = parseReplyRecord({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: Number(m.offset),
-            key: m.key === null ? null : m.key.toString('utf8'),
-            value: m.value === null ? null : new Uint8Array(m.value),
-            headers: Object.fromEntries(
-              Object.entries(m.headers ?? {}).flatMap(([k, v]) => {
-                const first = Array.isArray(v) ? v[0] : v;
-                return first === undefined ? [] : [[k, first.toString()]];
-              }),
-            ),
-            timestamp: Number(m.timestamp),
-          });
+          const reply = parseReplyRecord(logRecordOf(batch.topic, batch.partition, m));
           if (reply !== undefined) replies.push(reply);
         }
         await opts.feed.take(replies);

@@ -64,33 +64,14 @@ export class Bulkheads {
   busy(): BulkheadLoad[] {
     const now = performance.now();
     const out: BulkheadLoad[] = [];
-    for (const [url, limiter] of this.byUrl) {
-      if (limiter.idle) continue;
-      out.push({
-        url,
-        inFlight: limiter.inFlight,
-        queued: limiter.queued,
-        maxInFlight: limiter.maxInFlight,
-        oldestWaitMs: Math.round(limiter.oldestWaitMs(now)),
-        noAnswerMs: Math.round(limiter.noAnswerMs(now)),
-      });
-    }
+    for (const [url, limiter] of this.byUrl) if (!limiter.idle) out.push(describe(url, limiter, now));
     return out;
   }
 
   /** The load of one endpoint's bulkhead. */
   loadOf(url: string): BulkheadLoad | undefined {
     const limiter = this.byUrl.get(url);
-    if (limiter === undefined) return undefined;
-    const now = performance.now();
-    return {
-      url,
-      inFlight: limiter.inFlight,
-      queued: limiter.queued,
-      maxInFlight: limiter.maxInFlight,
-      oldestWaitMs: Math.round(limiter.oldestWaitMs(now)),
-      noAnswerMs: Math.round(limiter.noAnswerMs(now)),
-    };
+    return limiter === undefined ? undefined : describe(url, limiter, performance.now());
   }
 
   /** Rejects every waiting call (shutdown). */
@@ -104,4 +85,15 @@ export class Bulkheads {
       if (limiter.idle) this.byUrl.delete(url);
     }
   }
+}
+
+function describe(url: string, limiter: InFlightLimiter, now: number): BulkheadLoad {
+  return {
+    url,
+    inFlight: limiter.inFlight,
+    queued: limiter.queued,
+    maxInFlight: limiter.maxInFlight,
+    oldestWaitMs: Math.round(limiter.oldestWaitMs(now)),
+    noAnswerMs: Math.round(limiter.noAnswerMs(now)),
+  };
 }

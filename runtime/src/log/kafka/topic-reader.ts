@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../../logger.js';
 import type { LogRecord, TopicReader } from '../log.js';
+import { logRecordOf } from './records.js';
 
 export class KafkaTopicReader implements TopicReader {
   private consumer: Consumer | undefined;
@@ -95,20 +96,7 @@ export class KafkaTopicReader implements TopicReader {
             buf = [];
             this.buffers.set(partition, buf);
           }
-          buf.push({
-            topic: this.topic,
-            partition,
-            offset: Number(message.offset),
-            key: message.key === null ? null : message.key.toString('utf8'),
-            value: message.value === null ? null : new Uint8Array(message.value),
-            headers: Object.fromEntries(
-              Object.entries(message.headers ?? {}).flatMap(([k, v]) => {
-                const first = Array.isArray(v) ? v[0] : v;
-                return first === undefined ? [] : [[k, first.toString()]];
-              }),
-            ),
-            timestamp: Number(message.timestamp),
-          });
+          buf.push(logRecordOf(this.topic, partition, message, true));
           if (buf.length > this.maxPerPartition) buf.splice(0, buf.length - this.maxPerPartition);
           return Promise.resolve();
         },

@@ -5,12 +5,13 @@
 // Earlier owners are not fenced here: the partition task fences them in the state store (epoch)
 // and decides their last checkpoint by its marker record; the ingress drops re-moved records by
 // their source offsets.
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { LogRecord, OutRecord, RecordSink } from '../log.js';
 import { kafkaError } from './client.js';
 import type { ProcessTransactions } from './process-transactions.js';
+import { logRecordOf } from './records.js';
 
 export interface TopicPartition {
   topic: string;
@@ -304,16 +305,7 @@ export class TransactionalGroup {
     for (const m of batch.messages) {
       const offset = Number(m.offset);
       if (offset < owned.nextOffset) continue;
-      records.push({
-        topic: batch.topic,
-        partition: batch.partition,
-        offset,
-        key: m.key === null ? null : m.key.toString('utf8'),
-        value:
-          m.value === null ? null : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
-        headers: headersOf(m.headers),
-        timestamp: Number(m.timestamp),
-      });
+      records.push(logRecordOf(batch.topic, batch.partition, m));
     }
     if (records.length > 0) {
       owned.nextOffset = records[records.length - 1]!.offset + 1;
@@ -322,17 +314,6 @@ export class TransactionalGroup {
     payload.resolveOffset(batch.lastOffset());
     return Promise.resolve();
   }
-}
-
-function headersOf(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h === undefined) return out;
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = typeof first === 'string' ? first : first.toString('utf8');
-  }
-  return out;
 }
 
 /** One partition owned by this member. */
