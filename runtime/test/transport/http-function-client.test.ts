@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +226,8 @@ describe('HttpFunctionClient', () => {
     const queued: BulkheadLoad[] = [];
     const c = client({ maxInFlight: 4, maxQueued: 8, onQueued: (l) => queued.push(l) });
     const controller = new AbortController();
+    // One signal for all twelve hanging calls: more listeners than Node's default warning limit.
+    setMaxListeners(20, controller.signal);
     const hanging = Array.from({ length: 12 }, () =>
       c.invoke({ ...call(`${hang.base}/bad`, { callTimeoutMs: 60_000 }), signal: controller.signal }),
     );
