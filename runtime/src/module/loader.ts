@@ -311,7 +311,7 @@ class Loader {
       document.report(
         'error',
         ['spec'],
-        problem(undefined, `the settings of the ${kind} component, as a mapping`),
+        problem(undefined, `the settings of the ${describeValue(kind)} component, as a mapping`),
         kind,
       );
       return;
