@@ -31,7 +31,7 @@ const cases: Expectation[] = [
     document: 1,
     line: 2,
     path: 'spec',
-    says: ['missing', 'settings of the io.statefun.endpoints.v2/http component'],
+    says: ['missing', 'settings of the "io.statefun.endpoints.v2/http" component'],
   },
   {
     file: 'spec-not-a-mapping.yaml',
