@@ -138,9 +138,14 @@ describe('statefun dev companions', () => {
     expect(alive(secondCompanion)).toBe(true);
     expect(second.lines.join('\n')).not.toMatch(/EADDRINUSE/);
 
-    const exited = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
+    const exited = new Promise<string>((r) =>
+      second.child.once('exit', (code, signal) => r(code === null ? `signal ${signal}` : `code ${code}`)),
+    );
     second.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const how = await exited;
+    expect(how, `statefun dev ended with ${how}; its last lines: ${second.lines.slice(-8).join(' | ')}`).toBe(
+      'code 0',
+    );
     expect(alive(secondCompanion)).toBe(false);
     expect(existsSync(join(dataDir, 'companions.pid'))).toBe(false);
   });
