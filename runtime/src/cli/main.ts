@@ -485,7 +485,9 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
   } else if (code === 0) {
     logger.info('stopped');
   }
-  if (options.exit !== undefined) await exitOnceSettled(code, logger, options.exit);
+  // Not awaited: the promise settles only if the linger runs out, and a top-level await left
+  // pending when the event loop drains ends the process with code 13 (Node 24) instead of `code`.
+  if (options.exit !== undefined) void exitOnceSettled(code, logger, options.exit);
   return code;
 }
 

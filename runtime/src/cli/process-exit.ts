@@ -36,7 +36,9 @@ const settled = (): true => true;
 
 /**
  * Ends the process with `code`: by itself as soon as nothing keeps the event loop alive, else
- * after `lingerMs` through `exit`, logging (at debug) the kinds of resource still open then.
+ * after `lingerMs` through `exit`, logging (at debug) the kinds of resource still open then. The
+ * promise settles only in the second case: do not await it on the way out (a top-level await still
+ * pending when the event loop drains makes Node exit with code 13).
  */
 export function exitOnceSettled(
   code: number,

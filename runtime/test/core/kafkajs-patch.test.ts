@@ -112,3 +112,48 @@ describe('the kafkajs encoder', () => {
     expect(decoded.records[7]!.headers.h!.toString()).toBe('x7');
   });
 });
+
+describe('the kafkajs request queue', () => {
+  it('never schedules its throttle check with a negative delay (Node 24 warns on stderr for each)', async () => {
+    const { createRequire } = await import('node:module');
+    const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as {
+      prototype: { scheduleCheckPendingRequests(this: unknown): void };
+    };
+    const delays: number[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    const spy = ((fn: () => void, ms: number) => {
+      delays.push(ms);
+      return realSetTimeout(() => undefined, 0);
+    }) as unknown as typeof setTimeout;
+    globalThis.setTimeout = spy;
+    try {
+      const never = {
+        throttledUntil: 0,
+        pending: [],
+        throttleCheckTimeoutId: null,
+        checkPendingRequests() {},
+      };
+      RequestQueue.prototype.scheduleCheckPendingRequests.call(never);
+      const waiting = {
+        throttledUntil: 0,
+        pending: [{}],
+        throttleCheckTimeoutId: null,
+        checkPendingRequests() {},
+      };
+      RequestQueue.prototype.scheduleCheckPendingRequests.call(waiting);
+      const throttled = {
+        throttledUntil: Date.now() + 5000,
+        pending: [{}],
+        throttleCheckTimeoutId: null,
+        checkPendingRequests() {},
+      };
+      RequestQueue.prototype.scheduleCheckPendingRequests.call(throttled);
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    expect(delays[0]).toBe(1);
+    expect(delays[1]).toBe(10);
+    expect(delays[2]).toBeGreaterThan(4000);
+    expect(delays[2]).toBeLessThanOrEqual(5000);
+  });
+});

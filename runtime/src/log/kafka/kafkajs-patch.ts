@@ -127,6 +127,37 @@ if (cache[encoderPath] === undefined) {
   replace(encoderPath, PooledEncoder);
 }
 replace(require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js'), groupMessagesPerPartition);
+
+interface RequestQueueInternals {
+  throttledUntil: number;
+  pending: unknown[];
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+/** kafkajs' CHECK_PENDING_REQUESTS_INTERVAL. */
+const CHECK_PENDING_MS = 10;
+const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
+  prototype: RequestQueueInternals;
+};
+/**
+ * kafkajs schedules its throttle check after `throttledUntil - Date.now()` ms even when the broker
+ * never throttled it (`throttledUntil` 0: minus the time since the epoch). Node runs such a timer
+ * after 1 ms, and from Node 24 also prints a TimeoutNegativeWarning to stderr, outside the log,
+ * for every request. Same schedule, never negative.
+ */
+RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals): void {
+  if (this.throttleCheckTimeoutId) return;
+  let delay = this.throttledUntil - Date.now();
+  if (this.pending.length > 0 && delay <= 0) delay = CHECK_PENDING_MS;
+  this.throttleCheckTimeoutId = setTimeout(
+    () => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    },
+    Math.max(1, delay),
+  );
+};
 (globalThis as { __continuumKafkajsPatched?: boolean }).__continuumKafkajsPatched = true;
 
 function patchedBefore(): boolean {
