@@ -59,6 +59,16 @@ describe('dead-letter replay across a restart', () => {
     expect(first.status).toBe(200);
     const { replayedAt } = first.body as { replayedAt: string };
     await waitFor(() => fns.sunk.includes('once only'), 'the replayed message at the sink');
+    // Committed, not only seen by the sink: a stop while its call is in flight would have the
+    // restarted runtime call the sink with it again (a function may run more than once).
+    const sink = { namespace: 'ops', type: 'sink', id: 'durable' };
+    await waitFor(() => {
+      const task = dev!.runtime.taskFor(sink);
+      if (task === undefined) return false;
+      const records = dev!.log.readRange(dev!.log.internalTopic, task.partition, 0, 1000);
+      const replayed = records.find((r) => r.value !== null && Buffer.from(r.value).includes('once only'));
+      return replayed !== undefined && task.committedOffset > replayed.offset;
+    }, 'the replayed message to be committed');
 
     await dev!.stop();
     dev = undefined;
