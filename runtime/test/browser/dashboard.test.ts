@@ -262,7 +262,8 @@ describe('dashboard in headless Chromium', () => {
     const status = await text('status');
     expect(['Degraded', 'Failing']).toContain(status);
     expect(await text('problems')).toMatch(
-      /calls to http:\/\/127\.0\.0\.1:\d+\/flaky fail: \d+ failed attempts since .* \(last: HTTP 500/,
+      // The last failed attempt is an HTTP 500, or on a busy machine a budget timeout.
+      /calls to http:\/\/127\.0\.0\.1:\d+\/flaky fail: \d+ failed attempts? since .* \(last: (HTTP 500|no complete response)/,
     );
 
     const flakyRow = page.locator('[data-testid="endpoints"] tr', { hasText: '/flaky' });
