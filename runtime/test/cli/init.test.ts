@@ -7,19 +7,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../dev/cli-runner.js';
 import { freePorts, waitFor } from '../dev/support.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(
-    argv,
-    (t) => void (out += t),
-    (t) => void (err += t),
-  );
-  return { code, out, err };
-}
 
 /** The environment of a user's shell: nothing of the npm and vitest processes running this test. */
 function userEnv(): NodeJS.ProcessEnv {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli } from './cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
@@ -15,17 +15,6 @@ import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from './
 
 const invalidDir = fileURLToPath(new URL('../fixtures/modules/invalid/', import.meta.url));
 const validDir = fileURLToPath(new URL('../fixtures/modules/valid/', import.meta.url));
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(
-    argv,
-    (t) => void (out += t),
-    (t) => void (err += t),
-  );
-  return { code, out, err };
-}
 
 /** Where each broken fixture's (first) problem is: its document and the key path inside it. */
 const broken: Record<string, { document: number; path: string }[]> = {

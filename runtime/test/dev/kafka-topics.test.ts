@@ -8,24 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAdminServer } from '../../src/admin/admin-server.js';
 import { consume } from '../../src/cli/topics.js';
-import { main } from '../../src/cli/main.js';
+import { cli } from './cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from './support.js';
 
 const Order = sf.StateFun.jsonType<{ item: string }>('shop/Order');
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(
-    argv,
-    (t) => void (out += t),
-    (t) => void (err += t),
-  );
-  return { code, out, err };
-}
 
 function moduleText(port: number): string {
   return `${endpointDoc('shop/*', port)}

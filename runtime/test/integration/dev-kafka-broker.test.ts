@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../dev/cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
@@ -17,17 +17,6 @@ import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from '..
 
 const brokers = inject('kafkaBrokers').split(',');
 const Order = sf.StateFun.jsonType<{ item: string }>('shop/Order');
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(
-    argv,
-    (t) => void (out += t),
-    (t) => void (err += t),
-  );
-  return { code, out, err };
-}
 
 describe('statefun dev --kafka against a real broker', () => {
   const id = randomUUID().slice(0, 8);
