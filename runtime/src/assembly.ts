@@ -88,7 +88,11 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     deadLetterTopic,
     append: (records) => log.append(records),
     logger,
-    onResult: (_reply, result) => requestMetrics.replyStored(result),
+    onResult: (reply, result) => {
+      requestMetrics.replyStored(result);
+      // A caller waiting in this process hears at once, not after the announcement's round trip.
+      if (result === 'stored') pending.deliver(reply);
+    },
   });
   const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
   const runtime = new Runtime({
@@ -168,7 +172,7 @@ export async function startServers(
         config: ingress,
         host,
         functions,
-        send: (m) => runtime.send(m, `http:${ingress.id}`),
+        send: (m) => runtime.send(m, `http:${ingress.id}`, { handOver: true }),
         store: assembly.replies.store,
         pending: assembly.replies.pending,
         observer: assembly.replies.metrics,

@@ -116,9 +116,15 @@ export class Runtime {
 
   /**
    * Appends messages to the internal log; resolves once they are durable. `source` names where
-   * they came from in metrics and traces (e.g. `admin`, `playground`, `replay`).
+   * they came from in metrics and traces (e.g. `admin`, `playground`, `replay`). With `handOver`,
+   * a waiting request's message whose partition this process owns is also handed to its task at
+   * once (PartitionTask.handOver: invoked ahead of its record, which then counts as a repeat).
    */
-  async send(messages: readonly IngressMessage[], source = 'api'): Promise<void> {
+  async send(
+    messages: readonly IngressMessage[],
+    source = 'api',
+    options?: { handOver?: boolean | undefined },
+  ): Promise<void> {
     const { internalTopic, partitions } = this.opts.log;
     const now = Date.now();
     const observed = this.opts.observer?.sending?.(source, messages);
@@ -132,6 +138,20 @@ export class Runtime {
       const extra = observed?.headers?.[i];
       return extra === undefined ? record : { ...record, headers: { ...record.headers, ...extra } };
     });
+    if (options?.handOver === true) {
+      for (const r of records) {
+        if (r.partition === undefined) continue;
+        this.tasks.get(r.partition)?.handOver({
+          topic: r.topic,
+          partition: r.partition,
+          offset: -1,
+          key: r.key,
+          value: r.value,
+          headers: r.headers ?? {},
+          timestamp: now,
+        });
+      }
+    }
     try {
       await this.opts.log.append(records);
     } catch (err) {

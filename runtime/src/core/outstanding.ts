@@ -25,6 +25,8 @@ export class OutstandingOffsets {
   }
 
   complete(offset: number): void {
+    // A message handed over without a log position of its own (offset -1) has nothing to complete.
+    if (offset < 0) return;
     // Completion of a recent offset is the common case: search from the back.
     for (let i = this.offsets.length - 1; i >= this.head; i--) {
       if (this.offsets[i] === offset) {

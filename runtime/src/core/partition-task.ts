@@ -117,7 +117,12 @@ export interface TaskObserver {
   deadLettered?(partition: number, code: string): void;
   /** A message found its address in memory (`hit`) or needs its state loaded from the store. */
   stateLookup?(partition: number, hit: boolean): void;
-  /** A checkpoint committed. */
+  /**
+   * A checkpoint's log transaction committed: its records are durable and visible to
+   * read_committed readers. Its state delta is promoted in the store next; `checkpointed` follows.
+   */
+  committed?(checkpoint: ObservedCheckpoint): void;
+  /** A checkpoint committed and its state is promoted. */
   checkpointed?(checkpoint: ObservedCheckpoint): void;
 }
 
@@ -198,6 +203,8 @@ export interface TaskStats {
   watermarkMarks: number;
   /** Messages of a waiting request the address had already been invoked for (a retry), dropped. */
   requestsDeduplicated: number;
+  /** Requests handed over by an HTTP ingress of this process ahead of their log record. */
+  requestsHandedOver: number;
 }
 
 /** One message in an address's mailbox: an invocation, or a record that can only be dead-lettered. */
@@ -263,6 +270,7 @@ export class PartitionTask {
     eventTimersFired: 0,
     watermarkMarks: 0,
     requestsDeduplicated: 0,
+    requestsHandedOver: 0,
   };
   private readonly deps: TaskDeps;
   private readonly cfg: TaskConfig;
@@ -484,6 +492,40 @@ export class PartitionTask {
   get watermark(): number | undefined {
     const w = this.wmLive.watermark;
     return Number.isFinite(w) ? w : undefined;
+  }
+
+  /**
+   * A waiting HTTP request's message, handed over by an ingress of this process while its record
+   * is being appended to this partition: invoked now instead of after the append, the
+   * transaction that holds the partition's read_committed position and the fetch. Its request
+   * id is remembered with the invocation's effects (see finish), so when the record itself
+   * arrives it is dropped as a repeated request; a crash before the checkpoint leaves the record
+   * to be invoked on replay. `record` is the one being appended, with offset -1 (no position of
+   * its own: nothing to complete or replay). Returns false when the task cannot take it now (not
+   * running, consumption paused, the address's mailbox full, not a request): the record brings it.
+   */
+  handOver(record: LogRecord): boolean {
+    if (!this.running || this.stopped || this.paused || this.held.length > 0) return false;
+    let env: Envelope;
+    try {
+      env = fromInternalRecord(record);
+    } catch {
+      return false;
+    }
+    if (requestIdOf(env.caller) === undefined || env.source !== undefined) return false;
+    const functionType = functionTypeOf(env.target);
+    const fnTarget = this.deps.functions.resolve(functionType);
+    if (fnTarget === undefined) return false;
+    const slot = this.slot(env.target, functionType, fnTarget);
+    if (slot.blocked) return false;
+    this.stats.received++;
+    this.stats.requestsHandedOver++;
+    this.progressSinceCheckpoint = true;
+    slot.mailbox.push({ offset: -1, record, env, watermark: this.wmLive.watermark });
+    this.checkBlocked(slot);
+    if (this.draining) this.toDispatch.add(slot);
+    else this.dispatch(slot);
+    return true;
   }
 
   /** Checkpoint now (tests, shutdown); resolves when it is committed. */
@@ -1431,6 +1473,13 @@ export class PartitionTask {
         },
         { urgent },
       );
+      // Replies waiting callers need only the committed records, not the promote.
+      this.deps.observer?.committed?.({
+        partition: this.partition,
+        durationMs: this.now() - started,
+        records: buf.records,
+        changes: buf.changes,
+      });
       await hooks?.afterCommit?.(this.partition, id);
       await store.promote(this.epoch, id);
     })();

@@ -35,6 +35,9 @@ export function combineObservers(...observers: (RuntimeObserver | undefined)[]):
     stateLookup(partition, hit) {
       for (const o of all) o.stateLookup?.(partition, hit);
     },
+    committed(checkpoint) {
+      for (const o of all) o.committed?.(checkpoint);
+    },
     checkpointed(checkpoint) {
       for (const o of all) o.checkpointed?.(checkpoint);
     },

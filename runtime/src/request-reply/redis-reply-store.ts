@@ -76,7 +76,29 @@ export class RedisReplyStore implements ReplyStore {
     return `${this.prefix}:rr-key:${createHash('sha256').update(key).digest('hex')}`;
   }
 
-  async bindKey(key: string, request: RequestRecord): Promise<RequestRecord> {
+  /**
+   * One round trip for a new request: the key's binding and the request's record are written
+   * together (two commands on the connection at once; the keys may live in different cluster
+   * slots, so not one script). A retry whose key is bound already also wrote a record for its
+   * own, unused request id, which expires with its retention.
+   */
+  async accept(key: string | undefined, request: RequestRecord): Promise<RequestRecord> {
+    if (key === undefined) {
+      await this.putRequest(request);
+      return request;
+    }
+    const [set] = await Promise.all([
+      this.redis.set(this.idempotencyKey(key), JSON.stringify(request), 'PX', request.retentionMs, 'NX'),
+      this.putRequest(request),
+    ]);
+    if (set === 'OK') return request;
+    const bound = await this.bindKey(key, request);
+    // The first attempt may have crashed before it recorded its request.
+    if (bound.requestId !== request.requestId) await this.putRequest(bound);
+    return bound;
+  }
+
+  private async bindKey(key: string, request: RequestRecord): Promise<RequestRecord> {
     const k = this.idempotencyKey(key);
     const set = await this.redis.set(k, JSON.stringify(request), 'PX', request.retentionMs, 'NX');
     if (set === 'OK') return request;
@@ -86,7 +108,7 @@ export class RedisReplyStore implements ReplyStore {
     return JSON.parse(found) as RequestRecord;
   }
 
-  async putRequest(request: RequestRecord): Promise<void> {
+  private async putRequest(request: RequestRecord): Promise<void> {
     const ttl = Math.max(1, request.createdAt + request.retentionMs - Date.now());
     await this.redis.set(this.requestKey(request.requestId), JSON.stringify(request), 'PX', ttl, 'NX');
   }

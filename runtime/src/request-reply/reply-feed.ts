@@ -34,9 +34,11 @@ export class ReplyFeed {
 
   async take(replies: readonly Reply[]): Promise<void> {
     const dead: OutRecord[] = [];
-    // In order: the first reply of a request is the first committed.
-    for (const reply of replies) {
-      const result = await this.opts.store.complete(reply);
+    // Sent together, executed in order on the store's one connection: the first reply of a
+    // request is the first committed.
+    const results = await Promise.all(replies.map((reply) => this.opts.store.complete(reply)));
+    for (const [i, reply] of replies.entries()) {
+      const result = results[i]!;
       this.opts.onResult?.(reply, result);
       if (result === 'duplicate' || result === 'gone') {
         const code = result === 'duplicate' ? 'REPLY_DUPLICATE' : 'REPLY_REQUEST_GONE';
@@ -87,7 +89,7 @@ export function inProcessReplyObserver(feed: ReplyFeed, repliesTopic: string, lo
   const log = logger ?? silentLogger;
   let chain = Promise.resolve();
   return {
-    checkpointed(c: ObservedCheckpoint) {
+    committed(c: ObservedCheckpoint) {
       const replies: Reply[] = [];
       for (const r of c.records) {
         if (r.topic !== repliesTopic) continue;

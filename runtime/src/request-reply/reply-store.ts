@@ -24,12 +24,12 @@ export type CompleteResult = 'stored' | 'same' | 'duplicate' | 'gone';
 
 export interface ReplyStore {
   /**
-   * Binds an idempotency key (already scoped to its target) to `request` unless it is bound;
-   * returns the request the key is bound to: `request` itself, or the earlier one.
+   * Accepts a request before its message enters the log: binds the idempotency key (already
+   * scoped to its target), if any, to `request` unless it is bound, and records the request the
+   * key is bound to (kept for its retention; a no-op when it exists). Returns that request:
+   * `request` itself, or the earlier one a retry's key is bound to.
    */
-  bindKey(key: string, request: RequestRecord): Promise<RequestRecord>;
-  /** Records an accepted request (kept for its retention); a no-op when it exists. */
-  putRequest(request: RequestRecord): Promise<void>;
+  accept(key: string | undefined, request: RequestRecord): Promise<RequestRecord>;
   request(requestId: string): Promise<RequestRecord | undefined>;
   reply(requestId: string): Promise<Reply | undefined>;
   /** Stores a committed reply unless one is stored; announces it to every `onReply` listener. */
@@ -59,17 +59,16 @@ export class MemoryReplyStore implements ReplyStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  bindKey(key: string, request: RequestRecord): Promise<RequestRecord> {
-    const found = this.get(this.keys, key);
-    if (found !== undefined) return Promise.resolve(found);
-    this.put(this.keys, key, request, request.retentionMs);
-    return Promise.resolve(request);
-  }
-
-  putRequest(request: RequestRecord): Promise<void> {
-    if (this.get(this.requests, request.requestId) === undefined)
-      this.put(this.requests, request.requestId, request, request.retentionMs);
-    return Promise.resolve();
+  accept(key: string | undefined, request: RequestRecord): Promise<RequestRecord> {
+    let bound = request;
+    if (key !== undefined) {
+      const found = this.get(this.keys, key);
+      if (found === undefined) this.put(this.keys, key, request, request.retentionMs);
+      else bound = found;
+    }
+    if (this.get(this.requests, bound.requestId) === undefined)
+      this.put(this.requests, bound.requestId, bound, bound.retentionMs);
+    return Promise.resolve(bound);
   }
 
   request(requestId: string): Promise<RequestRecord | undefined> {

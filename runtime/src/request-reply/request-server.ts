@@ -261,23 +261,21 @@ export function buildRequestServer(opts: RequestServerOptions): FastifyInstance 
         retentionMs: config.retentionMs,
         digest: sha256([typename, body]),
       };
-      let request = record;
       try {
-        if (key !== undefined) {
-          request = await store.bindKey(`${config.id}\u0000${record.target}\u0000${key}`, record);
-          if (request.requestId !== record.requestId) {
-            opts.observer?.retried?.(config.id);
-            if (request.digest !== record.digest) {
-              return reject(
-                422,
-                'IDEMPOTENCY_KEY_REUSED',
-                `Idempotency-Key "${key}" was used for a request to ${record.target} with another body or Content-Type; use a new key for a new request`,
-              );
-            }
+        const request = await store.accept(
+          key === undefined ? undefined : `${config.id}\u0000${record.target}\u0000${key}`,
+          record,
+        );
+        if (request.requestId !== record.requestId) {
+          opts.observer?.retried?.(config.id);
+          if (request.digest !== record.digest) {
+            return reject(
+              422,
+              'IDEMPOTENCY_KEY_REUSED',
+              `Idempotency-Key "${key}" was used for a request to ${record.target} with another body or Content-Type; use a new key for a new request`,
+            );
           }
         }
-        // A retry may find its request record missing (the first attempt crashed in between).
-        await store.putRequest(request);
         const waiting = pending.wait(
           {
             requestId: request.requestId,
