@@ -197,6 +197,10 @@ export class EmbeddedLog implements Log {
     return this.topics.get(topic)?.[partition]?.base ?? 0;
   }
 
+  endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>> {
+    return Promise.resolve(new Map(partitions.map((p) => [p, this.endOffset(this.internalTopic, p)])));
+  }
+
   /** End offset (next offset to be written) of a topic partition. */
   endOffset(topic: string, partition: number): number {
     const data = this.topics.get(topic)?.[partition];

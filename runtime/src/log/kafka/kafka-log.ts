@@ -158,6 +158,24 @@ export class KafkaLog implements Log {
     await this.group?.abandon();
   }
 
+  async endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>> {
+    if (this.admin === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
+    let offsets: { partition: number; high: string }[];
+    try {
+      offsets = await this.admin.fetchTopicOffsets(this.internalTopic);
+    } catch (err) {
+      throw kafkaError(`reading the end offsets of ${this.internalTopic}`, err);
+    }
+    // The high watermark: records written, committed or still in an open transaction.
+    const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    const ends = new Map<number, number>();
+    for (const p of partitions) {
+      const end = high.get(p);
+      if (end !== undefined) ends.set(p, end);
+    }
+    return ends;
+  }
+
   async append(records: readonly OutRecord[]): Promise<void> {
     if (this.appender === undefined) await this.connect();
     try {
