@@ -169,7 +169,6 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const assembly = assembleRuntime(assemblyOptions);
   const { runtime, metrics, tracing } = assembly;
   const kafka = createKafka(connection, logger);
-  const admin = kafka.admin();
   const ingresses: KafkaIngress[] = [];
   const started: KafkaIngress[] = [];
   const ingressIds = new Map<KafkaIngress, string>();
@@ -195,21 +194,18 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     await membership.close();
     await runtime.stop();
     logger.info('stopping: the partitions are released');
-    await admin.disconnect().catch(() => undefined);
     redis.disconnect();
     metrics.close();
     tracing?.close();
   };
   try {
     await log.connect();
-    await admin.connect();
+    const source = log.ingressSource();
     await runtime.start();
     for (const ingress of module.kafkaIngresses) {
       const i = new KafkaIngress({
         ingress,
-        kafka,
-        admin,
-        transactions: log.transactions,
+        source,
         internalTopic: log.internalTopic,
         partitions: log.partitions,
         deadLetterTopic,

@@ -14,8 +14,8 @@ import {
 } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { partitionForKey } from '../core/address.js';
 import { ContinuumError } from '../errors.js';
+import { partitionForKey } from './partitioner.js';
 import type {
   AssignmentListener,
   CommitOptions,

@@ -18,6 +18,7 @@ import type {
   TopicReader,
 } from '../log.js';
 import { createKafka, kafkaError, type KafkaConnection } from './client.js';
+import { KafkaIngressSource } from './kafka-ingress-source.js';
 import { KafkaTopicReader } from './topic-reader.js';
 import { ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
@@ -109,6 +110,15 @@ export class KafkaLog implements Log {
   get transactions(): ProcessTransactions {
     if (this.txns === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
     return this.txns;
+  }
+
+  /**
+   * The broker as the Kafka ingresses of this process reach it: their groups commit their moves
+   * in this log's transactions, and offsets come from its admin client. Call after `connect()`.
+   */
+  ingressSource(): KafkaIngressSource {
+    if (this.admin === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
+    return new KafkaIngressSource(this.kafka, this.admin, this.transactions);
   }
 
   async join(listener: AssignmentListener): Promise<void> {
