@@ -125,9 +125,9 @@ export interface Log {
   /** Leaves the group: revokes every owned partition through the listener, then resolves. */
   leave(): Promise<void>;
   /**
-   * End offsets of internal partitions: for each of `partitions`, the offset the next record
-   * written to it gets (records of open transactions count as written). Consumer lag is this
-   * minus the committed position.
+   * End offsets of internal partitions: for each of `partitions`, the offset just past what a
+   * read-committed reader can read (an open transaction holds it back until it ends; Kafka's
+   * transaction markers count). Consumer lag is this minus the committed position.
    */
   endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>>;
   /** Durable, non-transactional append (ingress). Resolves once the records are stored. */

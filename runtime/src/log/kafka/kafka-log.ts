@@ -176,7 +176,7 @@ export class KafkaLog implements Log {
     } catch (err) {
       throw kafkaError(`reading the end offsets of ${this.internalTopic}`, err);
     }
-    // The high watermark: records written, committed or still in an open transaction.
+    // kafkajs lists offsets read_committed: `high` is the last stable offset.
     const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
     const ends = new Map<number, number>();
     for (const p of partitions) {
