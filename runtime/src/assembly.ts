@@ -12,7 +12,7 @@ import { watermarkGroupsOf } from './ingress/event-time.js';
 import type { Log } from './log/log.js';
 import type { Logger } from './logger.js';
 import { combineObservers } from './metrics/combine-observers.js';
-import { RuntimeMetrics } from './metrics/runtime-metrics.js';
+import { RuntimeMetrics, type MetricsSources } from './metrics/runtime-metrics.js';
 import type { ModuleConfig } from './module/types.js';
 import { startPlaygroundEgress } from './playground/playground-egress.js';
 import { startPlaygroundIngress, type ListeningServer } from './playground/playground-ingress.js';
@@ -122,6 +122,26 @@ export function assembleRuntime(opts: AssemblyOptions): Assembly {
     deadLetterTopic,
     replies: { store: replyStore, feed: replyFeed, pending, metrics: requestMetrics },
   };
+}
+
+/**
+ * Points the metrics at the runtime, its function client and its log: the same sources in dev and
+ * production, so consumer lag is the log's end offsets minus the committed positions either way.
+ */
+export function attachMetrics(
+  assembly: Assembly,
+  log: Log,
+  ingresses: NonNullable<MetricsSources['ingresses']>,
+): void {
+  const { runtime, client } = assembly;
+  assembly.metrics.attach({
+    tasks: () => runtime.runningTasks(),
+    recovering: () => runtime.restarting,
+    ready: () => runtime.ready,
+    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
+    endOffsets: (partitions) => log.endOffsets(partitions),
+    ingresses,
+  });
 }
 
 export interface ServerOptions {

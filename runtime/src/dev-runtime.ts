@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
-import { assembleRuntime, startServers } from './assembly.js';
+import { assembleRuntime, attachMetrics, startServers } from './assembly.js';
 import type { TaskConfig, TaskHooks } from './core/partition-task.js';
 import { DevKafka } from './ingress/dev-kafka.js';
 import { EmbeddedLog } from './log/embedded-log.js';
@@ -65,7 +65,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
   // End offsets of the embedded log are an in-process read: no reason to cache them.
   const assemblyOptions = { ...opts, mode: 'dev' as const, log, store, lagCacheMs: 0 };
   const assembly = assembleRuntime(assemblyOptions);
-  const { runtime, metrics, tracing, client } = assembly;
+  const { runtime, metrics, tracing } = assembly;
   const topics = new DevKafka({
     module,
     log,
@@ -74,15 +74,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     observer: tracing?.observer,
     kafka: opts.kafka,
   });
-  metrics.attach({
-    tasks: () => runtime.runningTasks(),
-    recovering: () => runtime.restarting,
-    ready: () => runtime.ready,
-    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
-    endOffsets: (partitions) =>
-      Promise.resolve(new Map(partitions.map((p) => [p, log.endOffset(log.internalTopic, p)]))),
-    ingresses: () => topics.ingressStats(),
-  });
+  attachMetrics(assembly, log, () => topics.ingressStats());
   const listening: { name: string; server: ListeningServer }[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(listening.splice(0).map(({ server }) => server.close()));

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { TracerProvider } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
-import { assembleRuntime, startServers } from './assembly.js';
+import { assembleRuntime, attachMetrics, startServers } from './assembly.js';
 import { memberReport, RedisMembership } from './cluster/membership.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import { KafkaIngress } from './ingress/kafka-ingress.js';
@@ -167,24 +167,14 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   const replyStore = new RedisReplyStore({ redis, keyPrefix: opts.keyPrefix, logger });
   const assemblyOptions = { ...opts, mode: 'production' as const, log, store, replyStore };
   const assembly = assembleRuntime(assemblyOptions);
-  const { runtime, metrics, tracing, client } = assembly;
+  const { runtime, metrics, tracing } = assembly;
   const kafka = createKafka(connection, logger);
-  const admin = kafka.admin();
   const ingresses: KafkaIngress[] = [];
   const started: KafkaIngress[] = [];
   const ingressIds = new Map<KafkaIngress, string>();
-  metrics.attach({
-    tasks: () => runtime.runningTasks(),
-    recovering: () => runtime.restarting,
-    ready: () => runtime.ready,
-    clientLoad: () => ({ ...client.load, endpoints: client.endpointLoad() }),
-    endOffsets: async () => {
-      // High watermarks: records written to the internal topic, committed or still in a transaction.
-      const offsets = await admin.fetchTopicOffsets(log.internalTopic);
-      return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
-    },
-    ingresses: () => ingresses.map((i) => ({ id: ingressIds.get(i) ?? '?', stats: i.stats })),
-  });
+  attachMetrics(assembly, log, () =>
+    ingresses.map((i) => ({ id: ingressIds.get(i) ?? '?', stats: i.stats })),
+  );
   const membership = new RedisMembership({
     redis,
     keyPrefix: opts.keyPrefix ?? 'continuum',
@@ -204,21 +194,18 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     await membership.close();
     await runtime.stop();
     logger.info('stopping: the partitions are released');
-    await admin.disconnect().catch(() => undefined);
     redis.disconnect();
     metrics.close();
     tracing?.close();
   };
   try {
     await log.connect();
-    await admin.connect();
+    const source = log.ingressSource();
     await runtime.start();
     for (const ingress of module.kafkaIngresses) {
       const i = new KafkaIngress({
         ingress,
-        kafka,
-        admin,
-        transactions: log.transactions,
+        source,
         internalTopic: log.internalTopic,
         partitions: log.partitions,
         deadLetterTopic,

@@ -1,21 +1,16 @@
 // The runtime process: joins the log's group, runs one partition task per owned partition,
 // restarts a failed task from its last checkpoint, and appends ingress messages to the log.
 // Adapters (Kafka/Redis or embedded) and the function client are given to it.
-import type { Address, TypedValue } from '@continuum/sdk/protocol';
+import type { Address } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
-import {
-  defaultTaskConfig,
-  PartitionTask,
-  type TaskConfig,
-  type TaskHooks,
-  type TaskObserver,
-} from './core/partition-task.js';
+import { defaultTaskConfig, PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
-import type { Log, LogRecord, OwnedPartition } from './log/log.js';
+import type { Log, OwnedPartition } from './log/log.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { IngressMessage, RuntimeObserver } from './observers.js';
 import type { StateStore, StoredValue } from './state/state-store.js';
 import type { FunctionClient } from './transport/function-client.js';
 
@@ -34,44 +29,6 @@ export interface RuntimeOptions {
   restartBackoffMs?: number | undefined;
   /** The ingresses (source groups) whose watermark marks the partition watermarks are made of. */
   watermarkGroups?: readonly string[] | undefined;
-}
-
-/** A message for a function from outside (ingress, CLI, admin API). */
-export interface IngressMessage {
-  target: Address;
-  argument: TypedValue;
-  /** The caller the function sees (a waiting HTTP request's reply address); none by default. */
-  caller?: Address | undefined;
-  eventTime?: number | undefined;
-  /** W3C `traceparent` of the sender (an HTTP request's): the message's trace continues it. */
-  traceparent?: string | undefined;
-}
-
-/** Watches a runtime: its partition tasks and the messages it takes from outside. */
-export interface RuntimeObserver extends TaskObserver {
-  /** Messages from `source` (admin, playground, replay, ...) are about to be appended. */
-  sending?(source: string, messages: readonly IngressMessage[]): SendObservation | undefined;
-  /**
-   * A Kafka ingress (`source`, e.g. `kafka:example/clicks`) is about to move `record` into the
-   * internal log as a message to each of `targets`. Called for records that are not dead-lettered.
-   */
-  moving?(source: string, record: LogRecord, targets: readonly Address[]): MoveObservation | undefined;
-}
-
-/** What an observer keeps for one ingress record being moved. */
-export interface MoveObservation {
-  /** Headers added to each internal record the ingress record becomes (trace context). */
-  headers?: Readonly<Record<string, string>> | undefined;
-  /** The transaction that moves it committed (`error` undefined) or failed. */
-  ended?(error: unknown): void;
-}
-
-/** What an observer keeps for one `send`. */
-export interface SendObservation {
-  /** Headers added to each message's record (trace context), by index. */
-  headers?: readonly (Readonly<Record<string, string>> | undefined)[] | undefined;
-  /** The append resolved (`error` undefined) or failed. */
-  ended?(error: unknown): void;
 }
 
 export class Runtime {

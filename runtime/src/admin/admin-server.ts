@@ -15,7 +15,9 @@ import { ContinuumError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { RuntimeMetrics } from '../metrics/runtime-metrics.js';
-import type { Runtime } from '../runtime.js';
+import type { PartitionTask } from '../core/partition-task.js';
+import type { Log } from '../log/log.js';
+import type { IngressMessage } from '../observers.js';
 import type { StoredTimer, StoredValue } from '../state/state-store.js';
 import { dashboardAssets } from './dashboard-assets.js';
 import { DeadLetterError, DeadLetters } from './dead-letters.js';
@@ -31,8 +33,28 @@ import type { DevTopicView, ProduceRecord, TopicPage } from '../ingress/dev-kafk
 import { buildOverview } from './overview.js';
 import type { ClientLoad } from './overview.js';
 
+/** What the admin server needs of the runtime of its process (the `Runtime` provides it). */
+export interface AdminRuntime {
+  /** True once every assigned partition has recovered and runs. */
+  readonly ready: boolean;
+  /** The log the runtime runs on: its partition count, internal topic and the dead-letter reader. */
+  readonly messageLog: Log;
+  /** Owned partitions whose task has recovered and runs. */
+  readonly ownedPartitions: number[];
+  /** The tasks of the partitions this process owns. */
+  runningTasks(): readonly PartitionTask[];
+  /** The task of a partition owned here. */
+  task(partition: number): PartitionTask | undefined;
+  /** True when an endpoint of the module serves `functionType`. */
+  serves(functionType: string): boolean;
+  /** Appends messages from outside (`source` names the sender in metrics and traces). */
+  send(messages: readonly IngressMessage[], source?: string): Promise<void>;
+  /** The state of an address; undefined when its partition is not owned here. */
+  state(address: Address): Promise<Map<string, StoredValue> | undefined>;
+}
+
 export interface AdminServerOptions {
-  runtime: Runtime;
+  runtime: AdminRuntime;
   /** Unused by {@link buildAdminServer}; {@link startAdminServer} listens on it. */
   port?: number | undefined;
   host?: string | undefined;

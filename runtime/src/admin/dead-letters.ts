@@ -9,8 +9,13 @@ import { parseAddressKey } from '../core/address.js';
 import { Header } from '../core/envelope.js';
 import { ContinuumError } from '../errors.js';
 import type { Log, LogRecord, TopicReader } from '../log/log.js';
-import type { Runtime } from '../runtime.js';
+import type { IngressMessage } from '../observers.js';
 import { describeValue } from './describe-value.js';
+
+/** Where a replayed letter goes: the runtime, as a message from outside. */
+export interface MessageSender {
+  send(messages: readonly IngressMessage[], source?: string): Promise<void>;
+}
 
 /** A dead letter as the admin API returns it. */
 export interface DeadLetterView {
@@ -175,7 +180,7 @@ export class DeadLetters {
    * leave a replay unrecorded; the record is written before the caller hears of success.
    */
   async replay(
-    runtime: Runtime,
+    runtime: MessageSender,
     id: string,
     override: { target?: string | undefined; typename?: string | undefined } = {},
     options: { force?: boolean | undefined } = {},
@@ -233,7 +238,7 @@ export class DeadLetters {
   }
 
   private async send(
-    runtime: Runtime,
+    runtime: MessageSender,
     id: string,
     record: LogRecord,
     override: { target?: string | undefined; typename?: string | undefined },

@@ -24,6 +24,7 @@ import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import type { CommittedPosition, LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { TaskObserver } from '../observers.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
 import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
@@ -104,59 +105,6 @@ export const defaultTaskConfig: TaskConfig = {
 export interface TaskHooks {
   afterStage?: (partition: number, checkpointId: number) => void | Promise<void>;
   afterCommit?: (partition: number, checkpointId: number) => void | Promise<void>;
-}
-
-/**
- * Watches a partition task for metrics and tracing. Callbacks run on the task's hot path: they
- * must be cheap and must not throw.
- */
-export interface TaskObserver {
-  /** A batch is about to go to its function (again after a negotiation round or an overload). */
-  batchStarted?(batch: ObservedBatch): BatchObservation | undefined;
-  /** A message or an effect went to the dead-letter topic with this code. */
-  deadLettered?(partition: number, code: string): void;
-  /** A message found its address in memory (`hit`) or needs its state loaded from the store. */
-  stateLookup?(partition: number, hit: boolean): void;
-  /**
-   * A checkpoint's log transaction committed: its records are durable and visible to
-   * read_committed readers. Its state delta is promoted in the store next; `checkpointed` follows.
-   */
-  committed?(checkpoint: ObservedCheckpoint): void;
-  /** A checkpoint committed and its state is promoted. */
-  checkpointed?(checkpoint: ObservedCheckpoint): void;
-}
-
-/** A batch on its way to a function, as an observer sees it. */
-export interface ObservedBatch {
-  partition: number;
-  functionType: string;
-  address: Address;
-  /** Invocations in the batch. */
-  size: number;
-  /** 0 for the first send; counts state-negotiation rounds. */
-  round: number;
-  /** Headers of the batch's log records, in order (trace context travels in them). */
-  headers: readonly Readonly<Record<string, string>>[];
-}
-
-/** What an observer keeps for one batch. */
-export interface BatchObservation {
-  /** Wraps the function call (tracing makes its span current so the HTTP request carries it). */
-  around?<T>(call: () => Promise<T>): Promise<T>;
-  /** The call settled: a response, or an error (retryable errors are sent again later). */
-  ended?(end: { latencyMs: number; response: FromFunction | undefined; error: unknown }): void;
-  /** Headers added to every record the response produces. */
-  recordHeaders?: Readonly<Record<string, string>> | undefined;
-}
-
-/** A committed checkpoint, as an observer sees it. */
-export interface ObservedCheckpoint {
-  partition: number;
-  durationMs: number;
-  /** Everything it committed: internal messages, egress and dead-letter records. */
-  records: readonly OutRecord[];
-  /** Records, state writes and timer changes it carried. */
-  changes: number;
 }
 
 export interface TaskDeps {

@@ -2,10 +2,11 @@
 // egress message becomes a log record. Built from module.yaml by the runtime.
 import type { EgressMessage } from '@continuum/sdk/protocol';
 import type { OutRecord } from '../log/log.js';
-import type { HttpEndpointConfig } from '../module/types.js';
+import type { EndpointRef } from '../transport/function-client.js';
 
 export interface FunctionTarget {
-  endpoint: HttpEndpointConfig;
+  /** Passed on to the function client unread (the HTTP client: the endpoint's module.yaml entry). */
+  endpoint: EndpointRef;
   /** The endpoint URL for this function type (template resolved). */
   url: string;
   /** `maxNumBatchRequests` of the endpoint; <= 0 means unbounded. */

@@ -6,7 +6,7 @@ import type { WatermarkMark } from '../core/watermarks.js';
 import { ContinuumError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventTimeConfig } from '../module/types.js';
-import type { IngressMessage } from '../runtime.js';
+import type { IngressMessage } from '../observers.js';
 import { SourceWatermark, type SourceIdentity } from './event-time.js';
 
 export interface AppendingSourceOptions {

@@ -16,9 +16,10 @@ import { KafkaTopicReader } from '../log/kafka/topic-reader.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { Logger } from '../logger.js';
 import type { KafkaIngressConfig, KafkaIngressTopic, ModuleConfig } from '../module/types.js';
-import type { RuntimeObserver } from '../runtime.js';
+import type { RuntimeObserver } from '../observers.js';
 import { SourceWatermark } from './event-time.js';
-import { routeIngressRecord, type IngressStats } from './kafka-ingress.js';
+import { routeIngressRecord } from '../core/ingress-routing.js';
+import type { IngressStats } from './kafka-ingress.js';
 
 /** The embedded topic holding the read positions of the dev ingresses and egress forwarders. */
 export const DEV_POSITIONS_TOPIC = 'continuum-dev.positions';

@@ -4,35 +4,26 @@
 // (process-transactions.ts). A record moved twice (an old owner of the ingress partition still
 // moving, or a committed offset read before it was stable) is dropped by the partition task by its
 // source offset, so the move needs no fence of its own.
-// Spec §5: key → address id, valueType → typename, the raw value bytes → the argument, no caller.
+// The routing of one record is core/ingress-routing.ts; the broker is reached through the
+// `IngressSource` port (source.ts), which the Kafka log provides.
 // Each ingress partition is a watermark source: its marks go into every internal partition in the
 // same transactions as its records (see event-time.ts). With tracing, a record's internal records
 // carry the trace context of its ingress span, which continues the trace of an upstream
 // `traceparent` header.
-import type { Admin, Kafka } from 'kafkajs';
-import type { Address } from '@continuum/sdk/protocol';
-import { parseTypeName } from '../core/address.js';
-import { deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
+import { watermarkRecords } from '../core/envelope.js';
+import { routeIngressRecord, type RoutedRecord } from '../core/ingress-routing.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
-import { kafkaError } from '../log/kafka/client.js';
-import {
-  TransactionalGroup,
-  type GroupOwnedPartition,
-  type TopicPartition,
-} from '../log/kafka/transactional-group.js';
-import type { ProcessTransactions } from '../log/kafka/process-transactions.js';
 import type { Logger } from '../logger.js';
-import type { EventTimeExtractor, KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
-import type { MoveObservation, RuntimeObserver } from '../runtime.js';
-import { extractEventTime, SourceWatermark } from './event-time.js';
+import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
+import type { MoveObservation, RuntimeObserver } from '../observers.js';
+import { SourceWatermark } from './event-time.js';
+import type { IngressSource, SourceGroup, SourcePartition, TopicPartition } from './source.js';
 
 export interface KafkaIngressOptions {
   ingress: KafkaIngressConfig;
-  kafka: Kafka;
-  admin: Admin;
-  /** The process's transactions (the Kafka log's), which commit the moves. */
-  transactions: ProcessTransactions;
+  /** The broker: the ingress topics' groups (committing in the process's transactions) and offsets. */
+  source: IngressSource;
   internalTopic: string;
   partitions: number;
   deadLetterTopic: string;
@@ -62,90 +53,9 @@ export interface IngressStats {
   marks: number;
 }
 
-/** What one ingress record becomes. */
-export interface RoutedRecord {
-  records: OutRecord[];
-  deadLetter: boolean;
-  eventTime?: number | undefined;
-  /** The observer's hold on the move (tracing): ended once its transaction settles. */
-  observation?: MoveObservation | undefined;
-}
-
-/**
- * Maps one ingress record to internal-log records (or a dead letter). Pure apart from the
- * observer, which adds its headers (trace context) to every internal record; exported for tests.
- */
-export function routeIngressRecord(
-  record: LogRecord,
-  route: KafkaIngressTopic | undefined,
-  opts: {
-    internalTopic: string;
-    partitions: number;
-    deadLetterTopic: string;
-    ingressId: string;
-    /** Where the event time comes from (default: the record timestamp). */
-    extractor?: EventTimeExtractor | undefined;
-    observer?: RuntimeObserver | undefined;
-  },
-  now: number,
-): RoutedRecord {
-  const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
-    deadLetter: true,
-    records: [
-      deadLetterRecord(
-        opts.deadLetterTopic,
-        {
-          code,
-          reason: `ingress ${opts.ingressId}: ${reason}`,
-          source: sourceOf(record),
-          key: record.key,
-          value: record.value,
-        },
-        now,
-      ),
-    ],
-  });
-  if (route === undefined) return dead('INGRESS_TOPIC_UNKNOWN', `topic ${record.topic} has no routing`);
-  if (record.key === null)
-    return dead('INGRESS_KEY_MISSING', 'the record has no key, so it names no function id');
-  if (record.value === null) return dead('INGRESS_VALUE_MISSING', 'the record has no value (tombstone)');
-  const time = extractEventTime(
-    opts.extractor ?? { type: 'record-timestamp' },
-    record.value,
-    record.timestamp,
-    now,
-  );
-  if (!time.ok) return dead('INGRESS_EVENT_TIME_INVALID', time.reason);
-  const { key: id, value } = record;
-  const targets: Address[] = route.targets.map((target) => {
-    const { namespace, name } = parseTypeName(target);
-    return { namespace, type: name, id };
-  });
-  const observation = opts.observer?.moving?.(`kafka:${opts.ingressId}`, record, targets);
-  const extra = observation?.headers;
-  const records = targets.map((target, index) => {
-    const out = toInternalRecord(opts.internalTopic, opts.partitions, {
-      target,
-      argument: { typename: route.valueType, hasValue: true, value },
-      eventTime: time.eventTime,
-      // Kafka reads committed consumer offsets without asking for stable ones, so right after a
-      // takeover a new owner can start a little before where the old one committed and move a
-      // few records twice; the partition tasks drop them by source and offset. One sequence per
-      // target: the targets of one record share its offset, and may share an internal partition,
-      // where the second must not look like a record moved twice.
-      source: {
-        name: `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
-        offset: record.offset,
-      },
-    });
-    return extra === undefined ? out : { ...out, headers: { ...out.headers, ...extra } };
-  });
-  return { records, deadLetter: false, eventTime: time.eventTime, observation };
-}
-
 export class KafkaIngress {
   readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0, marks: 0 };
-  private readonly group: TransactionalGroup;
+  private readonly group: SourceGroup;
   private readonly routes: Map<string, KafkaIngressTopic>;
   private readonly movers = new Map<string, PartitionMover>();
   private readonly groupId: string;
@@ -158,12 +68,9 @@ export class KafkaIngress {
     const { ingress } = opts;
     this.routes = new Map(ingress.topics.map((t) => [t.topic, t]));
     this.groupId = ingress.consumerGroupId ?? `${opts.runtimeGroupId}.ingress.${ingress.id}`;
-    this.group = new TransactionalGroup({
-      kafka: opts.kafka,
-      admin: opts.admin,
+    this.group = opts.source.group({
       groupId: this.groupId,
       topics: ingress.topics.map((t) => t.topic),
-      transactions: opts.transactions,
       fetchMinBytes: opts.fetchMinBytes,
       fetchMaxWaitMs: opts.fetchMaxWaitMs,
       logger: opts.logger,
@@ -174,9 +81,9 @@ export class KafkaIngress {
 
   async start(): Promise<void> {
     const topics = this.opts.ingress.topics.map((t) => t.topic);
-    const metadata = await this.opts.admin.fetchTopicMetadata({ topics });
-    this.members = metadata.topics
-      .map((t) => `${t.name}:${t.partitions.length}`)
+    const counts = await this.opts.source.partitionCounts(topics);
+    this.members = counts
+      .map((t) => `${t.topic}:${t.partitions}`)
       .sort()
       .join(',');
     await this.group.start({
@@ -240,12 +147,12 @@ export class KafkaIngress {
 
   /** Where a partition nobody committed for starts, per the ingress startup position. */
   async initialOffset(tp: TopicPartition): Promise<number> {
-    const { ingress, admin } = this.opts;
+    const { ingress, source } = this.opts;
     const pos = ingress.startupPosition;
-    const offsets = await admin.fetchTopicOffsets(tp.topic);
+    const offsets = await source.offsets(tp.topic);
     const p = offsets.find((o) => o.partition === tp.partition);
-    const low = Number(p?.low ?? 0);
-    const high = Number(p?.high ?? 0);
+    const low = p?.low ?? 0;
+    const high = p?.high ?? 0;
     const reset = (mode: 'earliest' | 'latest'): number => (mode === 'earliest' ? low : high);
     switch (pos.type) {
       case 'earliest':
@@ -261,9 +168,9 @@ export class KafkaIngress {
           : Math.min(Math.max(given, low), high);
       }
       case 'date': {
-        const byTime = await admin.fetchTopicOffsetsByTimestamp(tp.topic, pos.epochMs);
+        const byTime = await source.offsetsAt(tp.topic, pos.epochMs);
         const found = byTime.find((o) => o.partition === tp.partition);
-        const offset = Number(found?.offset ?? -1);
+        const offset = found?.offset ?? -1;
         return offset < 0 ? high : offset;
       }
     }
@@ -296,8 +203,8 @@ export class KafkaIngress {
 
   /** The end offset of an ingress partition (the next offset to be written). */
   async endOffset(tp: TopicPartition): Promise<number> {
-    const offsets = await this.opts.admin.fetchTopicOffsets(tp.topic);
-    return Number(offsets.find((o) => o.partition === tp.partition)?.high ?? 0);
+    const offsets = await this.opts.source.offsets(tp.topic);
+    return offsets.find((o) => o.partition === tp.partition)?.high ?? 0;
   }
 
   /** The records of a mark: one per internal partition. */
@@ -315,6 +222,11 @@ export class KafkaIngress {
 
   get logger(): Logger {
     return this.opts.logger;
+  }
+
+  /** The error to log for a failed `what`, as the source names it. */
+  explain(what: string, err: unknown): Error {
+    return this.opts.source.explain(what, err);
   }
 }
 
@@ -340,7 +252,7 @@ class PartitionMover {
 
   constructor(
     private readonly ingress: KafkaIngress,
-    private readonly owned: GroupOwnedPartition,
+    private readonly owned: SourcePartition,
   ) {
     this.watermark = ingress.sourceWatermark(owned.tp);
   }
@@ -348,7 +260,7 @@ class PartitionMover {
   async start(): Promise<void> {
     await this.owned.fence();
     const committed = await this.owned.committed();
-    const offset = committed.offset ?? (await this.ingress.initialOffset(this.owned.tp));
+    const offset = committed ?? (await this.ingress.initialOffset(this.owned.tp));
     this.nextOffset = offset;
     if (this.stopped) return;
     this.owned.start(offset, (records) => this.enqueue(records));
@@ -452,7 +364,7 @@ class PartitionMover {
       if (mark !== undefined) out.push(...this.ingress.markRecords(mark));
       const next = batch.length === 0 ? this.nextOffset : batch[batch.length - 1]!.offset + 1;
       try {
-        await this.owned.commit(out, next, null);
+        await this.owned.commit(out, next);
       } catch (err) {
         for (const o of observed) o.ended?.(err);
         // Nothing of this batch is visible; a new owner (or a restart) replays it from the
@@ -462,7 +374,7 @@ class PartitionMover {
         this.ingress.logger.error('moving ingress records failed; the partition is released', {
           topic: this.owned.tp.topic,
           partition: this.owned.tp.partition,
-          err: kafkaError('ingress transaction', err),
+          err: this.ingress.explain('ingress transaction', err),
         });
         this.ingress.moverFailed(this.owned.tp);
         return;

@@ -14,8 +14,8 @@ import {
 } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { partitionForKey } from '../core/address.js';
 import { ContinuumError } from '../errors.js';
+import { partitionForKey } from './partitioner.js';
 import type {
   AssignmentListener,
   CommitOptions,
@@ -195,6 +195,10 @@ export class EmbeddedLog implements Log {
   /** First retained offset of a topic partition (older records were dropped by retention). */
   startOffset(topic: string, partition: number): number {
     return this.topics.get(topic)?.[partition]?.base ?? 0;
+  }
+
+  endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>> {
+    return Promise.resolve(new Map(partitions.map((p) => [p, this.endOffset(this.internalTopic, p)])));
   }
 
   /** End offset (next offset to be written) of a topic partition. */

@@ -124,6 +124,12 @@ export interface Log {
   reacquire(partition: number): OwnedPartition | undefined;
   /** Leaves the group: revokes every owned partition through the listener, then resolves. */
   leave(): Promise<void>;
+  /**
+   * End offsets of internal partitions: for each of `partitions`, the offset just past what a
+   * read-committed reader can read (an open transaction holds it back until it ends; Kafka's
+   * transaction markers count). Consumer lag is this minus the committed position.
+   */
+  endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>>;
   /** Durable, non-transactional append (ingress). Resolves once the records are stored. */
   append(records: readonly OutRecord[]): Promise<void>;
   /** Reads committed records of any topic (playground egress, admin, tests). */

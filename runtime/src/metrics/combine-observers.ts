@@ -1,6 +1,12 @@
 // Combines the runtime observers of metrics and tracing into the one a runtime takes.
-import type { BatchObservation, ObservedBatch } from '../core/partition-task.js';
-import type { IngressMessage, MoveObservation, RuntimeObserver, SendObservation } from '../runtime.js';
+import type {
+  BatchObservation,
+  IngressMessage,
+  MoveObservation,
+  ObservedBatch,
+  RuntimeObserver,
+  SendObservation,
+} from '../observers.js';
 
 /**
  * One observer that calls each of `observers` in order. Batch calls nest (the first observer's

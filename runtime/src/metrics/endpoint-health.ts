@@ -3,7 +3,7 @@
 // and as problems that turn the runtime's health to degraded, long before a call budget runs out.
 import type { Logger } from '../logger.js';
 import type { BulkheadLoad } from '../transport/bulkheads.js';
-import type { AttemptEvent, CallEvent } from '../transport/http-function-client.js';
+import type { AttemptEvent, CallEvent } from '../observers.js';
 
 /** Options of {@link EndpointHealth}; every field is optional. */
 export interface EndpointHealthOptions {

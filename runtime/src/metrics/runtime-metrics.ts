@@ -5,17 +5,20 @@
 import type { BulkheadLoad } from '../transport/bulkheads.js';
 import type { FromFunction } from '@continuum/sdk/protocol';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type {
-  BatchObservation,
-  ObservedBatch,
-  ObservedCheckpoint,
-  PartitionTask,
-} from '../core/partition-task.js';
+import type { PartitionTask } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import type { IngressMessage, RuntimeObserver, SendObservation } from '../runtime.js';
-import type { AttemptEvent, CallEvent } from '../transport/http-function-client.js';
+import type {
+  AttemptEvent,
+  BatchObservation,
+  CallEvent,
+  IngressMessage,
+  ObservedBatch,
+  ObservedCheckpoint,
+  RuntimeObserver,
+  SendObservation,
+} from '../observers.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { BoundedLabels, quantile, Reservoir, Ring } from './windows.js';
 

@@ -13,7 +13,7 @@ import { AppendingSource } from '../ingress/appending-source.js';
 import { extractEventTime, playgroundSourceGroup } from '../ingress/event-time.js';
 import type { Logger } from '../logger.js';
 import type { EventTimeConfig } from '../module/types.js';
-import type { IngressMessage } from '../runtime.js';
+import type { IngressMessage } from '../observers.js';
 import { DEFAULT_PLAYGROUND_BODY_LIMIT } from '../module/playground.js';
 import { typeNameProblem } from '../module/schema.js';
 import { requireBearerToken } from './bearer-guard.js';

@@ -4,7 +4,7 @@
 // request that has gone are dead-lettered with REPLY_DUPLICATE / REPLY_REQUEST_GONE.
 import type { Kafka, Consumer } from 'kafkajs';
 import { encodeTypedValue } from '@continuum/sdk/protocol';
-import type { ObservedCheckpoint, TaskObserver } from '../core/partition-task.js';
+import type { ObservedCheckpoint, TaskObserver } from '../observers.js';
 import { deadLetterRecord } from '../core/envelope.js';
 import { parseAddressKey } from '../core/address.js';
 import type { LogRecord, OutRecord } from '../log/log.js';

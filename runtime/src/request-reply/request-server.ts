@@ -16,7 +16,7 @@ import type { HttpIngressConfig } from '../module/types.js';
 import { closeWithin } from '../playground/bounded-close.js';
 import { readContentType, typeBody, type ContentTypeReading } from '../playground/playground-ingress.js';
 import type { ListeningServer } from '../playground/playground-ingress.js';
-import type { IngressMessage } from '../runtime.js';
+import type { IngressMessage } from '../observers.js';
 import { REPLY_NAMESPACE, replyAddress, type Reply } from './reply-address.js';
 import type { ReplyStore, RequestRecord } from './reply-store.js';
 

@@ -15,12 +15,19 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import type { BatchObservation, ObservedBatch, ObservedCheckpoint } from '../core/partition-task.js';
 import { addressKey } from '../core/address.js';
 import { Header } from '../core/envelope.js';
 import type { Address } from '@continuum/sdk/protocol';
 import type { LogRecord } from '../log/log.js';
-import type { IngressMessage, MoveObservation, RuntimeObserver, SendObservation } from '../runtime.js';
+import type {
+  BatchObservation,
+  IngressMessage,
+  MoveObservation,
+  ObservedBatch,
+  ObservedCheckpoint,
+  RuntimeObserver,
+  SendObservation,
+} from '../observers.js';
 
 /** The W3C Trace Context header, in records and in HTTP requests to function endpoints. */
 export const TRACEPARENT = 'traceparent';

@@ -2,12 +2,18 @@
 // one FromFunction back, with retries inside. Also owns the errors such a call can end with.
 import type { Address, FromFunction, ToFunction } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
-import type { HttpEndpointConfig } from '../module/types.js';
 
-/** One invocation batch to send to a remote function. */
-export interface FunctionCall {
-  /** The endpoint the function type resolved to; its `transport` governs timeouts, retries and TLS. */
-  endpoint: HttpEndpointConfig;
+/**
+ * The endpoint a function type resolved to, as the function router found it. Opaque to the core,
+ * which hands it from the router to the client unread: the client the runtime is assembled with
+ * defines its shape (the HTTP client: the endpoint's module.yaml entry).
+ */
+export type EndpointRef = object;
+
+/** One invocation batch to send to a remote function; `E` is the client's endpoint reference. */
+export interface FunctionCall<E extends EndpointRef = EndpointRef> {
+  /** The endpoint the function type resolved to (for HTTP: its `transport` governs timeouts, retries and TLS). */
+  endpoint: E;
   /** The endpoint URL with `{function.name}` already substituted. */
   url: string;
   /** The target address, for error messages and metrics. */

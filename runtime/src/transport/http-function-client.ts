@@ -1,7 +1,7 @@
 // The HTTP adapter of the FunctionClient port: POSTs protobuf ToFunction bodies with undici over
 // pooled keep-alive connections (TCP, TLS or unix sockets) and retries within the call budget.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Address, FromFunction } from '@continuum/sdk/protocol';
+import type { FromFunction } from '@continuum/sdk/protocol';
 import { decodeFromFunction, encodeToFunction } from '@continuum/sdk/protocol';
 import { z } from 'zod';
 import { EndpointUrlError, parseEndpointUrl } from './endpoint-url.js';
@@ -27,37 +27,11 @@ import {
 } from './response-body.js';
 import type { RequestSigner } from './request-signer.js';
 import { retryPolicyFor } from './retry-policy.js';
-import type { TransportConfig } from '../module/types.js';
+import type { HttpEndpointConfig, TransportConfig } from '../module/types.js';
+import type { AttemptEvent, CallEvent } from '../observers.js';
 
-/** Reported after every HTTP attempt, successful or not. */
-export interface AttemptEvent {
-  address: Address;
-  /** Endpoint URL without user info. */
-  url: string;
-  /** 1-based attempt number within the call. */
-  attempt: number;
-  durationMs: number;
-  /** The HTTP status, when a response arrived. */
-  status: number | undefined;
-  /** Undefined on success. */
-  failure: FunctionAttemptError | undefined;
-  /** True when another attempt follows after `backoffMs`. */
-  willRetry: boolean;
-  backoffMs: number;
-}
-
-/** Reported once per call when it settles. */
-export interface CallEvent {
-  address: Address;
-  url: string;
-  attempts: number;
-  /** Time spent waiting for an in-flight slot. */
-  queuedMs: number;
-  /** Time from getting a slot to settling (what the call budget limits). */
-  durationMs: number;
-  /** Undefined on success. */
-  error: FunctionCallError | undefined;
-}
+/** A call as the HTTP client takes it: its endpoint reference is the endpoint's module.yaml entry. */
+export type HttpCall = FunctionCall<HttpEndpointConfig>;
 
 /** Options of {@link HttpFunctionClient}; every field is optional. */
 export interface HttpFunctionClientOptions {
@@ -234,7 +208,7 @@ export class HttpFunctionClient implements FunctionClient {
     return this.bulkheads.busy();
   }
 
-  async invoke(call: FunctionCall): Promise<FromFunction> {
+  async invoke(call: HttpCall): Promise<FromFunction> {
     const { address } = call;
     if (this.closing !== undefined) throw this.closedError(call, undefined, 0, 0, undefined);
 
@@ -363,7 +337,7 @@ export class HttpFunctionClient implements FunctionClient {
     return target;
   }
 
-  private encode(call: FunctionCall, target: EndpointTarget): Uint8Array {
+  private encode(call: HttpCall, target: EndpointTarget): Uint8Array {
     const batch = call.request.invocation;
     const problem =
       batch === undefined
@@ -392,7 +366,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private async runAttempts(
-    call: FunctionCall,
+    call: HttpCall,
     target: EndpointTarget,
     body: Uint8Array,
     control: CallControl,
@@ -590,7 +564,7 @@ export class HttpFunctionClient implements FunctionClient {
     return new FunctionAttemptError(kind, message, { status, cause, retryable: retries(kind, status) });
   }
 
-  private admissionError(call: FunctionCall, target: EndpointTarget, err: unknown): FunctionCallError {
+  private admissionError(call: HttpCall, target: EndpointTarget, err: unknown): FunctionCallError {
     if (err instanceof LimiterFullError) {
       return new FunctionCallError(
         FunctionCallErrorCode.overloaded,
@@ -612,7 +586,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private exhaustedError(
-    call: FunctionCall,
+    call: HttpCall,
     target: EndpointTarget,
     attempts: number,
     elapsedMs: number,
@@ -640,7 +614,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private permanentError(
-    call: FunctionCall,
+    call: HttpCall,
     target: EndpointTarget,
     attempts: number,
     elapsedMs: number,
@@ -663,7 +637,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private abortedError(
-    call: FunctionCall,
+    call: HttpCall,
     target: EndpointTarget,
     attempts: number,
     elapsedMs: number,
@@ -684,7 +658,7 @@ export class HttpFunctionClient implements FunctionClient {
   }
 
   private closedError(
-    call: FunctionCall,
+    call: HttpCall,
     target: EndpointTarget | undefined,
     attempts: number,
     elapsedMs: number,
@@ -730,7 +704,7 @@ export class HttpFunctionClient implements FunctionClient {
 
 /** The code and the advice of a call that ended at once, fitting why it cannot succeed. */
 function permanentAdvice(
-  call: FunctionCall,
+  call: HttpCall,
   last: FunctionAttemptError,
 ): { code: FunctionCallErrorCode; advice: string } {
   const where = `the endpoint for "${call.endpoint.functions}" in ${call.endpoint.source.file}`;

@@ -13,7 +13,8 @@ export type {
   FunctionClient,
 } from './function-client.js';
 export { HttpFunctionClient } from './http-function-client.js';
-export type { AttemptEvent, CallEvent, HttpFunctionClientOptions } from './http-function-client.js';
+export type { HttpFunctionClientOptions } from './http-function-client.js';
+export type { AttemptEvent, CallEvent } from '../observers.js';
 export { EndpointUrlError, parseEndpointUrl } from './endpoint-url.js';
 export type { EndpointTarget } from './endpoint-url.js';
 export { asyncRetryPolicy, okHttpRetryPolicy, retryPolicyFor } from './retry-policy.js';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FunctionTarget } from '../../src/core/routing.js';
 import { buildPlaygroundIngress } from '../../src/playground/playground-ingress.js';
-import type { IngressMessage } from '../../src/runtime.js';
+import type { IngressMessage } from '../../src/observers.js';
 
 function ingressApp(bodyLimit?: number): {
   app: ReturnType<typeof buildPlaygroundIngress>;

@@ -6,11 +6,11 @@ import type { FunctionRouter } from '../../src/core/routing.js';
 import type { WatermarkMark } from '../../src/core/watermarks.js';
 import { AppendingSource } from '../../src/ingress/appending-source.js';
 import { extractEventTime, SourceWatermark, watermarkGroupsOf } from '../../src/ingress/event-time.js';
-import { routeIngressRecord } from '../../src/ingress/kafka-ingress.js';
+import { routeIngressRecord } from '../../src/core/ingress-routing.js';
 import { parseModule } from '../../src/module/index.js';
 import type { EventTimeConfig } from '../../src/module/types.js';
 import { buildPlaygroundIngress } from '../../src/playground/playground-ingress.js';
-import type { IngressMessage } from '../../src/runtime.js';
+import type { IngressMessage } from '../../src/observers.js';
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const config = (over: Partial<EventTimeConfig> = {}): EventTimeConfig => ({

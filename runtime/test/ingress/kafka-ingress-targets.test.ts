@@ -2,7 +2,7 @@
 // the targets share an internal partition and when the ingress moves the record twice.
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeString } from '@continuum/sdk/protocol';
-import { routeIngressRecord } from '../../src/ingress/kafka-ingress.js';
+import { routeIngressRecord } from '../../src/core/ingress-routing.js';
 import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import type { LogRecord } from '../../src/log/log.js';
 import { Runtime } from '../../src/runtime.js';

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createKafkaClient, createTopic, readTopic, uniqueName } from '@continuum/test-infra';
 import { KafkaIngress } from '../../src/ingress/kafka-ingress.js';
 import { createKafka } from '../../src/log/kafka/client.js';
+import { KafkaIngressSource } from '../../src/log/kafka/kafka-ingress-source.js';
 import { ProcessTransactions } from '../../src/log/kafka/process-transactions.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
@@ -59,9 +60,7 @@ describe('a Kafka ingress partition that fails to start', () => {
     );
     ingress = new KafkaIngress({
       ingress: module.kafkaIngresses[0]!,
-      kafka,
-      admin: flaky,
-      transactions,
+      source: new KafkaIngressSource(kafka, flaky, transactions),
       internalTopic: internal,
       partitions: 2,
       deadLetterTopic: uniqueName('retry-dead'),

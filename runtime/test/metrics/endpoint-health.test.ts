@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EndpointHealth } from '../../src/metrics/endpoint-health.js';
 import type { Logger } from '../../src/logger.js';
 import { FunctionAttemptError } from '../../src/transport/function-client.js';
-import type { AttemptEvent } from '../../src/transport/http-function-client.js';
+import type { AttemptEvent } from '../../src/observers.js';
 
 interface Line {
   level: string;

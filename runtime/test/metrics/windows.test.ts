@@ -1,6 +1,6 @@
 // The bounded figures behind the dashboard, and how the metrics and tracing observers combine.
 import { describe, expect, it } from 'vitest';
-import type { BatchObservation } from '../../src/core/partition-task.js';
+import type { BatchObservation } from '../../src/observers.js';
 import { combineObservers } from '../../src/metrics/combine-observers.js';
 import { endpointLabel } from '../../src/metrics/runtime-metrics.js';
 import { BoundedLabels, quantile, Reservoir, Ring } from '../../src/metrics/windows.js';

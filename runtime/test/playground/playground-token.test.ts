@@ -5,7 +5,7 @@ import type { FunctionRouter } from '../../src/core/routing.js';
 import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import { buildPlaygroundEgress } from '../../src/playground/playground-egress.js';
 import { buildPlaygroundIngress } from '../../src/playground/playground-ingress.js';
-import type { IngressMessage } from '../../src/runtime.js';
+import type { IngressMessage } from '../../src/observers.js';
 
 const TOKEN = 'playground-token-0123456789';
 const functions: FunctionRouter = {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { routeIngressRecord } from '../../src/ingress/kafka-ingress.js';
+import { routeIngressRecord } from '../../src/core/ingress-routing.js';
 import type { LogRecord } from '../../src/log/log.js';
 import { formatTraceparent, parseTraceparent, Tracing, TRACEPARENT } from '../../src/tracing/tracing.js';
 import { readTopic, waitFor } from '../dev/support.js';

@@ -7,7 +7,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Address, FromFunction, ToFunction } from '@continuum/sdk/protocol';
 import { encodeFromFunction } from '@continuum/sdk/protocol';
-import type { FunctionCall } from '../../src/transport/function-client.js';
+import type { HttpCall } from '../../src/transport/http-function-client.js';
 import type { HttpEndpointConfig, TransportConfig } from '../../src/module/types.js';
 
 /** One request as the server saw it. */
@@ -170,8 +170,8 @@ export function endpoint(transport: Partial<TransportConfig> = {}): HttpEndpoint
 export function call(
   url: string,
   transport: Partial<TransportConfig> = {},
-  extra: Partial<FunctionCall> = {},
-): FunctionCall {
+  extra: Partial<HttpCall> = {},
+): HttpCall {
   return { endpoint: endpoint(transport), url, address: target, request: request(), ...extra };
 }
 

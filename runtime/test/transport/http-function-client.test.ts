@@ -8,11 +8,8 @@ import type { FromFunction } from '@continuum/sdk/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FunctionCallError } from '../../src/transport/function-client.js';
 import { HttpFunctionClient } from '../../src/transport/http-function-client.js';
-import type {
-  AttemptEvent,
-  CallEvent,
-  HttpFunctionClientOptions,
-} from '../../src/transport/http-function-client.js';
+import type { HttpFunctionClientOptions } from '../../src/transport/http-function-client.js';
+import type { AttemptEvent, CallEvent } from '../../src/observers.js';
 import type { BulkheadLoad } from '../../src/transport/bulkheads.js';
 import { call, ok, replyBytes, request, startServer, until } from './fixtures.js';
 import type { Handler, ServerOptions, TestServer } from './fixtures.js';

@@ -19,6 +19,7 @@ import type {
 } from '../log.js';
 import { createKafka, kafkaError, type KafkaConnection } from './client.js';
 import { AppendBatcher } from './append-batcher.js';
+import { KafkaIngressSource } from './kafka-ingress-source.js';
 import { KafkaTopicReader } from './topic-reader.js';
 import { ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
@@ -118,6 +119,15 @@ export class KafkaLog implements Log {
     return this.txns;
   }
 
+  /**
+   * The broker as the Kafka ingresses of this process reach it: their groups commit their moves
+   * in this log's transactions, and offsets come from its admin client. Call after `connect()`.
+   */
+  ingressSource(): KafkaIngressSource {
+    if (this.admin === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
+    return new KafkaIngressSource(this.kafka, this.admin, this.transactions);
+  }
+
   async join(listener: AssignmentListener): Promise<void> {
     await this.connect();
     const group = new TransactionalGroup({
@@ -163,6 +173,24 @@ export class KafkaLog implements Log {
   /** Leaves the group without the graceful revocation (a stuck stop); see TransactionalGroup.abandon. */
   async abandon(): Promise<void> {
     await this.group?.abandon();
+  }
+
+  async endOffsets(partitions: readonly number[]): Promise<ReadonlyMap<number, number>> {
+    if (this.admin === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
+    let offsets: { partition: number; high: string }[];
+    try {
+      offsets = await this.admin.fetchTopicOffsets(this.internalTopic);
+    } catch (err) {
+      throw kafkaError(`reading the end offsets of ${this.internalTopic}`, err);
+    }
+    // kafkajs lists offsets read_committed: `high` is the last stable offset.
+    const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+    const ends = new Map<number, number>();
+    for (const p of partitions) {
+      const end = high.get(p);
+      if (end !== undefined) ends.set(p, end);
+    }
+    return ends;
   }
 
   async append(records: readonly OutRecord[]): Promise<void> {
