@@ -5,13 +5,8 @@ import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
-import {
-  defaultTaskConfig,
-  PartitionTask,
-  type TaskConfig,
-  type TaskHooks,
-  type TaskObserver,
-} from './core/partition-task.js';
+import { PartitionTask, type TaskConfig, type TaskHooks, type TaskObserver } from './core/partition-task.js';
+import { resolveTaskConfig } from './core/task-config.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
 import type { Log, LogRecord, OwnedPartition } from './log/log.js';
@@ -76,7 +71,7 @@ export interface SendObservation {
 
 export class Runtime {
   private readonly opts: RuntimeOptions;
-  private readonly taskConfig: TaskConfig;
+  private readonly taskConfig: Readonly<TaskConfig>;
   private readonly registry = new StateRegistry();
   private readonly tasks = new Map<number, PartitionTask>();
   private readonly restarts = new Map<number, { timer: NodeJS.Timeout | undefined; failures: number }>();
@@ -86,7 +81,7 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
-    this.taskConfig = { ...defaultTaskConfig, ...opts.task };
+    this.taskConfig = resolveTaskConfig(opts.task);
     this.log = opts.logger ?? silentLogger;
   }
 
