@@ -191,7 +191,8 @@ export class RuntimeFleet {
         '--log-format',
         'json',
         '--log-level',
-        opts.logDir === undefined ? 'warn' : 'info',
+        // CONTINUUM_FLEET_LOG_LEVEL=debug: the runtime's debug lines (e.g. where a transaction's time goes).
+        process.env.CONTINUUM_FLEET_LOG_LEVEL ?? (opts.logDir === undefined ? 'warn' : 'info'),
       ],
       {
         env: {

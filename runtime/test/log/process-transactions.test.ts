@@ -11,7 +11,10 @@ import { silentLogger } from '../../src/logger.js';
 type Step = 'sendBatch' | 'sendOffsets' | 'commit';
 
 /** A producer whose steps fail as scripted; it records the transactions that committed. */
-function scriptedKafka(failures: { step: Step; type: string }[]): { kafka: Kafka; committed: number[] } {
+function scriptedKafka(
+  failures: { step: Step; type: string }[],
+  onOffsets?: () => void,
+): { kafka: Kafka; committed: number[] } {
   const committed: number[] = [];
   const fail = (step: Step): Promise<void> => {
     const i = failures.findIndex((f) => f.step === step);
@@ -30,7 +33,10 @@ function scriptedKafka(failures: { step: Step; type: string }[]): { kafka: Kafka
           await fail('sendBatch');
           records += b.topicMessages.reduce((n, t) => n + t.messages.length, 0);
         },
-        sendOffsets: () => fail('sendOffsets'),
+        sendOffsets: () => {
+          onOffsets?.();
+          return fail('sendOffsets');
+        },
         commit: async () => {
           await fail('commit');
           active = false;
@@ -118,6 +124,32 @@ describe('process transactions on failures', () => {
     await txns.commit({ ...part(3), urgent: true });
     await plain;
     expect(committed).toEqual([1, 5]);
+    await txns.close();
+  });
+
+  it("sends the offsets while the parts' prepares run, not after them", async () => {
+    // A prepare that can only finish once the offsets went out: run one after the other, the
+    // commit would never happen.
+    let offsetsSent!: () => void;
+    const sent = new Promise<void>((r) => (offsetsSent = r));
+    const { kafka, committed } = scriptedKafka([], () => offsetsSent());
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x' });
+    await txns.commit({ ...part(2), prepare: () => sent });
+    expect(committed).toEqual([2]);
+    await txns.close();
+  });
+
+  it('drops a part whose prepare failed and commits the others without it', async () => {
+    const { kafka, committed } = scriptedKafka([]);
+    const txns = new ProcessTransactions({ kafka, logger: silentLogger, idPrefix: 'x', lanes: 1 });
+    const first = txns.commit(part(1));
+    const bad = txns.commit({ ...part(2), prepare: () => Promise.reject(new Error('stage refused')) });
+    const good = txns.commit(part(3));
+    await first;
+    await expect(bad).rejects.toThrow('stage refused');
+    await good;
+    expect(committed).toEqual([1, 3]);
+    expect(txns.stats.dropped).toBe(1);
     await txns.close();
   });
 });

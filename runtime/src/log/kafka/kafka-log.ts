@@ -18,6 +18,7 @@ import type {
   TopicReader,
 } from '../log.js';
 import { createKafka, kafkaError, type KafkaConnection } from './client.js';
+import { AppendBatcher } from './append-batcher.js';
 import { KafkaTopicReader } from './topic-reader.js';
 import { ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
@@ -63,6 +64,7 @@ export class KafkaLog implements Log {
   private readonly groupId: string;
   private admin: Admin | undefined;
   private appender: Producer | undefined;
+  private appends: AppendBatcher | undefined;
   private group: TransactionalGroup | undefined;
   private txns: ProcessTransactions | undefined;
   private readonly readers = new Map<string, KafkaTopicReader>();
@@ -94,6 +96,11 @@ export class KafkaLog implements Log {
     });
     await appender.connect();
     this.appender = appender;
+    this.appends = new AppendBatcher({
+      send: async (records) => {
+        await appender.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      },
+    });
     const txns = new ProcessTransactions({
       kafka: this.kafka,
       logger: this.opts.logger,
@@ -160,10 +167,11 @@ export class KafkaLog implements Log {
   }
 
   async append(records: readonly OutRecord[]): Promise<void> {
-    if (this.appender === undefined) await this.connect();
+    if (this.appends === undefined) await this.connect();
     try {
-      await this.appender!.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      await this.appends!.append(records);
     } catch (err) {
+      if (err instanceof ContinuumError) throw err;
       throw kafkaError('appending ingress records', err);
     }
   }
@@ -185,6 +193,7 @@ export class KafkaLog implements Log {
     this.txns = undefined;
     await this.appender?.disconnect().catch(() => undefined);
     this.appender = undefined;
+    this.appends = undefined;
     await this.admin?.disconnect().catch(() => undefined);
     this.admin = undefined;
   }
