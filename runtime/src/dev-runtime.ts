@@ -16,6 +16,7 @@ import type { ListeningServer } from './playground/playground-ingress.js';
 import type { Runtime } from './runtime.js';
 import { EmbeddedStateStore } from './state/embedded-state-store.js';
 import type { RequestSigner } from './transport/request-signer.js';
+import { DEFAULTS } from './defaults.js';
 
 export interface DevRuntimeOptions {
   module: ModuleConfig;
@@ -89,7 +90,7 @@ export async function startDevRuntime(opts: DevRuntimeOptions): Promise<DevRunti
     listening.push(
       ...(await startServers(assembly, {
         ...assemblyOptions,
-        host: opts.host ?? '127.0.0.1',
+        host: opts.host ?? DEFAULTS.host,
         cursorFile:
           dataDir === undefined ? undefined : (port) => join(dataDir, `playground-egress-${port}.json`),
         topics,

@@ -12,6 +12,8 @@ export { startProdRuntime, moduleBrokers } from './prod-runtime.js';
 export type { ProdRuntime, ProdRuntimeOptions } from './prod-runtime.js';
 
 export { defaultTaskConfig } from './core/partition-task.js';
+export { resolveTaskConfig } from './core/task-config.js';
+export { DEFAULTS } from './defaults.js';
 export type { TaskConfig, TaskHooks, TaskStats } from './core/partition-task.js';
 export { addressKey, parseAddressKey, partitionForKey, partitionOf } from './core/address.js';
 export { Header as RecordHeader } from './core/envelope.js';

@@ -20,6 +20,7 @@ import { RedisReplyStore } from './request-reply/redis-reply-store.js';
 import { KafkaReplyFeed } from './request-reply/reply-feed.js';
 import { RedisStateStore } from './state/redis-state-store.js';
 import type { RequestSigner } from './transport/request-signer.js';
+import { DEFAULTS } from './defaults.js';
 
 export interface ProdRuntimeOptions {
   module: ModuleConfig;
@@ -117,7 +118,7 @@ export function redisErrorLogger(logger: Logger, intervalMs = 10_000): (err: Err
 
 export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRuntime> {
   const { module, logger } = opts;
-  const groupId = opts.groupId ?? 'continuum-runtime';
+  const groupId = opts.groupId ?? DEFAULTS.groupId;
   const deadLetterTopic = opts.task?.deadLetterTopic ?? defaultTaskConfig.deadLetterTopic;
   const repliesTopic = opts.task?.repliesTopic ?? defaultTaskConfig.repliesTopic;
   const requestReply = (module.httpIngresses ?? []).length > 0;
@@ -177,7 +178,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   );
   const membership = new RedisMembership({
     redis,
-    keyPrefix: opts.keyPrefix ?? 'continuum',
+    keyPrefix: opts.keyPrefix ?? DEFAULTS.redisKeyPrefix,
     instance,
     report: async () => memberReport(instance, metrics.startedAt, runtime.ready, await metrics.partitions()),
     intervalMs: opts.membershipIntervalMs,
@@ -239,7 +240,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     listening.push(
       ...(await startServers(assembly, {
         ...assemblyOptions,
-        host: opts.host ?? '127.0.0.1',
+        host: opts.host ?? DEFAULTS.host,
         instance,
         membership,
       })),

@@ -5,7 +5,8 @@ import type { Address } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
-import { defaultTaskConfig, PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { resolveTaskConfig } from './core/task-config.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
 import type { Log, OwnedPartition } from './log/log.js';
@@ -33,7 +34,7 @@ export interface RuntimeOptions {
 
 export class Runtime {
   private readonly opts: RuntimeOptions;
-  private readonly taskConfig: TaskConfig;
+  private readonly taskConfig: Readonly<TaskConfig>;
   private readonly registry = new StateRegistry();
   private readonly tasks = new Map<number, PartitionTask>();
   private readonly restarts = new Map<number, { timer: NodeJS.Timeout | undefined; failures: number }>();
@@ -43,7 +44,7 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
-    this.taskConfig = { ...defaultTaskConfig, ...opts.task };
+    this.taskConfig = resolveTaskConfig(opts.task);
     this.log = opts.logger ?? silentLogger;
   }
 

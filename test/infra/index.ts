@@ -27,6 +27,6 @@ export type {
   WaitForOptions,
 } from './helpers.js';
 export { freePort } from './ports.js';
-export { RuntimeFleet } from './runtime-fleet.js';
+export { crashPointArgs, RuntimeFleet } from './runtime-fleet.js';
 export type { RuntimeFleetOptions } from './runtime-fleet.js';
 export type { ProvidedInfra } from './provided-context.js';

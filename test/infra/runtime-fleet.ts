@@ -3,8 +3,9 @@
 // fleet tells kills by the test from crashes the process did to itself (SIGKILL at a crash point)
 // and from unexpected exits, which it records as problems.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from './paths.js';
 
 export interface RuntimeFleetOptions {
@@ -37,6 +38,27 @@ export interface RuntimeFleetOptions {
 }
 
 const statefunBin = (): string => join(repoRoot(), 'runtime', 'bin', 'statefun.js');
+
+/**
+ * The node flags that give a `statefun` process crash points (nothing when both probabilities are
+ * 0): the compiled test/infra/crash-points module, preloaded with the probabilities in its URL.
+ */
+export function crashPointArgs(opts: {
+  afterStage?: number | undefined;
+  afterCommit?: number | undefined;
+}): string[] {
+  const afterStage = opts.afterStage ?? 0;
+  const afterCommit = opts.afterCommit ?? 0;
+  if (afterStage === 0 && afterCommit === 0) return [];
+  const file = join(repoRoot(), 'test', 'dist', 'infra', 'crash-points.js');
+  if (!existsSync(file)) throw new Error(`${file} is missing: build the test harness with \`npx tsc -b\``);
+  const url = pathToFileURL(file);
+  url.search = new URLSearchParams({
+    afterStage: String(afterStage),
+    afterCommit: String(afterCommit),
+  }).toString();
+  return ['--import', url.href];
+}
 
 export class RuntimeFleet {
   /** Kills by the test (kill()). */
@@ -149,6 +171,7 @@ export class RuntimeFleet {
         // Extra node flags for every runtime process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
         // to profile a benchmark run (NODE_OPTIONS does not take --cpu-prof).
         ...(process.env.CONTINUUM_FLEET_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
+        ...crashPointArgs({ afterStage: opts.crashAfterStage, afterCommit: opts.crashAfterCommit }),
         statefunBin(),
         'run',
         '-m',
@@ -178,8 +201,6 @@ export class RuntimeFleet {
           CONTINUUM_DEAD_LETTER_TOPIC: opts.names.dlq,
           CONTINUUM_REDIS_KEY_PREFIX: opts.names.prefix,
           CONTINUUM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-          CONTINUUM_TEST_CRASH_AFTER_STAGE: String(opts.crashAfterStage ?? 0),
-          CONTINUUM_TEST_CRASH_AFTER_COMMIT: String(opts.crashAfterCommit ?? 0),
           ...(opts.identity === 'per-start' ? {} : { CONTINUUM_INSTANCE: `${opts.names.group}-${slot}` }),
           ...opts.env,
         },

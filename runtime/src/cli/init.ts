@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_ADMIN_URL } from '../defaults.js';
 import { ContinuumError } from '../errors.js';
 
 type Out = (text: string) => void;
@@ -370,7 +371,7 @@ npx statefun state get ${ns}/greeter/alice                 # "seen": { "value": 
 
 The \`Content-Type\` names the message's type: \`application/vnd.<namespace>/<name>\` (without it the
 body is an \`io.statefun.types/string\`). A reply becomes readable when the runtime commits its
-checkpoint; \`?wait=5s\` waits for it. The dashboard is on http://127.0.0.1:9090/dashboard/.
+checkpoint; \`?wait=5s\` waits for it. The dashboard is on ${DEFAULT_ADMIN_URL}/dashboard/.
 
 ## Deploy
 

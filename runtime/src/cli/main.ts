@@ -5,8 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TracerProvider } from '@opentelemetry/api';
 import { encodeInt, encodeString, PrimitiveTypeName } from '@continuum/sdk/protocol';
+import { DEFAULT_ADMIN_URL, DEFAULTS } from '../defaults.js';
 import { ContinuumError } from '../errors.js';
-import { createLogger, type LogLevel, type Logger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { MAX_LISTED_ISSUES, formatIssue, formatIssueList, loadModule } from '../module/index.js';
 import { ModuleError } from '../module/errors.js';
 import type { ModuleConfig } from '../module/types.js';
@@ -15,8 +16,9 @@ import { loadRequestSigner, type RequestSigner } from '../transport/request-sign
 import { companionPidFile, readCompanions, startCompanions } from './companions.js';
 import { INIT_HELP, init } from './init.js';
 import { ABANDON_TIMEOUT_MS, exitOnceSettled, settlesWithin } from './process-exit.js';
-import { crashHooks, productionConfig, taskTuning } from './production-config.js';
-import { consume, CONSUME_HELP, devKafkaBrokers, produce, PRODUCE_HELP } from './topics.js';
+import { devConfig, runConfig, type CommonConfig } from './config.js';
+import { installedTaskHooks } from './test-hooks.js';
+import { consume, CONSUME_HELP, produce, PRODUCE_HELP } from './topics.js';
 
 type Out = (text: string) => void;
 
@@ -57,11 +59,11 @@ with "waitForPort" the runtime starts once that port on 127.0.0.1 accepts connec
 after kill -9; the data directory's companions.pid lets the next start stop any that were left over.
 
 Options:
-  -m, --module FILE      module.yaml to run (default: ./module.yaml)
-      --data-dir DIR     where log and state are kept (default: .data/dev next to the module)
-      --partitions N     partitions of the internal log (default 4; fixed per data directory)
-      --admin-port N     admin API, /metrics and dashboard port (default 9090; 0 picks a free port)
-      --host ADDR        interface the playground and admin servers bind to (default 127.0.0.1;
+  -m, --module FILE      module.yaml to run (default: ./${DEFAULTS.dev.moduleFile})
+      --data-dir DIR     where log and state are kept (default: ${DEFAULTS.dev.dataDir} next to the module)
+      --partitions N     partitions of the internal log (default ${DEFAULTS.dev.partitions}; fixed per data directory)
+      --admin-port N     admin API, /metrics and dashboard port (default ${DEFAULTS.adminPort}; 0 picks a free port)
+      --host ADDR        interface the playground and admin servers bind to (default ${DEFAULTS.host};
                          0.0.0.0 to reach them from a container or another machine)
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector
                          (e.g. http://127.0.0.1:4318; off by default) [CONTINUUM_OTLP_ENDPOINT]
@@ -97,14 +99,14 @@ Options:
       --kafka BROKERS    comma-separated bootstrap servers [CONTINUUM_KAFKA_BROKERS]
                          (default: the address of the module's first Kafka ingress/egress)
       --redis URL        redis://[:password@]host:port[/db] [CONTINUUM_REDIS_URL]
-      --partitions N     partitions of the internal topic, fixed per deployment (default 32)
+      --partitions N     partitions of the internal topic, fixed per deployment (default ${DEFAULTS.run.partitions})
                          [CONTINUUM_PARTITIONS]
-      --group ID         consumer group of the runtime processes (default continuum-runtime)
+      --group ID         consumer group of the runtime processes (default ${DEFAULTS.groupId})
                          [CONTINUUM_GROUP_ID]
-      --admin-port N     admin/health/metrics/dashboard port (default 9090) [CONTINUUM_ADMIN_PORT]
+      --admin-port N     admin/health/metrics/dashboard port (default ${DEFAULTS.adminPort}) [CONTINUUM_ADMIN_PORT]
       --otlp-endpoint URL  trace messages and send spans to this OTLP/HTTP collector (off by
                          default) [CONTINUUM_OTLP_ENDPOINT]
-      --host ADDR        interface to bind servers to (default 127.0.0.1) [CONTINUUM_HOST]
+      --host ADDR        interface to bind servers to (default ${DEFAULTS.host}) [CONTINUUM_HOST]
       --admin-insecure   run without CONTINUUM_ADMIN_TOKEN: the admin API and /metrics are open
                          to anyone who reaches the port [CONTINUUM_ADMIN_INSECURE=true]
       --signing-key FILE Ed25519 private key (PEM) that signs every request to function
@@ -120,27 +122,27 @@ Kafka credentials go in CONTINUUM_KAFKA_SASL_*, never in --kafka (user:pass@host
 
 More environment: CONTINUUM_KAFKA_SSL=true, CONTINUUM_KAFKA_SASL_MECHANISM (plain,
 scram-sha-256, scram-sha-512), CONTINUUM_KAFKA_SASL_USERNAME, CONTINUUM_KAFKA_SASL_PASSWORD,
-CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default continuum), CONTINUUM_ADMIN_TOKEN,
-CONTINUUM_CHECKPOINT_INTERVAL_MS (default 0), CONTINUUM_COMMIT_LINGER_MS (default 20),
-CONTINUUM_TRANSACTION_TIMEOUT_MS (default 10000), CONTINUUM_FETCH_MIN_BYTES (default 1),
-CONTINUUM_FETCH_MAX_WAIT_MS (default 500), CONTINUUM_INTERNAL_TOPIC (default continuum-internal),
-CONTINUUM_DEAD_LETTER_TOPIC (default continuum-dead-letters), CONTINUUM_REPLIES_TOPIC (replies to
-requests of an io.continuum.http.v1/ingress, default continuum-replies),
+CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default ${DEFAULTS.redisKeyPrefix}), CONTINUUM_ADMIN_TOKEN,
+CONTINUUM_CHECKPOINT_INTERVAL_MS (default ${DEFAULTS.run.checkpointIntervalMs}), CONTINUUM_COMMIT_LINGER_MS (default ${DEFAULTS.run.commitLingerMs}),
+CONTINUUM_TRANSACTION_TIMEOUT_MS (default ${DEFAULTS.run.transactionTimeoutMs}), CONTINUUM_FETCH_MIN_BYTES (default ${DEFAULTS.run.fetchMinBytes}),
+CONTINUUM_FETCH_MAX_WAIT_MS (default ${DEFAULTS.run.fetchMaxWaitMs}), CONTINUUM_INTERNAL_TOPIC (default ${DEFAULTS.internalTopic}),
+CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
+requests of an io.continuum.http.v1/ingress, default ${DEFAULTS.repliesTopic}),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
 group; past it the process leaves the groups and exits without finishing, as safe as a crash;
-default 20000),
+default ${DEFAULTS.run.shutdownTimeoutMs}),
 CONTINUUM_KAFKA_SESSION_TIMEOUT_MS (how long the partitions of a process that died without leaving
 the group wait before they move; shorter moves them sooner, but a process whose event loop stalls
-that long loses its partitions; default 6000, the broker's usual minimum),
-CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default 1),
+that long loses its partitions; default ${DEFAULTS.run.sessionTimeoutMs}, the broker's usual minimum),
+CONTINUUM_TRACING_SAMPLE_RATIO (share of new traces recorded with --otlp-endpoint, default ${DEFAULTS.tracingSampleRatio}),
 CONTINUUM_INSTANCE (this process as partition owner on the dashboard, and the name of its Kafka
 transactional ids: keep it across restarts of the same process, e.g. the pod name, and unique among
 live processes; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
-changes are buffered, default 5000), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
-unfinished records, default 10000), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
-10000), CONTINUUM_MAX_PENDING_TIMERS (pending delayed messages and event-time timers; one more is
-dead-lettered with TIMER_LIMIT_REACHED, default 200000).
+changes are buffered, default ${DEFAULTS.task.checkpointMaxRecords}), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
+unfinished records, default ${DEFAULTS.task.maxOutstandingRecords}), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
+${DEFAULTS.task.stateCacheAddresses}), CONTINUUM_MAX_PENDING_TIMERS (pending delayed messages and event-time timers; one more is
+dead-lettered with TIMER_LIMIT_REACHED, default ${DEFAULTS.task.maxPendingTimers}).
 `,
   validate: `statefun validate FILE...
 
@@ -165,7 +167,7 @@ Value options (one of):
       --raw TEXT         UTF-8 bytes as they are; needs --type
       --type TYPENAME    the value's type name for --json and --raw
 Options:
-      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --admin URL        admin API of the runtime (default ${DEFAULT_ADMIN_URL})
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `,
@@ -179,7 +181,7 @@ its typename, decoded value (primitives, JSON) and base64 bytes, expiry time if 
 delayed messages; times are ISO 8601 (with epoch milliseconds beside in the *Ms fields).
 
 Options:
-      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --admin URL        admin API of the runtime (default ${DEFAULT_ADMIN_URL})
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `,
@@ -287,14 +289,8 @@ function parse(
   }
 }
 
-function loggerFrom(values: Values): Logger {
-  const format = String(values['log-format'] ?? process.env.CONTINUUM_LOG_FORMAT ?? 'pretty');
-  const level = String(values['log-level'] ?? process.env.CONTINUUM_LOG_LEVEL ?? 'info');
-  if (format !== 'pretty' && format !== 'json')
-    throw usage(`--log-format must be pretty or json, not ${format}`);
-  if (!['debug', 'info', 'warn', 'error'].includes(level))
-    throw usage(`--log-level must be debug, info, warn or error`);
-  return createLogger({ format, level: level as LogLevel });
+function loggerFrom(config: CommonConfig): Logger {
+  return createLogger({ format: config.log.format, level: config.log.level });
 }
 
 async function loadOrExplain(file: string, logger?: Logger): Promise<ModuleConfig> {
@@ -332,46 +328,38 @@ async function dev(args: string[], out: Out): Promise<number> {
     out(HELP.dev!);
     return 0;
   }
-  const logger = loggerFrom(values);
-  const signingKey = values['signing-key'] ?? process.env.CONTINUUM_SIGNING_KEY_FILE;
-  const requestSigner = signerFrom(typeof signingKey === 'string' ? signingKey : undefined, logger);
-  const kafkaBrokers = devKafkaBrokers(values.kafka);
-  const moduleFile = resolve(typeof values.module === 'string' ? values.module : 'module.yaml');
+  const config = devConfig(values, process.env);
+  const logger = loggerFrom(config);
+  const requestSigner = signerFrom(config.signingKeyFile, logger);
+  const { moduleFile, dataDir, host } = config;
   if (!existsSync(moduleFile)) throw usage(`module file ${moduleFile} does not exist (pass -m FILE)`);
   const module = await loadOrExplain(moduleFile, logger);
-  const host = typeof values.host === 'string' ? values.host.trim() : '127.0.0.1';
-  if (host === '') throw usage('--host needs an address such as 127.0.0.1 or 0.0.0.0');
-  const dataDir = resolve(
-    typeof values['data-dir'] === 'string' ? values['data-dir'] : join(dirname(moduleFile), '.data', 'dev'),
-  );
-  const partitions = intOption(values.partitions, 'partitions', 4, 1, 1024);
-  const adminPort = intOption(values['admin-port'], 'admin-port', 9090, 0, 65535);
   const companionsFile = join(dirname(moduleFile), 'statefun-dev.json');
-  const companions =
-    values['no-companions'] === true
-      ? undefined
-      : await startCompanions(
-          companionsFile,
-          readCompanions(companionsFile),
-          logger,
-          companionPidFile(dataDir),
-        );
-  const tracing = await tracingFrom(values, logger);
+  const companions = !config.companions
+    ? undefined
+    : await startCompanions(
+        companionsFile,
+        readCompanions(companionsFile),
+        logger,
+        companionPidFile(dataDir),
+      );
+  const tracing = await tracingFrom(config, logger);
   const { startDevRuntime } = await import('../dev-runtime.js');
   let dev;
   try {
     dev = await startDevRuntime({
       module,
       dataDir,
-      partitions,
-      adminPort,
+      partitions: config.partitions,
+      adminPort: config.adminPort,
       host,
-      adminToken: process.env.CONTINUUM_ADMIN_TOKEN,
+      adminToken: config.adminToken,
       requestSigner,
       logger,
       tracerProvider: tracing,
-      task: taskTuning(process.env),
-      kafka: kafkaBrokers === undefined ? undefined : { brokers: kafkaBrokers },
+      task: config.task,
+      hooks: installedTaskHooks(),
+      kafka: config.kafkaBrokers === undefined ? undefined : { brokers: [...config.kafkaBrokers] },
     });
   } catch (e) {
     await companions?.stop();
@@ -412,13 +400,13 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     out(HELP.run!);
     return 0;
   }
-  const logger = loggerFrom(values);
-  const config = productionConfig(values, process.env);
+  const config = runConfig(values, process.env);
+  const logger = loggerFrom(config);
   const requestSigner = signerFrom(config.signingKeyFile, logger);
   if (config.adminToken === undefined)
     logger.warn('the admin API is open (--admin-insecure): anyone who reaches its port can use it');
   const module = await loadOrExplain(config.module, logger);
-  const tracing = await tracingFrom(values, logger);
+  const tracing = await tracingFrom(config, logger);
   const { startProdRuntime } = await import('../prod-runtime.js');
   const prod = await startProdRuntime({
     module,
@@ -440,15 +428,10 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     fetchMinBytes: config.fetchMinBytes,
     fetchMaxWaitMs: config.fetchMaxWaitMs,
     logger,
-    task: {
-      ...taskTuning(process.env),
-      checkpointIntervalMs: config.checkpointIntervalMs,
-      deadLetterTopic: config.deadLetterTopic,
-      repliesTopic: config.repliesTopic,
-    },
-    hooks: crashHooks(process.env),
+    task: config.task,
+    hooks: installedTaskHooks(),
     tracerProvider: tracing,
-    instance: process.env.CONTINUUM_INSTANCE,
+    instance: config.instance,
   });
   logger.info('statefun run is running', {
     module: config.module,
@@ -532,7 +515,7 @@ async function adminFetch(
   path: string,
   init: RequestInit = {},
 ): Promise<unknown> {
-  const base = typeof values.admin === 'string' ? values.admin : 'http://127.0.0.1:9090';
+  const base = typeof values.admin === 'string' ? values.admin : DEFAULT_ADMIN_URL;
   const token = typeof values.token === 'string' ? values.token : process.env.CONTINUUM_ADMIN_TOKEN;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
@@ -638,25 +621,14 @@ async function consumeUntilSignal(args: string[], out: Out): Promise<number> {
 
 /** The OTLP tracer provider when an endpoint is configured; tracing is off otherwise. */
 async function tracingFrom(
-  values: Values,
+  config: CommonConfig,
   logger: Logger,
 ): Promise<(TracerProvider & { shutdown(): Promise<void> }) | undefined> {
-  const raw = values['otlp-endpoint'] ?? process.env.CONTINUUM_OTLP_ENDPOINT;
-  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw usage(`--otlp-endpoint must be an http(s) URL such as http://127.0.0.1:4318, not ${raw}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw usage(`--otlp-endpoint must be an http(s) URL such as http://127.0.0.1:4318, not ${raw}`);
-  const ratio = Number(process.env.CONTINUUM_TRACING_SAMPLE_RATIO ?? '1');
-  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1)
-    throw usage('CONTINUUM_TRACING_SAMPLE_RATIO must be a number from 0 to 1');
+  if (config.tracing === undefined) return undefined;
+  const { endpoint, sampleRatio } = config.tracing;
   const { otlpTracerProvider } = await import('../tracing/otlp.js');
-  logger.info('tracing messages to an OTLP collector', { endpoint: url.origin, sampleRatio: ratio });
-  return otlpTracerProvider({ endpoint: url.toString(), sampleRatio: ratio, logger });
+  logger.info('tracing messages to an OTLP collector', { endpoint: new URL(endpoint).origin, sampleRatio });
+  return otlpTracerProvider({ endpoint, sampleRatio, logger });
 }
 
 function signerFrom(file: string | undefined, logger: Logger): RequestSigner | undefined {
@@ -664,14 +636,6 @@ function signerFrom(file: string | undefined, logger: Logger): RequestSigner | u
   const signer = loadRequestSigner(resolve(file));
   logger.info('signing requests to function endpoints', { keyId: signer.keyId });
   return signer;
-}
-
-function intOption(v: unknown, name: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw usage(`--${name} must be an integer from ${min} to ${max}`);
-  return n;
 }
 
 function untilSignal(): Promise<void> {

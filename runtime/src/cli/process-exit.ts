@@ -3,12 +3,13 @@
 // when a client library still holds a socket or timer (kafkajs can re-open a heartbeat connection
 // after a broker restart that its disconnect does not close).
 import type { Logger } from '../logger.js';
+import { DEFAULTS } from '../defaults.js';
 
 /**
  * Longest graceful stop (ms) before the process exits without it (CONTINUUM_SHUTDOWN_TIMEOUT_MS):
  * with leaving the groups and the exit linger, inside Kubernetes' default grace period of 30 s.
  */
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = DEFAULTS.run.shutdownTimeoutMs;
 
 /** How long leaving the consumer groups may take after a stop that was given up. */
 export const ABANDON_TIMEOUT_MS = 3000;

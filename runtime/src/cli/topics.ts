@@ -2,6 +2,7 @@
 // running in `statefun dev` and read its Kafka egress topics, through the dev runtime's admin API.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_ADMIN_URL } from '../defaults.js';
 import { ContinuumError } from '../errors.js';
 
 type Out = (text: string) => void;
@@ -27,7 +28,7 @@ Value options (one of):
 Options:
       --key KEY          the record key: the id of the function it goes to (required)
       --header K=V       a record header (repeatable)
-      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --admin URL        admin API of the runtime (default ${DEFAULT_ADMIN_URL})
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `;
@@ -44,7 +45,7 @@ Options:
       --from CURSOR      start at partition:offset pairs (e.g. 0:42); default: the first record
       --max N            print at most N records, then exit (default: all; with --follow: no limit)
       --json             one JSON object per record instead of the text line
-      --admin URL        admin API of the runtime (default http://127.0.0.1:9090)
+      --admin URL        admin API of the runtime (default ${DEFAULT_ADMIN_URL})
       --token TOKEN      admin token (or CONTINUUM_ADMIN_TOKEN)
   -h, --help             this help
 `;

@@ -27,6 +27,7 @@ import type {
   RecordSink,
   TopicReader,
 } from './log.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface EmbeddedLogOptions {
   /** Journal directory; without it the log lives in memory only. */
@@ -68,8 +69,6 @@ interface JournalLine {
   b?: Record<string, number[]>;
 }
 
-const DEFAULT_INTERNAL_TOPIC = 'continuum-internal';
-
 export class EmbeddedLog implements Log {
   readonly internalTopic: string;
   readonly partitions: number;
@@ -89,7 +88,7 @@ export class EmbeddedLog implements Log {
   private closed = false;
 
   private constructor(opts: EmbeddedLogOptions) {
-    this.internalTopic = opts.internalTopic ?? DEFAULT_INTERNAL_TOPIC;
+    this.internalTopic = opts.internalTopic ?? DEFAULTS.internalTopic;
     this.partitions = opts.partitions ?? 4;
     this.retention = opts.retentionRecords ?? 200_000;
     this.compactAfter = opts.compactAfterBytes ?? 64 * 1024 * 1024;

@@ -11,6 +11,7 @@ import type { Log } from '../log/log.js';
 import type { ListeningServer } from './playground-ingress.js';
 import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
+import { DEFAULTS } from '../defaults.js';
 
 export interface PlaygroundEgressOptions {
   port: number;
@@ -148,7 +149,7 @@ export function buildPlaygroundEgress(opts: PlaygroundEgressOptions): FastifyIns
 
 export async function startPlaygroundEgress(opts: PlaygroundEgressOptions): Promise<ListeningServer> {
   const app = buildPlaygroundEgress(opts);
-  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  await app.listen({ port: opts.port, host: opts.host ?? DEFAULTS.host });
   const addr = app.server.address();
   return {
     port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,

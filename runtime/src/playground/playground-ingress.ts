@@ -18,6 +18,7 @@ import { DEFAULT_PLAYGROUND_BODY_LIMIT } from '../module/playground.js';
 import { typeNameProblem } from '../module/schema.js';
 import { requireBearerToken } from './bearer-guard.js';
 import { closeWithin } from './bounded-close.js';
+import { DEFAULTS } from '../defaults.js';
 
 export const DEFAULT_INGRESS_TYPENAME = 'io.statefun.types/string';
 
@@ -268,7 +269,7 @@ export function buildPlaygroundIngress(opts: PlaygroundIngressOptions): FastifyI
 
 export async function startPlaygroundIngress(opts: PlaygroundIngressOptions): Promise<ListeningServer> {
   const app = buildPlaygroundIngress(opts);
-  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  await app.listen({ port: opts.port, host: opts.host ?? DEFAULTS.host });
   const addr = app.server.address();
   return {
     port: typeof addr === 'object' && addr !== null ? addr.port : opts.port,

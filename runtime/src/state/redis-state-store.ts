@@ -17,6 +17,7 @@ import type {
   StoredAddress,
   StoredTimer,
 } from './state-store.js';
+import { DEFAULTS } from '../defaults.js';
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -61,7 +62,7 @@ const optionsSchema = z.object({
     .string()
     .min(1)
     .regex(/^[^{}]*$/, 'must not contain "{" or "}", which would break the hash tag')
-    .default('continuum'),
+    .default(DEFAULTS.redisKeyPrefix),
   waitReplicas: z
     .object({ count: z.number().int().min(0), timeoutMs: z.number().int().min(0) })
     .strict()

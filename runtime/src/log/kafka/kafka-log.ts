@@ -24,6 +24,7 @@ import { KafkaTopicReader } from './topic-reader.js';
 import { ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
 import { TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
+import { DEFAULTS } from '../../defaults.js';
 
 export interface KafkaLogOptions {
   connection: KafkaConnection;
@@ -72,9 +73,9 @@ export class KafkaLog implements Log {
 
   constructor(private readonly opts: KafkaLogOptions) {
     this.kafka = createKafka(opts.connection, opts.logger);
-    this.internalTopic = opts.internalTopic ?? 'continuum-internal';
-    this.partitions = opts.partitions ?? 32;
-    this.groupId = opts.groupId ?? 'continuum-runtime';
+    this.internalTopic = opts.internalTopic ?? DEFAULTS.internalTopic;
+    this.partitions = opts.partitions ?? DEFAULTS.run.partitions;
+    this.groupId = opts.groupId ?? DEFAULTS.groupId;
   }
 
   /** Connects the admin client and the ingress producer, and creates missing topics. */

@@ -24,6 +24,7 @@ import type { Logger } from '../../logger.js';
 import type { OutRecord } from '../log.js';
 import { kafkaError, kafkaErrorType } from './client.js';
 import { groupByTopic } from './records.js';
+import { DEFAULTS } from '../../defaults.js';
 
 /** A consumer offset committed with a transaction. */
 export interface TxnOffset {
@@ -99,7 +100,7 @@ interface Pending {
  * The default linger (measured in bench/RESULTS.md): at 1,000 events/s it keeps p50/p99 near
  * 100/200 ms with ~50 transactions/s; 50 ms halves the transactions for ~90 ms more p50.
  */
-export const DEFAULT_COMMIT_LINGER_MS = 20;
+export const DEFAULT_COMMIT_LINGER_MS = DEFAULTS.run.commitLingerMs;
 
 /** Errors a transaction can be retried after (the Java producer retries these in place). */
 const RETRIABLE = new Set([
@@ -352,7 +353,7 @@ export class ProcessTransactions {
         transactionalId: lane.transactionalId,
         maxInFlightRequests: 1,
         idempotent: true,
-        transactionTimeout: this.opts.transactionTimeoutMs ?? 10_000,
+        transactionTimeout: this.opts.transactionTimeoutMs ?? DEFAULTS.run.transactionTimeoutMs,
         allowAutoTopicCreation: false,
         // The broker answers CONCURRENT_TRANSACTIONS to the next transaction's first request while
         // it still writes the previous one's markers (a few ms). kafkajs retries it inside the

@@ -12,6 +12,7 @@ import type { LogRecord, OutRecord, RecordSink } from '../log.js';
 import { kafkaError } from './client.js';
 import type { ProcessTransactions } from './process-transactions.js';
 import { logRecordOf } from './records.js';
+import { DEFAULTS } from '../../defaults.js';
 
 export interface TopicPartition {
   topic: string;
@@ -48,8 +49,8 @@ export interface TransactionalGroupOptions {
  * and an idle consumer asks twice a second (Kafka's own defaults). Waiting for fuller fetches cost
  * latency and idle CPU without saving the broker measurable work.
  */
-export const DEFAULT_FETCH_MIN_BYTES = 1;
-export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
+export const DEFAULT_FETCH_MIN_BYTES = DEFAULTS.run.fetchMinBytes;
+export const DEFAULT_FETCH_MAX_WAIT_MS = DEFAULTS.run.fetchMaxWaitMs;
 
 /**
  * Session timeout default (measured in bench/RESULTS.md): a member that died without leaving the
@@ -58,7 +59,7 @@ export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
  * minimum (group.min.session.timeout.ms); heartbeats go every second, so a member is only dropped
  * when its event loop stalls for about that long.
  */
-export const DEFAULT_SESSION_TIMEOUT_MS = 6000;
+export const DEFAULT_SESSION_TIMEOUT_MS = DEFAULTS.run.sessionTimeoutMs;
 
 const tpKey = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
 

@@ -1,0 +1,81 @@
+// Every default of the runtime's configuration, in one place: the command line (`statefun dev`
+// and `statefun run`), the adapters and the Helm chart's values (a test keeps them equal) take
+// theirs from here.
+
+/**
+ * The defaults of `statefun dev`, `statefun run` and the adapters they assemble. Frozen; the
+ * numbers are measured in bench/RESULTS.md where they trade latency for throughput.
+ */
+export const DEFAULTS = Object.freeze({
+  /** Interface the admin, playground and request servers bind to. */
+  host: '127.0.0.1',
+  /** Admin API, /metrics and dashboard port. */
+  adminPort: 9090,
+  /** The internal log's topic (partitions of it are the unit of ownership). */
+  internalTopic: 'continuum-internal',
+  /** Topic that receives dead letters. */
+  deadLetterTopic: 'continuum-dead-letters',
+  /** Where replies to waiting HTTP requests are committed. */
+  repliesTopic: 'continuum-replies',
+  /** Consumer group of the runtime processes. */
+  groupId: 'continuum-runtime',
+  /** First part of every Redis key's hash tag. */
+  redisKeyPrefix: 'continuum',
+  /** Log lines as `pretty` text or `json`. */
+  logFormat: 'pretty',
+  logLevel: 'info',
+  /** Share of new traces recorded when an OTLP endpoint is set. */
+  tracingSampleRatio: 1,
+  /** `statefun dev`: the embedded log and state store. */
+  dev: Object.freeze({
+    /** Module file, relative to the working directory. */
+    moduleFile: 'module.yaml',
+    /** Data directory, relative to the module file's directory. */
+    dataDir: '.data/dev',
+    partitions: 4,
+  }),
+  /** `statefun run`: Kafka and Redis. */
+  run: Object.freeze({
+    partitions: 32,
+    /**
+     * A change starts its checkpoint as soon as the partition's previous one ended; the process's
+     * shared transactions pace the commits.
+     */
+    checkpointIntervalMs: 0,
+    /**
+     * Process transactions start at least this far apart: at 1,000 events/s it keeps p50/p99 near
+     * 100/200 ms with ~50 transactions/s; 50 ms halves the transactions for ~90 ms more p50.
+     */
+    commitLingerMs: 20,
+    /** The broker aborts an open transaction of a crashed process after this long. */
+    transactionTimeoutMs: 10_000,
+    /**
+     * A fetch returns as soon as a record is readable, and an idle consumer asks twice a second
+     * (Kafka's own defaults); fuller fetches cost latency and idle CPU without saving the broker work.
+     */
+    fetchMinBytes: 1,
+    fetchMaxWaitMs: 500,
+    /**
+     * A member that died without leaving the group holds its partitions this long. 6 s is the
+     * broker's default minimum (group.min.session.timeout.ms); heartbeats go every second.
+     */
+    sessionTimeoutMs: 6000,
+    /**
+     * Longest graceful stop after SIGTERM: with leaving the groups and the exit linger, inside
+     * Kubernetes' default grace period of 30 s.
+     */
+    shutdownTimeoutMs: 20_000,
+  }),
+  /** Per-partition limits, for `statefun dev` and `statefun run` alike. */
+  task: Object.freeze({
+    /** `statefun dev` checkpoints a change this long after it (`statefun run`: `run.checkpointIntervalMs`). */
+    checkpointIntervalMs: 200,
+    checkpointMaxRecords: 5000,
+    maxOutstandingRecords: 10_000,
+    stateCacheAddresses: 10_000,
+    maxPendingTimers: 200_000,
+  }),
+});
+
+/** The admin API of a runtime started with the defaults, as `statefun send`/`state` call it. */
+export const DEFAULT_ADMIN_URL = `http://${DEFAULTS.host}:${DEFAULTS.adminPort}`;
