@@ -2,6 +2,7 @@
 // egress message becomes a log record. Built from module.yaml by the runtime.
 import type { EgressMessage } from '@continuum/sdk/protocol';
 import type { OutRecord } from '../log/log.js';
+import type { DeadLetterCode } from './dead-letter-codes.js';
 import type { HttpEndpointConfig } from '../module/types.js';
 
 export interface FunctionTarget {
@@ -18,7 +19,7 @@ export interface FunctionRouter {
 }
 
 /** A routed egress record, or why the message cannot be delivered (it is dead-lettered). */
-export type EgressRoute = { record: OutRecord } | { error: string; code: string };
+export type EgressRoute = { record: OutRecord } | { error: string; code: DeadLetterCode };
 
 export interface EgressRouter {
   route(message: EgressMessage, eventTime: number): EgressRoute;

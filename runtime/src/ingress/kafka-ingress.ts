@@ -12,6 +12,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Address } from '@continuum/sdk/protocol';
 import { parseTypeName } from '../core/address.js';
+import type { DeadLetterCode } from '../core/dead-letter-codes.js';
 import { deadLetterRecord, sourceOf, toInternalRecord, watermarkRecords } from '../core/envelope.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
@@ -89,7 +90,7 @@ export function routeIngressRecord(
   },
   now: number,
 ): RoutedRecord {
-  const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
+  const dead = (code: DeadLetterCode, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
     deadLetter: true,
     records: [
       deadLetterRecord(

@@ -309,4 +309,14 @@ describe('admin API', () => {
     expect((await call('/v1/dead-letters/abc/replay', { method: 'POST' })).status).toBe(400);
     expect((await call('/v1/dead-letters?limit=0')).status).toBe(400);
   });
+
+  it('refuses a filter code that is not a dead-letter code, naming it and the known codes', async () => {
+    const typo = await call('/v1/dead-letters?code=FUNCTION_CAL_FAILED');
+    expect(typo.status).toBe(400);
+    const { error } = typo.body as { error: string };
+    expect(error).toContain('code: "FUNCTION_CAL_FAILED" is not a dead-letter code');
+    expect(error).toContain('FUNCTION_CALL_FAILED, ');
+    expect((await call('/v1/dead-letters?code=')).status).toBe(400);
+    expect((await call('/v1/dead-letters?code=REPLY_DUPLICATE')).status).toBe(200);
+  });
 });

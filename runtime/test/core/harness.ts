@@ -88,7 +88,7 @@ export function routers(
   const egress: EgressRouter = {
     route(m: EgressMessage) {
       if (m.argument.typename !== KAFKA_PRODUCER_RECORD_TYPENAME) {
-        return { code: 'EGRESS_TYPE_INVALID', error: `egress expects ${KAFKA_PRODUCER_RECORD_TYPENAME}` };
+        return { code: 'EGRESS_VALUE_INVALID', error: `egress expects ${KAFKA_PRODUCER_RECORD_TYPENAME}` };
       }
       const r = decodeKafkaProducerRecord(m.argument.value);
       return { record: { topic: r.topic, key: r.key === '' ? null : r.key, value: r.valueBytes } };
