@@ -30,8 +30,9 @@ export const errorCodes = {
   PARTITION_UNKNOWN: 'a read or write named a partition the topic does not have',
   PARTITION_RELEASED: 'a partition was released while it was being fenced or recovered',
   FENCED: 'a newer owner of the partition took over; this owner may no longer commit or write',
-  RECOVERY_SCAN_TIMEOUT: "taking over a partition found no decision on its last checkpoint in time",
-  INTERNAL_TOPIC_MISMATCH: 'the internal topic has another partition count than the runtime is configured for',
+  RECOVERY_SCAN_TIMEOUT: 'taking over a partition found no decision on its last checkpoint in time',
+  INTERNAL_TOPIC_MISMATCH:
+    'the internal topic has another partition count than the runtime is configured for',
   KAFKA_CONFIG_INVALID: 'no Kafka brokers are configured',
   KAFKA_UNAVAILABLE: 'a Kafka request failed (broker unreachable, timeout, or another broker error)',
   TOPIC_UNKNOWN: 'dev mode: a topic is neither an ingress topic of the module nor one a function wrote to',
@@ -72,11 +73,13 @@ export const errorCodes = {
   // Dead letters (admin API)
   DEAD_LETTER_ID_INVALID: 'a dead-letter id is not <partition>-<offset>',
   DEAD_LETTER_NOT_FOUND: 'no dead letter has the id',
-  DEAD_LETTER_NOT_REPLAYABLE: 'a dead letter names no valid target or carries no message; replay needs them given',
+  DEAD_LETTER_NOT_REPLAYABLE:
+    'a dead letter names no valid target or carries no message; replay needs them given',
   DEAD_LETTER_ALREADY_REPLAYED: 'a dead letter was replayed before (replay again with force)',
   DEAD_LETTER_REPLAY_IN_PROGRESS: 'another request is replaying the same dead letter right now',
   DEAD_LETTER_REPLAYS_BUSY: 'too many replays are in progress; retry later',
-  DEAD_LETTER_TOPIC_BEHIND: 'the dead-letter topic is still being read, so an earlier replay may not be known yet; retry',
+  DEAD_LETTER_TOPIC_BEHIND:
+    'the dead-letter topic is still being read, so an earlier replay may not be known yet; retry',
 } as const satisfies Record<string, string>;
 
 /** A code a ContinuumError may carry: a key of {@link errorCodes}. */

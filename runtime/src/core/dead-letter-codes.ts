@@ -20,13 +20,18 @@ export const deadLetterCodes = {
   FUNCTION_CALL_FAILED: 'every attempt failed (5xx, connection, timeout) until the call budget ran out',
   FUNCTION_STATUS_REJECTED: 'the endpoint answered a 4xx that is not retried (401/403 credentials, 413, ...)',
   FUNCTION_NOT_FOUND: 'HTTP 404: the endpoint does not serve the function type',
-  FUNCTION_MESSAGE_REJECTED: 'HTTP 422: the function rejected this message for good (TerminalError, invalid message)',
-  FUNCTION_RESPONSE_INVALID: 'the answer is not a FromFunction',
-  FUNCTION_RESPONSE_TOO_LARGE: 'the answer is larger than payload_max_bytes',
-  FUNCTION_REQUEST_INVALID: 'the call can never be made: bad endpoint URL, unreadable TLS files, empty request',
+  FUNCTION_MESSAGE_REJECTED:
+    'HTTP 422: the function rejected this message for good (TerminalError, invalid message)',
+  FUNCTION_RESPONSE_INVALID:
+    'okhttp transport: the answer is not a FromFunction (async retries it: FUNCTION_CALL_FAILED)',
+  FUNCTION_RESPONSE_TOO_LARGE:
+    'okhttp transport: the answer is larger than its payload limit (async retries it)',
+  FUNCTION_REQUEST_INVALID:
+    'the call can never be made: bad endpoint URL, unreadable TLS files, empty request',
   STATE_TYPE_CONFLICT: 'the function declared a state with another type than the one registered for it',
   NEGOTIATION_FAILED: 'the function still reported missing states after the allowed negotiation rounds',
-  FUNCTION_RESPONSE_REJECTED: 'the response changes a state the function never declared, or with the wrong type',
+  FUNCTION_RESPONSE_REJECTED:
+    'the response changes a state the function never declared, or with the wrong type',
 
   // Effects of a response
   MESSAGE_TARGET_INVALID: 'an outgoing message names an invalid target address',
@@ -35,7 +40,8 @@ export const deadLetterCodes = {
   CANCELLATION_TOKEN_REUSED: 'a delayed message reuses the cancellation token of one still pending',
   TIMER_LIMIT_REACHED: 'the partition already holds maxPendingTimers delayed messages and event-time timers',
   EGRESS_UNKNOWN: 'an egress message names an egress module.yaml does not declare',
-  EGRESS_VALUE_INVALID: 'an egress message is not a valid record for its egress (wrong type, no topic, undecodable)',
+  EGRESS_VALUE_INVALID:
+    'an egress message is not a valid record for its egress (wrong type, no topic, undecodable)',
   EGRESS_TOPIC_UNKNOWN: 'a playground egress record names a topic the egress does not declare',
 
   // Request-response
