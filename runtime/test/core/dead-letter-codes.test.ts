@@ -20,7 +20,8 @@ import { MemoryReplyStore } from '../../src/request-reply/reply-store.js';
 import { Runtime } from '../../src/runtime.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
 import { HttpFunctionClient } from '../../src/transport/http-function-client.js';
-import { INT, emptyResult, intValue, readAll, waitFor } from './harness.js';
+import { INT, emptyResult, intValue, readAll } from './harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const DEAD = 'continuum-dead-letters';
 const STRING = 'io.statefun.types/string';
@@ -128,13 +129,12 @@ describe('dead-letter codes', () => {
 
   async function letterWith(code: DeadLetterCode): Promise<Record<string, string>> {
     let found: Record<string, string> | undefined;
-    await waitFor(
+    await waitUntil(
       async () => {
         found = (await readAll(log, DEAD)).find((l) => l.headers[Header.code] === code)?.headers;
         return found !== undefined;
       },
-      30_000,
-      `a dead letter with code ${code}`,
+      { timeoutMs: 30_000, what: `a dead letter with code ${code}` },
     );
     return found!;
   }

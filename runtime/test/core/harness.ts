@@ -170,19 +170,6 @@ export async function runtimeOn(opts: {
   return { runtime, client };
 }
 
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 export const addr = (type: string, id: string): Address => {
   const [namespace, name] = type.split('/') as [string, string];
   return { namespace, type: name, id };
