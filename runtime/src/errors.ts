@@ -1,16 +1,22 @@
 // The runtime's error base: every error carries a stable `code`, an optional `cause`, and a
 // `retryable` flag that retry loops read instead of guessing from the message.
 
+import type { ErrorCode } from './error-codes.js';
+
+export { errorCodes, isErrorCode } from './error-codes.js';
+export type { ErrorCode } from './error-codes.js';
+
 export interface ContinuumErrorOptions {
   cause?: unknown;
   retryable?: boolean;
 }
 
 export class ContinuumError extends Error {
-  readonly code: string;
+  /** Stable: one of {@link errorCodes}. */
+  readonly code: ErrorCode;
   readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: ContinuumErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: ContinuumErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -1,7 +1,9 @@
 // `@continuum/runtime`: the runtime as a library — for embedding, custom adapters and tests.
 // Most users run the `statefun` command instead.
-export { ContinuumError, isRetryable } from './errors.js';
-export type { ContinuumErrorOptions } from './errors.js';
+export { ContinuumError, errorCodes, isErrorCode, isRetryable } from './errors.js';
+export type { ContinuumErrorOptions, ErrorCode } from './errors.js';
+export { deadLetterCodes, isDeadLetterCode } from './core/dead-letter-codes.js';
+export type { DeadLetterCode } from './core/dead-letter-codes.js';
 
 export { Runtime } from './runtime.js';
 export type { RuntimeOptions } from './runtime.js';

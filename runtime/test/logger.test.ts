@@ -76,14 +76,14 @@ describe('logger', () => {
 
   it('serialises errors with their code and cause', () => {
     const { lines, log } = capture({ format: 'json' });
-    const err = new ContinuumError('STATE_STORE_DOWN', 'redis is unreachable', {
+    const err = new ContinuumError('STATE_STORE_UNAVAILABLE', 'redis is unreachable', {
       cause: new Error('ECONNREFUSED'),
     });
     log.error('partition task failed', { err });
     const entry = JSON.parse(lines[0]!);
     expect(entry.err).toMatchObject({
       name: 'ContinuumError',
-      code: 'STATE_STORE_DOWN',
+      code: 'STATE_STORE_UNAVAILABLE',
       message: 'redis is unreachable',
       cause: { message: 'ECONNREFUSED' },
     });

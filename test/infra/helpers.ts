@@ -10,6 +10,7 @@ import type { RedisOptions } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import type { IHeaders, KafkaConfig } from 'kafkajs';
 import { InfraError } from './errors.js';
+import { waitUntil } from './wait-until.js';
 
 /** Options of {@link createKafkaClient}. */
 export interface KafkaClientOptions {
@@ -81,62 +82,17 @@ export async function createTopic(
       // kafkajs' wait for leaders gives up on UNKNOWN_TOPIC_OR_PARTITION, which a busy broker
       // answers while the new topic's metadata is still propagating: wait for the leaders here.
       if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
-      await waitFor(
+      await waitUntil(
         async () => {
           const meta = await admin.fetchTopicMetadata({ topics: [name] });
           const parts = meta.topics[0]?.partitions ?? [];
           return parts.length === partitions && parts.every((p) => p.leader >= 0);
         },
-        { timeoutMs: 30_000, intervalMs: 200, message: `the leaders of topic ${name}` },
+        { timeoutMs: 30_000, what: `the leaders of topic ${name}`, intervalMs: 200 },
       );
     }
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Options of {@link waitFor}. */
-export interface WaitForOptions {
-  /** Give up after this long (default 30 s). */
-  timeoutMs?: number;
-  /** Pause between checks (default 100 ms). */
-  intervalMs?: number;
-  /** Says what was awaited, for the timeout error. */
-  message?: string;
-}
-
-/**
- * Polls `condition` until it returns a value other than `undefined`, `null` or `false`, and returns
- * that value. A throwing condition counts as not yet; its last error becomes the timeout's cause.
- */
-export async function waitFor<T>(
-  condition: () => T | Promise<T>,
-  options: WaitForOptions = {},
-): Promise<Exclude<T, undefined | null | false>> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const intervalMs = options.intervalMs ?? 100;
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value !== undefined && value !== null && value !== false) {
-        return value as Exclude<T, undefined | null | false>;
-      }
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new InfraError(
-        'TIMEOUT',
-        `timed out after ${timeoutMs} ms waiting for ${options.message ?? 'a condition'}${detail}`,
-        lastError === undefined ? undefined : { cause: lastError },
-      );
-    }
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))),
-    );
   }
 }
 
@@ -227,10 +183,10 @@ export async function readTopic(
         await Promise.resolve();
       },
     });
-    await waitFor(caughtUp, {
-      timeoutMs,
+    await waitUntil(caughtUp, {
+      timeoutMs: timeoutMs,
+      what: `topic ${topic} to be read to its end`,
       intervalMs: 50,
-      message: `topic ${topic} to be read to its end`,
     }).catch((err: unknown) => {
       const show = (m: Map<number, bigint>): string =>
         JSON.stringify(Object.fromEntries([...m].map(([p, o]) => [p, o.toString()])));

@@ -17,16 +17,11 @@ export {
   probeKafkaTransactions,
   readTopic,
   uniqueName,
-  waitFor,
 } from './helpers.js';
-export type {
-  CreateTopicOptions,
-  KafkaClientOptions,
-  ReadTopicOptions,
-  TopicRecord,
-  WaitForOptions,
-} from './helpers.js';
+export type { CreateTopicOptions, KafkaClientOptions, ReadTopicOptions, TopicRecord } from './helpers.js';
 export { freePort } from './ports.js';
 export { crashPointArgs, RuntimeFleet } from './runtime-fleet.js';
 export type { RuntimeFleetOptions } from './runtime-fleet.js';
 export type { ProvidedInfra } from './provided-context.js';
+export { waitUntil } from './wait-until.js';
+export type { WaitUntilOptions } from './wait-until.js';

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { InfraError, freePort, resolveMode, startKafka, startRedis, waitFor } from '@continuum/test-infra';
+import { InfraError, freePort, resolveMode, startKafka, startRedis, waitUntil } from '@continuum/test-infra';
 
 const servers: Server[] = [];
 
@@ -101,12 +101,12 @@ describe('the test harness', () => {
   it('says what it waited for when waitFor misses its deadline', async () => {
     let calls = 0;
     const err = await failure(
-      waitFor(
+      waitUntil(
         () => {
           calls++;
           return false;
         },
-        { timeoutMs: 200, intervalMs: 20, message: 'the moon to turn blue' },
+        { timeoutMs: 200, what: 'the moon to turn blue', intervalMs: 20 },
       ),
     );
     expect(err.code).toBe('TIMEOUT');

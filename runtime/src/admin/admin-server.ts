@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { addressKey, parseAddressKey, partitionOf } from '../core/address.js';
+import { deadLetterCodes, isDeadLetterCode } from '../core/dead-letter-codes.js';
 import { defaultTaskConfig } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -128,14 +129,20 @@ const sendBody = z.object({
   valueBase64: z.string().optional(),
   /**
    * Refuse (404) a target whose function type no endpoint serves, as the playground ingress does;
-   * without it such a message is accepted and dead-lettered with UNKNOWN_FUNCTION.
+   * without it such a message is accepted and dead-lettered with FUNCTION_UNKNOWN.
    */
   requireEndpoint: z.boolean().optional(),
 });
 
 const deadLetterQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  code: z.string().min(1).optional(),
+  code: z
+    .string()
+    .refine(isDeadLetterCode, {
+      error: (issue) =>
+        `${JSON.stringify(String(issue.input).slice(0, 64))} is not a dead-letter code; the codes are ${Object.keys(deadLetterCodes).join(', ')}`,
+    })
+    .optional(),
 });
 
 const replayQuery = z

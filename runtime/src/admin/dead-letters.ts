@@ -6,8 +6,9 @@
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue } from '@continuum/sdk/protocol';
 import { parseAddressKey } from '../core/address.js';
+import type { DeadLetterCode } from '../core/dead-letter-codes.js';
 import { Header } from '../core/envelope.js';
-import { ContinuumError } from '../errors.js';
+import { ContinuumError, type ErrorCode } from '../errors.js';
 import type { Log, LogRecord, TopicReader } from '../log/log.js';
 import type { IngressMessage } from '../observers.js';
 import { describeValue } from './describe-value.js';
@@ -86,14 +87,7 @@ const maxReplaysInFlight = 16;
 /** Thrown for ids that name no letter, or letters that cannot be replayed as asked. */
 export class DeadLetterError extends ContinuumError {
   constructor(
-    code:
-      | 'DEAD_LETTER_NOT_FOUND'
-      | 'DEAD_LETTER_NOT_REPLAYABLE'
-      | 'DEAD_LETTER_ID_INVALID'
-      | 'DEAD_LETTER_ALREADY_REPLAYED'
-      | 'DEAD_LETTER_REPLAY_IN_PROGRESS'
-      | 'DEAD_LETTER_REPLAYS_BUSY'
-      | 'DEAD_LETTER_TOPIC_BEHIND',
+    code: Extract<ErrorCode, `DEAD_LETTER_${string}`>,
     message: string,
     /** For DEAD_LETTER_ALREADY_REPLAYED: the earlier replay. */
     readonly previous?: ReplayRecord,
@@ -140,7 +134,7 @@ export class DeadLetters {
    * Letters seen in the topic, newest first, optionally of one code. `total` and `byCode` count
    * every letter read since this process started following the topic.
    */
-  async list(opts: { limit: number; code?: string | undefined }): Promise<{
+  async list(opts: { limit: number; code?: DeadLetterCode | undefined }): Promise<{
     topic: string;
     total: number;
     byCode: Record<string, number>;

@@ -5,6 +5,7 @@ import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import { addressKey, parseAddressKey, partitionOf } from './address.js';
+import type { DeadLetterCode } from './dead-letter-codes.js';
 import type { WatermarkMark } from './watermarks.js';
 
 export const Header = {
@@ -220,8 +221,8 @@ export function watermarkOf(record: LogRecord): WatermarkMark | 'invalid' | unde
 }
 
 export interface DeadLetter {
-  /** Stable code, e.g. FUNCTION_CALL_FAILED, RECORD_UNDECODABLE. */
-  code: string;
+  /** Stable code from the catalogue, e.g. FUNCTION_CALL_FAILED, RECORD_UNDECODABLE. */
+  code: DeadLetterCode;
   reason: string;
   /** `topic/partition@offset` of the record that failed, when it came from a log. */
   source?: string | undefined;

@@ -9,6 +9,7 @@ import type { MoveObservation, RuntimeObserver } from '../observers.js';
 import { parseTypeName } from './address.js';
 import { deadLetterRecord, sourceOf, toInternalRecord } from './envelope.js';
 import { extractEventTime } from './event-time.js';
+import type { DeadLetterCode } from './dead-letter-codes.js';
 
 /** What one ingress record becomes. */
 export interface RoutedRecord {
@@ -42,7 +43,7 @@ export function routeIngressRecord(
   opts: IngressRouting,
   now: number,
 ): RoutedRecord {
-  const dead = (code: string, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
+  const dead = (code: DeadLetterCode, reason: string): { records: OutRecord[]; deadLetter: boolean } => ({
     deadLetter: true,
     records: [
       deadLetterRecord(

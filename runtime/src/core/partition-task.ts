@@ -28,6 +28,7 @@ import type { TaskObserver } from '../observers.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
 import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
+import { deadLetterCodeOfCallError, type DeadLetterCode } from './dead-letter-codes.js';
 import {
   argumentBytes,
   deadLetterRecord,
@@ -160,7 +161,7 @@ interface Entry {
   offset: number;
   record: LogRecord;
   env?: Envelope | undefined;
-  dead?: { code: string; reason: string } | undefined;
+  dead?: { code: DeadLetterCode; reason: string } | undefined;
   /** The partition watermark when the record was read (-Infinity: none). */
   watermark: number;
   /** Sent in a batch of its own: a batch it was part of failed in a way one message may cause. */
@@ -955,7 +956,7 @@ export class PartitionTask {
       this.dispatch(slot);
       return;
     }
-    const code = err instanceof ContinuumError ? err.code : 'FUNCTION_CALL_FAILED';
+    const code = deadLetterCodeOfCallError(err);
     this.failBatch(
       slot,
       batch,
@@ -1184,14 +1185,14 @@ export class PartitionTask {
 
   // ---------------------------------------------------------------- dead letters
 
-  private failBatch(slot: Slot, batch: readonly Entry[], code: string, reason: string): void {
+  private failBatch(slot: Slot, batch: readonly Entry[], code: DeadLetterCode, reason: string): void {
     this.log.warn('dead-lettering a batch', { address: slot.key, messages: batch.length, code, reason });
     for (const e of batch)
       this.deadLetter({ code, reason, record: e.record, env: e.env, target: slot.address });
   }
 
   private deadLetter(args: {
-    code: string;
+    code: DeadLetterCode;
     reason: string;
     record: LogRecord;
     env?: Envelope | undefined;
@@ -1224,7 +1225,7 @@ export class PartitionTask {
   /** Dead-letters one effect of a response (the rest of the response still applies). */
   private deadLetterEffect(
     slot: Slot,
-    code: string,
+    code: DeadLetterCode,
     reason: string,
     argument: { typename: string; value: Uint8Array } | undefined,
     eventTime: number,

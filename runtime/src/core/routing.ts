@@ -3,6 +3,7 @@
 import type { EgressMessage } from '@continuum/sdk/protocol';
 import type { OutRecord } from '../log/log.js';
 import type { EndpointRef } from '../transport/function-client.js';
+import type { DeadLetterCode } from './dead-letter-codes.js';
 
 export interface FunctionTarget {
   /** Passed on to the function client unread (the HTTP client: the endpoint's module.yaml entry). */
@@ -19,7 +20,7 @@ export interface FunctionRouter {
 }
 
 /** A routed egress record, or why the message cannot be delivered (it is dead-lettered). */
-export type EgressRoute = { record: OutRecord } | { error: string; code: string };
+export type EgressRoute = { record: OutRecord } | { error: string; code: DeadLetterCode };
 
 export interface EgressRouter {
   route(message: EgressMessage, eventTime: number): EgressRoute;

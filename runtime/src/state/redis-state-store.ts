@@ -361,7 +361,11 @@ class RedisPartitionStore implements PartitionStore {
     const where = `partition ${this.partition} (${this.keys.tag})`;
     const scriptError = /^(FENCED|CHECKPOINT_NOT_STAGED|STAGE_INTERRUPTED) (.*)$/s.exec(msg);
     if (scriptError !== null) {
-      const [, code, detail] = scriptError as unknown as [string, string, string];
+      const [, code, detail] = scriptError as unknown as [
+        string,
+        'FENCED' | 'CHECKPOINT_NOT_STAGED' | 'STAGE_INTERRUPTED',
+        string,
+      ];
       const advice =
         code === 'FENCED'
           ? 'another process claimed the partition; this owner must stop working on it'

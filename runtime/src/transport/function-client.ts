@@ -1,7 +1,7 @@
 // The port between the runtime core and remote function endpoints: one call = one ToFunction out,
 // one FromFunction back, with retries inside. Also owns the errors such a call can end with.
 import type { Address, FromFunction, ToFunction } from '@continuum/sdk/protocol';
-import { ContinuumError } from '../errors.js';
+import { ContinuumError, type ErrorCode } from '../errors.js';
 
 /**
  * The endpoint a function type resolved to, as the function router found it. Opaque to the core,
@@ -79,7 +79,7 @@ export type AttemptFailureKind =
   /** A response body over `payload_max_bytes`. */
   | 'too-large';
 
-const attemptCodes: Record<AttemptFailureKind, string> = {
+const attemptCodes: Record<AttemptFailureKind, ErrorCode> = {
   status: 'FUNCTION_HTTP_STATUS',
   connection: 'FUNCTION_CONNECTION_FAILED',
   timeout: 'FUNCTION_ATTEMPT_TIMEOUT',

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { waitFor } from '../dev/support.js';
 import { adminCall, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const TOKEN = 's3cret-admin-token';
 
@@ -113,11 +113,14 @@ describe('admin API', () => {
       }[];
     };
     let body: StateBody | undefined;
-    await waitFor(async () => {
-      const r = await call('/v1/state/ops/profile/alice');
-      body = r.body as StateBody;
-      return r.status === 200 && body.states.visits?.value === 2;
-    }, 'the profile to have two visits');
+    await waitUntil(
+      async () => {
+        const r = await call('/v1/state/ops/profile/alice');
+        body = r.body as StateBody;
+        return r.status === 200 && body.states.visits?.value === 2;
+      },
+      { timeoutMs: 10_000, what: 'the profile to have two visits' },
+    );
     expect(body!.address).toBe('ops/profile/alice');
     expect(body!.owner).toMatch(/\/\d+$/);
     expect(body!.states.visits).toMatchObject({ typename: 'io.statefun.types/int', value: 2 });
@@ -212,16 +215,24 @@ describe('admin API', () => {
       },
     });
     expect(r.status).toBe(200);
-    await waitFor(() => fns.sunk.includes('from base64'), 'the base64 message at the sink');
+    await waitUntil(() => fns.sunk.includes('from base64'), {
+      timeoutMs: 10_000,
+      what: 'the base64 message at the sink',
+    });
   });
 
   it('answers a second replay of a letter with 409 and the time of the first, unless force=true', async () => {
     await sendText(admin, 'nobody/home/twice', 'replayed twice', TOKEN);
     let letter: DeadLetterItem | undefined;
-    await waitFor(async () => {
-      letter = (await letters('?code=FUNCTION_UNKNOWN')).items.find((l) => l.target === 'nobody/home/twice');
-      return letter !== undefined;
-    }, 'the dead letter to replay twice');
+    await waitUntil(
+      async () => {
+        letter = (await letters('?code=FUNCTION_UNKNOWN')).items.find(
+          (l) => l.target === 'nobody/home/twice',
+        );
+        return letter !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead letter to replay twice' },
+    );
     const path = `/v1/dead-letters/${letter!.id}/replay`;
     const first = await call(path, { body: { target: 'ops/sink/twice' } });
     expect(first.status).toBe(200);
@@ -244,20 +255,23 @@ describe('admin API', () => {
     const forced = await call(`${path}?force=true`, { body: { target: 'ops/sink/twice' } });
     expect(forced.status).toBe(200);
     expect(forced.body).toMatchObject({ previous: { at: replayedAt } });
-    await waitFor(
-      () => fns.sunk.filter((v) => v === 'replayed twice').length === 2,
-      'the first and the forced replay at the sink',
-    );
+    await waitUntil(() => fns.sunk.filter((v) => v === 'replayed twice').length === 2, {
+      timeoutMs: 10_000,
+      what: 'the first and the forced replay at the sink',
+    });
   });
 
   it('lists a dead letter with its code and reason, and replays it to its target once the endpoint works', async () => {
     fns.flakyBroken.on = true;
     await sendText(admin, 'ops/flaky/order-17', 'order 17', TOKEN);
     let letter: DeadLetterItem | undefined;
-    await waitFor(async () => {
-      letter = (await letters()).items.find((l) => l.target === 'ops/flaky/order-17');
-      return letter !== undefined;
-    }, 'the dead letter of order 17');
+    await waitUntil(
+      async () => {
+        letter = (await letters()).items.find((l) => l.target === 'ops/flaky/order-17');
+        return letter !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead letter of order 17' },
+    );
     expect(letter).toMatchObject({
       code: 'FUNCTION_CALL_FAILED',
       typename: 'ops/Text',
@@ -275,7 +289,10 @@ describe('admin API', () => {
     const replay = await call(`/v1/dead-letters/${letter!.id}/replay`, { method: 'POST' });
     expect(replay.status).toBe(200);
     expect(replay.body).toMatchObject({ replayed: true, target: 'ops/flaky/order-17', typename: 'ops/Text' });
-    await waitFor(() => fns.flakyReceived.includes('order 17'), 'the replayed message to arrive');
+    await waitUntil(() => fns.flakyReceived.includes('order 17'), {
+      timeoutMs: 10_000,
+      what: 'the replayed message to arrive',
+    });
     const after = (await letters()).items.find((l) => l.id === letter!.id);
     expect(after?.replayed).toBe(true);
   });
@@ -283,23 +300,32 @@ describe('admin API', () => {
   it('replays a letter to another address when asked', async () => {
     await sendText(admin, 'nobody/home/n1', 'misrouted', TOKEN);
     let letter: DeadLetterItem | undefined;
-    await waitFor(async () => {
-      letter = (await letters('?code=FUNCTION_UNKNOWN')).items.find((l) => l.target === 'nobody/home/n1');
-      return letter !== undefined;
-    }, 'the dead letter of the unknown function');
+    await waitUntil(
+      async () => {
+        letter = (await letters('?code=FUNCTION_UNKNOWN')).items.find((l) => l.target === 'nobody/home/n1');
+        return letter !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead letter of the unknown function' },
+    );
     expect(letter!.reason).toContain('nobody/home');
     const r = await call(`/v1/dead-letters/${letter!.id}/replay`, { body: { target: 'ops/sink/rerouted' } });
     expect(r.status).toBe(200);
-    await waitFor(() => fns.sunk.includes('misrouted'), 'the rerouted message at the sink');
+    await waitUntil(() => fns.sunk.includes('misrouted'), {
+      timeoutMs: 10_000,
+      what: 'the rerouted message at the sink',
+    });
   });
 
   it('refuses to replay a letter without a target, and ids that name no letter', async () => {
     await sendText(admin, 'ops/lost/l1', 'anything', TOKEN);
     let letter: DeadLetterItem | undefined;
-    await waitFor(async () => {
-      letter = (await letters('?code=EGRESS_UNKNOWN')).items[0];
-      return letter !== undefined;
-    }, 'the dead letter of the undeclared egress');
+    await waitUntil(
+      async () => {
+        letter = (await letters('?code=EGRESS_UNKNOWN')).items[0];
+        return letter !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead letter of the undeclared egress' },
+    );
     expect(letter).toMatchObject({ caller: 'ops/lost/l1', replayable: false });
     expect(letter!.reason).toContain('ops/nowhere');
     const refused = await call(`/v1/dead-letters/${letter!.id}/replay`, { method: 'POST' });
@@ -308,5 +334,15 @@ describe('admin API', () => {
     expect((await call('/v1/dead-letters/0-999999/replay', { method: 'POST' })).status).toBe(404);
     expect((await call('/v1/dead-letters/abc/replay', { method: 'POST' })).status).toBe(400);
     expect((await call('/v1/dead-letters?limit=0')).status).toBe(400);
+  });
+
+  it('refuses a filter code that is not a dead-letter code, naming it and the known codes', async () => {
+    const typo = await call('/v1/dead-letters?code=FUNCTION_CAL_FAILED');
+    expect(typo.status).toBe(400);
+    const { error } = typo.body as { error: string };
+    expect(error).toContain('code: "FUNCTION_CAL_FAILED" is not a dead-letter code');
+    expect(error).toContain('FUNCTION_CALL_FAILED, ');
+    expect((await call('/v1/dead-letters?code=')).status).toBe(400);
+    expect((await call('/v1/dead-letters?code=REPLY_DUPLICATE')).status).toBe(200);
   });
 });

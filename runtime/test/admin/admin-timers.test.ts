@@ -2,7 +2,6 @@
 // when it fires on the clock; an event-time timer shows its event time, no due time on the clock,
 // and the watermark it waits for, next to the partition's current watermark.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../dev/support.js';
 import {
   MAX_OUT_OF_ORDERNESS_MS,
   REMINDER_DELAY_MS,
@@ -11,6 +10,7 @@ import {
   type EventTimeApp,
 } from '../metrics/event-time-fixture.js';
 import { adminCall } from '../metrics/ops-fixture.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const TOKEN = 'admin-timers-token';
 const T0 = 1_700_000_000_000;
@@ -31,7 +31,7 @@ describe('timers in the admin API', () => {
 
   beforeAll(async () => {
     app = await startEventTimeApp({ partitions: 2, adminToken: TOKEN });
-    await waitFor(() => app.dev.runtime.ready, 'the partitions to recover');
+    await waitUntil(() => app.dev.runtime.ready, { timeoutMs: 10_000, what: 'the partitions to recover' });
   });
 
   afterAll(async () => {
@@ -48,10 +48,13 @@ describe('timers in the admin API', () => {
     const watermark = new Date(ts - MAX_OUT_OF_ORDERNESS_MS).toISOString();
     await app.ingest('w', ts);
     let body: StateBody | undefined;
-    await waitFor(async () => {
-      body = await state('w');
-      return body.delayed.length === 2 && body.watermark === watermark;
-    }, 'both timers of w and the watermark of its partition');
+    await waitUntil(
+      async () => {
+        body = await state('w');
+        return body.delayed.length === 2 && body.watermark === watermark;
+      },
+      { timeoutMs: 10_000, what: 'both timers of w and the watermark of its partition' },
+    );
     const [delayed, timer] = body!.delayed as [Record<string, unknown>, Record<string, unknown>];
     expect(delayed).toMatchObject({
       kind: 'processing-time',
@@ -87,10 +90,13 @@ describe('timers in the admin API', () => {
     // Another key moves the watermark to the window's end: the timer fires.
     await app.ingest('later', end + MAX_OUT_OF_ORDERNESS_MS);
     let body: StateBody | undefined;
-    await waitFor(async () => {
-      body = await state('w');
-      return body.delayed.length === 1;
-    }, 'the event-time timer to fire');
+    await waitUntil(
+      async () => {
+        body = await state('w');
+        return body.delayed.length === 1;
+      },
+      { timeoutMs: 10_000, what: 'the event-time timer to fire' },
+    );
     expect(body!.watermark).toBe(new Date(end).toISOString());
     expect(body!.delayed[0]).toMatchObject({ kind: 'processing-time', cancellationToken: 'reminder' });
   });

@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, readTopic, serveOnLoopback, sf, waitFor, type LoopbackServer } from '../dev/support.js';
+import { endpointDoc, readTopic, serveOnLoopback, sf, type LoopbackServer } from '../dev/support.js';
 import { MAX_OUT_OF_ORDERNESS_MS, startEventTimeApp } from '../metrics/event-time-fixture.js';
 import { OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const TOKEN = 'dashboard-token';
 const COUNTER_MESSAGES = 30;
@@ -122,11 +123,14 @@ describe('dashboard in headless Chromium', () => {
     await page.goto(`${admin}/dashboard/`);
     await page.locator('#token-form').waitFor({ state: 'visible', timeout: 10_000 });
     for (let i = 0; i < COUNTER_MESSAGES; i++) await sendText(admin, `ops/counter/c${i % 6}`, `n${i}`, TOKEN);
-    await waitFor(() => fns.sunk.length === COUNTER_MESSAGES, 'the sink to receive every message');
-    await waitFor(
-      async () => (await readTopic(dev.log, OUT_TOPIC)).length === COUNTER_MESSAGES,
-      'the egress records',
-    );
+    await waitUntil(() => fns.sunk.length === COUNTER_MESSAGES, {
+      timeoutMs: 10_000,
+      what: 'the sink to receive every message',
+    });
+    await waitUntil(async () => (await readTopic(dev.log, OUT_TOPIC)).length === COUNTER_MESSAGES, {
+      timeoutMs: 10_000,
+      what: 'the egress records',
+    });
     await page.fill('#token', TOKEN);
     await page.click('#token-form button');
     await until('kpi-invocations-total', String(COUNTER_MESSAGES * 2));
@@ -350,7 +354,10 @@ describe('dashboard in headless Chromium', () => {
     await timedOut.arrayBuffer();
     // A request waiting for its reply is pending until the function answers.
     const held = post('/v1/invoke/rr/hold/h1');
-    await waitFor(() => release !== undefined, 'the held request to reach its function');
+    await waitUntil(() => release !== undefined, {
+      timeoutMs: 10_000,
+      what: 'the held request to reach its function',
+    });
     await until('requests-pending', '1');
     release!();
     expect((await held).status).toBe(200);

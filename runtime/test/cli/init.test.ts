@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../dev/cli-runner.js';
-import { freePorts, waitFor } from '../dev/support.js';
+import { freePorts } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 /** The environment of a user's shell: nothing of the npm and vitest processes running this test. */
 function userEnv(): NodeJS.ProcessEnv {
@@ -139,7 +140,11 @@ describe('statefun init', () => {
     dev.stderr.on('data', (c: Buffer) => (log += c.toString()));
     const exited = new Promise<void>((r) => dev.once('exit', () => r()));
     try {
-      await waitFor(() => log.includes('statefun dev is running'), 'npm run dev to start', 60_000, 100);
+      await waitUntil(() => log.includes('statefun dev is running'), {
+        timeoutMs: 60_000,
+        what: 'npm run dev to start',
+        intervalMs: 100,
+      });
       const sent = await fetch(`http://127.0.0.1:${ingressPort}/example/greeter/alice`, {
         method: 'PUT',
         headers: { 'content-type': 'application/vnd.example/GreetRequest' },

@@ -18,9 +18,9 @@ import {
   readAll,
   readInt,
   routers,
-  waitFor,
   type Handler,
 } from './harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const GROUP = 'test/source';
 
@@ -132,7 +132,7 @@ describe('event time in the partition task', () => {
     await advance(rt, 5_000);
     await rt.runtime.send([{ target: to, argument: intValue(2), eventTime: 3_000 }]);
     await rt.runtime.send([{ target: to, argument: intValue(3), eventTime: 6_000 }]);
-    await waitFor(() => seen.length === 3, 5_000, 'three invocations');
+    await waitUntil(() => seen.length === 3, { timeoutMs: 5_000, what: 'three invocations' });
     expect(seen.map((s) => [s.value, s.eventTime, s.watermark])).toEqual([
       [1, 1_000, undefined], // no watermark yet
       [2, 3_000, 5_000], // behind the watermark: late
@@ -151,16 +151,15 @@ describe('event time in the partition task', () => {
       ),
     });
     await rt.runtime.send([{ target: addr('test/win', 'w'), argument: intValue(0), eventTime: 50 }]);
-    await waitFor(
-      () => rt.runtime.taskFor(addr('test/win', 'w'))!.pendingTimers() === 4,
-      5_000,
-      'timers set',
-    );
+    await waitUntil(() => rt.runtime.taskFor(addr('test/win', 'w'))!.pendingTimers() === 4, {
+      timeoutMs: 5_000,
+      what: 'timers set',
+    });
     await advance(rt, 160);
-    await waitFor(() => seen.length === 3, 5_000, 'timers up to 160');
+    await waitUntil(() => seen.length === 3, { timeoutMs: 5_000, what: 'timers up to 160' });
     await advance(rt, 250);
     await advance(rt, 10_000);
-    await waitFor(() => seen.length === 5, 5_000, 'every timer');
+    await waitUntil(() => seen.length === 5, { timeoutMs: 5_000, what: 'every timer' });
     const fired = seen.slice(1);
     const at = (id: string) => fired.filter((s) => s.id === id);
     expect(at('w').map((s) => s.value)).toEqual([100, 200, 300]);
@@ -207,14 +206,20 @@ describe('event time in the partition task', () => {
     });
     await advance(rt, 1_000);
     const w = addr('test/win', 'w');
-    await waitFor(() => rt.runtime.taskFor(w)!.watermark === 1_000, 5_000, 'watermark 1000');
+    await waitUntil(() => rt.runtime.taskFor(w)!.watermark === 1_000, {
+      timeoutMs: 5_000,
+      what: 'watermark 1000',
+    });
     await rt.runtime.send([{ target: w, argument: intValue(1), eventTime: 1_000 }]);
-    await waitFor(() => seen.some((s) => s.value === 500), 5_000, 'the timer behind the watermark');
+    await waitUntil(() => seen.some((s) => s.value === 500), {
+      timeoutMs: 5_000,
+      what: 'the timer behind the watermark',
+    });
     await rt.runtime.send([{ target: w, argument: intValue(2), eventTime: 1_000 }]);
-    await waitFor(() => seen.length === 3, 5_000, 'the cancellation');
+    await waitUntil(() => seen.length === 3, { timeoutMs: 5_000, what: 'the cancellation' });
     await advance(rt, 60_000);
     await rt.runtime.send([{ target: w, argument: intValue(3), eventTime: 60_000 }]);
-    await waitFor(() => seen.length === 4, 5_000, 'a later message');
+    await waitUntil(() => seen.length === 4, { timeoutMs: 5_000, what: 'a later message' });
     await rt.runtime.flush();
     expect(seen.map((s) => s.value)).toEqual([1, 500, 2, 3]);
     const dead = await readAll(rt.log, 'continuum-dead-letters');
@@ -238,7 +243,7 @@ describe('event time in the partition task', () => {
       'test/b': recorder(seen),
     });
     await rt.runtime.send([{ target: addr('test/a', 'x'), argument: intValue(0), eventTime: 90 }]);
-    await waitFor(() => seen.length === 2, 5_000, 'two messages');
+    await waitUntil(() => seen.length === 2, { timeoutMs: 5_000, what: 'two messages' });
     expect(seen.map((s) => [s.value, s.eventTime])).toEqual([
       [1, 40],
       [2, 90],
@@ -257,13 +262,19 @@ describe('event time in the partition task', () => {
     const first = await start(handlers, dir);
     await advance(first, 1_000);
     await first.runtime.send([{ target: w, argument: intValue(1), eventTime: 2_000 }]);
-    await waitFor(() => first.runtime.taskFor(w)!.pendingTimers() === 1, 5_000, 'the timer');
+    await waitUntil(() => first.runtime.taskFor(w)!.pendingTimers() === 1, {
+      timeoutMs: 5_000,
+      what: 'the timer',
+    });
     await first.runtime.flush();
     await first.runtime.stop();
     running.splice(running.indexOf(first), 1);
 
     const second = await start(handlers, dir);
-    await waitFor(() => second.runtime.taskFor(w)?.isRunning === true, 5_000, 'recovery');
+    await waitUntil(() => second.runtime.taskFor(w)?.isRunning === true, {
+      timeoutMs: 5_000,
+      what: 'recovery',
+    });
     // Before any new mark: the watermark came back from the checkpoint.
     for (const p of [0, 1]) expect(second.runtime.task(p)!.watermark).toBe(1_000);
     expect(second.runtime.taskFor(w)!.pendingTimers()).toBe(1);
@@ -271,7 +282,7 @@ describe('event time in the partition task', () => {
     await second.runtime.flush();
     expect(seen.map((s) => s.value)).toEqual([1]);
     await advance(second, 5_000);
-    await waitFor(() => seen.length === 2, 5_000, 'the timer');
+    await waitUntil(() => seen.length === 2, { timeoutMs: 5_000, what: 'the timer' });
     await second.runtime.flush();
     expect(seen[1]).toMatchObject({ value: 5_000, eventTime: 5_000, watermark: 5_000 });
   });
@@ -293,11 +304,11 @@ describe('event time in the partition task', () => {
     const first = await start(handlers, dir);
     await advance(first, 100);
     await first.runtime.send([{ target: to, argument: intValue(1), eventTime: 150 }]);
-    await waitFor(() => seen.length === 1, 5_000, 'the first call');
+    await waitUntil(() => seen.length === 1, { timeoutMs: 5_000, what: 'the first call' });
     // The watermark moves past the message while its call is in flight, and gets checkpointed.
     await advance(first, 9_000);
     const task = first.runtime.taskFor(to)!;
-    await waitFor(() => task.watermark === 9_000, 5_000, 'watermark 9000');
+    await waitUntil(() => task.watermark === 9_000, { timeoutMs: 5_000, what: 'watermark 9000' });
     await first.runtime.flush();
     await first.runtime.stop();
     running.splice(running.indexOf(first), 1);
@@ -305,11 +316,14 @@ describe('event time in the partition task', () => {
     release!();
 
     const second = await start(handlers, dir);
-    await waitFor(() => seen.length === 2, 5_000, 'the replayed call');
+    await waitUntil(() => seen.length === 2, { timeoutMs: 5_000, what: 'the replayed call' });
     expect(seen.map((s) => [s.value, s.eventTime, s.watermark])).toEqual([
       [1, 150, 100],
       [1, 150, 100], // not 9000: the message is not late on replay either
     ]);
-    await waitFor(() => second.runtime.taskFor(to)!.watermark === 9_000, 5_000, 'the watermark catches up');
+    await waitUntil(() => second.runtime.taskFor(to)!.watermark === 9_000, {
+      timeoutMs: 5_000,
+      what: 'the watermark catches up',
+    });
   });
 });

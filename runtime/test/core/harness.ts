@@ -88,7 +88,7 @@ export function routers(
   const egress: EgressRouter = {
     route(m: EgressMessage) {
       if (m.argument.typename !== KAFKA_PRODUCER_RECORD_TYPENAME) {
-        return { code: 'EGRESS_TYPE_INVALID', error: `egress expects ${KAFKA_PRODUCER_RECORD_TYPENAME}` };
+        return { code: 'EGRESS_VALUE_INVALID', error: `egress expects ${KAFKA_PRODUCER_RECORD_TYPENAME}` };
       }
       const r = decodeKafkaProducerRecord(m.argument.value);
       return { record: { topic: r.topic, key: r.key === '' ? null : r.key, value: r.valueBytes } };
@@ -168,19 +168,6 @@ export async function runtimeOn(opts: {
   });
   await runtime.start();
   return { runtime, client };
-}
-
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 export const addr = (type: string, id: string): Address => {

@@ -11,7 +11,6 @@ import {
   intValue,
   readAll,
   readInt,
-  waitFor,
   INT,
   type EmbeddedRuntime,
   type Handler,
@@ -19,6 +18,7 @@ import {
 import { Header, toInternalRecord } from '../../src/core/envelope.js';
 import { addressKey } from '../../src/core/address.js';
 import { encodeTypedValue } from '@continuum/sdk/protocol';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const running: EmbeddedRuntime[] = [];
 const dirs: string[] = [];
@@ -80,11 +80,10 @@ describe('partition task', () => {
         })),
       );
     }
-    await waitFor(
-      () => [...seen.values()].reduce((n, l) => n + l.length, 0) === addresses * perAddress,
-      20_000,
-      'all messages',
-    );
+    await waitUntil(() => [...seen.values()].reduce((n, l) => n + l.length, 0) === addresses * perAddress, {
+      timeoutMs: 20_000,
+      what: 'all messages',
+    });
     expect(maxInFlight).toBe(1);
     expect(overlapping).toBeGreaterThan(1); // different addresses do run concurrently
     for (let a = 0; a < addresses; a++) {
@@ -106,7 +105,7 @@ describe('partition task', () => {
     };
     const r = await start({ handlers: { 'test/neg': handler } });
     await r.runtime.send([{ target: addr('test/neg', 'x'), argument: intValue(5) }]);
-    await waitFor(() => requests.length >= 2);
+    await waitUntil(() => requests.length >= 2, { timeoutMs: 10_000, what: 'requests.length >= 2' });
     expect(requests[0]).toEqual({ states: [], args: [5] });
     expect(requests[1]).toEqual({ states: ['n'], args: [5] });
     await r.runtime.flush();
@@ -124,18 +123,21 @@ describe('partition task', () => {
     const r = await start({ handlers: { 'test/batch': handler }, maxBatch: 10, partitions: 1 });
     const a = addr('test/batch', 'k');
     await r.runtime.send([{ target: a, argument: intValue(0) }]);
-    await waitFor(() => release !== undefined);
+    await waitUntil(() => release !== undefined, { timeoutMs: 10_000, what: 'release !== undefined' });
     await r.runtime.send(Array.from({ length: 24 }, (_, i) => ({ target: a, argument: intValue(i + 1) })));
     const task = r.runtime.task(0)!;
-    await waitFor(() => task.backlog.paused, 5000, 'the consumer to pause');
+    await waitUntil(() => task.backlog.paused, { timeoutMs: 5000, what: 'the consumer to pause' });
     // The blocked address holds at least maxNumBatchRequests messages while input is paused.
     expect(task.backlog.outstanding).toBeGreaterThanOrEqual(11);
     release!();
-    await waitFor(() => batches.reduce((x, y) => x + y, 0) === 25);
+    await waitUntil(() => batches.reduce((x, y) => x + y, 0) === 25, {
+      timeoutMs: 10_000,
+      what: 'batches.reduce((x, y) => x + y, 0) === 25',
+    });
     expect(batches[0]).toBe(1);
     expect(Math.max(...batches.slice(1))).toBeLessThanOrEqual(10);
     expect(batches.length).toBeGreaterThanOrEqual(3);
-    await waitFor(() => !task.backlog.paused);
+    await waitUntil(() => !task.backlog.paused, { timeoutMs: 10_000, what: '!task.backlog.paused' });
   });
 
   it('sends the messages one delivery brings for an address as one batch, not the first alone', async () => {
@@ -151,7 +153,10 @@ describe('partition task', () => {
     await r.runtime.send(
       Array.from({ length: 12 }, (_, i) => ({ target: i % 3 === 0 ? b : a, argument: intValue(i) })),
     );
-    await waitFor(() => batches.reduce((x, y) => x + y, 0) === 12);
+    await waitUntil(() => batches.reduce((x, y) => x + y, 0) === 12, {
+      timeoutMs: 10_000,
+      what: 'batches.reduce((x, y) => x + y, 0) === 12',
+    });
     expect(batches.sort()).toEqual([4, 8]);
   });
 
@@ -163,9 +168,15 @@ describe('partition task', () => {
     const r = await start({ handlers: { 'test/fail': handler }, partitions: 1 });
     const a = addr('test/fail', 'k');
     await r.runtime.send([{ target: a, argument: intValue(13) }]);
-    await waitFor(() => r.client.calls.length === 1);
+    await waitUntil(() => r.client.calls.length === 1, {
+      timeoutMs: 10_000,
+      what: 'r.client.calls.length === 1',
+    });
     await r.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(() => r.client.calls.length === 2);
+    await waitUntil(() => r.client.calls.length === 2, {
+      timeoutMs: 10_000,
+      what: 'r.client.calls.length === 2',
+    });
     await r.runtime.flush();
     const dead = await readAll(r.log, 'continuum-dead-letters');
     expect(dead).toHaveLength(1);
@@ -177,7 +188,10 @@ describe('partition task', () => {
   it('dead-letters messages to function types no endpoint serves', async () => {
     const r = await start({ handlers: {}, types: ['test/known'] });
     await r.runtime.send([{ target: addr('test/unknown', 'k'), argument: intValue(1) }]);
-    await waitFor(async () => (await readAll(r.log, 'continuum-dead-letters')).length === 1);
+    await waitUntil(async () => (await readAll(r.log, 'continuum-dead-letters')).length === 1, {
+      timeoutMs: 10_000,
+      what: "(await readAll(r.log, 'continuum-dead-letters')).length === 1",
+    });
     const [dead] = await readAll(r.log, 'continuum-dead-letters');
     expect(dead!.headers[Header.code]).toBe('FUNCTION_UNKNOWN');
     expect(dead!.headers[Header.reason]).toContain('test/unknown');
@@ -210,7 +224,10 @@ describe('partition task', () => {
     const r = await start({ handlers: { 'test/mismatch': handler } });
     const a = addr('test/mismatch', 'k');
     await r.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(async () => (await readAll(r.log, 'continuum-dead-letters')).length === 1);
+    await waitUntil(async () => (await readAll(r.log, 'continuum-dead-letters')).length === 1, {
+      timeoutMs: 10_000,
+      what: "(await readAll(r.log, 'continuum-dead-letters')).length === 1",
+    });
     const [dead] = await readAll(r.log, 'continuum-dead-letters');
     expect(dead!.headers[Header.code]).toBe('FUNCTION_RESPONSE_REJECTED');
     expect(dead!.headers[Header.reason]).toContain('registered with type io.statefun.types/int');
@@ -235,7 +252,10 @@ describe('partition task', () => {
     };
     const r = await start({ handlers: { 'test/ping': ping, 'test/pong': pong } });
     await r.runtime.send([{ target: addr('test/ping', 'u1'), argument: intValue(1) }]);
-    await waitFor(async () => (await readAll(r.log, 'out')).length === 1);
+    await waitUntil(async () => (await readAll(r.log, 'out')).length === 1, {
+      timeoutMs: 10_000,
+      what: "(await readAll(r.log, 'out')).length === 1",
+    });
     expect(seenCallers.at(-1)).toBe('test/ping/u1');
     expect((await readAll(r.log, 'out'))[0]).toMatchObject({ key: 'u1', value: 'u1:7' });
   });
@@ -275,7 +295,7 @@ describe('partition task', () => {
     await r.runtime.send([{ target: a, argument: intValue(1) }]);
     await r.runtime.send([{ target: a, argument: intValue(2) }]);
     await r.runtime.send([{ target: a, argument: intValue(3) }]);
-    await waitFor(() => got.length >= 1);
+    await waitUntil(() => got.length >= 1, { timeoutMs: 10_000, what: 'got.length >= 1' });
     await new Promise((res) => setTimeout(res, 500)); // the cancelled message would fire at ~300 ms
     expect(got).toEqual([101]);
     const dead = await readAll(r.log, 'continuum-dead-letters');
@@ -308,9 +328,9 @@ describe('partition task', () => {
     });
     const a = addr('test/delay', 'k');
     for (const v of [1, 2, 3]) await r.runtime.send([{ target: a, argument: intValue(v) }]);
-    await waitFor(() => got.length >= 2, 5_000, 'two delayed messages');
+    await waitUntil(() => got.length >= 2, { timeoutMs: 5_000, what: 'two delayed messages' });
     await r.runtime.send([{ target: a, argument: intValue(4) }]);
-    await waitFor(() => got.length >= 3, 5_000, 'one more after the first two fired');
+    await waitUntil(() => got.length >= 3, { timeoutMs: 5_000, what: 'one more after the first two fired' });
     expect(got).toEqual([101, 102, 104]);
     const dead = await readAll(r.log, 'continuum-dead-letters');
     expect(dead.map((d) => [d.headers[Header.code], d.headers[Header.target], d.value])).toEqual([
@@ -330,7 +350,10 @@ describe('recovery on the embedded adapters', () => {
       partitions: 2,
     });
     for (let i = 0; i < 30; i++) await first.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(async () => (await readAll(first.log, 'out')).length >= 10, 10_000, 'some progress');
+    await waitUntil(async () => (await readAll(first.log, 'out')).length >= 10, {
+      timeoutMs: 10_000,
+      what: 'some progress',
+    });
     // Crash: drop the process state without a final checkpoint.
     await first.log.close();
     const second = await start({
@@ -338,11 +361,10 @@ describe('recovery on the embedded adapters', () => {
       dir,
       partitions: 2,
     });
-    await waitFor(
-      async () => (await readAll(second.log, 'out')).length >= 30,
-      10_000,
-      'all 30 egress records',
-    );
+    await waitUntil(async () => (await readAll(second.log, 'out')).length >= 30, {
+      timeoutMs: 10_000,
+      what: 'all 30 egress records',
+    });
     await second.runtime.flush();
     const out = await readAll(second.log, 'out');
     expect(out.map((o) => o.value)).toEqual(Array.from({ length: 30 }, (_, i) => `c:${i + 1}`));
@@ -364,21 +386,26 @@ describe('recovery on the embedded adapters', () => {
       },
     });
     await first.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(async () => (await readAll(first.log, 'out')).length === 1);
+    await waitUntil(async () => (await readAll(first.log, 'out')).length === 1, {
+      timeoutMs: 10_000,
+      what: "(await readAll(first.log, 'out')).length === 1",
+    });
     crash = true;
     await first.runtime.send([{ target: a, argument: intValue(1) }]);
-    await waitFor(
-      async () => (await first.store.partition(0).staged()) !== undefined,
-      5000,
-      'a staged delta',
-    );
+    await waitUntil(async () => (await first.store.partition(0).staged()) !== undefined, {
+      timeoutMs: 5000,
+      what: 'a staged delta',
+    });
     await first.log.close();
     const second = await start({
       handlers: { 'test/counter': counter({ egressTopic: 'out' }) },
       dir,
       partitions: 1,
     });
-    await waitFor(async () => (await readAll(second.log, 'out')).length === 2);
+    await waitUntil(async () => (await readAll(second.log, 'out')).length === 2, {
+      timeoutMs: 10_000,
+      what: "(await readAll(second.log, 'out')).length === 2",
+    });
     await second.runtime.flush();
     expect((await readAll(second.log, 'out')).map((o) => o.value)).toEqual(['c:1', 'c:2']);
     expect(await committedInt(second, a, 'n')).toBe(2);
@@ -432,7 +459,10 @@ describe('ingress records moved twice', () => {
       partitions: 1,
     });
     await first.log.append([copy(0), copy(1), copy(0), copy(2), copy(1)]);
-    await waitFor(async () => (await readAll(first.log, 'out')).length >= 3);
+    await waitUntil(async () => (await readAll(first.log, 'out')).length >= 3, {
+      timeoutMs: 10_000,
+      what: "(await readAll(first.log, 'out')).length >= 3",
+    });
     await first.runtime.flush();
     await first.runtime.stop();
     const second = await start({
@@ -441,7 +471,10 @@ describe('ingress records moved twice', () => {
       partitions: 1,
     });
     await second.log.append([copyOld(2), copy(1), copyOld(3)]);
-    await waitFor(async () => (await readAll(second.log, 'out')).length >= 4);
+    await waitUntil(async () => (await readAll(second.log, 'out')).length >= 4, {
+      timeoutMs: 10_000,
+      what: "(await readAll(second.log, 'out')).length >= 4",
+    });
     await second.runtime.flush();
     expect((await readAll(second.log, 'out')).map((o) => o.value)).toEqual([
       'dup:1',
@@ -468,11 +501,17 @@ describe('replay after repeated crashes', () => {
     await first.runtime.send([{ target: slow, argument: intValue(1) }]);
     await first.runtime.send([{ target: fast, argument: intValue(1) }]);
     await first.runtime.send([{ target: fast, argument: intValue(1) }]);
-    await waitFor(() => first.runtime.task(0)!.cachedState('test/counter/fast') !== undefined);
-    await waitFor(async () => {
-      await first.runtime.flush();
-      return (await committedInt(first, fast, 'n')) === 2;
+    await waitUntil(() => first.runtime.task(0)!.cachedState('test/counter/fast') !== undefined, {
+      timeoutMs: 10_000,
+      what: "first.runtime.task(0)!.cachedState('test/counter/fast') !== undefined",
     });
+    await waitUntil(
+      async () => {
+        await first.runtime.flush();
+        return (await committedInt(first, fast, 'n')) === 2;
+      },
+      { timeoutMs: 10_000, what: '{ await first.runtime.flush(); return (await committedInt(first, fa...' },
+    );
     await first.log.close(); // crash
 
     // Recover and checkpoint at once, before the replayed records are delivered; crash again.
@@ -481,7 +520,10 @@ describe('replay after repeated crashes', () => {
     await second.log.close();
 
     const third = await start({ handlers: { 'test/counter': handler }, dir, partitions: 1 });
-    await waitFor(() => third.runtime.task(0)!.stats.received >= 3);
+    await waitUntil(() => third.runtime.task(0)!.stats.received >= 3, {
+      timeoutMs: 10_000,
+      what: 'third.runtime.task(0)!.stats.received >= 3',
+    });
     await third.runtime.flush();
     expect(await committedInt(third, fast, 'n')).toBe(2);
   });

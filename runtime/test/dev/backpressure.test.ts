@@ -14,7 +14,8 @@ import {
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, serveOnLoopback, waitFor, type LoopbackServer } from './support.js';
+import { endpointDoc, serveOnLoopback, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const MAX_BATCH = 5;
 const KEYS = 4;
@@ -98,7 +99,7 @@ describe('backpressure on the dev runtime', () => {
     let maxHeld = 0;
     let pausedWhileQueued = 0;
     const delivered = (): number => [...received.values()].reduce((n, s) => n + s.length, 0);
-    await waitFor(
+    await waitUntil(
       () => {
         const b = task.backlog;
         maxOutstanding = Math.max(maxOutstanding, b.outstanding);
@@ -108,9 +109,7 @@ describe('backpressure on the dev runtime', () => {
         if (b.paused && TOTAL - delivered() > OUTSTANDING_BOUND) pausedWhileQueued++;
         return delivered() >= TOTAL;
       },
-      'every message to reach the function',
-      60_000,
-      2,
+      { timeoutMs: 60_000, what: 'every message to reach the function', intervalMs: 2 },
     );
 
     expect(pausedWhileQueued).toBeGreaterThan(0);
@@ -129,10 +128,10 @@ describe('backpressure on the dev runtime', () => {
     expect(Math.max(...batchSizes)).toBeLessThanOrEqual(MAX_BATCH);
     // The backlog went out as batches, not one call per message.
     expect(batchSizes.length).toBeLessThan(TOTAL / 2);
-    await waitFor(
-      () => !task.backlog.paused && task.backlog.outstanding === 0,
-      'the task to drain and resume',
-    );
+    await waitUntil(() => !task.backlog.paused && task.backlog.outstanding === 0, {
+      timeoutMs: 10_000,
+      what: 'the task to drain and resume',
+    });
     expect(task.stats.deadLetters).toBe(0);
   });
 });

@@ -11,7 +11,8 @@ import { cli } from './cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from './support.js';
+import { endpointDoc, serveOfficial, sf, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const invalidDir = fileURLToPath(new URL('../fixtures/modules/invalid/', import.meta.url));
 const validDir = fileURLToPath(new URL('../fixtures/modules/valid/', import.meta.url));
@@ -277,7 +278,10 @@ describe('statefun dev as a process', () => {
     child.stderr.on('data', (c: Buffer) => (log += c.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      await waitFor(() => log.includes('dashboard on ') || child.exitCode !== null, 'dev to start', 30_000);
+      await waitUntil(() => log.includes('dashboard on ') || child.exitCode !== null, {
+        timeoutMs: 30_000,
+        what: 'dev to start',
+      });
       expect(log).toContain('statefun dev is running');
       expect(log).toContain(warning!.slice('  warning: '.length));
       expect(log).toMatch(/admin listening on http:\/\/127\.0\.0\.1:\d+/);
@@ -345,7 +349,7 @@ describe('statefun send and state against a dev runtime', () => {
       const r = await cli('send', 'cli/adder/a', '--int', n, '--admin', admin);
       expect(r).toMatchObject({ code: 0, out: 'sent io.statefun.types/int to cli/adder/a\n' });
     }
-    await waitFor(() => seen.includes(42), 'the adder to reach 42');
+    await waitUntil(() => seen.includes(42), { timeoutMs: 10_000, what: 'the adder to reach 42' });
     const state = await cli('state', 'get', 'cli/adder/a', '--admin', admin);
     expect(state.code).toBe(0);
     const body = JSON.parse(state.out) as { address: string; states: Record<string, { typename: string }> };
@@ -360,11 +364,14 @@ describe('statefun send and state against a dev runtime', () => {
     let body: { states: Record<string, { value?: unknown; expiresAt?: string; expiresAtMs?: number }> } = {
       states: {},
     };
-    await waitFor(async () => {
-      const r = await cli('state', 'get', 'cli/session/s1', '--admin', admin);
-      body = JSON.parse(r.out) as typeof body;
-      return body.states.token?.value === 'abc';
-    }, 'the session token to be stored');
+    await waitUntil(
+      async () => {
+        const r = await cli('state', 'get', 'cli/session/s1', '--admin', admin);
+        body = JSON.parse(r.out) as typeof body;
+        return body.states.token?.value === 'abc';
+      },
+      { timeoutMs: 10_000, what: 'the session token to be stored' },
+    );
     const token = body.states.token!;
     expect(token.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(Date.parse(token.expiresAt!)).toBe(token.expiresAtMs);

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { logCompanionLine } from '../../src/cli/companions.js';
 import type { Logger } from '../../src/logger.js';
-import { endpointDoc, freePorts, waitFor } from './support.js';
+import { endpointDoc, freePorts } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'runtime', 'bin', 'statefun.js');
@@ -92,13 +93,12 @@ describe('statefun dev companions', () => {
     return { child, lines };
   }
 
-  const ready = (r: Running): Promise<void> =>
-    waitFor(
-      () => r.lines.some((l) => l.includes('statefun dev is running')),
-      `statefun dev to run (output: ${r.lines.slice(-5).join(' | ')})`,
-      60_000,
-      50,
-    );
+  const ready = (r: Running): Promise<unknown> =>
+    waitUntil(() => r.lines.some((l) => l.includes('statefun dev is running')), {
+      timeoutMs: 60_000,
+      what: `statefun dev to run (output: ${r.lines.slice(-5).join(' | ')})`,
+      intervalMs: 50,
+    });
 
   it('a SIGKILLed statefun dev leaves no companion behind, and the next one starts its own', async () => {
     const { moduleFile, dataDir, pidFile } = await setup('kill');
@@ -121,12 +121,11 @@ describe('statefun dev companions', () => {
 
     const killedAt = Date.now();
     first.child.kill('SIGKILL');
-    await waitFor(
-      () => !alive(firstCompanion),
-      'the companion to exit after its runtime was killed',
-      10_000,
-      50,
-    );
+    await waitUntil(() => !alive(firstCompanion), {
+      timeoutMs: 10_000,
+      what: 'the companion to exit after its runtime was killed',
+      intervalMs: 50,
+    });
     expect(Date.now() - killedAt).toBeLessThan(10_000);
 
     rmSync(pidFile);

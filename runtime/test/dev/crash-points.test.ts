@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crashPointArgs } from '@continuum/test-infra';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, ingressJson, serveOfficial, sf, waitFor, type LoopbackServer } from './support.js';
+import { freePorts, ingressJson, serveOfficial, sf, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const bin = fileURLToPath(new URL('../../bin/statefun.js', import.meta.url));
 
@@ -85,11 +86,10 @@ describe('crash points', () => {
   it('the preloaded module makes statefun dev SIGKILL itself at its first checkpoint', async () => {
     const dev = startDev(moduleFile, join(dir, 'preloaded'), crashPointArgs({ afterStage: 1 }));
     try {
-      await waitFor(
-        () => dev.log().includes('dashboard on ') || dev.child.exitCode !== null,
-        'dev to start',
-        60_000,
-      );
+      await waitUntil(() => dev.log().includes('dashboard on ') || dev.child.exitCode !== null, {
+        timeoutMs: 60_000,
+        what: 'dev to start',
+      });
       expect(dev.log()).toContain('statefun dev is running');
       await ingressJson(ingressPort, 'points/counter/a', 'points/Tick', { n: 1 });
       const end = await Promise.race([
@@ -108,11 +108,10 @@ describe('crash points', () => {
       CONTINUUM_TEST_CRASH_AFTER_COMMIT: '1',
     });
     try {
-      await waitFor(
-        () => dev.log().includes('dashboard on ') || dev.child.exitCode !== null,
-        'dev to start',
-        60_000,
-      );
+      await waitUntil(() => dev.log().includes('dashboard on ') || dev.child.exitCode !== null, {
+        timeoutMs: 60_000,
+        what: 'dev to start',
+      });
       await ingressJson(ingressPort, 'points/counter/a', 'points/Tick', { n: 1 });
       const checkpoints = async (): Promise<number> => {
         const text = await (await fetch(`http://127.0.0.1:${dev.adminPort()}/metrics`)).text();
@@ -121,11 +120,10 @@ describe('crash points', () => {
           0,
         );
       };
-      await waitFor(
-        async () => dev.child.exitCode !== null || (await checkpoints()) > 0,
-        'a checkpoint',
-        60_000,
-      );
+      await waitUntil(async () => dev.child.exitCode !== null || (await checkpoints()) > 0, {
+        timeoutMs: 60_000,
+        what: 'a checkpoint',
+      });
       expect(dev.child.exitCode, dev.log().slice(-2000)).toBeNull();
       expect(dev.child.signalCode).toBeNull();
     } finally {

@@ -8,7 +8,7 @@ import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { adminCall, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
-import { waitFor } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 interface Letter {
   id: string;
@@ -49,26 +49,35 @@ describe('dead-letter replay across a restart', () => {
     let admin = await start();
     await sendText(admin, 'nobody/home/durable', 'once only');
     let letter: Letter | undefined;
-    await waitFor(async () => {
-      const list = (await adminCall(admin, '/v1/dead-letters')).body as { items: Letter[] };
-      letter = list.items.find((l) => l.target === 'nobody/home/durable');
-      return letter !== undefined;
-    }, 'the dead letter');
+    await waitUntil(
+      async () => {
+        const list = (await adminCall(admin, '/v1/dead-letters')).body as { items: Letter[] };
+        letter = list.items.find((l) => l.target === 'nobody/home/durable');
+        return letter !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the dead letter' },
+    );
     const path = `/v1/dead-letters/${letter!.id}/replay`;
     const first = await adminCall(admin, path, { body: { target: 'ops/sink/durable' } });
     expect(first.status).toBe(200);
     const { replayedAt } = first.body as { replayedAt: string };
-    await waitFor(() => fns.sunk.includes('once only'), 'the replayed message at the sink');
+    await waitUntil(() => fns.sunk.includes('once only'), {
+      timeoutMs: 10_000,
+      what: 'the replayed message at the sink',
+    });
     // Committed, not only seen by the sink: a stop while its call is in flight would have the
     // restarted runtime call the sink with it again (a function may run more than once).
     const sink = { namespace: 'ops', type: 'sink', id: 'durable' };
-    await waitFor(() => {
-      const task = dev!.runtime.taskFor(sink);
-      if (task === undefined) return false;
-      const records = dev!.log.readRange(dev!.log.internalTopic, task.partition, 0, 1000);
-      const replayed = records.find((r) => r.value !== null && Buffer.from(r.value).includes('once only'));
-      return replayed !== undefined && task.committedOffset > replayed.offset;
-    }, 'the replayed message to be committed');
+    await waitUntil(
+      () => {
+        const task = dev!.runtime.taskFor(sink);
+        if (task === undefined) return false;
+        const records = dev!.log.readRange(dev!.log.internalTopic, task.partition, 0, 1000);
+        const replayed = records.find((r) => r.value !== null && Buffer.from(r.value).includes('once only'));
+        return replayed !== undefined && task.committedOffset > replayed.offset;
+      },
+      { timeoutMs: 10_000, what: 'the replayed message to be committed' },
+    );
 
     await dev!.stop();
     dev = undefined;
@@ -87,9 +96,9 @@ describe('dead-letter replay across a restart', () => {
 
     const forced = await adminCall(admin, `${path}?force=true`, { body: { target: 'ops/sink/durable' } });
     expect(forced.status).toBe(200);
-    await waitFor(
-      () => fns.sunk.filter((v) => v === 'once only').length === 2,
-      'the forced replay at the sink',
-    );
+    await waitUntil(() => fns.sunk.filter((v) => v === 'once only').length === 2, {
+      timeoutMs: 10_000,
+      what: 'the forced replay at the sink',
+    });
   });
 });

@@ -15,9 +15,9 @@ import {
   serveOnLoopback,
   sf,
   utf8,
-  waitFor,
   type LoopbackServer,
 } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const Text = sf.StateFun.jsonType<string>('test/Text');
 const DEAD_LETTERS = 'continuum-dead-letters';
@@ -104,10 +104,10 @@ describe('dead letters through the HTTP function client', () => {
       const sentAt = Date.now();
       await ingressJson(ingressPort, `${b.type}/${id}`, 'test/Text', `payload of ${id}`);
       await ingressJson(ingressPort, `ok/echo/after-${id}`, 'test/Text', `after ${id}`);
-      await waitFor(
-        async () => (await readTopic(dev.log, DEAD_LETTERS)).length > before,
-        `a dead letter for ${b.type}`,
-      );
+      await waitUntil(async () => (await readTopic(dev.log, DEAD_LETTERS)).length > before, {
+        timeoutMs: 10_000,
+        what: `a dead letter for ${b.type}`,
+      });
       const letters = (await readTopic(dev.log, DEAD_LETTERS)).slice(before);
       expect(letters).toHaveLength(1);
       const [letter] = letters;
@@ -121,7 +121,10 @@ describe('dead letters through the HTTP function client', () => {
       for (const fragment of b.reason) expect(letter!.headers[Header.reason]).toContain(fragment);
       if (b.retried) expect(attempts.get(b.type)).toBeGreaterThan(1);
       else expect(attempts.get(b.type)).toBe(1);
-      await waitFor(() => echoed.includes(`after ${id}`), `the message after the ${b.type} failure`);
+      await waitUntil(() => echoed.includes(`after ${id}`), {
+        timeoutMs: 10_000,
+        what: `the message after the ${b.type} failure`,
+      });
     },
   );
 
@@ -129,16 +132,16 @@ describe('dead letters through the HTTP function client', () => {
     const before = (await readTopic(dev.log, DEAD_LETTERS)).length;
     for (const n of [1, 2]) await ingressJson(ingressPort, 'fail/status/again', 'test/Text', `again ${n}`);
     await ingressJson(ingressPort, 'ok/echo/last', 'test/Text', 'last');
-    await waitFor(
-      async () => (await readTopic(dev.log, DEAD_LETTERS)).length === before + 2,
-      'two more dead letters',
-    );
+    await waitUntil(async () => (await readTopic(dev.log, DEAD_LETTERS)).length === before + 2, {
+      timeoutMs: 10_000,
+      what: 'two more dead letters',
+    });
     const letters = (await readTopic(dev.log, DEAD_LETTERS)).slice(before);
     expect(letters.map((l) => utf8(l.value))).toEqual([
       expect.stringContaining('again 1'),
       expect.stringContaining('again 2'),
     ]);
-    await waitFor(() => echoed.includes('last'), 'the last healthy message');
+    await waitUntil(() => echoed.includes('last'), { timeoutMs: 10_000, what: 'the last healthy message' });
     expect(dev.runtime.task(0)!.stats.deadLetters).toBe(before + 2);
   });
 });

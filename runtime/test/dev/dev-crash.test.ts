@@ -11,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { loadModule } from '../../src/module/index.js';
-import { freePorts, readTopic, serveOfficial, sf, utf8, waitFor, type LoopbackServer } from './support.js';
+import { freePorts, readTopic, serveOfficial, sf, utf8, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixture = fileURLToPath(new URL('../fixtures/dev/crash-module.yaml', import.meta.url));
@@ -141,7 +142,7 @@ describe('statefun dev under repeated SIGKILL', () => {
         onStart();
         proc.start();
         try {
-          await waitFor(ready, 'statefun dev to be ready', 30_000, 20);
+          await waitUntil(ready, { timeoutMs: 30_000, what: 'statefun dev to be ready', intervalMs: 20 });
         } catch (err) {
           throw new Error(`${(err as Error).message}; its output:\n${proc.tail.join('\n')}`);
         }
@@ -164,7 +165,7 @@ describe('statefun dev under repeated SIGKILL', () => {
       logger: silentLogger,
     });
     verifier = dev;
-    await waitFor(
+    await waitUntil(
       async () => {
         await dev.runtime.flush();
         for (let p = 0; p < PARTITIONS; p++) {
@@ -172,9 +173,11 @@ describe('statefun dev under repeated SIGKILL', () => {
         }
         return true;
       },
-      'the recovered runtime to complete and commit every message',
-      30_000,
-      50,
+      {
+        timeoutMs: 30_000,
+        what: 'the recovered runtime to complete and commit every message',
+        intervalMs: 50,
+      },
     );
     return dev;
   }
@@ -304,12 +307,11 @@ describe('statefun dev under repeated SIGKILL', () => {
       // uncommitted effects are in flight.
       const threshold = 20 + Math.floor(Math.random() * 31);
       const since = Date.now();
-      await waitFor(
-        () => ackedSinceStart >= threshold || (sendersDone && Date.now() - since >= 500),
-        'traffic before the next kill',
-        60_000,
-        5,
-      );
+      await waitUntil(() => ackedSinceStart >= threshold || (sendersDone && Date.now() - since >= 500), {
+        timeoutMs: 60_000,
+        what: 'traffic before the next kill',
+        intervalMs: 5,
+      });
       if (sendersDone && kills >= MIN_KILLS) break;
       if (!sendersDone) killsUnderTraffic++;
       await l.proc.stop('SIGKILL');
@@ -375,13 +377,23 @@ describe('statefun dev under repeated SIGKILL', () => {
     // Kill twice while the messages are pending: once soon after scheduling (a checkpoint may or
     // may not hold the timers yet) and once after the first one is due.
     const firstKillAt = Date.now() + 300 + Math.random() * 300;
-    await waitFor(() => Date.now() >= firstKillAt, 'the first kill time', 5000, 20);
+    await waitUntil(() => Date.now() >= firstKillAt, {
+      timeoutMs: 5000,
+      what: 'the first kill time',
+      intervalMs: 20,
+    });
     await l.proc.stop('SIGKILL');
     await l.startAndWait();
-    await waitFor(() => applied.some((a) => a.id === 'due-1'), 'due-1 to arrive', 20_000);
+    await waitUntil(() => applied.some((a) => a.id === 'due-1'), {
+      timeoutMs: 20_000,
+      what: 'due-1 to arrive',
+    });
     await l.proc.stop('SIGKILL');
     await l.startAndWait();
-    await waitFor(() => applied.some((a) => a.id === 'due-2'), 'due-2 to arrive', 20_000);
+    await waitUntil(() => applied.some((a) => a.id === 'due-2'), {
+      timeoutMs: 20_000,
+      what: 'due-2 to arrive',
+    });
     // The cancelled message was due before due-2 from the same sender: it would have come first.
     expect(applied.filter((a) => a.id === 'cancelled')).toEqual([]);
     expect(applied.find((a) => a.id === 'due-1')!.at - scheduledAt).toBeGreaterThanOrEqual(1500);

@@ -12,7 +12,8 @@ import { Header } from '../../src/core/envelope.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { createLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { freePorts, readTopic, serveOnLoopback, waitFor, type LoopbackServer } from './support.js';
+import { freePorts, readTopic, serveOnLoopback, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const DEAD_LETTERS = 'continuum-dead-letters';
 const HANGING = 1500;
@@ -126,14 +127,12 @@ describe('a failing function never stalls the others', () => {
     );
     for (let i = 0; i < bad.length; i += 500) await dev.runtime.send(bad.slice(i, i + 500));
     // Every hanging call is running or waiting before the greetings arrive.
-    await waitFor(
+    await waitUntil(
       async () => {
         const o = await overview();
         return o.client.inFlight + o.client.queued >= HANGING;
       },
-      'the hanging calls to be in flight or queued',
-      30_000,
-      50,
+      { timeoutMs: 30_000, what: 'the hanging calls to be in flight or queued', intervalMs: 50 },
     );
     const sentAt = Date.now();
     await dev.runtime.send(
@@ -142,7 +141,10 @@ describe('a failing function never stalls the others', () => {
       ),
     );
     // Before per-endpoint bulkheads this took the hanging calls' two-minute budget.
-    await waitFor(() => greeted.length >= GREETINGS, 'every greeting to be processed', 20_000);
+    await waitUntil(() => greeted.length >= GREETINGS, {
+      timeoutMs: 20_000,
+      what: 'every greeting to be processed',
+    });
     expect(Date.now() - sentAt).toBeLessThan(20_000);
     expect(new Set(greeted).size).toBe(GREETINGS);
 
@@ -153,12 +155,11 @@ describe('a failing function never stalls the others', () => {
     // no answer, then they also wait behind its bulkhead.
     const bulkheadProblem = (problems: string[]): string | undefined =>
       problems.find((p) => p.includes(`:${hang.port}/hang`) && p.includes('wait behind its bulkhead'));
-    await waitFor(
-      async () => bulkheadProblem((await overview()).health.problems) !== undefined,
-      'the hanging endpoint to show as a health problem',
-      15_000,
-      250,
-    );
+    await waitUntil(async () => bulkheadProblem((await overview()).health.problems) !== undefined, {
+      timeoutMs: 15_000,
+      what: 'the hanging endpoint to show as a health problem',
+      intervalMs: 250,
+    });
     const health = (await overview()).health;
     expect(health.status).not.toBe('ok');
     expect(bulkheadProblem(health.problems)).toMatch(
@@ -176,13 +177,15 @@ describe('a failing function never stalls the others', () => {
       send(o1, 'pear'),
       send(o1, 'report'),
     ]);
-    await waitFor(() => reports.some((r) => r.id === 'o1'), 'the report of o1', 15_000);
+    await waitUntil(() => reports.some((r) => r.id === 'o1'), {
+      timeoutMs: 15_000,
+      what: 'the report of o1',
+    });
     expect(reports.find((r) => r.id === 'o1')).toEqual({ id: 'o1', count: 2 });
-    await waitFor(
-      async () => (await deadLetters()).some((d) => d.target === 'example/orders/o1'),
-      'the dead letter of the poison message',
-      10_000,
-    );
+    await waitUntil(async () => (await deadLetters()).some((d) => d.target === 'example/orders/o1'), {
+      timeoutMs: 10_000,
+      what: 'the dead letter of the poison message',
+    });
     expect(Date.now() - started).toBeLessThan(15_000);
     const letters = (await deadLetters()).filter((d) => d.target === 'example/orders/o1');
     expect(letters).toHaveLength(1);
@@ -194,10 +197,9 @@ describe('a failing function never stalls the others', () => {
   it('dead-letters a message to a function type the service does not serve after one attempt', async () => {
     const ghost: Address = { namespace: 'example', type: 'ghost', id: 'g1' };
     await dev.runtime.send([send(ghost, 'boo'), send(ghost, 'boo again')]);
-    await waitFor(
+    await waitUntil(
       async () => (await deadLetters()).filter((d) => d.target === 'example/ghost/g1').length === 2,
-      'both dead letters of the unserved function type',
-      10_000,
+      { timeoutMs: 10_000, what: 'both dead letters of the unserved function type' },
     );
     const letters = (await deadLetters()).filter((d) => d.target === 'example/ghost/g1');
     expect(letters.map((d) => d.code)).toEqual(['FUNCTION_NOT_FOUND', 'FUNCTION_NOT_FOUND']);
@@ -209,11 +211,9 @@ describe('a failing function never stalls the others', () => {
     const before = lines.length;
     await dev.runtime.send([send({ namespace: 'down', type: 'svc', id: 'd1' }, 'anyone there?')]);
     const url = `http://127.0.0.1:${downPort}/svc`;
-    await waitFor(
+    await waitUntil(
       async () => (await overview()).health.problems.some((p) => p.startsWith(`calls to ${url} fail`)),
-      'the refused endpoint to show as a health problem',
-      10_000,
-      100,
+      { timeoutMs: 10_000, what: 'the refused endpoint to show as a health problem', intervalMs: 100 },
     );
     // Retries go on (2 ms doubling) for a second; one WARN line covers them.
     await new Promise((r) => setTimeout(r, 1000));
@@ -231,11 +231,9 @@ describe('a failing function never stalls the others', () => {
       req.once('end', () => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end());
     });
     await new Promise<void>((resolve) => revived!.listen(downPort, '127.0.0.1', resolve));
-    await waitFor(
+    await waitUntil(
       async () => !(await overview()).health.problems.some((p) => p.startsWith(`calls to ${url}`)),
-      'the endpoint to be healthy again',
-      20_000,
-      200,
+      { timeoutMs: 20_000, what: 'the endpoint to be healthy again', intervalMs: 200 },
     );
     expect(
       lines.some((l) => l.level === 'info' && l.msg === 'calls to a function endpoint succeed again'),

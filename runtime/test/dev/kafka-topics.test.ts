@@ -12,7 +12,8 @@ import { cli } from './cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from './support.js';
+import { endpointDoc, serveOfficial, sf, type LoopbackServer } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const Order = sf.StateFun.jsonType<{ item: string }>('shop/Order');
 
@@ -122,7 +123,10 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
       expect(r).toMatchObject({ code: 0, err: '' });
       expect(r.out).toContain(`to orders`);
     }
-    await waitFor(async () => (await consumed('order-counts')).length === 3, 'three egress records', 20_000);
+    await waitUntil(async () => (await consumed('order-counts')).length === 3, {
+      timeoutMs: 20_000,
+      what: 'three egress records',
+    });
     // Records of different ids are in different internal partitions, so they commit in any order.
     const lines = await consumed('order-counts');
     expect(lines.map((l) => l.replace(/^0:\d+ {2}/, '')).sort()).toEqual([
@@ -148,17 +152,19 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
     expect((await consumed('orders')).at(-1)).toBe(
       '0:3  key="carol"  value={"item":"cup"}  headers={"origin":"test"}',
     );
-    await waitFor(() => invocations.includes('carol:cup'), 'the fourth order to arrive');
+    await waitUntil(() => invocations.includes('carol:cup'), {
+      timeoutMs: 10_000,
+      what: 'the fourth order to arrive',
+    });
   });
 
   it('the overview lists the ingress and egress topics with their counts', async () => {
-    await waitFor(
+    await waitUntil(
       async () => {
         const o = (await (await fetch(`${admin}/v1/overview`)).json()) as Overview;
         return o.topics?.list.find((t) => t.topic === 'order-counts')?.records === 4;
       },
-      'the egress topic to count 4 records',
-      20_000,
+      { timeoutMs: 20_000, what: 'the egress topic to count 4 records' },
     );
     const o = (await (await fetch(`${admin}/v1/overview`)).json()) as Overview;
     expect(o.topics?.mode).toBe('embedded');
@@ -175,12 +181,15 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
       body: JSON.stringify({ records: [{ key: null, value: '{"item":"ghost"}' }] }),
     });
     expect(res.status).toBe(200);
-    await waitFor(async () => {
-      const body = (await (await fetch(`${admin}/v1/dead-letters`)).json()) as {
-        byCode: Record<string, number>;
-      };
-      return body.byCode.INGRESS_KEY_MISSING === 1;
-    }, 'the keyless record to be dead-lettered');
+    await waitUntil(
+      async () => {
+        const body = (await (await fetch(`${admin}/v1/dead-letters`)).json()) as {
+          byCode: Record<string, number>;
+        };
+        return body.byCode.INGRESS_KEY_MISSING === 1;
+      },
+      { timeoutMs: 10_000, what: 'the keyless record to be dead-lettered' },
+    );
   });
 
   it('consume --follow prints records as they arrive until it is stopped', async () => {
@@ -190,17 +199,16 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
       (await fetch(new URL(path, admin))).json();
     const following = consume(['order-counts', '--follow'], (t) => void (out += t), adminFetch, stop.signal);
     try {
-      await waitFor(() => out.split('\n').length > 4, 'the existing records');
+      await waitUntil(() => out.split('\n').length > 4, { timeoutMs: 10_000, what: 'the existing records' });
       expect(
         await cli('produce', 'orders', '--key', 'bob', '--json', '{"item":"ink"}', '--admin', admin),
       ).toMatchObject({
         code: 0,
       });
-      await waitFor(
-        () => out.includes('value={"id":"bob","count":2,"item":"ink"}'),
-        'the new record',
-        20_000,
-      );
+      await waitUntil(() => out.includes('value={"id":"bob","count":2,"item":"ink"}'), {
+        timeoutMs: 20_000,
+        what: 'the new record',
+      });
     } finally {
       stop.abort();
     }
@@ -215,11 +223,10 @@ describe('Kafka ingress and egress topics in statefun dev', () => {
     expect(
       (await cli('produce', 'orders', '--key', 'alice', '--json', '{"item":"mug"}', '--admin', admin)).code,
     ).toBe(0);
-    await waitFor(
-      async () => (await consumed('order-counts')).length === 6,
-      'the sixth egress record',
-      20_000,
-    );
+    await waitUntil(async () => (await consumed('order-counts')).length === 6, {
+      timeoutMs: 20_000,
+      what: 'the sixth egress record',
+    });
     expect((await consumed('order-counts')).at(-1)).toBe(
       '0:5  key="alice"  value={"id":"alice","count":3,"item":"mug"}',
     );

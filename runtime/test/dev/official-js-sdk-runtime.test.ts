@@ -16,9 +16,9 @@ import {
   serveOfficial,
   sf,
   utf8,
-  waitFor,
   type LoopbackServer,
 } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const { StateFun, messageBuilder, egressMessageBuilder, kafkaEgressMessage } = sf;
 
@@ -150,7 +150,10 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
     for (let i = 0; i < 3; i++)
       await ingressJson(ingressPort, 'com.example/counter/c1', 'com.example/Command', { op: 'add' });
     await ingressJson(ingressPort, 'com.example/counter/c2', 'com.example/Command', { op: 'add' });
-    await waitFor(() => recorded('counter:').length === 4, 'four notes from the counters');
+    await waitUntil(() => recorded('counter:').length === 4, {
+      timeoutMs: 10_000,
+      what: 'four notes from the counters',
+    });
     const c1 = recorded('counter:c1');
     expect(c1.map((s) => s.note.count)).toEqual([1, 2, 3]);
     expect(c1.every((s) => s.caller === 'com.example/counter/c1')).toBe(true);
@@ -163,11 +166,14 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
       return { status: res.status, body: await res.text() };
     };
     const got: unknown[] = [];
-    await waitFor(async () => {
-      const r = await pop();
-      if (r.status === 200) got.push(JSON.parse(r.body));
-      return got.length === 4;
-    }, 'four playground egress records');
+    await waitUntil(
+      async () => {
+        const r = await pop();
+        if (r.status === 200) got.push(JSON.parse(r.body));
+        return got.length === 4;
+      },
+      { timeoutMs: 10_000, what: 'four playground egress records' },
+    );
     const c1 = got.filter((g) => (g as { id: string }).id === 'c1');
     expect(c1).toEqual([
       { id: 'c1', count: 1 },
@@ -179,10 +185,10 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
   });
 
   it('records every Kafka egress message once in the log topic it names, keyed as the SDK set it', async () => {
-    await waitFor(
-      async () => (await readTopic(dev.log, 'counts-out')).length >= 4,
-      'four records in counts-out',
-    );
+    await waitUntil(async () => (await readTopic(dev.log, 'counts-out')).length >= 4, {
+      timeoutMs: 10_000,
+      what: 'four records in counts-out',
+    });
     const records = (await readTopic(dev.log, 'counts-out')).map((r) => ({
       key: r.key,
       value: utf8(r.value),
@@ -203,7 +209,7 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
       tag: 'delayed',
       delayMs: 300,
     });
-    await waitFor(() => recorded('delayed').length === 1, 'the delayed note');
+    await waitUntil(() => recorded('delayed').length === 1, { timeoutMs: 10_000, what: 'the delayed note' });
     const [note] = recorded('delayed');
     expect(note!.at - sentAt).toBeGreaterThanOrEqual(300);
     expect(note!.caller).toBe('com.example/scheduler/s1');
@@ -225,7 +231,10 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
       tag: 'later',
       delayMs: 500,
     });
-    await waitFor(() => recorded('later').length === 1, 'the later delayed note');
+    await waitUntil(() => recorded('later').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the later delayed note',
+    });
     expect(recorded('cancelled')).toEqual([]);
     expect(recorded('later')[0]!.caller).toBe('com.example/scheduler/s2');
     // The cancelled token is free again once cancelled: reusing it schedules a new delivery.
@@ -235,7 +244,10 @@ describe('the official StateFun JS SDK on the dev runtime', () => {
       delayMs: 50,
       token: 'tok-1',
     });
-    await waitFor(() => recorded('reused').length === 1, 'the note scheduled with the reused token');
+    await waitUntil(() => recorded('reused').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the note scheduled with the reused token',
+    });
     expect(recorded('cancelled')).toEqual([]);
     expect(await readTopic(dev.log, 'continuum-dead-letters')).toEqual([]);
   });

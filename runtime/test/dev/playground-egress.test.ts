@@ -6,7 +6,7 @@ import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import type { Log } from '../../src/log/log.js';
 import { parseWait, startPlaygroundEgress } from '../../src/playground/playground-egress.js';
 import type { ListeningServer } from '../../src/playground/playground-ingress.js';
-import { waitFor } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 /** An embedded log whose readers count their reads, so a test can see a waiting request poll. */
 async function countingLog(): Promise<{ log: Log; embedded: EmbeddedLog; reads: () => number }> {
@@ -59,7 +59,7 @@ describe('playground egress', () => {
     const base = await egress(log);
     const answer = fetch(`${base}/greetings?wait=30s`);
     // The request has looked more than once (two partitions per look): it is waiting.
-    await waitFor(() => reads() >= 6, 'the waiting request to poll the topic');
+    await waitUntil(() => reads() >= 6, { timeoutMs: 10_000, what: 'the waiting request to poll the topic' });
     await publish(embedded, 'Hello Alice! Welcome.');
     const res = await answer;
     expect(res.status).toBe(200);
@@ -92,7 +92,7 @@ describe('playground egress', () => {
     const base = `http://127.0.0.1:${server.port}`;
     const started = Date.now();
     const waiting = fetch(`${base}/greetings?wait=60s`);
-    await waitFor(() => reads() >= 6, 'the first request to wait');
+    await waitUntil(() => reads() >= 6, { timeoutMs: 10_000, what: 'the first request to wait' });
     const refused = await fetch(`${base}/greetings?wait=60s`);
     expect(refused.status).toBe(503);
     expect(((await refused.json()) as { error: string }).error).toContain('1 requests are already waiting');

@@ -12,9 +12,9 @@ import {
   ingressJson,
   serveOfficial,
   sf,
-  waitFor,
   type LoopbackServer,
 } from './support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const WRITE_TTL_MS = 400;
 const CALL_TTL_MS = 1000;
@@ -82,7 +82,10 @@ describe('state expiration on the dev runtime', () => {
   async function invoke(id: string, op: Command['op'], state?: Command['state']): Promise<Report> {
     const n = ++seq;
     await ingressJson(ingressPort, `ttl/holder/${id}`, 'ttl/Command', { op, state, seq: n });
-    await waitFor(() => reports.some((r) => r.seq === n), `the function to run command ${n}`);
+    await waitUntil(() => reports.some((r) => r.seq === n), {
+      timeoutMs: 10_000,
+      what: `the function to run command ${n}`,
+    });
     return reports.find((r) => r.seq === n)!;
   }
 

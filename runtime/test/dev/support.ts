@@ -72,21 +72,6 @@ export async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-/** Polls `cond` until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-  everyMs = 10,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** Resolves once the wall clock reaches `at` (for tests whose subject is time itself: TTLs). */
 export function clockReaches(at: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));

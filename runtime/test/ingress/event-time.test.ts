@@ -11,6 +11,7 @@ import { parseModule } from '../../src/module/index.js';
 import type { EventTimeConfig } from '../../src/module/types.js';
 import { buildPlaygroundIngress } from '../../src/playground/playground-ingress.js';
 import type { IngressMessage } from '../../src/observers.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 const config = (over: Partial<EventTimeConfig> = {}): EventTimeConfig => ({
@@ -20,14 +21,6 @@ const config = (over: Partial<EventTimeConfig> = {}): EventTimeConfig => ({
   ...over,
 });
 const identity = { group: 'ex/in', source: 't/0', members: 't:1' };
-
-async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('event-time extractors', () => {
   it('record timestamps, with the ingress time for a record without one', () => {
@@ -196,7 +189,7 @@ describe('an appending source (the playground ingress)', () => {
     now = 900; // the clock stepped back: the stamp does not
     const b = s.send([msg(), msg(5_000)]);
     await Promise.all([a, b]);
-    await until(() => log.length >= 5, 'data and marks');
+    await waitUntil(() => log.length >= 5, { timeoutMs: 5_000, what: 'data and marks' });
     const marks = log.filter((e): e is WatermarkMark => typeof e !== 'string');
     const data = log.filter((e): e is string => typeof e === 'string');
     expect(data).toEqual(['data@1000', 'data@1000', 'data@5000']);
@@ -209,7 +202,7 @@ describe('an appending source (the playground ingress)', () => {
   it('announces idleness after its idle timeout without messages', async () => {
     const log: (string | WatermarkMark)[] = [];
     source({ idleTimeoutMs: 40 }, log);
-    await until(() => log.length === 1, 'the idle mark');
+    await waitUntil(() => log.length === 1, { timeoutMs: 5_000, what: 'the idle mark' });
     expect(log).toEqual([{ ...identity, watermark: 'idle' }]);
   });
 
@@ -260,7 +253,7 @@ describe('the playground ingress with event time', () => {
       });
       expect(ok.statusCode).toBe(200);
       expect(sent[0]!.eventTime).toBe(61_000);
-      await until(() => marks.length === 1, 'the mark');
+      await waitUntil(() => marks.length === 1, { timeoutMs: 5_000, what: 'the mark' });
       expect(marks[0]).toEqual({
         group: 'io.statefun.playground/ingress:8090',
         source: 'http/0',

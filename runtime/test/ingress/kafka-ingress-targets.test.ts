@@ -7,7 +7,8 @@ import { EmbeddedLog } from '../../src/log/embedded-log.js';
 import type { LogRecord } from '../../src/log/log.js';
 import { Runtime } from '../../src/runtime.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
-import { emptyResult, InProcessClient, routers, waitFor, type Handler } from '../core/harness.js';
+import { emptyResult, InProcessClient, routers, type Handler } from '../core/harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const running: Runtime[] = [];
 afterEach(async () => {
@@ -53,7 +54,7 @@ describe('ingress routing to several targets', () => {
       log.append(offsets.flatMap((o) => routeIngressRecord(input(o), route, opts, 0).records));
     await move([0, 1, 2]);
     await move([1, 2, 3]); // a new ingress owner started a little before the committed offset
-    await waitFor(() => calls.length >= 8, 5_000, 'every target of every record');
+    await waitUntil(() => calls.length >= 8, { timeoutMs: 5_000, what: 'every target of every record' });
     await runtime.flush();
     expect(calls.filter((c) => c === 'a/k')).toHaveLength(4);
     expect(calls.filter((c) => c === 'b/k')).toHaveLength(4);

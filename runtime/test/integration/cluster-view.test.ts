@@ -2,7 +2,7 @@
 // its partitions to Redis, so the admin API of any one of them shows all processes, which
 // partitions each owns and which have no owner; a process that leaves or dies drops out.
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createRedisClient, uniqueName, waitFor } from '@continuum/test-infra';
+import { createRedisClient, uniqueName, waitUntil } from '@continuum/test-infra';
 import { RedisMembership, type MemberReport, type ClusterView } from '../../src/cluster/membership.js';
 import type { ProdRuntime } from '../../src/prod-runtime.js';
 import { clusterSlot } from '../../src/state/redis-keys.js';
@@ -45,7 +45,11 @@ describe('membership in Redis', () => {
     await b.close();
     expect(await names()).toEqual(['a', 'c']);
     // c never publishes again: it is gone once its report expires.
-    await waitFor(async () => (await names()).join() === 'a', { timeoutMs: 5_000, message: 'c to expire' });
+    await waitUntil(async () => (await names()).join() === 'a', {
+      timeoutMs: 5_000,
+      what: 'c to expire',
+      intervalMs: 100,
+    });
 
     // Every membership key sits in one Redis Cluster slot.
     const keys = await redis.keys(`${keyPrefix}:*`);
@@ -86,7 +90,7 @@ describe('the cluster view of production runtimes', () => {
     const owned = (v: ClusterView, instance: string): number[] =>
       v.members.find((m) => m.instance === instance)?.partitions.map((p) => p.partition) ?? [];
 
-    await waitFor(
+    await waitUntil(
       async () => {
         const v = await view(second);
         return (
@@ -98,7 +102,7 @@ describe('the cluster view of production runtimes', () => {
           owned(v, 'runtime-b').length > 0
         );
       },
-      { timeoutMs: 60_000, message: 'both processes to own partitions in the cluster view' },
+      { timeoutMs: 60_000, what: 'both processes to own partitions in the cluster view', intervalMs: 100 },
     );
     const both = await view(first);
     expect(both.totalPartitions).toBe(PARTITIONS);
@@ -112,14 +116,18 @@ describe('the cluster view of production runtimes', () => {
 
     await second.stop();
     running.splice(running.indexOf(second), 1);
-    await waitFor(
+    await waitUntil(
       async () => {
         const v = await view(first);
         return (
           v.members.length === 1 && owned(v, 'runtime-a').length === PARTITIONS && v.unowned.length === 0
         );
       },
-      { timeoutMs: 60_000, message: 'the remaining process to own every partition in the cluster view' },
+      {
+        timeoutMs: 60_000,
+        what: 'the remaining process to own every partition in the cluster view',
+        intervalMs: 100,
+      },
     );
   });
 });

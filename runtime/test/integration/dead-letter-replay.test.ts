@@ -9,7 +9,8 @@ import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import type { Runtime } from '../../src/runtime.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
-import { counter, intValue, runtimeOn, waitFor } from '../core/harness.js';
+import { counter, intValue, runtimeOn } from '../core/harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const brokers = inject('kafkaBrokers').split(',');
 const testLogger = process.env.TEST_LOG === '1' ? createLogger({ level: 'debug' }) : silentLogger;
@@ -75,17 +76,19 @@ describe('dead-letter replay on Kafka', () => {
       },
     ]);
     let letterId = '';
-    await waitFor(
+    await waitUntil(
       async () => {
         const { items } = await first.letters.list({ limit: 10 });
         letterId = items[0]?.id ?? '';
         return letterId !== '';
       },
-      30_000,
-      'the dead letter',
+      { timeoutMs: 30_000, what: 'the dead letter' },
     );
     const replayed = await first.letters.replay(first.runtime, letterId);
-    await waitFor(() => counted.length === 1, 90_000, 'the replayed message at the function');
+    await waitUntil(() => counted.length === 1, {
+      timeoutMs: 90_000,
+      what: 'the replayed message at the function',
+    });
     await first.runtime.stop();
 
     const second = await start(2);
@@ -104,6 +107,9 @@ describe('dead-letter replay on Kafka', () => {
 
     const forced = await second.letters.replay(second.runtime, letterId, {}, { force: true });
     expect(forced.previous?.at).toBe(replayed.replayedAt);
-    await waitFor(() => counted.length === 2, 90_000, 'the forced replay at the function');
+    await waitUntil(() => counted.length === 2, {
+      timeoutMs: 90_000,
+      what: 'the forced replay at the function',
+    });
   }, 180_000);
 });

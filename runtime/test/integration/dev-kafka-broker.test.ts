@@ -13,7 +13,8 @@ import { cli } from '../dev/cli-runner.js';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, serveOfficial, sf, waitFor, type LoopbackServer } from '../dev/support.js';
+import { endpointDoc, serveOfficial, sf, type LoopbackServer } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const brokers = inject('kafkaBrokers').split(',');
 const Order = sf.StateFun.jsonType<{ item: string }>('shop/Order');
@@ -114,21 +115,23 @@ spec: {id: shop/out, address: ${brokers[0]}, deliverySemantic: {type: at-least-o
     );
     expect(r).toMatchObject({ code: 0, err: '' });
 
-    await waitFor(() => seen.length >= 2, 'two egress records on the broker', 60_000, 50);
+    await waitUntil(() => seen.length >= 2, {
+      timeoutMs: 60_000,
+      what: 'two egress records on the broker',
+      intervalMs: 50,
+    });
     expect(seen).toEqual([
       { key: 'alice', value: '{"count":1,"item":"book"}' },
       { key: 'alice', value: '{"count":2,"item":"lamp"}' },
     ]);
     // statefun consume reads the broker's topic.
     let printed = '';
-    await waitFor(
+    await waitUntil(
       async () => {
         printed = (await cli('consume', topics.out, '--admin', admin)).out;
         return printed.split('\n').filter((l) => l !== '').length === 2;
       },
-      'statefun consume to print both records',
-      60_000,
-      200,
+      { timeoutMs: 60_000, what: 'statefun consume to print both records', intervalMs: 200 },
     );
     expect(printed).toContain('key="alice"  value={"count":2,"item":"lamp"}');
 

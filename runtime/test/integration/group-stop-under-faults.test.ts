@@ -5,7 +5,7 @@
 import '../../src/log/kafka/kafkajs-patch.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createTopic, startKafka, waitFor } from '@continuum/test-infra';
+import { createTopic, startKafka, waitUntil } from '@continuum/test-infra';
 import { createKafka } from '../../src/log/kafka/client.js';
 import { ProcessTransactions } from '../../src/log/kafka/process-transactions.js';
 import { TransactionalGroup } from '../../src/log/kafka/transactional-group.js';
@@ -47,7 +47,11 @@ describe('giving up a stuck stop', () => {
       // A revocation that never ends: the graceful stop hangs on it.
       revoked: () => new Promise<void>(() => undefined),
     });
-    await waitFor(() => assigned.length === 2, { timeoutMs: 60_000, message: 'both partitions assigned' });
+    await waitUntil(() => assigned.length === 2, {
+      timeoutMs: 60_000,
+      what: 'both partitions assigned',
+      intervalMs: 100,
+    });
     const members = async (): Promise<number> =>
       (await admin.describeGroups([groupId])).groups[0]?.members.length ?? -1;
     expect(await members()).toBe(1);
@@ -55,9 +59,10 @@ describe('giving up a stuck stop', () => {
     void group.stop();
     const started = Date.now();
     await group.abandon();
-    await waitFor(async () => (await members()) === 0, {
+    await waitUntil(async () => (await members()) === 0, {
       timeoutMs: 20_000,
-      message: 'the member to have left the group',
+      what: 'the member to have left the group',
+      intervalMs: 100,
     });
     expect(Date.now() - started).toBeLessThan(20_000);
   });
@@ -101,9 +106,13 @@ describe('giving up a stuck stop', () => {
         return Promise.resolve();
       },
     });
-    await waitFor(() => assigned.size === 2, { timeoutMs: 60_000, message: 'both partitions assigned' });
+    await waitUntil(() => assigned.size === 2, {
+      timeoutMs: 60_000,
+      what: 'both partitions assigned',
+      intervalMs: 100,
+    });
     await broker.kill();
-    await waitFor(() => crashes > 0, { timeoutMs: 60_000, message: 'the consumer to crash' });
+    await waitUntil(() => crashes > 0, { timeoutMs: 60_000, what: 'the consumer to crash', intervalMs: 100 });
     await group.stop();
     expect(revoked.sort()).toEqual([0, 1]);
     await admin.disconnect().catch(() => undefined);

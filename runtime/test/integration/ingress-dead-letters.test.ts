@@ -10,7 +10,8 @@ import { parseModule } from '../../src/module/index.js';
 import { startProdRuntime, type ProdRuntime } from '../../src/prod-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { Header } from '../../src/core/envelope.js';
-import { counter, waitFor } from '../core/harness.js';
+import { counter } from '../core/harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const brokers = inject('kafkaBrokers').split(',');
 const cleanups: (() => Promise<void>)[] = [];
@@ -122,12 +123,11 @@ describe('Kafka ingress with bad records', () => {
       },
     });
     cleanups.push(() => consumer.disconnect());
-    await waitFor(
+    await waitUntil(
       () =>
         seen.filter((s) => s.topic === topics.out).length === 2 &&
         seen.filter((s) => s.topic === topics.dlq).length === 2,
-      60_000,
-      'two egress records and two dead letters',
+      { timeoutMs: 60_000, what: 'two egress records and two dead letters' },
     );
     expect(seen.filter((s) => s.topic === topics.out).map((s) => s.value)).toEqual(['a:1', 'a:2']);
     const dead = seen.filter((s) => s.topic === topics.dlq);

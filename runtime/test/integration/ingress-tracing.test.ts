@@ -9,7 +9,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafkaClient, createTopic, waitFor } from '@continuum/test-infra';
+import { createKafkaClient, createTopic, waitUntil } from '@continuum/test-infra';
 import type { ProdRuntime } from '../../src/prod-runtime.js';
 import { formatTraceparent, parseTraceparent } from '../../src/tracing/tracing.js';
 import { OUT_TOPIC, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
@@ -62,11 +62,12 @@ describe('trace propagation from a Kafka ingress (Kafka + Redis)', () => {
     });
     await producer.disconnect();
 
-    await waitFor(() => fns.sunk.length === 2, {
+    await waitUntil(() => fns.sunk.length === 2, {
       timeoutMs: 60_000,
-      message: 'the sink to receive both messages',
+      what: 'the sink to receive both messages',
+      intervalMs: 100,
     });
-    await waitFor(
+    await waitUntil(
       () => {
         spans = exporter.getFinishedSpans();
         return (
@@ -74,7 +75,7 @@ describe('trace propagation from a Kafka ingress (Kafka + Redis)', () => {
           spans.filter((s) => s.name === 'invoke ops/sink').length >= 2
         );
       },
-      { timeoutMs: 30_000, message: 'the egress and sink call spans of both messages' },
+      { timeoutMs: 30_000, what: 'the egress and sink call spans of both messages', intervalMs: 100 },
     );
   }, 180_000);
 

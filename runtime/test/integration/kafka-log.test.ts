@@ -8,8 +8,9 @@ import { KafkaLog } from '../../src/log/kafka/kafka-log.js';
 import { EmbeddedStateStore } from '../../src/state/embedded-state-store.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 const testLogger = process.env.TEST_LOG === '1' ? createLogger({ level: 'debug' }) : silentLogger;
-import { addr, counter, intValue, runtimeOn, waitFor, type Handler } from '../core/harness.js';
+import { addr, counter, intValue, runtimeOn, type Handler } from '../core/harness.js';
 import type { Runtime } from '../../src/runtime.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const brokers = inject('kafkaBrokers').split(',');
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,7 +40,10 @@ async function readCommitted(
     },
   });
   try {
-    await waitFor(() => out.length >= expected, timeoutMs, `${expected} records on ${topic}`);
+    await waitUntil(() => out.length >= expected, {
+      timeoutMs: timeoutMs,
+      what: `${expected} records on ${topic}`,
+    });
     return out;
   } finally {
     await consumer.disconnect();
@@ -93,7 +97,10 @@ describe('Kafka log', () => {
       'test/ping': ping,
       'test/counter': counter({ egressTopic: n.out }),
     });
-    await waitFor(() => runtime.ownedPartitions.length === 4, 30_000, 'all partitions assigned');
+    await waitUntil(() => runtime.ownedPartitions.length === 4, {
+      timeoutMs: 30_000,
+      what: 'all partitions assigned',
+    });
     for (let i = 0; i < 20; i++)
       await runtime.send([{ target: addr('test/ping', `k${i % 5}`), argument: intValue(1) }]);
     const out = await readCommitted(n.out, 20);

@@ -2,7 +2,7 @@
 // known workload from a Kafka ingress and the admin API, consumer lag settles, the admin token is
 // enforced, and dead letters are read from the Kafka topic and replayed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKafkaClient, createTopic, waitFor } from '@continuum/test-infra';
+import { createKafkaClient, createTopic, waitUntil } from '@continuum/test-infra';
 import type { ProdRuntime } from '../../src/prod-runtime.js';
 import {
   adminCall,
@@ -58,18 +58,19 @@ describe('operability of a production runtime (Kafka + Redis)', () => {
     for (let i = 0; i < FROM_ADMIN; i++) await sendText(admin, `ops/counter/a${i}`, `admin ${i}`, TOKEN);
     await sendText(admin, 'ops/flaky/p1', 'prod failure', TOKEN);
 
-    await waitFor(() => fns.sunk.length === FROM_KAFKA + FROM_ADMIN, {
+    await waitUntil(() => fns.sunk.length === FROM_KAFKA + FROM_ADMIN, {
       timeoutMs: 60_000,
-      message: 'the sink to receive every message',
+      what: 'the sink to receive every message',
+      intervalMs: 100,
     });
-    samples = await waitFor(
+    samples = await waitUntil(
       async () => {
         const s = await scrape();
         const egress = seriesValue(s, 'continuum_egress_records_total', { topic: OUT_TOPIC });
         const dead = seriesValue(s, 'continuum_committed_records_total', { kind: 'dead_letter' });
         return egress === FROM_KAFKA + FROM_ADMIN && dead === 1 ? s : undefined;
       },
-      { timeoutMs: 30_000, message: 'every egress record and the dead letter to be committed' },
+      { timeoutMs: 30_000, what: 'every egress record and the dead letter to be committed', intervalMs: 100 },
     );
   }, 180_000);
 
@@ -111,20 +112,21 @@ describe('operability of a production runtime (Kafka + Redis)', () => {
 
   it('reports consumer lag per partition, back to (almost) nothing once checkpoints caught up', async () => {
     // On a loaded machine a slow heartbeat can move partitions for a moment; lag is per owner.
-    await waitFor(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === PARTITIONS, {
+    await waitUntil(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === PARTITIONS, {
       timeoutMs: 60_000,
-      message: 'the runtime to own every partition again',
+      what: 'the runtime to own every partition again',
+      intervalMs: 100,
     });
     await prod.runtime.flush();
     // Kafka transaction markers take offsets the consumer never sees as records: a caught-up
     // partition can show one or two of them.
-    const settled = await waitFor(
+    const settled = await waitUntil(
       async () => {
         const s = await scrape();
         const lags = [0, 1, 2].map((p) => seriesValue(s, 'continuum_consumer_lag', { partition: String(p) }));
         return lags.every((l) => l !== undefined && l <= 2) ? lags : undefined;
       },
-      { timeoutMs: 60_000, message: 'the consumer lag of every partition to settle' },
+      { timeoutMs: 60_000, what: 'the consumer lag of every partition to settle', intervalMs: 100 },
     );
     expect(settled).toHaveLength(PARTITIONS);
     const partitions = (await adminCall(admin, '/v1/partitions', { token: TOKEN })).body as {
@@ -145,12 +147,12 @@ describe('operability of a production runtime (Kafka + Redis)', () => {
 
   it('lists the dead letter from the Kafka topic and replays it once the endpoint works', async () => {
     type Letter = { id: string; code: string; target?: string; reason: string };
-    const letter = await waitFor(
+    const letter = await waitUntil(
       async () => {
         const r = await adminCall(admin, '/v1/dead-letters', { token: TOKEN });
         return (r.body as { items: Letter[] }).items.find((l) => l.target === 'ops/flaky/p1');
       },
-      { timeoutMs: 30_000, message: 'the dead letter in the listing' },
+      { timeoutMs: 30_000, what: 'the dead letter in the listing', intervalMs: 100 },
     );
     expect(letter.code).toBe('FUNCTION_CALL_FAILED');
     expect(letter.reason).toContain('flaky is down');
@@ -160,9 +162,10 @@ describe('operability of a production runtime (Kafka + Redis)', () => {
       token: TOKEN,
     });
     expect(replay.status).toBe(200);
-    await waitFor(() => fns.flakyReceived.includes('prod failure'), {
+    await waitUntil(() => fns.flakyReceived.includes('prod failure'), {
       timeoutMs: 30_000,
-      message: 'the replayed message at ops/flaky',
+      what: 'the replayed message at ops/flaky',
+      intervalMs: 100,
     });
     const after = await scrape();
     expect(seriesValue(after, 'continuum_ingress_messages_total', { source: 'replay' })).toBe(1);

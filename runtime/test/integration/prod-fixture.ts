@@ -1,7 +1,7 @@
 // A production runtime (real Kafka + Redis) on the operability fixture's functions, with unique
 // topic, group and key names per test and an optional Kafka ingress into ops/counter.
 import { inject } from 'vitest';
-import { uniqueName, waitFor } from '@continuum/test-infra';
+import { uniqueName, waitUntil } from '@continuum/test-infra';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { startProdRuntime, type ProdRuntime, type ProdRuntimeOptions } from '../../src/prod-runtime.js';
@@ -66,9 +66,10 @@ export async function startOpsRuntime(
     ...rest,
   });
   if (waitForAll) {
-    await waitFor(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === opts.partitions, {
+    await waitUntil(() => prod.runtime.ready && prod.runtime.ownedPartitions.length === opts.partitions, {
       timeoutMs: 60_000,
-      message: 'the runtime to own every partition',
+      what: 'the runtime to own every partition',
+      intervalMs: 100,
     });
   }
   return prod;

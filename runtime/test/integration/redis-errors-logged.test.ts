@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startRedis, waitFor, type RedisHandle } from '@continuum/test-infra';
+import { startRedis, waitUntil, type RedisHandle } from '@continuum/test-infra';
 import { prodNames } from './prod-fixture.js';
 
 const bin = fileURLToPath(new URL('../../bin/statefun.js', import.meta.url));
@@ -67,15 +67,17 @@ describe('Redis errors of a production runtime', () => {
       stderr += c.toString();
       if (stderr.length > 2_000_000) stderr = stderr.slice(-1_000_000);
     });
-    await waitFor(() => stderr.includes('statefun run is running'), {
+    await waitUntil(() => stderr.includes('statefun run is running'), {
       timeoutMs: 120_000,
-      message: 'the runtime to start',
+      what: 'the runtime to start',
+      intervalMs: 100,
     });
 
     await redis.stop();
-    await waitFor(() => stderr.includes('Redis connection error'), {
+    await waitUntil(() => stderr.includes('Redis connection error'), {
       timeoutMs: 60_000,
-      message: 'a logged Redis connection error',
+      what: 'a logged Redis connection error',
+      intervalMs: 100,
     });
     const warnings = stderr
       .split('\n')

@@ -2,7 +2,7 @@
 // span slots, so the contract passing here shows that every script stays on its partition's slot.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
-import { createRedisClient, freePort, startRedis, uniqueName, waitFor } from '@continuum/test-infra';
+import { createRedisClient, freePort, startRedis, uniqueName, waitUntil } from '@continuum/test-infra';
 import type { RedisHandle } from '@continuum/test-infra';
 import { clusterSlot, redisPartitionKeys } from '../../src/state/redis-keys.js';
 import { RedisStateStore } from '../../src/state/redis-state-store.js';
@@ -42,12 +42,16 @@ describe('the Redis store on a three-node Redis Cluster', () => {
       );
       for (let i = 1; i < nodes.length; i++)
         await admins[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[i]!.port), String(busPorts[i]));
-      await waitFor(
+      await waitUntil(
         async () => {
           const infos = (await Promise.all(admins.map((c) => c.call('CLUSTER', 'INFO')))) as string[];
           return infos.every((info) => /cluster_state:ok/.test(info) && /cluster_known_nodes:3\b/.test(info));
         },
-        { timeoutMs: 60_000, message: 'the three nodes to form a cluster with every slot served' },
+        {
+          timeoutMs: 60_000,
+          what: 'the three nodes to form a cluster with every slot served',
+          intervalMs: 100,
+        },
       );
     } finally {
       for (const c of admins) c.disconnect();
@@ -56,7 +60,11 @@ describe('the Redis store on a three-node Redis Cluster', () => {
       nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
       { redisOptions: { maxRetriesPerRequest: 3 } },
     );
-    await waitFor(() => cluster.status === 'ready', { message: 'the Cluster client to connect' });
+    await waitUntil(() => cluster.status === 'ready', {
+      timeoutMs: 30_000,
+      what: 'the Cluster client to connect',
+      intervalMs: 100,
+    });
   });
 
   afterAll(async () => {

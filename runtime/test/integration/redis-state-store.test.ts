@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createRedisClient, freePort, startRedis, uniqueName, waitFor } from '@continuum/test-infra';
+import { createRedisClient, freePort, startRedis, uniqueName, waitUntil } from '@continuum/test-infra';
 import type { RedisHandle } from '@continuum/test-infra';
 import { encodeAddress } from '../../src/state/redis-blob-codec.js';
 import { redisPartitionKeys, scriptKeys } from '../../src/state/redis-keys.js';
@@ -464,9 +464,10 @@ describe('the Redis store with waitReplicas', () => {
     const client = createRedisClient(replica.url);
     try {
       await client.replicaof('127.0.0.1', primary.port);
-      await waitFor(async () => /master_link_status:up/.test(await client.info('replication')), {
+      await waitUntil(async () => /master_link_status:up/.test(await client.info('replication')), {
         timeoutMs: 60_000,
-        message: 'the replica to finish its first sync',
+        what: 'the replica to finish its first sync',
+        intervalMs: 100,
       });
     } finally {
       client.disconnect();

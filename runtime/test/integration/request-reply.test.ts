@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { jsonType, serve, statefulFunction, valueSpec, types, type ServerHandle } from '@continuum/sdk';
 import { RuntimeFleet } from '@continuum/test-infra';
 import { partitionForKey } from '../../src/core/address.js';
-import { serveOfficial, sf, waitFor, type LoopbackServer } from '../dev/support.js';
+import { serveOfficial, sf, type LoopbackServer } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const Add = jsonType('example/Add', z.object({ add: z.number().int() }));
 const Total = jsonType('example/Total', z.object({ total: z.number().int() }));
@@ -97,7 +98,11 @@ describe('request-response with two runtime processes (Kafka + Redis)', () => {
       env: { CONTINUUM_REPLIES_TOPIC: `rr-replies-${run}` },
       logDir: dir,
     });
-    await waitFor(() => bothReady(), 'both processes to be ready and to own partitions', 120_000, 200);
+    await waitUntil(() => bothReady(), {
+      timeoutMs: 120_000,
+      what: 'both processes to be ready and to own partitions',
+      intervalMs: 200,
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -188,17 +193,15 @@ describe('request-response with two runtime processes (Kafka + Redis)', () => {
     const location = res.headers.get('location')!;
     // Any process serves the results: the reply lives in Redis.
     expect((await fetch(`${ingressUrl(0)}${location}`)).status).toBe(202);
-    await waitFor(() => gates.has('s1'), 'the slow function to be invoked', 30_000);
+    await waitUntil(() => gates.has('s1'), { timeoutMs: 30_000, what: 'the slow function to be invoked' });
     gates.get('s1')!();
     let done: Response | undefined;
-    await waitFor(
+    await waitUntil(
       async () => {
         done = await fetch(`${ingressUrl(0)}${location}`);
         return done.status === 200;
       },
-      'the late reply at the results URL',
-      30_000,
-      100,
+      { timeoutMs: 30_000, what: 'the late reply at the results URL', intervalMs: 100 },
     );
     expect(types.string.deserialize(new Uint8Array(await done!.arrayBuffer()))).toBe('finally');
   }, 120_000);
@@ -231,14 +234,18 @@ describe('request-response with two runtime processes (Kafka + Redis)', () => {
     const deadline = Date.now() + 150_000;
     // Everything goes to process 0 first, which is killed while the requests are in flight.
     const phaseA = keys.map((i) => call(i, [0, 1], deadline));
-    await waitFor(() => first.size >= 2, 'the first replies', 60_000, 20);
+    await waitUntil(() => first.size >= 2, { timeoutMs: 60_000, what: 'the first replies', intervalMs: 20 });
     fleet.kill(0);
     await Promise.all(phaseA);
     // Retries of every key while the owner of partition 0's... any owner: process 1 dies too.
     const phaseB = keys.map((i) => call(i, [1, 0], deadline));
     fleet.kill(1);
     await Promise.all(phaseB);
-    await waitFor(() => bothReady(), 'both processes to be back', 120_000, 200);
+    await waitUntil(() => bothReady(), {
+      timeoutMs: 120_000,
+      what: 'both processes to be back',
+      intervalMs: 200,
+    });
     // Once more, at both processes: the same reply and request id every time.
     for (const i of keys) {
       await call(i, [0], deadline);

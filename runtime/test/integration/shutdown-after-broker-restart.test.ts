@@ -2,7 +2,7 @@
 // period (its Kafka client may hold connections it re-opened after the restart), and the outputs
 // of the run stay exactly-once across the restart and both graceful exits.
 import { afterEach, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { startKafka, waitFor, type KafkaHandle } from '@continuum/test-infra';
+import { startKafka, waitUntil, type KafkaHandle } from '@continuum/test-infra';
 import { runChaos, type ChaosControl } from '../chaos/chaos-driver.js';
 
 const stops: (() => Promise<void>)[] = [];
@@ -18,7 +18,7 @@ describe('shutdown after a broker restart', () => {
     const exitMs: number[] = [];
     let afterRestart = 0;
     const progressing = (c: ChaosControl, min: number, what: string): Promise<unknown> =>
-      waitFor(() => c.progress() >= min, { timeoutMs: 120_000, message: what });
+      waitUntil(() => c.progress() >= min, { timeoutMs: 120_000, what: what, intervalMs: 100 });
     const report = await runChaos({
       brokers: kafka.brokers,
       redisUrl: inject('redisUrl'),

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/core/address.js';
 import { ContinuumError } from '../../src/errors.js';
 import type { CommittedPosition, Log, LogRecord, OwnedPartition } from '../../src/log/log.js';
-import { waitFor } from '../core/harness.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 /** Partitions of the internal topic every subject is created with. */
 export const CONTRACT_PARTITIONS = 2;
@@ -62,13 +62,12 @@ export function describeLogContract(
     async function readAll(log: Log, topic: string, partition: number, count: number): Promise<LogRecord[]> {
       const reader = log.reader(topic);
       let got: readonly LogRecord[] = [];
-      await waitFor(
+      await waitUntil(
         async () => {
           got = await reader.read(partition, 0, 1000);
           return got.length >= count;
         },
-        options.visibleWithinMs,
-        `${count} record(s) on ${topic}/${partition}`,
+        { timeoutMs: options.visibleWithinMs, what: `${count} record(s) on ${topic}/${partition}` },
       );
       return [...got];
     }
@@ -86,23 +85,24 @@ export function describeLogContract(
           return Promise.resolve();
         },
       });
-      await waitFor(
-        () => owned.size === log.partitions,
-        options.visibleWithinMs,
-        `all ${log.partitions} internal partitions assigned`,
-      );
+      await waitUntil(() => owned.size === log.partitions, {
+        timeoutMs: options.visibleWithinMs,
+        what: `all ${log.partitions} internal partitions assigned`,
+      });
       return owned;
     }
 
     async function committedBecomes(o: OwnedPartition, expected: CommittedPosition): Promise<void> {
       let last: CommittedPosition | undefined;
-      await waitFor(
+      await waitUntil(
         async () => {
           last = await o.committed();
           return last.offset === expected.offset && last.checkpointId === expected.checkpointId;
         },
-        options.visibleWithinMs,
-        `committed position ${JSON.stringify(expected)} (last read ${JSON.stringify(last)})`,
+        {
+          timeoutMs: options.visibleWithinMs,
+          what: `committed position ${JSON.stringify(expected)} (last read ${JSON.stringify(last)})`,
+        },
       );
     }
 
@@ -189,9 +189,15 @@ export function describeLogContract(
       const owned = await joinAll(log);
       const seen: LogRecord[] = [];
       owned.get(0)!.start(1, (records) => seen.push(...records));
-      await waitFor(() => seen.length >= 2, options.visibleWithinMs, 'records b and c delivered');
+      await waitUntil(() => seen.length >= 2, {
+        timeoutMs: options.visibleWithinMs,
+        what: 'records b and c delivered',
+      });
       await log.append(['d', 'e'].map((v) => ({ topic, partition: 0, key: 'k', value: bytes(v) })));
-      await waitFor(() => seen.length >= 4, options.visibleWithinMs, 'records d and e delivered');
+      await waitUntil(() => seen.length >= 4, {
+        timeoutMs: options.visibleWithinMs,
+        what: 'records d and e delivered',
+      });
       expect(seen.map((r) => [r.offset, str(r.value)])).toEqual([
         [1, 'b'],
         [2, 'c'],
@@ -221,11 +227,10 @@ export function describeLogContract(
         offset: 8,
         checkpointId: 4,
       });
-      await waitFor(
-        async () => ((await log.endOffsets([1])).get(1) ?? 0) >= 1,
-        options.visibleWithinMs,
-        'the end offset of internal partition 1 to pass the committed record',
-      );
+      await waitUntil(async () => ((await log.endOffsets([1])).get(1) ?? 0) >= 1, {
+        timeoutMs: options.visibleWithinMs,
+        what: 'the end offset of internal partition 1 to pass the committed record',
+      });
     });
 
     it('prepare runs before the commit completes; when it rejects nothing is visible and the position stays', async () => {
@@ -314,11 +319,10 @@ export function describeLogContract(
           return Promise.resolve();
         },
       });
-      await waitFor(
-        () => assigned === CONTRACT_PARTITIONS,
-        options.visibleWithinMs,
-        'both partitions assigned',
-      );
+      await waitUntil(() => assigned === CONTRACT_PARTITIONS, {
+        timeoutMs: options.visibleWithinMs,
+        what: 'both partitions assigned',
+      });
       await log.leave();
       expect(revoked.sort()).toEqual([0, 1]);
       expect(log.reacquire(0)).toBeUndefined();

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { readTopic, waitFor } from '../dev/support.js';
+import { readTopic } from '../dev/support.js';
 import { adminCall, OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from './ops-fixture.js';
 import { parseExposition, seriesValue, type Sample } from './prometheus-text.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const TOKEN = 'metrics-test-token';
 const COUNTER_MESSAGES = 24;
@@ -38,24 +39,30 @@ describe('metrics of a dev runtime under a known workload', () => {
     for (let i = 0; i < BROKEN; i++) await sendText(admin, `ops/flaky/b${i}`, `broken ${i}`, TOKEN);
     for (let i = 0; i < UNKNOWN; i++) await sendText(admin, `nobody/home/u${i}`, `lost ${i}`, TOKEN);
 
-    await waitFor(() => fns.sunk.length === COUNTER_MESSAGES, 'the sink to receive every forwarded message');
-    await waitFor(
-      async () => (await readTopic(dev.log, OUT_TOPIC)).length === COUNTER_MESSAGES,
-      'every egress record to be committed',
-    );
-    await waitFor(
+    await waitUntil(() => fns.sunk.length === COUNTER_MESSAGES, {
+      timeoutMs: 10_000,
+      what: 'the sink to receive every forwarded message',
+    });
+    await waitUntil(async () => (await readTopic(dev.log, OUT_TOPIC)).length === COUNTER_MESSAGES, {
+      timeoutMs: 10_000,
+      what: 'every egress record to be committed',
+    });
+    await waitUntil(
       async () => (await readTopic(dev.log, 'continuum-dead-letters')).length === BROKEN + UNKNOWN,
-      'the dead letters to be committed',
+      { timeoutMs: 10_000, what: 'the dead letters to be committed' },
     );
     await dev.runtime.flush();
     // A checkpoint's own marker record is passed by the next checkpoint, a tick later.
-    await waitFor(async () => {
-      const res = await adminCall(admin, '/metrics', { token: TOKEN });
-      expect(res.status).toBe(200);
-      expect(res.contentType).toContain('text/plain');
-      samples = parseExposition(res.text);
-      return seriesValue(samples, 'continuum_consumer_lag') === 0;
-    }, 'the consumer lag to settle at 0');
+    await waitUntil(
+      async () => {
+        const res = await adminCall(admin, '/metrics', { token: TOKEN });
+        expect(res.status).toBe(200);
+        expect(res.contentType).toContain('text/plain');
+        samples = parseExposition(res.text);
+        return seriesValue(samples, 'continuum_consumer_lag') === 0;
+      },
+      { timeoutMs: 10_000, what: 'the consumer lag to settle at 0' },
+    );
   });
 
   afterAll(async () => {
@@ -187,12 +194,12 @@ describe('metrics of a dev runtime under a known workload', () => {
       'test',
     );
     expect(await lagOf()).toBeGreaterThanOrEqual(10);
-    await waitFor(
+    await waitUntil(
       async () => (await readTopic(dev.log, 'continuum-dead-letters')).length === BROKEN + UNKNOWN + 10,
-      'the ten slow messages to be dead-lettered',
+      { timeoutMs: 10_000, what: 'the ten slow messages to be dead-lettered' },
     );
     await dev.runtime.flush();
-    await waitFor(async () => (await lagOf()) === 0, 'the lag to return to 0', 5000);
+    await waitUntil(async () => (await lagOf()) === 0, { timeoutMs: 5000, what: 'the lag to return to 0' });
     const final = parseExposition((await adminCall(admin, '/metrics', { token: TOKEN })).text);
     expect(seriesValue(final, 'continuum_ingress_messages_total', { source: 'test' })).toBe(10);
     expect(seriesValue(final, 'continuum_dead_letters_total', { code: 'FUNCTION_CALL_FAILED' })).toBe(

@@ -2,10 +2,10 @@
 // each partition's watermark (newest event time minus the disorder bound) as seconds since the
 // epoch, its lag behind the wall clock, and no sample while a partition has no watermark yet.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../dev/support.js';
 import { MAX_OUT_OF_ORDERNESS_MS, startEventTimeApp, type EventTimeApp } from './event-time-fixture.js';
 import { adminCall } from './ops-fixture.js';
 import { parseExposition, seriesValue, type Sample } from './prometheus-text.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const TOKEN = 'watermark-metrics-token';
 const PARTITIONS = 2;
@@ -28,7 +28,7 @@ describe('watermark metrics of a dev runtime', () => {
 
   beforeAll(async () => {
     app = await startEventTimeApp({ partitions: PARTITIONS, adminToken: TOKEN });
-    await waitFor(() => app.dev.runtime.ready, 'the partitions to recover');
+    await waitUntil(() => app.dev.runtime.ready, { timeoutMs: 10_000, what: 'the partitions to recover' });
   });
 
   afterAll(async () => {
@@ -48,16 +48,20 @@ describe('watermark metrics of a dev runtime', () => {
 
   it('exports each partition watermark in seconds and its lag behind the wall clock', async () => {
     for (const [key, ts] of EVENTS) await app.ingest(key, ts);
-    await waitFor(() => app.events.get('a')?.length === 2, 'both events of a');
+    await waitUntil(() => app.events.get('a')?.length === 2, { timeoutMs: 10_000, what: 'both events of a' });
     let samples: Sample[] = [];
     const before = Date.now();
-    await waitFor(async () => {
-      samples = await scrape();
-      return [0, 1].every(
-        (p) =>
-          seriesValue(samples, 'continuum_watermark_seconds', { partition: String(p) }) === WATERMARK / 1000,
-      );
-    }, 'every partition to reach the watermark');
+    await waitUntil(
+      async () => {
+        samples = await scrape();
+        return [0, 1].every(
+          (p) =>
+            seriesValue(samples, 'continuum_watermark_seconds', { partition: String(p) }) ===
+            WATERMARK / 1000,
+        );
+      },
+      { timeoutMs: 10_000, what: 'every partition to reach the watermark' },
+    );
     const after = Date.now();
     expect(WATERMARK / 1000).toBe(1_700_000_025.5);
     for (let p = 0; p < PARTITIONS; p++) {
@@ -71,24 +75,30 @@ describe('watermark metrics of a dev runtime', () => {
     expect(partitions.partitions.map((p) => p.watermark)).toEqual([WATERMARK, WATERMARK]);
     // Pending: one window-close timer per event (none due at this watermark) and one
     // hour-long reminder per key, counted apart.
-    await waitFor(async () => {
-      const s = await scrape();
-      return (
-        seriesValue(s, 'continuum_event_time_timers') === EVENTS.length &&
-        seriesValue(s, 'continuum_delayed_messages') === 2
-      );
-    }, 'three event-time timers and two delayed messages');
+    await waitUntil(
+      async () => {
+        const s = await scrape();
+        return (
+          seriesValue(s, 'continuum_event_time_timers') === EVENTS.length &&
+          seriesValue(s, 'continuum_delayed_messages') === 2
+        );
+      },
+      { timeoutMs: 10_000, what: 'three event-time timers and two delayed messages' },
+    );
   });
 
   it('moves on with later events and never goes back for late ones', async () => {
     await app.ingest('c', T0 + 90_000);
     await app.ingest('c', T0 + 1_000); // late: behind the watermark
     const next = (T0 + 90_000 - MAX_OUT_OF_ORDERNESS_MS) / 1000;
-    await waitFor(async () => {
-      const samples = await scrape();
-      return seriesValue(samples, 'continuum_watermark_seconds', { partition: '0' }) === next;
-    }, 'the watermark to advance');
-    await waitFor(() => app.events.get('c')?.length === 2, 'both events of c');
+    await waitUntil(
+      async () => {
+        const samples = await scrape();
+        return seriesValue(samples, 'continuum_watermark_seconds', { partition: '0' }) === next;
+      },
+      { timeoutMs: 10_000, what: 'the watermark to advance' },
+    );
+    await waitUntil(() => app.events.get('c')?.length === 2, { timeoutMs: 10_000, what: 'both events of c' });
     const samples = await scrape();
     for (let p = 0; p < PARTITIONS; p++)
       expect(seriesValue(samples, 'continuum_watermark_seconds', { partition: String(p) })).toBe(next);

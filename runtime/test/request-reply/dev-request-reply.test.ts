@@ -19,7 +19,8 @@ import { Header } from '../../src/core/envelope.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { replyAddress } from '../../src/request-reply/reply-address.js';
-import { endpointDoc, readTopic, serveOfficial, sf, waitFor, type LoopbackServer } from '../dev/support.js';
+import { endpointDoc, readTopic, serveOfficial, sf, type LoopbackServer } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const Add = jsonType('example/Add', z.object({ add: z.number().int() }));
 const Total = jsonType('example/Total', z.object({ total: z.number().int() }));
@@ -172,13 +173,16 @@ describe('request-response in dev mode', () => {
     expect(location).toMatch(/^\/v1\/invoke\/results\//u);
     const pending = await fetch(`${base}${location}`, { headers: { authorization: 'Bearer s3cret' } });
     expect(pending.status).toBe(202);
-    await waitFor(() => gates.has('s'), 'the slow function to be invoked');
+    await waitUntil(() => gates.has('s'), { timeoutMs: 10_000, what: 'the slow function to be invoked' });
     gates.get('s')!();
     let done: Response | undefined;
-    await waitFor(async () => {
-      done = await fetch(`${base}${location}`, { headers: { authorization: 'Bearer s3cret' } });
-      return done.status === 200;
-    }, 'the late reply to be stored');
+    await waitUntil(
+      async () => {
+        done = await fetch(`${base}${location}`, { headers: { authorization: 'Bearer s3cret' } });
+        return done.status === 200;
+      },
+      { timeoutMs: 10_000, what: 'the late reply to be stored' },
+    );
     expect(done!.headers.get('content-type')).toBe('application/vnd.io.statefun.types/string');
     expect(types.string.deserialize(new Uint8Array(await done!.arrayBuffer()))).toBe('late');
     const unknown = await fetch(`${base}/v1/invoke/results/no-such-request`, {
@@ -193,12 +197,15 @@ describe('request-response in dev mode', () => {
     expect(res.status).toBe(200);
     expect(types.string.deserialize(new Uint8Array(await res.arrayBuffer()))).toBe('first');
     let letters: Awaited<ReturnType<typeof readTopic>> = [];
-    await waitFor(async () => {
-      letters = (await readTopic(dev.log, 'continuum-dead-letters')).filter(
-        (r) => r.headers[Header.code] === 'REPLY_DUPLICATE',
-      );
-      return letters.length === 1;
-    }, 'the second reply to be dead-lettered');
+    await waitUntil(
+      async () => {
+        letters = (await readTopic(dev.log, 'continuum-dead-letters')).filter(
+          (r) => r.headers[Header.code] === 'REPLY_DUPLICATE',
+        );
+        return letters.length === 1;
+      },
+      { timeoutMs: 10_000, what: 'the second reply to be dead-lettered' },
+    );
     expect(letters[0]!.headers[Header.reason]).toContain('already has a reply');
     expect(letters[0]!.headers[Header.caller]).toBe('example/twice/t');
   });
@@ -207,10 +214,10 @@ describe('request-response in dev mode', () => {
     const tasks = dev.runtime.runningTasks();
     const sum = (k: 'requestsHandedOver' | 'requestsDeduplicated'): number =>
       tasks.reduce((n, t) => n + t.stats[k], 0);
-    await waitFor(
-      () => sum('requestsHandedOver') <= sum('requestsDeduplicated'),
-      'earlier requests to settle',
-    );
+    await waitUntil(() => sum('requestsHandedOver') <= sum('requestsDeduplicated'), {
+      timeoutMs: 10_000,
+      what: 'earlier requests to settle',
+    });
     const handed = sum('requestsHandedOver');
     const dropped = sum('requestsDeduplicated');
     const res = await post('/v1/invoke/example/counter/handed', JSON.stringify({ add: 5 }));
@@ -218,7 +225,10 @@ describe('request-response in dev mode', () => {
     expect(await res.json()).toEqual({ total: 5 });
     expect(sum('requestsHandedOver')).toBe(handed + 1);
     // The record appended for durability comes through the log afterwards and is not invoked.
-    await waitFor(() => sum('requestsDeduplicated') === dropped + 1, 'the log record to be dropped');
+    await waitUntil(() => sum('requestsDeduplicated') === dropped + 1, {
+      timeoutMs: 10_000,
+      what: 'the log record to be dropped',
+    });
     expect(invocations.get('handed')).toBe(1);
     const again = await post('/v1/invoke/example/counter/handed', JSON.stringify({ add: 1 }));
     expect(await again.json()).toEqual({ total: 6 });
@@ -234,19 +244,25 @@ describe('request-response in dev mode', () => {
     // were then dropped as repeats too: count from here.
     const deduplicated = (): number =>
       dev.runtime.runningTasks().reduce((n, t) => n + t.stats.requestsDeduplicated, 0);
-    await waitFor(
+    await waitUntil(
       () =>
         dev.runtime.runningTasks().every((t) => t.stats.requestsHandedOver <= t.stats.requestsDeduplicated),
-      'earlier requests to settle',
+      { timeoutMs: 10_000, what: 'earlier requests to settle' },
     );
     const before = deduplicated();
     await dev.runtime.send([message, message]);
     await dev.runtime.send([message]);
-    await waitFor(() => deduplicated() - before === 2, 'both repeats to be dropped');
+    await waitUntil(() => deduplicated() - before === 2, {
+      timeoutMs: 10_000,
+      what: 'both repeats to be dropped',
+    });
     expect(invocations.get('dup')).toBe(1);
     // A new request id to the same address is invoked as usual.
     await dev.runtime.send([{ ...message, caller: replyAddress('another-request') }]);
-    await waitFor(() => invocations.get('dup') === 2, 'the new request to be invoked');
+    await waitUntil(() => invocations.get('dup') === 2, {
+      timeoutMs: 10_000,
+      what: 'the new request to be invoked',
+    });
   });
 
   it('the SDK client returns the typed reply, a timeout error with the results location, and 4xx reasons', async () => {
@@ -276,10 +292,16 @@ describe('request-response in dev mode', () => {
     const { requestId, location } = timedOut as ReplyTimeoutError;
     expect(location).toBe(`${base}/v1/invoke/results/${requestId}`);
     expect(await client.result(requestId)).toBeUndefined();
-    await waitFor(() => gates.has('c-slow'), 'the slow function to be invoked');
+    await waitUntil(() => gates.has('c-slow'), {
+      timeoutMs: 10_000,
+      what: 'the slow function to be invoked',
+    });
     gates.get('c-slow')!();
     let late: string | undefined;
-    await waitFor(async () => (late = await client.result(requestId)) !== undefined, 'the late reply');
+    await waitUntil(async () => (late = await client.result(requestId)) !== undefined, {
+      timeoutMs: 10_000,
+      what: 'the late reply',
+    });
     expect(late).toBe('late');
     const refused = await createClient({ url: base, token: 'wrong' })
       .invoke('example/counter', 'client', { value: { add: 1 }, valueType: Add })
@@ -294,7 +316,10 @@ describe('request-response in dev mode', () => {
       ...stringType,
       'idempotency-key': 'listed-1',
     });
-    await waitFor(() => gates.has('listed'), 'the slow function to be invoked');
+    await waitUntil(() => gates.has('listed'), {
+      timeoutMs: 10_000,
+      what: 'the slow function to be invoked',
+    });
     const listed = (await (await fetch(`${admin}/v1/requests/pending`)).json()) as {
       requests: { target: string; ingress: string; idempotencyKey?: string }[];
     };

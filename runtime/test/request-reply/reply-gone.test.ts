@@ -7,7 +7,8 @@ import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { Header } from '../../src/core/envelope.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
-import { endpointDoc, readTopic, waitFor } from '../dev/support.js';
+import { endpointDoc, readTopic } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 describe('a reply to a request past its retention', () => {
   let service: ServerHandle;
@@ -76,22 +77,24 @@ describe('a reply to a request past its retention', () => {
     expect(await goneCount()).toBe(0);
 
     // The retention ends while the function still works on the message.
-    await waitFor(() => gates.has('s1'), 'the function to be invoked');
-    await waitFor(
-      async () => (await fetch(`${base}${location}`)).status === 404,
-      'the results URL to forget the request after its retention',
-      15_000,
-      100,
-    );
+    await waitUntil(() => gates.has('s1'), { timeoutMs: 10_000, what: 'the function to be invoked' });
+    await waitUntil(async () => (await fetch(`${base}${location}`)).status === 404, {
+      timeoutMs: 15_000,
+      what: 'the results URL to forget the request after its retention',
+      intervalMs: 100,
+    });
     gates.get('s1')!();
 
     let letters: Awaited<ReturnType<typeof readTopic>> = [];
-    await waitFor(async () => {
-      letters = (await readTopic(dev.log, 'continuum-dead-letters')).filter(
-        (r) => r.headers[Header.code] === 'REPLY_REQUEST_GONE',
-      );
-      return letters.length === 1;
-    }, 'the late reply to be dead-lettered');
+    await waitUntil(
+      async () => {
+        letters = (await readTopic(dev.log, 'continuum-dead-letters')).filter(
+          (r) => r.headers[Header.code] === 'REPLY_REQUEST_GONE',
+        );
+        return letters.length === 1;
+      },
+      { timeoutMs: 10_000, what: 'the late reply to be dead-lettered' },
+    );
     expect(letters[0]!.headers[Header.caller]).toBe('example/slow/s1');
     expect(letters[0]!.headers[Header.reason]).toContain(requestId);
     expect(await goneCount()).toBe(1);

@@ -6,8 +6,9 @@ import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { otlpTracerProvider } from '../../src/tracing/otlp.js';
-import { serveOnLoopback, waitFor, type LoopbackServer } from '../dev/support.js';
+import { serveOnLoopback, type LoopbackServer } from '../dev/support.js';
 import { sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 interface OtlpSpan {
   traceId: string;
@@ -72,9 +73,12 @@ describe('OTLP export', () => {
   it('sends a dev runtime trace to the collector as OTLP JSON', async () => {
     const admin = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'admin')!.port}`;
     await sendText(admin, 'ops/counter/o1', 'exported', undefined);
-    await waitFor(() => fns.sunk.includes('exported'), 'the forwarded message');
+    await waitUntil(() => fns.sunk.includes('exported'), {
+      timeoutMs: 10_000,
+      what: 'the forwarded message',
+    });
     let spans: OtlpSpan[] = [];
-    await waitFor(
+    await waitUntil(
       async () => {
         await provider.forceFlush();
         spans = requests.flatMap((r) =>
@@ -82,8 +86,7 @@ describe('OTLP export', () => {
         );
         return spans.some((s) => s.name === 'invoke ops/sink');
       },
-      'the sink call span at the collector',
-      15_000,
+      { timeoutMs: 15_000, what: 'the sink call span at the collector' },
     );
     expect(requests[0]).toMatchObject({ path: '/v1/traces', contentType: 'application/json' });
     expect(requests[0]!.body.resourceSpans[0]!.resource.attributes).toContainEqual({

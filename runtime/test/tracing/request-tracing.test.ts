@@ -15,7 +15,8 @@ import { startDevRuntime, type DevRuntime } from '../../src/dev-runtime.js';
 import { silentLogger } from '../../src/logger.js';
 import { parseModule } from '../../src/module/index.js';
 import { parseTraceparent } from '../../src/tracing/tracing.js';
-import { endpointDoc, serveOnLoopback, sf, waitFor, type LoopbackServer } from '../dev/support.js';
+import { endpointDoc, serveOnLoopback, sf, type LoopbackServer } from '../dev/support.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const CALLER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CALLER_SPAN = 'b7ad6b7169203331';
@@ -80,17 +81,20 @@ describe('request-response tracing', () => {
 
   const spansFor = async (target: string): Promise<{ ingress: ReadableSpan; invoke: ReadableSpan }> => {
     let found: { ingress: ReadableSpan; invoke: ReadableSpan } | undefined;
-    await waitFor(() => {
-      const spans = exporter.getFinishedSpans();
-      const ingress = spans.find(
-        (s) => s.name === 'ingress http:example/requests' && s.attributes['continuum.target'] === target,
-      );
-      const invoke = spans.find(
-        (s) => s.name === 'invoke example/echo' && s.attributes['continuum.address'] === target,
-      );
-      if (ingress !== undefined && invoke !== undefined) found = { ingress, invoke };
-      return found !== undefined;
-    }, `the ingress and invoke spans of ${target}`);
+    await waitUntil(
+      () => {
+        const spans = exporter.getFinishedSpans();
+        const ingress = spans.find(
+          (s) => s.name === 'ingress http:example/requests' && s.attributes['continuum.target'] === target,
+        );
+        const invoke = spans.find(
+          (s) => s.name === 'invoke example/echo' && s.attributes['continuum.address'] === target,
+        );
+        if (ingress !== undefined && invoke !== undefined) found = { ingress, invoke };
+        return found !== undefined;
+      },
+      { timeoutMs: 10_000, what: `the ingress and invoke spans of ${target}` },
+    );
     return found!;
   };
 
@@ -112,16 +116,19 @@ describe('request-response tracing', () => {
     expect(invoke.parentSpanContext?.spanId).toBe(ingress.spanContext().spanId);
     // The reply, committed by the checkpoint, is a child of the call that produced it.
     let reply: ReadableSpan | undefined;
-    await waitFor(() => {
-      reply = exporter
-        .getFinishedSpans()
-        .find(
-          (s) =>
-            s.name.startsWith('egress continuum-replies') &&
-            s.parentSpanContext?.spanId === invoke.spanContext().spanId,
-        );
-      return reply !== undefined;
-    }, 'the egress span of the reply');
+    await waitUntil(
+      () => {
+        reply = exporter
+          .getFinishedSpans()
+          .find(
+            (s) =>
+              s.name.startsWith('egress continuum-replies') &&
+              s.parentSpanContext?.spanId === invoke.spanContext().spanId,
+          );
+        return reply !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the egress span of the reply' },
+    );
     expect(reply?.spanContext().traceId).toBe(CALLER_TRACE);
     // The function endpoint is called within that trace, as the child of the call span.
     const sent = received.map((h) => parseTraceparent(h)).filter((sc) => sc?.traceId === CALLER_TRACE);

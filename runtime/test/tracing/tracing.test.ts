@@ -16,8 +16,9 @@ import { parseModule } from '../../src/module/index.js';
 import { routeIngressRecord } from '../../src/core/ingress-routing.js';
 import type { LogRecord } from '../../src/log/log.js';
 import { formatTraceparent, parseTraceparent, Tracing, TRACEPARENT } from '../../src/tracing/tracing.js';
-import { readTopic, waitFor } from '../dev/support.js';
+import { readTopic } from '../dev/support.js';
 import { OUT_TOPIC, sendText, serveOpsFunctions, type OpsFunctions } from '../metrics/ops-fixture.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 describe('traceparent', () => {
   it('round-trips a span context and rejects malformed or all-zero values', () => {
@@ -69,16 +70,26 @@ describe('tracing a message through a dev runtime', () => {
 
   it('one trace spans ingress, the function calls the message causes, and its egress', async () => {
     await sendText(admin, 'ops/counter/t1', 'traced', undefined);
-    await waitFor(() => fns.sunk.includes('traced'), 'the forwarded message at the sink');
-    await waitFor(async () => (await readTopic(dev.log, OUT_TOPIC)).length === 1, 'the egress record');
+    await waitUntil(() => fns.sunk.includes('traced'), {
+      timeoutMs: 10_000,
+      what: 'the forwarded message at the sink',
+    });
+    await waitUntil(async () => (await readTopic(dev.log, OUT_TOPIC)).length === 1, {
+      timeoutMs: 10_000,
+      what: 'the egress record',
+    });
     let spans: ReadableSpan[] = [];
-    await waitFor(() => {
-      spans = exporter.getFinishedSpans();
-      // The sink's span ends when its answer is back, a moment after it saw the message.
-      return (
-        spans.some((s) => s.name === `egress ${OUT_TOPIC}`) && spans.some((s) => s.name === 'invoke ops/sink')
-      );
-    }, 'the egress span and the sink call span');
+    await waitUntil(
+      () => {
+        spans = exporter.getFinishedSpans();
+        // The sink's span ends when its answer is back, a moment after it saw the message.
+        return (
+          spans.some((s) => s.name === `egress ${OUT_TOPIC}`) &&
+          spans.some((s) => s.name === 'invoke ops/sink')
+        );
+      },
+      { timeoutMs: 10_000, what: 'the egress span and the sink call span' },
+    );
 
     const ingress = spans.find((s) => s.name === 'ingress admin')!;
     expect(ingress).toBeDefined();
@@ -114,10 +125,13 @@ describe('tracing a message through a dev runtime', () => {
     exporter.reset();
     await sendText(admin, 'ops/flaky/t2', 'doomed', undefined);
     let spans: ReadableSpan[] = [];
-    await waitFor(() => {
-      spans = exporter.getFinishedSpans();
-      return spans.some((s) => s.name === 'dead-letter');
-    }, 'the dead-letter span');
+    await waitUntil(
+      () => {
+        spans = exporter.getFinishedSpans();
+        return spans.some((s) => s.name === 'dead-letter');
+      },
+      { timeoutMs: 10_000, what: 'the dead-letter span' },
+    );
     const call = spans.find((s) => s.name === 'invoke ops/flaky')!;
     expect(call.status.code).toBe(2);
     expect(call.attributes['continuum.error_code']).toBe('FUNCTION_CALL_FAILED');
@@ -191,18 +205,21 @@ describe('a Kafka ingress record with an upstream traceparent', () => {
   };
 
   const spansOf = async (text: string): Promise<{ ingress: ReadableSpan; trace: ReadableSpan[] }> => {
-    await waitFor(() => fns.sunk.includes(text), `${text} at the sink`);
+    await waitUntil(() => fns.sunk.includes(text), { timeoutMs: 10_000, what: `${text} at the sink` });
     let spans: ReadableSpan[] = [];
     let ingress: ReadableSpan | undefined;
-    await waitFor(() => {
-      spans = exporter.getFinishedSpans();
-      ingress = spans.find(
-        (s) =>
-          s.name === 'ingress kafka:ops/in' && s.attributes['continuum.target'] === `ops/counter/${text}`,
-      );
-      const traceId = ingress?.spanContext().traceId;
-      return spans.some((s) => s.name === 'invoke ops/sink' && s.spanContext().traceId === traceId);
-    }, `the spans of ${text}`);
+    await waitUntil(
+      () => {
+        spans = exporter.getFinishedSpans();
+        ingress = spans.find(
+          (s) =>
+            s.name === 'ingress kafka:ops/in' && s.attributes['continuum.target'] === `ops/counter/${text}`,
+        );
+        const traceId = ingress?.spanContext().traceId;
+        return spans.some((s) => s.name === 'invoke ops/sink' && s.spanContext().traceId === traceId);
+      },
+      { timeoutMs: 10_000, what: `the spans of ${text}` },
+    );
     const traceId = ingress!.spanContext().traceId;
     return { ingress: ingress!, trace: spans.filter((s) => s.spanContext().traceId === traceId) };
   };
@@ -251,8 +268,11 @@ describe('tracing off (the default)', () => {
     try {
       const admin = `http://127.0.0.1:${dev.servers.find((s) => s.name === 'admin')!.port}`;
       await sendText(admin, 'ops/counter/plain', 'plain', undefined);
-      await waitFor(() => fns.sunk.includes('plain'), 'the forwarded message');
-      await waitFor(async () => (await readTopic(dev.log, OUT_TOPIC)).length === 1, 'the egress record');
+      await waitUntil(() => fns.sunk.includes('plain'), { timeoutMs: 10_000, what: 'the forwarded message' });
+      await waitUntil(async () => (await readTopic(dev.log, OUT_TOPIC)).length === 1, {
+        timeoutMs: 10_000,
+        what: 'the egress record',
+      });
       expect(fns.traceparents).toEqual([]);
       const records = [
         ...(await readTopic(dev.log, dev.log.internalTopic)),

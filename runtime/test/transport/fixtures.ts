@@ -174,12 +174,3 @@ export function call(
 ): HttpCall {
   return { endpoint: endpoint(transport), url, address: target, request: request(), ...extra };
 }
-
-/** Waits until `condition` holds, polling; fails after `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs = 2_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

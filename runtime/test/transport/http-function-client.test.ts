@@ -11,8 +11,9 @@ import { HttpFunctionClient } from '../../src/transport/http-function-client.js'
 import type { HttpFunctionClientOptions } from '../../src/transport/http-function-client.js';
 import type { AttemptEvent, CallEvent } from '../../src/observers.js';
 import type { BulkheadLoad } from '../../src/transport/bulkheads.js';
-import { call, ok, replyBytes, request, startServer, until } from './fixtures.js';
+import { call, ok, replyBytes, request, startServer } from './fixtures.js';
 import type { Handler, ServerOptions, TestServer } from './fixtures.js';
+import { waitUntil } from '@continuum/test-infra/wait-until';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -397,7 +398,7 @@ describe('HttpFunctionClient', () => {
     const url = `${s.base}/greeter`;
 
     const running = [c.invoke(call(url)), c.invoke(call(url)), c.invoke(call(url))];
-    await until(() => s.received.length === 2, 2_000, 'two requests at the server');
+    await waitUntil(() => s.received.length === 2, { timeoutMs: 2_000, what: 'two requests at the server' });
     expect(c.load).toEqual({ inFlight: 2, queued: 1 });
 
     const refused = await failure(c.invoke(call(url)));
@@ -408,7 +409,7 @@ describe('HttpFunctionClient', () => {
     // The queued call must not reach the server while both slots are busy.
     expect(s.received).toHaveLength(2);
     held.splice(0).forEach((release) => release());
-    await until(() => s.received.length === 3, 2_000, 'the queued request');
+    await waitUntil(() => s.received.length === 3, { timeoutMs: 2_000, what: 'the queued request' });
     held.splice(0).forEach((release) => release());
 
     const results = await Promise.all(running);
@@ -436,7 +437,7 @@ describe('HttpFunctionClient', () => {
     const pending = client().invoke(
       call(`${s.base}/greeter`, { callTimeoutMs: 10_000 }, { signal: controller.signal }),
     );
-    await until(() => s.received.length >= 2, 2_000, 'a retry');
+    await waitUntil(() => s.received.length >= 2, { timeoutMs: 2_000, what: 'a retry' });
     controller.abort();
     const err = await failure(pending);
     expect(err.code).toBe('FUNCTION_CALL_ABORTED');
@@ -449,7 +450,7 @@ describe('HttpFunctionClient', () => {
     });
     const c = new HttpFunctionClient({ closeGraceMs: 50 });
     const pending = failure(c.invoke(call(`${s.base}/greeter`, { callTimeoutMs: 10_000 })));
-    await until(() => s.received.length === 1, 2_000, 'the request');
+    await waitUntil(() => s.received.length === 1, { timeoutMs: 2_000, what: 'the request' });
 
     const started = performance.now();
     await c.close();
