@@ -12,15 +12,12 @@
 import { randomUUID } from 'node:crypto';
 import type {
   Address,
-  DelayedInvocation,
   FromFunction,
   InvocationResponse,
   PersistedValue,
   ToFunction,
   ToFunctionInvocation,
-  TypedValue,
 } from '@continuum/sdk/protocol';
-import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
 import type { CommittedPosition, LogRecord, OutRecord, OwnedPartition } from '../log/log.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -29,26 +26,18 @@ import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '.
 import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
 import { deadLetterCodeOfCallError, type DeadLetterCode } from './dead-letter-codes.js';
-import {
-  argumentBytes,
-  deadLetterRecord,
-  fromInternalRecord,
-  sourceOf,
-  toInternalRecord,
-  watermarkOf,
-  Header,
-  type Envelope,
-} from './envelope.js';
+import { fromInternalRecord, watermarkOf, Header, type Envelope } from './envelope.js';
 import { inRanges, OutstandingOffsets, type OffsetRanges } from './outstanding.js';
 import type { EgressRouter, FunctionRouter, FunctionTarget } from './routing.js';
 import type { StateRegistry } from './state-registry.js';
 import { TimerQueue } from './timer-queue.js';
+import { effectsOf, recordDeadLetter, responseProblem, timerMessage, type EffectTopics } from './effects.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
 import {
   DEFAULT_REPLIES_TOPIC,
   DEFAULT_REQUEST_MEMORY,
   REQUEST_IDS_STATE,
   rememberRequest,
-  replyRecord,
   requestIdOf,
   type RequestMemory,
 } from '../request-reply/reply-address.js';
@@ -123,6 +112,8 @@ export interface TaskDeps {
   /** Metrics and tracing; unset in most tests. */
   observer?: TaskObserver | undefined;
   clock?: (() => number) | undefined;
+  /** Runs the task's timers, checkpoints and retries; real timers by default (tests: fake time). */
+  scheduler?: Scheduler | undefined;
   /** Told when the task can no longer go on (fenced, store down, ...). */
   onFailure?: ((err: unknown) => void) | undefined;
   /**
@@ -197,11 +188,6 @@ function emptyBuffer(): Buffer {
   };
 }
 
-/** Timer ids are scoped to the sending address, like StateFun's cancellation tokens. */
-function timerId(senderKey: string, token: string): string {
-  return `${senderKey}\u0000${token}`;
-}
-
 export class PartitionTask {
   readonly partition: number;
   readonly stats: TaskStats = {
@@ -225,6 +211,8 @@ export class PartitionTask {
   private readonly cfg: TaskConfig;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly scheduler: Scheduler;
+  private readonly topics: EffectTopics;
   private readonly slots = new Map<string, Slot>();
   private readonly timers = new TimerQueue();
   /** Event-time timers, by the watermark at which they are due. */
@@ -286,6 +274,14 @@ export class PartitionTask {
     this.deps = deps;
     this.partition = deps.owned.partition;
     this.cfg = deps.config;
+    this.topics = {
+      partition: this.partition,
+      internalTopic: deps.internalTopic,
+      partitions: deps.partitions,
+      repliesTopic: deps.config.repliesTopic,
+      deadLetterTopic: deps.config.deadLetterTopic,
+    };
+    this.scheduler = deps.scheduler ?? realScheduler;
     this.log = (deps.logger ?? silentLogger).child({ partition: this.partition });
     this.now = deps.clock ?? Date.now;
     this.wmStable = new WatermarkTracker(deps.watermarkGroups ?? []);
@@ -927,7 +923,7 @@ export class PartitionTask {
       delayedInvocations: [],
       outgoingEgresses: [],
     };
-    const invalid = this.validate(slot, result);
+    const invalid = responseProblem(this.deps.registry.states(slot.functionType), result);
     if (invalid !== undefined) this.failBatch(slot, batch, 'FUNCTION_RESPONSE_REJECTED', invalid);
     else this.apply(slot, batch, result);
     this.finish(slot, batch);
@@ -979,190 +975,59 @@ export class PartitionTask {
 
   // ---------------------------------------------------------------- effects
 
-  /** Checks what would otherwise be applied half-way (spec §2.2: these fail the job in StateFun). */
-  private validate(slot: Slot, result: InvocationResponse): string | undefined {
-    const registered = this.deps.registry.states(slot.functionType);
-    for (const m of result.stateMutations) {
-      const spec = registered.get(m.stateName);
-      if (spec === undefined) return `the function changed state "${m.stateName}", which it never declared`;
-      if (m.mutationType === MutationType.MODIFY) {
-        if (m.stateValue === undefined) return `MODIFY of state "${m.stateName}" carries no value`;
-        if (m.stateValue.typename !== spec.typename) {
-          return (
-            `MODIFY of state "${m.stateName}" has type ${m.stateValue.typename}, ` +
-            `but the state is registered with type ${spec.typename}`
-          );
-        }
-      } else if (m.mutationType !== MutationType.DELETE) {
-        return `state "${m.stateName}" has unknown mutation type ${String(m.mutationType)}`;
-      }
-    }
-    return undefined;
-  }
-
-  /** Applies a response's effects in StateFun's order: messages, delayed, egress, state. */
+  /** Applies a response's effects (see effects.ts) to the checkpoint buffer and the timers. */
   private apply(slot: Slot, batch: readonly Entry[], result: InvocationResponse): void {
-    const now = this.now();
-    // An effect carries the event time of the invocation that produced it when the function says
-    // which (our SDK does); otherwise (StateFun SDKs) the latest event time of the batch.
-    const batchTime = batch.reduce((t, e) => Math.max(t, e.env!.eventTime), 0);
     this.stats.invocations += batch.length;
-    for (const msg of result.outgoingMessages) {
-      const eventTime = effectTime(msg.eventTime, batchTime);
-      const reason = addressProblem(msg.target);
-      if (reason !== undefined) {
-        this.deadLetterEffect(
-          slot,
-          'MESSAGE_TARGET_INVALID',
-          `outgoing message: ${reason}`,
-          msg.argument,
-          eventTime,
-        );
-        continue;
-      }
-      this.pushMessage(msg.target, slot.address, msg.argument, eventTime);
+    const fx = effectsOf(
+      {
+        topics: this.topics,
+        egress: this.deps.egress,
+        address: slot.address,
+        states: slot.states!,
+        registered: this.deps.registry.states(slot.functionType),
+        eventTimes: batch.map((e) => e.env!.eventTime),
+        now: this.now(),
+        timers: {
+          has: (id) => this.timers.has(id) || this.eventTimers.has(id),
+          pending: this.pendingTimers(),
+        },
+        maxPendingTimers: this.cfg.maxPendingTimers,
+        autoTimerPrefix: `#${this.checkpointId + 1}.`,
+        autoTimerSeq: this.autoTimerSeq,
+      },
+      result,
+    );
+    this.autoTimerSeq += fx.autoTimersUsed;
+    for (const { code, reason } of fx.deadLetters) {
+      this.stats.deadLetters++;
+      this.deps.observer?.deadLettered?.(this.partition, code);
+      this.log.warn('dead-lettering an effect', { address: slot.key, code, reason });
     }
-    for (const d of result.delayedInvocations)
-      this.applyDelayed(
-        slot,
-        d,
-        now,
-        effectTime(d.atEventTime === true ? undefined : d.eventTime, batchTime),
-      );
-    for (const e of result.outgoingEgresses) {
-      const eventTime = effectTime(e.eventTime, batchTime);
-      const routed = this.deps.egress.route(e, eventTime);
-      if ('record' in routed) this.push(routed.record);
-      else this.deadLetterEffect(slot, routed.code, routed.error, e.argument, eventTime);
-    }
-    const registered = this.deps.registry.states(slot.functionType);
-    const mutated = new Set<string>();
-    for (const m of result.stateMutations) {
-      mutated.add(m.stateName);
-      if (m.mutationType === MutationType.DELETE) {
-        this.writeState(slot, m.stateName, null);
-        continue;
-      }
-      const spec = registered.get(m.stateName)!;
-      const expires = spec.expireMode === ExpireMode.NONE ? undefined : now + spec.expireAfterMs;
-      this.writeState(slot, m.stateName, {
-        typename: m.stateValue!.typename,
-        value: m.stateValue!.value,
-        expiresAt: expires,
-      });
-    }
-    // "Expire after invoke" is refreshed by every invocation, written or not (spec §3).
-    for (const spec of registered.values()) {
-      if (spec.expireMode !== ExpireMode.AFTER_INVOKE || mutated.has(spec.name)) continue;
-      const stored = slot.states!.get(spec.name);
-      if (stored !== undefined)
-        this.writeState(slot, spec.name, { ...stored, expiresAt: now + spec.expireAfterMs });
-    }
-  }
-
-  private applyDelayed(slot: Slot, d: DelayedInvocation, now: number, eventTime: number): void {
+    for (const r of fx.records) this.push(r);
+    if (fx.urgent) this.urgent = true;
     const delta = this.buffer.delta;
-    if (d.isCancellationRequest) {
-      if (d.cancellationToken === '') {
-        this.deadLetterEffect(
-          slot,
-          'CANCELLATION_INVALID',
-          'a delayed-message cancellation carries no token',
-          undefined,
-          eventTime,
-        );
-        return;
-      }
-      // Best effort, as in StateFun: an unknown or already delivered token is a no-op. Delayed
-      // messages and event-time timers share the tokens of their sender.
-      const id = timerId(slot.key, d.cancellationToken);
-      if (this.timers.remove(id) || this.eventTimers.remove(id)) {
-        delta.timersAdded.delete(id);
-        delta.timersRemoved.add(id);
+    for (const t of fx.timers) {
+      if (t.kind === 'cancel') {
+        if (!this.timers.remove(t.id)) this.eventTimers.remove(t.id);
+        delta.timersAdded.delete(t.id);
+        delta.timersRemoved.add(t.id);
         this.buffer.changes++;
+        continue;
       }
-      return;
-    }
-    if (d.target === undefined || d.argument === undefined) {
-      this.deadLetterEffect(
-        slot,
-        'DELAYED_MESSAGE_INVALID',
-        'a delayed message has no target or no argument',
-        d.argument,
-        eventTime,
-      );
-      return;
-    }
-    const atEventTime = d.atEventTime === true;
-    const reason =
-      addressProblem(d.target) ??
-      (atEventTime
-        ? d.eventTime === undefined || !Number.isSafeInteger(d.eventTime) || d.eventTime <= 0
-          ? `an event-time timer needs a positive time in ms since the epoch, got ${String(d.eventTime)}`
-          : undefined
-        : d.delayInMs < 0
-          ? `negative delay ${d.delayInMs} ms`
-          : undefined);
-    if (reason !== undefined) {
-      this.deadLetterEffect(
-        slot,
-        'DELAYED_MESSAGE_INVALID',
-        `delayed message: ${reason}`,
-        d.argument,
-        eventTime,
-      );
-      return;
-    }
-    let id: string;
-    if (d.cancellationToken !== '') {
-      id = timerId(slot.key, d.cancellationToken);
-      if (this.timers.has(id) || this.eventTimers.has(id)) {
-        this.deadLetterEffect(
-          slot,
-          'CANCELLATION_TOKEN_REUSED',
-          `cancellation token "${d.cancellationToken}" is still pending for ${slot.key}; a token can be reused only after its message was delivered or cancelled`,
-          d.argument,
-          eventTime,
-        );
-        return;
+      const timer = t.timer;
+      delta.timersRemoved.delete(timer.id);
+      delta.timersAdded.set(timer.id, timer);
+      this.buffer.changes++;
+      if (timer.kind === 'event-time') {
+        this.eventTimers.add(timer);
+        // A time the watermark has passed already: due at once.
+        if (timer.fireAt <= this.wmLive.watermark) this.scheduleEventTimers();
+      } else {
+        this.timers.add(timer);
+        this.scheduleTimerTick();
       }
-    } else {
-      id = timerId(slot.key, `#${this.checkpointId + 1}.${this.autoTimerSeq++}`);
     }
-    if (this.pendingTimers() >= this.cfg.maxPendingTimers) {
-      this.deadLetterEffect(
-        slot,
-        'TIMER_LIMIT_REACHED',
-        `partition ${this.partition} holds ${this.pendingTimers()} pending delayed messages and event-time timers, the limit (maxPendingTimers); this one from ${slot.key} was not scheduled`,
-        d.argument,
-        eventTime,
-        d.target,
-      );
-      return;
-    }
-    const timer: StoredTimer = {
-      id,
-      fireAt: atEventTime ? d.eventTime! : now + d.delayInMs,
-      targetKey: addressKey(d.target),
-      callerKey: slot.key,
-      typename: d.argument.typename,
-      value: d.argument.value,
-      userToken: d.cancellationToken !== '',
-      // A timer's message carries the timer's time as its event time.
-      eventTime: atEventTime ? d.eventTime! : eventTime,
-    };
-    if (atEventTime) timer.kind = 'event-time';
-    delta.timersRemoved.delete(id);
-    delta.timersAdded.set(id, timer);
-    this.buffer.changes++;
-    if (atEventTime) {
-      this.eventTimers.add(timer);
-      // A time the watermark has passed already: due at once.
-      if (timer.fireAt <= this.wmLive.watermark) this.scheduleEventTimers();
-    } else {
-      this.timers.add(timer);
-      this.scheduleTimerTick();
-    }
+    for (const { name, value } of fx.states) this.writeState(slot, name, value);
   }
 
   private writeState(slot: Slot, name: string, value: StoredValue | null): void {
@@ -1198,58 +1063,9 @@ export class PartitionTask {
     env?: Envelope | undefined;
     target?: Address | undefined;
   }): void {
-    const { record, env } = args;
     this.stats.deadLetters++;
     this.deps.observer?.deadLettered?.(this.partition, args.code);
-    this.push(
-      deadLetterRecord(
-        this.cfg.deadLetterTopic,
-        {
-          code: args.code,
-          reason: args.reason,
-          source: sourceOf(record),
-          target: args.target ?? env?.target,
-          caller: env?.caller,
-          key: record.key,
-          // The argument as the function would have got it (replayable); the raw value when the
-          // record could not be decoded.
-          value: env === undefined || record.value === null ? record.value : argumentBytes(record.value),
-          typename: env?.argument.typename,
-          eventTime: env?.eventTime,
-        },
-        this.now(),
-      ),
-    );
-  }
-
-  /** Dead-letters one effect of a response (the rest of the response still applies). */
-  private deadLetterEffect(
-    slot: Slot,
-    code: DeadLetterCode,
-    reason: string,
-    argument: { typename: string; value: Uint8Array } | undefined,
-    eventTime: number,
-    target?: Address,
-  ): void {
-    this.stats.deadLetters++;
-    this.deps.observer?.deadLettered?.(this.partition, code);
-    this.log.warn('dead-lettering an effect', { address: slot.key, code, reason });
-    this.push(
-      deadLetterRecord(
-        this.cfg.deadLetterTopic,
-        {
-          code,
-          reason,
-          caller: slot.address,
-          target,
-          key: slot.key,
-          value: argument?.value ?? null,
-          typename: argument?.typename,
-          eventTime,
-        },
-        this.now(),
-      ),
-    );
+    this.push(recordDeadLetter(this.cfg.deadLetterTopic, args, this.now()));
   }
 
   // ---------------------------------------------------------------- timers
@@ -1286,30 +1102,9 @@ export class PartitionTask {
   private release(t: StoredTimer): void {
     this.buffer.delta.timersAdded.delete(t.id);
     this.buffer.delta.timersRemoved.add(t.id);
-    this.pushMessage(
-      parseAddressKey(t.targetKey),
-      parseAddressKey(t.callerKey),
-      { typename: t.typename, hasValue: true, value: t.value },
-      t.eventTime ?? t.fireAt,
-    );
-  }
-
-  /** A message to a function, or a reply when the target stands for a waiting HTTP request. */
-  private pushMessage(target: Address, caller: Address, argument: TypedValue, eventTime: number): void {
-    const requestId = requestIdOf(target);
-    if (requestId !== undefined) {
-      this.urgent = true;
-      this.push(replyRecord(this.cfg.repliesTopic, requestId, caller, argument, eventTime));
-      return;
-    }
-    this.push(
-      toInternalRecord(this.deps.internalTopic, this.deps.partitions, {
-        target,
-        caller,
-        argument,
-        eventTime,
-      }),
-    );
+    const { record, reply } = timerMessage(this.topics, t);
+    if (reply) this.urgent = true;
+    this.push(record);
   }
 
   /** Fires the due event-time timers soon (coalesced: one pass per turn of the event loop). */
@@ -1572,24 +1367,10 @@ function newest(a: CommittedPosition, b: CommittedPosition): CommittedPosition {
   return b.checkpointId > a.checkpointId ? b : a;
 }
 
-/** The event time an effect names when it is a usable int64, else the batch's. */
-function effectTime(own: number | undefined, batchTime: number): number {
-  return own !== undefined && Number.isSafeInteger(own) && own !== 0 ? own : batchTime;
-}
-
 function parseRanges(text: string | undefined): OffsetRanges {
   if (text === undefined) return [];
   const parsed = JSON.parse(text) as unknown;
   return Array.isArray(parsed) ? (parsed as OffsetRanges) : [];
-}
-
-function addressProblem(a: Address | undefined): string | undefined {
-  if (a === undefined) return 'no target address';
-  if (a.namespace === '' || a.type === '') return `target "${a.namespace}/${a.type}" is not a function type`;
-  if (a.namespace.includes('/') || a.type.includes('/')) {
-    return `target function type "${a.namespace}/${a.type}" must contain exactly one "/"`;
-  }
-  return undefined;
 }
 
 function message(err: unknown): string {
