@@ -6,6 +6,7 @@ import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
 import { PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import type { Scheduler } from './core/scheduler.js';
 import { resolveTaskConfig } from './core/task-config.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
@@ -30,6 +31,9 @@ export interface RuntimeOptions {
   restartBackoffMs?: number | undefined;
   /** The ingresses (source groups) whose watermark marks the partition watermarks are made of. */
   watermarkGroups?: readonly string[] | undefined;
+  /** The partition tasks' clock and scheduler (tests run them on fake time); real by default. */
+  clock?: (() => number) | undefined;
+  scheduler?: Scheduler | undefined;
 }
 
 export class Runtime {
@@ -202,6 +206,8 @@ export class Runtime {
       hooks: this.opts.hooks,
       observer: this.opts.observer,
       watermarkGroups: this.opts.watermarkGroups,
+      clock: this.opts.clock,
+      scheduler: this.opts.scheduler,
       onFailure: () => this.scheduleRestart(p, task),
     });
     this.tasks.set(p, task);

@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import type { Address, FromFunction } from '@continuum/sdk/protocol';
+import { silentLogger } from '../../src/logger.js';
+import { Checkpointer } from '../../src/core/checkpointer.js';
+import { fromInternalRecord, toInternalRecord, type Envelope } from '../../src/core/envelope.js';
+import { Mailboxes } from '../../src/core/mailboxes.js';
+import { StateRegistry } from '../../src/core/state-registry.js';
+import { defaultTaskConfig, type TaskStats } from '../../src/core/task-config.js';
+import { REPLY_NAMESPACE, REPLY_TYPE } from '../../src/request-reply/reply-address.js';
+import type { LogRecord } from '../../src/log/log.js';
+import {
+  FunctionCallError,
+  type FunctionCall,
+  type FunctionClient,
+} from '../../src/transport/function-client.js';
+import { addr, emptyResult, intValue, readInt, routers } from './harness.js';
+import { FakeOwned, FakeStore, type Journal } from './fake-ports.js';
+import { FakeTime, settle } from './fake-time.js';
+
+/** A function client whose calls stay open until the test answers them. */
+class HeldClient implements FunctionClient {
+  readonly calls: { call: FunctionCall; answer: (r: FromFunction | Error) => void }[] = [];
+  invoke(call: FunctionCall): Promise<FromFunction> {
+    return new Promise((resolve, reject) =>
+      this.calls.push({ call, answer: (r) => (r instanceof Error ? reject(r) : resolve(r)) }),
+    );
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** The arguments of call `i`. */
+  args(i: number): number[] {
+    return this.calls[i]!.call.request.invocation!.invocations.map((v) => readInt(v.argument)!);
+  }
+}
+
+function setup(opts: { maxBatch?: number } = {}) {
+  const journal: Journal = [];
+  const owned = new FakeOwned(0, journal);
+  const store = new FakeStore(0, journal);
+  const time = new FakeTime();
+  const client = new HeldClient();
+  const stats: TaskStats = {
+    received: 0,
+    invocations: 0,
+    batches: 0,
+    retriedBatches: 0,
+    splitBatches: 0,
+    deadLetters: 0,
+    checkpoints: 0,
+    lastCheckpointMs: 0,
+    skippedOnReplay: 0,
+    duplicatesDropped: 0,
+    timersFired: 0,
+    eventTimersFired: 0,
+    watermarkMarks: 0,
+    requestsDeduplicated: 0,
+    requestsHandedOver: 0,
+  };
+  const applied: { address: string; args: number[] }[] = [];
+  const host = {
+    running: () => true,
+    stopped: () => false,
+    fail: (err: unknown) => {
+      throw err;
+    },
+  };
+  const checkpointer = new Checkpointer({
+    owned,
+    store,
+    internalTopic: 'internal',
+    config: defaultTaskConfig,
+    scheduler: time,
+    now: time.now,
+    stats,
+    watermarkGroups: [],
+    host: { ...host, checkpointed: () => undefined },
+  });
+  checkpointer.restore({ epoch: 1, checkpointId: 0, position: 0, meta: {} });
+  const mailboxes: Mailboxes = new Mailboxes({
+    owned,
+    store,
+    functions: routers(opts.maxBatch ?? 1000).functions,
+    client,
+    registry: new StateRegistry(),
+    config: defaultTaskConfig,
+    checkpointer,
+    stats,
+    scheduler: time,
+    now: time.now,
+    log: silentLogger,
+    host: {
+      ...host,
+      take: (record) => mailboxes.accept(record, fromInternalRecord(record), undefined),
+      apply: (slot, batch) =>
+        void applied.push({ address: slot.key, args: batch.map((e) => readInt(e.env!.argument)!) }),
+    },
+  });
+  let offset = 0;
+  const record = (target: Address, n: number, caller?: Address): LogRecord => {
+    const env: Envelope = { target, argument: intValue(n), eventTime: 1 };
+    if (caller !== undefined) env.caller = caller;
+    const r = toInternalRecord('internal', 1, env);
+    return { ...r, partition: 0, offset: offset++, headers: r.headers ?? {}, timestamp: 0 };
+  };
+  const ok = (): FromFunction => emptyResult();
+  return { owned, store, time, client, stats, applied, checkpointer, mailboxes, record, ok };
+}
+
+describe('mailboxes', () => {
+  it('one request in flight per address; the backlog goes as the next batch, at most maxNumBatchRequests', async () => {
+    const { client, mailboxes, record, ok, applied } = setup({ maxBatch: 3 });
+    const a = addr('test/m', 'a');
+    const b = addr('test/m', 'b');
+    mailboxes.receive([record(a, 1), record(b, 1)]);
+    await settle(); // state loads
+    expect(client.calls.map((c) => c.call.address.id)).toEqual(['a', 'b']);
+    mailboxes.receive([2, 3, 4].map((n) => record(a, n)));
+    expect(client.calls).toHaveLength(2);
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(client.args(2)).toEqual([2, 3, 4]);
+    client.calls[1]!.answer(ok());
+    await settle();
+    client.calls[2]!.answer(ok());
+    await settle();
+    expect(applied.map((x) => `${x.address}:${x.args.join(',')}`)).toEqual([
+      'test/m/a:1',
+      'test/m/b:1',
+      'test/m/a:2,3,4',
+    ]);
+  });
+
+  it('holds received records and pauses input while a mailbox is full, then takes them in order', async () => {
+    const { owned, client, mailboxes, record, ok, checkpointer } = setup({ maxBatch: 2 });
+    const a = addr('test/m', 'a');
+    mailboxes.receive([record(a, 1)]);
+    await settle();
+    mailboxes.receive([2, 3, 4, 5].map((n) => record(a, n)));
+    expect(owned.paused).toBe(true);
+    expect(mailboxes.backlog.held).toBe(2);
+    expect(checkpointer.progress.pending).toBe(5); // held records are tracked from receipt
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(client.args(1)).toEqual([2, 3]);
+    expect(mailboxes.backlog.held).toBe(0);
+    client.calls[1]!.answer(ok());
+    await settle();
+    expect(client.args(2)).toEqual([4, 5]);
+    client.calls[2]!.answer(ok());
+    await settle();
+    expect(owned.paused).toBe(false);
+    expect(checkpointer.progress.pending).toBe(0);
+  });
+
+  it('a waiting request handed over ahead of its record invokes once: the record, arriving later, is dropped by its remembered id', async () => {
+    const { owned, client, mailboxes, record, ok, stats, checkpointer } = setup();
+    const a = addr('test/m', 'a');
+    const caller: Address = { namespace: REPLY_NAMESPACE, type: REPLY_TYPE, id: 'req-1' };
+    const appended = record(a, 7, caller);
+    expect(mailboxes.handOver({ ...appended, offset: -1 })).toBe(true);
+    await settle();
+    expect(client.calls).toHaveLength(1);
+    client.calls[0]!.answer(ok());
+    await settle();
+    // The request's caller waits for this checkpoint: it starts at once, urgent, with the id.
+    expect(owned.commits.map((c) => c.urgent)).toEqual([true]);
+    mailboxes.receive([appended]);
+    await settle();
+    expect(client.calls).toHaveLength(1);
+    expect(stats.requestsDeduplicated).toBe(1);
+    expect(checkpointer.progress.pending).toBe(0);
+  });
+
+  it('retries a batch the client refused as overloaded after the backoff, not before', async () => {
+    const { time, client, mailboxes, record, stats } = setup();
+    mailboxes.receive([record(addr('test/m', 'a'), 1)]);
+    await settle();
+    client.calls[0]!.answer(
+      new FunctionCallError('FUNCTION_CLIENT_OVERLOADED', 'busy', {
+        attempts: 0,
+        elapsedMs: 0,
+        retryable: true,
+      }),
+    );
+    await settle();
+    expect(stats.retriedBatches).toBe(1);
+    await time.advance(defaultTaskConfig.overloadBackoffMs - 1);
+    expect(client.calls).toHaveLength(1);
+    await time.advance(1);
+    expect(client.calls).toHaveLength(2);
+    expect(client.args(1)).toEqual([1]);
+  });
+
+  it('a batch failed in a way one message may cause is sent again one message at a time', async () => {
+    const { client, mailboxes, record, ok, stats, checkpointer } = setup();
+    const a = addr('test/m', 'a');
+    mailboxes.receive([record(a, 1)]);
+    await settle();
+    mailboxes.receive([record(a, 2), record(a, 3)]);
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(client.args(1)).toEqual([2, 3]);
+    const { FunctionAttemptError } = await import('../../src/transport/function-client.js');
+    client.calls[1]!.answer(
+      new FunctionCallError('FUNCTION_CALL_FAILED', 'rejected', {
+        attempts: 1,
+        elapsedMs: 0,
+        retryable: false,
+        lastFailure: new FunctionAttemptError('status', 'HTTP 400', { status: 400, retryable: false }),
+      }),
+    );
+    await settle();
+    expect(stats.splitBatches).toBe(1);
+    expect(client.args(2)).toEqual([2]);
+    client.calls[2]!.answer(ok());
+    await settle();
+    expect(client.args(3)).toEqual([3]);
+    expect(checkpointer.progress.pending).toBe(1);
+  });
+});
