@@ -18,6 +18,7 @@ import type { EgressRouter, FunctionRouter, FunctionTarget } from '../../src/cor
 import type { FunctionCall, FunctionClient } from '../../src/transport/function-client.js';
 import { FunctionCallError } from '../../src/transport/function-client.js';
 import type { HttpEndpointConfig } from '../../src/module/types.js';
+import type { FakeTime } from './fake-time.js';
 
 export type Handler = (req: ToFunction, call: FunctionCall) => Promise<FromFunction> | FromFunction;
 
@@ -128,6 +129,8 @@ export async function embeddedRuntime(opts: {
   types?: string[];
   task?: Partial<TaskConfig>;
   hooks?: TaskHooks;
+  /** Runs the tasks' timers and checkpoint pacing on this fake time instead of the real one. */
+  time?: FakeTime;
 }): Promise<EmbeddedRuntime> {
   const log = await EmbeddedLog.open({ dir: opts.dir, partitions: opts.partitions ?? 4 });
   const store = new EmbeddedStateStore({ dir: opts.dir === undefined ? undefined : `${opts.dir}/state` });
@@ -140,6 +143,8 @@ export async function embeddedRuntime(opts: {
     task: { checkpointIntervalMs: 20, ...opts.task },
     hooks: opts.hooks,
     restartBackoffMs: 20,
+    clock: opts.time?.now,
+    scheduler: opts.time,
   });
   await runtime.start();
   return { runtime, log, store, client };

@@ -19,6 +19,7 @@ import { Header, toInternalRecord } from '../../src/core/envelope.js';
 import { addressKey } from '../../src/core/address.js';
 import { encodeTypedValue } from '@continuum/sdk/protocol';
 import { waitUntil } from '@continuum/test-infra/wait-until';
+import { FakeTime } from './fake-time.js';
 
 const running: EmbeddedRuntime[] = [];
 const dirs: string[] = [];
@@ -290,13 +291,29 @@ describe('partition task', () => {
       }
       return result;
     };
-    const r = await start({ handlers: { 'test/delay': handler }, partitions: 1 });
+    // Timers and checkpoints run on fake time: the cancelled message not firing is shown by
+    // moving the clock past its time, not by sleeping.
+    const time = new FakeTime(Date.now());
+    const r = await start({ handlers: { 'test/delay': handler }, partitions: 1, time });
+    const task = r.runtime.task(0)!;
     const a = addr('test/delay', 'k');
     await r.runtime.send([{ target: a, argument: intValue(1) }]);
     await r.runtime.send([{ target: a, argument: intValue(2) }]);
     await r.runtime.send([{ target: a, argument: intValue(3) }]);
-    await waitUntil(() => got.length >= 1, { timeoutMs: 10_000, what: 'got.length >= 1' });
-    await new Promise((res) => setTimeout(res, 500)); // the cancelled message would fire at ~300 ms
+    await waitUntil(() => task.stats.invocations === 3, { timeoutMs: 10_000, what: 'the three messages' });
+    expect(task.pendingTimers()).toBe(1);
+    // t1 fires at 100 ms; its message is delivered once its checkpoint commits.
+    await waitUntil(
+      async () => {
+        await time.advance(50);
+        return got.length >= 1;
+      },
+      { timeoutMs: 10_000, what: 'the delayed message' },
+    );
+    await time.advance(1000); // well past the 300 ms of the cancelled one
+    expect(task.stats.timersFired).toBe(1);
+    expect(task.pendingTimers()).toBe(0);
+    await r.runtime.flush();
     expect(got).toEqual([101]);
     const dead = await readAll(r.log, 'continuum-dead-letters');
     expect(dead.map((d) => d.headers[Header.code])).toEqual(['CANCELLATION_TOKEN_REUSED']);
