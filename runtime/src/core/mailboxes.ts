@@ -618,6 +618,6 @@ export class Mailboxes {
   }
 }
 
-export function message(err: unknown): string {
+function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
