@@ -49,9 +49,7 @@ export interface RequestServerOptions {
    * Hands a request's message to the task of this process that owns its target, if any
    * (Runtime.request); without it, every request is appended with `send`.
    */
-  request?:
-    | ((message: IngressMessage) => { taken: boolean; append: () => Promise<void> })
-    | undefined;
+  request?: ((message: IngressMessage) => { taken: boolean; append: () => Promise<void> }) | undefined;
   /**
    * How long a request taken by a local task may wait for its reply before its message is
    * appended to the log too (default HAND_OVER_WINDOW_MS).
