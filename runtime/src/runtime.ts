@@ -10,9 +10,9 @@ import type { Scheduler } from './core/scheduler.js';
 import { resolveTaskConfig } from './core/task-config.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
-import type { Log, OwnedPartition } from './log/log.js';
+import type { Log, OutRecord, OwnedPartition } from './log/log.js';
 import { silentLogger, type Logger } from './logger.js';
-import type { IngressMessage, RuntimeObserver } from './observers.js';
+import type { IngressMessage, RuntimeObserver, SendObservation } from './observers.js';
 import type { StateStore, StoredValue } from './state/state-store.js';
 import type { FunctionClient } from './transport/function-client.js';
 
@@ -78,15 +78,64 @@ export class Runtime {
 
   /**
    * Appends messages to the internal log; resolves once they are durable. `source` names where
-   * they came from in metrics and traces (e.g. `admin`, `playground`, `replay`). With `handOver`,
-   * a waiting request's message whose partition this process owns is also handed to its task at
-   * once (PartitionTask.handOver: invoked ahead of its record, which then counts as a repeat).
+   * they came from in metrics and traces (e.g. `admin`, `playground`, `replay`).
    */
-  async send(
+  async send(messages: readonly IngressMessage[], source = 'api'): Promise<void> {
+    const { records, observed } = this.records(messages, source);
+    try {
+      await this.opts.log.append(records);
+    } catch (err) {
+      observed?.ended?.(err);
+      throw err;
+    }
+    observed?.ended?.(undefined);
+  }
+
+  /**
+   * A waiting request's message (its caller is the request's reply address). When this process
+   * owns the target's partition, its task takes the message at once (`taken`: see
+   * PartitionTask.handOver) and the log need not carry it: the checkpoint with the reply makes
+   * the invocation durable. `append()` writes it to the log (once; later calls share the first):
+   * the caller must do so when it was not taken, and when its reply does not come soon (the task
+   * may lose the partition before it runs). A record appended after the task took the message is
+   * dropped there as a repeat of its request id.
+   */
+  request(message: IngressMessage, source: string): { taken: boolean; append: () => Promise<void> } {
+    const { records, observed } = this.records([message], source);
+    const record = records[0]!;
+    const task = record.partition === undefined ? undefined : this.tasks.get(record.partition);
+    const taken =
+      task?.handOver({
+        topic: record.topic,
+        partition: record.partition!,
+        offset: -1,
+        key: record.key,
+        value: record.value,
+        headers: record.headers ?? {},
+        timestamp: Date.now(),
+      }) ?? false;
+    if (taken) observed?.ended?.(undefined);
+    let appended: Promise<void> | undefined;
+    return {
+      taken,
+      append: () =>
+        (appended ??= this.opts.log.append(records).then(
+          () => {
+            if (!taken) observed?.ended?.(undefined);
+          },
+          (err: unknown) => {
+            if (!taken) observed?.ended?.(err);
+            throw err;
+          },
+        )),
+    };
+  }
+
+  /** The internal records of `messages`, with the headers the observer adds (trace context). */
+  private records(
     messages: readonly IngressMessage[],
-    source = 'api',
-    options?: { handOver?: boolean | undefined },
-  ): Promise<void> {
+    source: string,
+  ): { records: OutRecord[]; observed: SendObservation | undefined } {
     const { internalTopic, partitions } = this.opts.log;
     const now = Date.now();
     const observed = this.opts.observer?.sending?.(source, messages);
@@ -100,27 +149,7 @@ export class Runtime {
       const extra = observed?.headers?.[i];
       return extra === undefined ? record : { ...record, headers: { ...record.headers, ...extra } };
     });
-    if (options?.handOver === true) {
-      for (const r of records) {
-        if (r.partition === undefined) continue;
-        this.tasks.get(r.partition)?.handOver({
-          topic: r.topic,
-          partition: r.partition,
-          offset: -1,
-          key: r.key,
-          value: r.value,
-          headers: r.headers ?? {},
-          timestamp: now,
-        });
-      }
-    }
-    try {
-      await this.opts.log.append(records);
-    } catch (err) {
-      observed?.ended?.(err);
-      throw err;
-    }
-    observed?.ended?.(undefined);
+    return { records, observed };
   }
 
   /** The running task of a partition (admin, tests). */

@@ -141,9 +141,12 @@ export class KafkaReplyFeed {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval: 1000,
-      minBytes: 1,
-      maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 500,
+      heartbeatInterval: 3000,
+      // A safety net: the committing process hands its replies over itself (inProcessReplyObserver),
+      // so this reader need not wake for every transaction's few replies. Waiting for 64 KiB or a
+      // second saves the broker a fetch per transaction under load and idles cheaply.
+      minBytes: 64 * 1024,
+      maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 1000,
       retry: { retries: 10 },
     });
     this.consumer = consumer;

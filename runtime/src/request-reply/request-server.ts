@@ -45,6 +45,16 @@ export interface RequestServerOptions {
   host?: string | undefined;
   functions: FunctionRouter;
   send: (messages: readonly IngressMessage[]) => Promise<void>;
+  /**
+   * Hands a request's message to the task of this process that owns its target, if any
+   * (Runtime.request); without it, every request is appended with `send`.
+   */
+  request?: ((message: IngressMessage) => { taken: boolean; append: () => Promise<void> }) | undefined;
+  /**
+   * How long a request taken by a local task may wait for its reply before its message is
+   * appended to the log too (default HAND_OVER_WINDOW_MS).
+   */
+  handOverWindowMs?: number | undefined;
   store: ReplyStore;
   /** Shared by the ingresses of a process: the admin API lists it. */
   pending?: PendingRequests | undefined;
@@ -108,6 +118,16 @@ export class PendingRequests {
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/u;
 
+/**
+ * A request whose target's partition this process owns goes to its task at once; if its reply
+ * is committed within this window, its message never enters the log (the checkpoint with the
+ * reply is what makes the invocation durable). After the window its message is appended like any
+ * other, so a task that lost its partition meanwhile (or a process that crashed: the caller's
+ * retry with the same Idempotency-Key appends it) delays the request by this much at most.
+ */
+export const HAND_OVER_WINDOW_MS = 1000;
+const WINDOW_ENDED = Symbol('hand-over window ended');
+
 function sha256(parts: readonly (string | Uint8Array)[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p).update('\u0000');
@@ -136,6 +156,7 @@ export function ingressToken(config: HttpIngressConfig, env = process.env): stri
 
 export function buildRequestServer(opts: RequestServerOptions): FastifyInstance {
   const { config, store } = opts;
+  const handOverWindowMs = opts.handOverWindowMs ?? HAND_OVER_WINDOW_MS;
   const now = opts.clock ?? Date.now;
   const log = (opts.logger ?? silentLogger).child({ ingress: config.id });
   const token = ingressToken(config);
@@ -297,17 +318,35 @@ export function buildRequestServer(opts: RequestServerOptions): FastifyInstance 
             return sendReply(reply, stored);
           }
         }
-        // A retry appends its request again: the target address remembers the request ids it was
-        // invoked for, so this takes effect only when the first attempt never reached the log.
-        await opts.send([
-          {
-            target,
-            caller: replyAddress(request.requestId),
-            argument: { typename, hasValue: true, value: body },
-            traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
-          },
-        ]);
-        const got = await waiting.reply;
+        // A retry sends its request again: the target address remembers the request ids it was
+        // invoked for, so this takes effect only when the first attempt never ran.
+        const message: IngressMessage = {
+          target,
+          caller: replyAddress(request.requestId),
+          argument: { typename, hasValue: true, value: body },
+          traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
+        };
+        const handle = opts.request?.(message);
+        let got: Reply | undefined;
+        if (handle?.taken === true) {
+          // The owning task of this process took it: a reply within the window needs no log
+          // record; after it (or at a shorter timeout) the record makes the request durable.
+          let timer: NodeJS.Timeout | undefined;
+          const windowEnd = new Promise<typeof WINDOW_ENDED>((resolve) => {
+            timer = setTimeout(() => resolve(WINDOW_ENDED), handOverWindowMs);
+          });
+          const first = await Promise.race([waiting.reply, windowEnd]);
+          clearTimeout(timer);
+          if (first === WINDOW_ENDED || first === undefined) {
+            await handle.append();
+            got = first === WINDOW_ENDED ? await waiting.reply : undefined;
+          } else {
+            got = first;
+          }
+        } else {
+          await (handle === undefined ? opts.send([message]) : handle.append());
+          got = await waiting.reply;
+        }
         if (got === undefined) {
           ended('timeout', started);
           return sendPending(reply, request.requestId, timeoutMs);

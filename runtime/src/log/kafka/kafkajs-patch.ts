@@ -144,10 +144,12 @@ const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
  * kafkajs schedules its throttle check after `throttledUntil - Date.now()` ms even when the broker
  * never throttled it (`throttledUntil` 0: minus the time since the epoch). Node runs such a timer
  * after 1 ms, and from Node 24 also prints a TimeoutNegativeWarning to stderr, outside the log,
- * for every request. Same schedule, never negative.
+ * for every request. It does so after every response too, with nothing queued: a timer per
+ * request that checks an empty queue (a quarter of an idle runtime's main-thread time). Here: no
+ * timer while nothing is queued (queueing a request schedules one), never a negative delay.
  */
 RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals): void {
-  if (this.throttleCheckTimeoutId) return;
+  if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
   let delay = this.throttledUntil - Date.now();
   if (this.pending.length > 0 && delay <= 0) delay = CHECK_PENDING_MS;
   this.throttleCheckTimeoutId = setTimeout(
