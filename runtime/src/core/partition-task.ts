@@ -23,7 +23,7 @@ import { recover } from './recovery.js';
 import type { EgressRouter, FunctionRouter } from './routing.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import type { StateRegistry } from './state-registry.js';
-import type { TaskConfig, TaskHooks, TaskStats } from './task-config.js';
+import { emptyTaskStats, type TaskConfig, type TaskHooks, type TaskStats } from './task-config.js';
 import { TaskTimers, type TimerKind } from './timers.js';
 import type { WatermarkMark } from './watermarks.js';
 
@@ -58,23 +58,7 @@ export interface TaskDeps {
 
 export class PartitionTask {
   readonly partition: number;
-  readonly stats: TaskStats = {
-    received: 0,
-    invocations: 0,
-    batches: 0,
-    retriedBatches: 0,
-    splitBatches: 0,
-    deadLetters: 0,
-    checkpoints: 0,
-    lastCheckpointMs: 0,
-    skippedOnReplay: 0,
-    duplicatesDropped: 0,
-    timersFired: 0,
-    eventTimersFired: 0,
-    watermarkMarks: 0,
-    requestsDeduplicated: 0,
-    requestsHandedOver: 0,
-  };
+  readonly stats: TaskStats = emptyTaskStats();
   private readonly deps: TaskDeps;
   private readonly cfg: TaskConfig;
   private readonly log: Logger;

@@ -87,6 +87,27 @@ export interface TaskStats {
   requestsHandedOver: number;
 }
 
+/** Every count at zero: a task's stats when it starts. */
+export function emptyTaskStats(): TaskStats {
+  return {
+    received: 0,
+    invocations: 0,
+    batches: 0,
+    retriedBatches: 0,
+    splitBatches: 0,
+    deadLetters: 0,
+    checkpoints: 0,
+    lastCheckpointMs: 0,
+    skippedOnReplay: 0,
+    duplicatesDropped: 0,
+    timersFired: 0,
+    eventTimersFired: 0,
+    watermarkMarks: 0,
+    requestsDeduplicated: 0,
+    requestsHandedOver: 0,
+  };
+}
+
 const count = (min: number) => z.number().int(`must be an integer`).min(min, `must be at least ${min}`);
 const topic = z.string().min(1, 'must be a non-empty topic name');
 

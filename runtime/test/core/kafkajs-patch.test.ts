@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterAbortedMessages } from '../../src/log/kafka/kafkajs-patch.js';
+import { CoordinatorCache, filterAbortedMessages } from '../../src/log/kafka/kafkajs-patch.js';
 
 const msg = (
   offset: number,
@@ -157,5 +157,50 @@ describe('the kafkajs request queue', () => {
     expect(delays[0]).toBe(10);
     expect(delays[1]).toBeGreaterThan(4000);
     expect(delays[1]).toBeLessThanOrEqual(5000);
+  });
+});
+
+describe('the transaction coordinator cache', () => {
+  const setup = (): {
+    cache: CoordinatorCache;
+    generation: { value: number };
+    clock: { now: number };
+    lookups: string[];
+    lookup: (answer: string | Error) => () => Promise<unknown>;
+  } => {
+    const generation = { value: 0 };
+    const clock = { now: 1000 };
+    const lookups: string[] = [];
+    return {
+      cache: new CoordinatorCache(10_000, generation, () => clock.now),
+      generation,
+      clock,
+      lookups,
+      lookup: (answer) => () => {
+        lookups.push(answer instanceof Error ? answer.message : answer);
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+    };
+  };
+
+  it('reuses a lookup within its time to live, per transactional id', async () => {
+    const { cache, clock, lookups, lookup } = setup();
+    expect(await cache.get('txn-a', lookup('broker-1'))).toBe('broker-1');
+    clock.now += 9_999;
+    expect(await cache.get('txn-a', lookup('broker-2'))).toBe('broker-1');
+    expect(await cache.get('txn-b', lookup('broker-3'))).toBe('broker-3');
+    clock.now += 1;
+    expect(await cache.get('txn-a', lookup('broker-4'))).toBe('broker-4');
+    expect(lookups).toEqual(['broker-1', 'broker-3', 'broker-4']);
+  });
+
+  it('looks up again after a failed lookup and after the generation moved (a transaction failed)', async () => {
+    const { cache, generation, lookups, lookup } = setup();
+    await expect(cache.get('txn', lookup(new Error('COORDINATOR_NOT_AVAILABLE')))).rejects.toThrow();
+    expect(await cache.get('txn', lookup('broker-1'))).toBe('broker-1');
+    generation.value++;
+    expect(await cache.get('txn', lookup('broker-2'))).toBe('broker-2');
+    expect(await cache.get('txn', lookup('broker-3'))).toBe('broker-2');
+    expect(lookups).toEqual(['COORDINATOR_NOT_AVAILABLE', 'broker-1', 'broker-2']);
   });
 });

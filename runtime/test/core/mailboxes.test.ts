@@ -5,7 +5,7 @@ import { Checkpointer } from '../../src/core/checkpointer.js';
 import { fromInternalRecord, toInternalRecord, type Envelope } from '../../src/core/envelope.js';
 import { Mailboxes } from '../../src/core/mailboxes.js';
 import { StateRegistry } from '../../src/core/state-registry.js';
-import { defaultTaskConfig, type TaskStats } from '../../src/core/task-config.js';
+import { defaultTaskConfig, emptyTaskStats, type TaskStats } from '../../src/core/task-config.js';
 import { REPLY_NAMESPACE, REPLY_TYPE } from '../../src/request-reply/reply-address.js';
 import type { LogRecord } from '../../src/log/log.js';
 import {
@@ -40,23 +40,7 @@ function setup(opts: { maxBatch?: number } = {}) {
   const store = new FakeStore(0, journal);
   const time = new FakeTime();
   const client = new HeldClient();
-  const stats: TaskStats = {
-    received: 0,
-    invocations: 0,
-    batches: 0,
-    retriedBatches: 0,
-    splitBatches: 0,
-    deadLetters: 0,
-    checkpoints: 0,
-    lastCheckpointMs: 0,
-    skippedOnReplay: 0,
-    duplicatesDropped: 0,
-    timersFired: 0,
-    eventTimersFired: 0,
-    watermarkMarks: 0,
-    requestsDeduplicated: 0,
-    requestsHandedOver: 0,
-  };
+  const stats: TaskStats = emptyTaskStats();
   const applied: { address: string; args: number[] }[] = [];
   const host = {
     running: () => true,

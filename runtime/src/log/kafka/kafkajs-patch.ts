@@ -160,6 +160,80 @@ RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQue
     Math.max(1, delay),
   );
 };
+
+interface ClusterInternals {
+  findGroupCoordinator: (
+    this: object,
+    args: { groupId: string; coordinatorType?: number },
+  ) => Promise<unknown>;
+}
+interface CachedCoordinator {
+  broker: Promise<unknown>;
+  until: number;
+  generation: number;
+}
+/** kafkajs' COORDINATOR_TYPES.TRANSACTION. */
+const TRANSACTION_COORDINATOR = 1;
+/** How long a transaction coordinator lookup is reused (unless a transaction failed meanwhile). */
+export const TRANSACTION_COORDINATOR_TTL_MS = 10_000;
+/** Bumped to forget every cached coordinator of every client at once. */
+const coordinatorGeneration = { value: 0 };
+
+/**
+ * Coordinator lookups of one kafkajs client, by transactional id: a lookup is shared while it
+ * runs, reused for `ttlMs` after it, dropped when it fails and when the shared generation moves.
+ */
+export class CoordinatorCache {
+  private readonly entries = new Map<string, CachedCoordinator>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly generation: { value: number } = coordinatorGeneration,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string, lookup: () => Promise<unknown>): Promise<unknown> {
+    const now = this.now();
+    const hit = this.entries.get(key);
+    if (hit !== undefined && hit.until > now && hit.generation === this.generation.value) return hit.broker;
+    const broker = lookup();
+    const entry: CachedCoordinator = { broker, until: now + this.ttlMs, generation: this.generation.value };
+    this.entries.set(key, entry);
+    broker.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return broker;
+  }
+}
+
+const Cluster = require('kafkajs/src/cluster/index.js') as { prototype: ClusterInternals };
+const findCoordinator = Cluster.prototype.findGroupCoordinator;
+const coordinators = new WeakMap<object, CoordinatorCache>();
+/**
+ * kafkajs asks the cluster for the transaction coordinator (a FindCoordinator round trip) before
+ * each of AddPartitionsToTxn, AddOffsetsToTxn and EndTxn: three of a transaction's nine
+ * sequential requests, for an answer that only changes when the coordinator moves. Here the
+ * answer is reused for TRANSACTION_COORDINATOR_TTL_MS, and forgotten at once when a transaction
+ * fails (forgetTransactionCoordinators: a moved coordinator answers NOT_COORDINATOR, a gone one
+ * does not answer, and the retry looks it up again). Group coordinator lookups (consumers, the
+ * offsets of a transaction) are not cached: kafkajs' consumer group re-finds its coordinator itself.
+ */
+Cluster.prototype.findGroupCoordinator = function (
+  this: object,
+  args: { groupId: string; coordinatorType?: number },
+): Promise<unknown> {
+  if (args.coordinatorType !== TRANSACTION_COORDINATOR) return findCoordinator.call(this, args);
+  let cache = coordinators.get(this);
+  if (cache === undefined)
+    coordinators.set(this, (cache = new CoordinatorCache(TRANSACTION_COORDINATOR_TTL_MS)));
+  return cache.get(args.groupId, () => findCoordinator.call(this, args));
+};
+
+/** Forgets every cached transaction coordinator (after a failed transaction). */
+export function forgetTransactionCoordinators(): void {
+  coordinatorGeneration.value++;
+}
+
 (globalThis as { __continuumKafkajsPatched?: boolean }).__continuumKafkajsPatched = true;
 
 function patchedBefore(): boolean {

@@ -23,6 +23,7 @@ import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { OutRecord } from '../log.js';
 import { kafkaError, kafkaErrorType } from './client.js';
+import { forgetTransactionCoordinators } from './kafkajs-patch.js';
 import { groupByTopic } from './records.js';
 import { DEFAULTS } from '../../defaults.js';
 
@@ -254,6 +255,8 @@ export class ProcessTransactions {
         batch = await this.attempt(lane, batch);
         continue;
       } catch (err) {
+        // The coordinator may have moved or gone: the next attempt looks it up again.
+        forgetTransactionCoordinators();
         const type = kafkaErrorType(err);
         const retriable =
           !(err instanceof CommitOutcomeUnknown) && (type === undefined || RETRIABLE.has(type));
