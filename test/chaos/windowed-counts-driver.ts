@@ -22,8 +22,15 @@ import {
   type LateEvent,
   type WindowCount,
 } from '@continuum/example-windowed-counts';
-import { createKafkaClient, createTopic, readTopic } from '../infra/helpers.js';
+import {
+  appendEndMarkers,
+  createKafkaClient,
+  createTopic,
+  END_MARKER_HEADER,
+  readTopic,
+} from '../infra/helpers.js';
 import { RuntimeFleet } from '../infra/runtime-fleet.js';
+import { waitUntil } from '../infra/wait-until.js';
 
 const official = createRequire(import.meta.url)('apache-flink-statefun') as typeof OfficialStateFun;
 
@@ -225,12 +232,17 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
     fromBeginning: true,
   });
   const delivered = new Set<string>();
+  const endMarkers = new Set<string>();
   const resultOffsets = new Map<string, string[]>();
   await consumer.run({
     eachMessage: ({ topic, partition, message }) => {
       // The reader's own group may hand it records again (a rebalance or a restart of its
       // consumer under load): each record (topic, partition, offset) counts once, so that only a
       // result at two different offsets is a duplicate.
+      if (message.headers?.[END_MARKER_HEADER] !== undefined) {
+        endMarkers.add(`${topic}/${partition}`);
+        return Promise.resolve();
+      }
       const at = `${topic}/${partition}@${message.offset}`;
       if (delivered.has(at)) return Promise.resolve();
       delivered.add(at);
@@ -241,7 +253,6 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
         const k = `${result.key}@${result.start}`;
         resultOffsets.set(k, [...(resultOffsets.get(k) ?? []), message.offset]);
       } else if (topic === names.late) late.push(JSON.parse(text) as LateEvent);
-      else if (topic === names.late) late.push(JSON.parse(text) as LateEvent);
       else if (topic === names.official) {
         const k = `${message.key?.toString() ?? ''}|${text}`;
         officialSeen.set(k, (officialSeen.get(k) ?? 0) + 1);
@@ -352,9 +363,14 @@ export async function runWindowedCounts(opts: WindowedRunOptions): Promise<Windo
     }
   }
   await producer.disconnect();
-  // Let duplicates, if any, show up before checking.
-  await new Promise((r) => setTimeout(r, 2000));
-
+  // Duplicates, if any, are counted once nothing more can arrive: the fleet stopped (no
+  // transaction open) and the reader saw an end marker behind every record of every partition.
+  await fleet.stopGracefully();
+  const markers = await appendEndMarkers(kafka, [names.counts, names.late, names.official, names.dlq]);
+  await waitUntil(() => endMarkers.size >= markers, {
+    timeoutMs: 60_000,
+    what: 'the reader to see the end marker of every output partition',
+  }).catch(() => problems.push(`the reader saw ${endMarkers.size}/${markers} end markers`));
   fleet.stop();
   problems.push(...fleet.problems);
   await consumer.disconnect();

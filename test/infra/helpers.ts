@@ -97,6 +97,37 @@ export async function createTopic(
 }
 
 /** One record read back by {@link readTopic}. */
+/** Header of the records appendEndMarkers writes; readers skip records that carry it. */
+export const END_MARKER_HEADER = 'continuum.test.end-marker';
+
+/**
+ * Appends one end-marker record to every partition of `topics` (a plain produce) and returns how
+ * many it wrote. Once the writers of those topics have stopped (no transaction of theirs open), a
+ * read_committed reader that has seen every marker has seen every record that can ever appear in
+ * front of them: the observable end of "wait for late duplicates to show up".
+ */
+export async function appendEndMarkers(kafka: Kafka, topics: readonly string[]): Promise<number> {
+  const admin = kafka.admin();
+  const producer = kafka.producer();
+  await Promise.all([admin.connect(), producer.connect()]);
+  try {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+    const topicMessages = meta.map((t) => ({
+      topic: t.name,
+      messages: t.partitions.map((p) => ({
+        partition: p.partitionId,
+        key: null,
+        value: null,
+        headers: { [END_MARKER_HEADER]: '1' },
+      })),
+    }));
+    await producer.sendBatch({ topicMessages, acks: -1 });
+    return topicMessages.reduce((n, t) => n + t.messages.length, 0);
+  } finally {
+    await Promise.all([admin.disconnect(), producer.disconnect()]);
+  }
+}
+
 export interface TopicRecord {
   topic: string;
   partition: number;

@@ -17,6 +17,8 @@ export {
   probeKafkaTransactions,
   readTopic,
   uniqueName,
+  appendEndMarkers,
+  END_MARKER_HEADER,
 } from './helpers.js';
 export type { CreateTopicOptions, KafkaClientOptions, ReadTopicOptions, TopicRecord } from './helpers.js';
 export { freePort } from './ports.js';

@@ -163,6 +163,33 @@ export class RuntimeFleet {
     }
   }
 
+  /**
+   * Stops every process with SIGTERM (each commits or aborts its open transaction and leaves the
+   * group) and resolves once all have exited; a process still running after `timeoutMs` is
+   * SIGKILLed. Afterwards no transaction of the fleet is open, so a read_committed reader can read
+   * everything up to the end of a topic without waiting out transaction timeouts.
+   */
+  async stopGracefully(timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    const running = this.procs.filter(
+      (p): p is ChildProcess => p !== undefined && p.exitCode === null && p.signalCode === null,
+    );
+    await Promise.all(
+      running.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+            p.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            p.kill('SIGCONT');
+            p.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
   private spawn(slot: number): void {
     const { opts } = this;
     const child = spawn(

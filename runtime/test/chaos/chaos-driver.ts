@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { EgressMessage, FromFunction, ToFunction } from '@continuum/sdk/protocol';
 import { decodeToFunction, encodeFromFunction } from '@continuum/sdk/protocol';
-import { RuntimeFleet } from '@continuum/test-infra';
+import { appendEndMarkers, END_MARKER_HEADER, RuntimeFleet, waitUntil } from '@continuum/test-infra';
 import { intValue, kafkaEgress, readInt, INT } from '../core/harness.js';
 
 export interface ChaosOptions {
@@ -217,6 +217,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const delivered = new Set<string>();
   const egressAt = new Map<string, number>();
   const producedAt = new Map<string, number>();
+  const endMarkers = new Set<string>();
   const consumer: Consumer = kafka.consumer({ groupId: `chaos-reader-${id}`, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topics: [names.out, names.dlq], fromBeginning: true });
@@ -226,6 +227,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       // The reader's own group may hand it records again after a rebalance or restart of the
       // consumer: count every record (topic, partition, offset) once, so that only a value that
       // sits at two different offsets counts as a duplicate.
+      if (message.headers?.[END_MARKER_HEADER] !== undefined) {
+        endMarkers.add(`${topic}/${partition}`);
+        return Promise.resolve();
+      }
       const at = `${topic}/${partition}@${message.offset}`;
       if (delivered.has(at)) return Promise.resolve();
       delivered.add(at);
@@ -314,10 +319,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
   if (seen.size < expected) report.problems.push(`timed out with ${seen.size}/${expected} egress records`);
   await producing;
-  // Let late duplicates, if any, show up before checking.
-  const settle = Date.now() + 3000;
-  while (Date.now() < settle) await new Promise((r) => setTimeout(r, 100));
-
+  // Late duplicates, if any, are counted once nothing more can arrive: the fleet stopped (no
+  // transaction open) and the reader saw an end marker behind every record of every partition.
+  await fleet.stopGracefully();
+  const markers = await appendEndMarkers(kafka, [names.out, names.dlq]);
+  await waitUntil(() => endMarkers.size >= markers, {
+    timeoutMs: 60_000,
+    what: 'the reader to see the end marker of every output partition',
+  });
   fleet.stop();
   report.kills = fleet.kills;
   report.selfCrashes = fleet.selfCrashes;
