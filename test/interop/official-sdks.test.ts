@@ -21,6 +21,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManagedProcess } from '../infra/managed-process.js';
 import { freePorts } from '../infra/ports.js';
+import { waitUntil } from '../infra/wait-until.js';
 
 /** One row per language whose service lives in test/interop/<lang>/. */
 const languages = [
@@ -71,6 +72,44 @@ interface NoteRecord {
   tag: string;
   count: number | null;
   caller: string | null;
+  /** The scheduler's wall clock (ms since the epoch) when it scheduled the note; null for notes sent at once. */
+  scheduledAt: number | null;
+  /** The recorder's wall clock (ms since the epoch) when it was invoked with the note. */
+  deliveredAt: number;
+}
+
+/** A note sent at once, as the recorder writes it (`deliveredAt` varies). */
+const immediateNote = (tag: string, count: number, caller: string): NoteRecord => ({
+  tag,
+  count,
+  caller,
+  scheduledAt: null,
+  deliveredAt: expect.any(Number) as number,
+});
+
+/** A note the scheduler sent with a delay, as the recorder writes it (both times vary). */
+const delayedNote = (tag: string, caller: string): NoteRecord => ({
+  tag,
+  count: null,
+  caller,
+  scheduledAt: expect.any(Number) as number,
+  deliveredAt: expect.any(Number) as number,
+});
+
+/**
+ * The recorder was invoked with `note` at least `delayMs` after the scheduler scheduled it. Both
+ * times are readings of this machine's one wall clock, rounded down to whole ms by every SDK's
+ * service: the runtime starts the delay on its own reading taken after the scheduler's (it has the
+ * scheduler's response by then) and delivers once its reading has reached the due time, and the
+ * recorder reads the clock after that, so rounding down cannot make the difference smaller than
+ * the delay and no allowance is needed.
+ */
+function expectDelayHeld(note: NoteRecord, delayMs: number): void {
+  expect(note.scheduledAt, `${note.tag}: scheduledAt`).not.toBeNull();
+  expect(
+    note.deliveredAt - note.scheduledAt!,
+    `${note.tag}: deliveredAt - scheduledAt`,
+  ).toBeGreaterThanOrEqual(delayMs);
 }
 
 for (const { lang, sdk } of languages)
@@ -85,13 +124,12 @@ for (const { lang, sdk } of languages)
     const withServiceOutput = (message: string): Error =>
       new Error(`${message}\n--- ${lang} service output ---\n${serviceOutput()}`);
 
-    /** Polls `cond`; on timeout fails with the service's output, which usually says why. */
+    /** waitUntil; on timeout fails with the service's output too, which usually says why. */
     async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await cond())) {
-        if (Date.now() > deadline)
-          throw withServiceOutput(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await sleep(10);
+      try {
+        await waitUntil(cond, { timeoutMs, what });
+      } catch (err) {
+        throw withServiceOutput((err as Error).message);
       }
     }
 
@@ -179,15 +217,9 @@ for (const { lang, sdk } of languages)
       for (let i = 0; i < 3; i++) await send('com.example/counter/c1', { op: 'add' });
       await send('com.example/counter/c2', { op: 'add' });
       await until(async () => (await notes('counter:')).length >= 4, 'four notes from the counters');
-      const c1 = { tag: 'counter:c1', caller: 'com.example/counter/c1' };
-      expect(await notes('counter:c1')).toEqual([
-        { ...c1, count: 1 },
-        { ...c1, count: 2 },
-        { ...c1, count: 3 },
-      ]);
-      expect(await notes('counter:c2')).toEqual([
-        { tag: 'counter:c2', count: 1, caller: 'com.example/counter/c2' },
-      ]);
+      const c1 = (count: number): NoteRecord => immediateNote('counter:c1', count, 'com.example/counter/c1');
+      expect(await notes('counter:c1')).toEqual([c1(1), c1(2), c1(3)]);
+      expect(await notes('counter:c2')).toEqual([immediateNote('counter:c2', 1, 'com.example/counter/c2')]);
       expect(await notes('counter:')).toHaveLength(4);
 
       await until(
@@ -204,19 +236,19 @@ for (const { lang, sdk } of languages)
     });
 
     it('delivers a delayed message no earlier than its delay, with the scheduling function as caller', async () => {
+      const delayMs = 300;
       const sentAt = Date.now();
-      await send('com.example/scheduler/s1', { op: 'schedule', tag: 'delayed', delayMs: 300 });
-      // Shortly before the delay is up the note must not be there yet. The runtime starts the delay
-      // only once the scheduler has run, after sentAt; the check is skipped when this process was
-      // too busy to look in time.
-      await sleep(sentAt + 270 - Date.now());
-      const early = await notes('delayed');
-      if (Date.now() < sentAt + 300) expect(early, 'the delayed note before its delay was up').toEqual([]);
-      await until(async () => (await notes('delayed')).length === 1, 'the delayed note');
-      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(300);
-      expect(await notes('delayed')).toEqual([
-        { tag: 'delayed', count: null, caller: 'com.example/scheduler/s1' },
-      ]);
+      await send('com.example/scheduler/s1', { op: 'schedule', tag: 'delayed', delayMs });
+      await until(async () => (await notes('delayed')).length >= 1, 'the delayed note');
+      const seenAt = Date.now();
+      const delivered = await notes('delayed');
+      expect(delivered).toEqual([delayedNote('delayed', 'com.example/scheduler/s1')]);
+      const [note] = delivered as [NoteRecord];
+      // The recorded times are clock readings taken between sending the command and seeing the
+      // note, so a service that wrote some other number fails here rather than passing below.
+      expect(note.scheduledAt).toBeGreaterThanOrEqual(sentAt);
+      expect(note.deliveredAt).toBeLessThanOrEqual(seenAt);
+      expectDelayHeld(note, delayMs);
     });
 
     it('never delivers a delayed message whose cancellation token was cancelled; the token can be reused', async () => {
@@ -225,20 +257,20 @@ for (const { lang, sdk } of languages)
       await send(target, { op: 'cancel', token: 'tok-1' });
       // Due after the cancelled one: had the cancellation failed, that note would be there first.
       await send(target, { op: 'schedule', tag: 'later', delayMs: 500 });
-      await until(async () => (await notes('later')).length === 1, 'the later delayed note');
-      expect(await notes('later')).toEqual([
-        { tag: 'later', count: null, caller: 'com.example/scheduler/s2' },
-      ]);
+      await until(async () => (await notes('later')).length >= 1, 'the later delayed note');
+      const later = await notes('later');
+      expect(later).toEqual([delayedNote('later', 'com.example/scheduler/s2')]);
+      expectDelayHeld(later[0]!, 500);
       expect(await notes('cancelled')).toEqual([]);
 
       await send(target, { op: 'schedule', tag: 'reused', delayMs: 50, token: 'tok-1' });
       await until(
-        async () => (await notes('reused')).length === 1,
+        async () => (await notes('reused')).length >= 1,
         'the note scheduled with the reused token',
       );
-      expect(await notes('reused')).toEqual([
-        { tag: 'reused', count: null, caller: 'com.example/scheduler/s2' },
-      ]);
+      const reused = await notes('reused');
+      expect(reused).toEqual([delayedNote('reused', 'com.example/scheduler/s2')]);
+      expectDelayHeld(reused[0]!, 50);
       expect(await notes('cancelled')).toEqual([]);
     });
 

@@ -40,13 +40,18 @@ type command struct {
 type note struct {
 	Tag   string `json:"tag"`
 	Count *int32 `json:"count,omitempty"`
+	// When the scheduler scheduled this note (ms since the epoch); absent from the counter's notes.
+	ScheduledAt *int64 `json:"scheduledAt,omitempty"`
 }
 
-// What the recorder writes to the notes topic: count and caller are null when absent.
+// What the recorder writes to the notes topic: count, caller and scheduledAt are null when absent;
+// deliveredAt is when the recorder was invoked with the note (ms since the epoch).
 type noteRecord struct {
-	Tag    string  `json:"tag"`
-	Count  *int32  `json:"count"`
-	Caller *string `json:"caller"`
+	Tag         string  `json:"tag"`
+	Count       *int32  `json:"count"`
+	Caller      *string `json:"caller"`
+	ScheduledAt *int64  `json:"scheduledAt"`
+	DeliveredAt int64   `json:"deliveredAt"`
 }
 
 func readCommand(message statefun.Message) (command, error) {
@@ -91,7 +96,8 @@ func scheduler(ctx statefun.Context, message statefun.Message) error {
 	switch cmd.Op {
 	case "schedule":
 		delay := time.Duration(cmd.DelayMs) * time.Millisecond
-		msg := toRecorder(note{Tag: cmd.Tag})
+		scheduledAt := time.Now().UnixMilli()
+		msg := toRecorder(note{Tag: cmd.Tag, ScheduledAt: &scheduledAt})
 		if cmd.Token == nil {
 			ctx.SendAfter(delay, msg)
 			return nil
@@ -115,11 +121,12 @@ func scheduler(ctx statefun.Context, message statefun.Message) error {
 }
 
 func record(ctx statefun.Context, message statefun.Message) error {
+	deliveredAt := time.Now().UnixMilli()
 	var n note
 	if err := message.As(noteType, &n); err != nil {
 		return err
 	}
-	rec := noteRecord{Tag: n.Tag, Count: n.Count}
+	rec := noteRecord{Tag: n.Tag, Count: n.Count, ScheduledAt: n.ScheduledAt, DeliveredAt: deliveredAt}
 	if caller := ctx.Caller(); caller != nil {
 		c := caller.FunctionType.String() + "/" + caller.Id
 		rec.Caller = &c

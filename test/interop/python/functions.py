@@ -5,6 +5,7 @@ The behaviour is the same in every language of test/interop (see official-sdks.t
 
 import json
 import sys
+import time
 import traceback
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,11 @@ RECORDER = "com.example/recorder"
 OUT = "com.example/out"
 
 functions = StatefulFunctions()
+
+
+def now_ms():
+    """The wall clock in whole ms since the epoch, rounded down like Date.now() (integer ns: no float error)."""
+    return time.time_ns() // 1_000_000
 
 
 @functions.bind(typename="com.example/counter", specs=[ValueSpec(name="count", type=IntType)])
@@ -53,7 +59,8 @@ def scheduler(context, message):
     command = message.as_type(COMMAND)
     op = command.get("op")
     if op == "schedule":
-        note = message_builder(target_typename=RECORDER, target_id="r", value={"tag": command["tag"]}, value_type=NOTE)
+        value = {"tag": command["tag"], "scheduledAt": now_ms()}
+        note = message_builder(target_typename=RECORDER, target_id="r", value=value, value_type=NOTE)
         token = command.get("token")
         delay = timedelta(milliseconds=command["delayMs"])
         if token is None:
@@ -66,12 +73,15 @@ def scheduler(context, message):
 
 @functions.bind(typename="com.example/recorder")
 def recorder(context, message):
+    delivered_at = now_ms()
     note = message.as_type(NOTE)
     caller = context.caller
     record = {
         "tag": note.get("tag"),
         "count": note.get("count"),
         "caller": None if caller is None else f"{caller.typename}/{caller.id}",
+        "scheduledAt": note.get("scheduledAt"),
+        "deliveredAt": delivered_at,
     }
     context.send_egress(kafka_egress_message(typename=OUT, topic="notes", key="r", value=json.dumps(record)))
 

@@ -94,7 +94,10 @@ public final class Functions {
     }
   }
 
-  /** com.example/scheduler: delayed notes to the recorder, with optional cancellation tokens. */
+  /**
+   * com.example/scheduler: delayed notes to the recorder, with optional cancellation tokens; each note
+   * carries when it was scheduled.
+   */
   static final class Scheduler implements StatefulFunction {
     @Override
     public CompletableFuture<Void> apply(Context context, Message message) {
@@ -104,6 +107,7 @@ public final class Functions {
         case "schedule": {
           ObjectNode value = JSON.createObjectNode();
           value.put("tag", command.path("tag").asText());
+          value.put("scheduledAt", System.currentTimeMillis());
           Duration delay = Duration.ofMillis(command.path("delayMs").asLong());
           JsonNode token = command.get("token");
           if (token != null && !token.isNull()) {
@@ -123,10 +127,14 @@ public final class Functions {
     }
   }
 
-  /** com.example/recorder: writes every note, with its caller, to the notes topic. */
+  /**
+   * com.example/recorder: writes every note to the notes topic, with its caller, when it was scheduled
+   * (null for notes sent at once) and when the recorder was invoked with it.
+   */
   static final class Recorder implements StatefulFunction {
     @Override
     public CompletableFuture<Void> apply(Context context, Message message) throws Exception {
+      long deliveredAt = System.currentTimeMillis();
       if (!message.is(NOTE)) {
         throw new IllegalArgumentException("expected a com.example/Note, got " + message.valueTypeName());
       }
@@ -143,6 +151,10 @@ public final class Functions {
       } else {
         value.putNull("caller");
       }
+      JsonNode scheduledAt = note.get("scheduledAt");
+      if (scheduledAt != null && scheduledAt.isNumber()) value.put("scheduledAt", scheduledAt.asLong());
+      else value.putNull("scheduledAt");
+      value.put("deliveredAt", deliveredAt);
       egress(context, "notes", "r", JSON.writeValueAsString(value));
       return context.done();
     }
