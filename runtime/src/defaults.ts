@@ -56,6 +56,11 @@ export const DEFAULTS = Object.freeze({
     fetchMinBytes: 1,
     fetchMaxWaitMs: 500,
     /**
+     * A Kafka ingress hands each record whose target partition this process owns straight to its
+     * task (one broker crossing instead of two); off, every record goes through the internal topic.
+     */
+    ingressHandOff: true,
+    /**
      * A member that died without leaving the group holds its partitions this long. 6 s is the
      * broker's default minimum (group.min.session.timeout.ms); heartbeats go every second.
      */

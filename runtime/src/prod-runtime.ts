@@ -50,6 +50,11 @@ export interface ProdRuntimeOptions {
   /** Kafka fetches wait for this many bytes or `fetchMaxWaitMs`. @defaultValue 1 and 500 */
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
+  /**
+   * A Kafka ingress hands records whose partition this process owns to its task instead of
+   * appending them to the internal topic. @defaultValue true
+   */
+  ingressHandOff?: boolean | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
@@ -217,6 +222,8 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         fetchMaxWaitMs: opts.fetchMaxWaitMs,
         // Its records' counts come from its stats; only tracing watches the moves.
         observer: tracing?.observer,
+        handOff:
+          (opts.ingressHandOff ?? DEFAULTS.run.ingressHandOff) ? (p) => runtime.handOffTarget(p) : undefined,
       });
       started.push(i);
       await i.start();

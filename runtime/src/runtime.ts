@@ -5,6 +5,7 @@ import type { Address } from '@continuum/sdk/protocol';
 import { ContinuumError } from './errors.js';
 import { addressKey, partitionOf } from './core/address.js';
 import { toInternalRecord } from './core/envelope.js';
+import type { HandOffTarget } from './core/ingress-handoff.js';
 import { PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import type { Scheduler } from './core/scheduler.js';
 import { resolveTaskConfig } from './core/task-config.js';
@@ -201,6 +202,15 @@ export class Runtime {
     if (cached !== undefined) return new Map(cached);
     const found = await this.opts.store.partition(task.partition).get([key]);
     return new Map(Object.entries(found.get(key)?.states ?? {}));
+  }
+
+  /**
+   * The task of internal partition `p` while it runs in this process: a Kafka ingress here hands
+   * it its records instead of appending them (core/ingress-handoff.ts).
+   */
+  handOffTarget(p: number): HandOffTarget | undefined {
+    const task = this.tasks.get(p);
+    return task?.isRunning === true ? task : undefined;
   }
 
   /** True once every assigned partition has recovered and runs. */

@@ -64,6 +64,8 @@ export interface RunConfig extends CommonConfig {
   /** Kafka fetches wait for this many bytes or fetchMaxWaitMs (fetch.min.bytes, fetch.max.wait.ms). */
   readonly fetchMinBytes: number;
   readonly fetchMaxWaitMs: number;
+  /** A Kafka ingress hands records to the tasks of its own process instead of appending them. */
+  readonly ingressHandOff: boolean;
   readonly internalTopic: string;
   readonly deadLetterTopic: string;
   /** Where replies to waiting HTTP requests are committed. */
@@ -187,6 +189,7 @@ const RUN = {
   transactionTimeoutMs: { env: 'CONTINUUM_TRANSACTION_TIMEOUT_MS' },
   fetchMinBytes: { env: 'CONTINUUM_FETCH_MIN_BYTES' },
   fetchMaxWaitMs: { env: 'CONTINUUM_FETCH_MAX_WAIT_MS' },
+  ingressHandOff: { env: 'CONTINUUM_INGRESS_HANDOFF' },
   internalTopic: { env: 'CONTINUUM_INTERNAL_TOPIC' },
   deadLetterTopic: { env: 'CONTINUUM_DEAD_LETTER_TOPIC' },
   repliesTopic: { env: 'CONTINUUM_REPLIES_TOPIC' },
@@ -221,6 +224,7 @@ const runSchema = z.object({
   transactionTimeoutMs: int(1000, 900_000).default(DEFAULTS.run.transactionTimeoutMs),
   fetchMinBytes: int(1, 64 * 1024 * 1024).default(DEFAULTS.run.fetchMinBytes),
   fetchMaxWaitMs: int(0, 10_000).default(DEFAULTS.run.fetchMaxWaitMs),
+  ingressHandOff: bool.optional(),
   internalTopic: topicName.default(DEFAULTS.internalTopic),
   deadLetterTopic: topicName.default(DEFAULTS.deadLetterTopic),
   repliesTopic: topicName.default(DEFAULTS.repliesTopic),
@@ -396,6 +400,8 @@ export function runConfig(flags: Flags, env: Env): RunConfig {
     transactionTimeoutMs: c.transactionTimeoutMs,
     fetchMinBytes: c.fetchMinBytes,
     fetchMaxWaitMs: c.fetchMaxWaitMs,
+    ingressHandOff:
+      c.ingressHandOff === undefined ? DEFAULTS.run.ingressHandOff : c.ingressHandOff === 'true',
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,
     repliesTopic: c.repliesTopic,

@@ -126,6 +126,8 @@ CONTINUUM_REDIS_PASSWORD, CONTINUUM_REDIS_KEY_PREFIX (default ${DEFAULTS.redisKe
 CONTINUUM_CHECKPOINT_INTERVAL_MS (default ${DEFAULTS.run.checkpointIntervalMs}), CONTINUUM_COMMIT_LINGER_MS (default ${DEFAULTS.run.commitLingerMs}),
 CONTINUUM_TRANSACTION_TIMEOUT_MS (default ${DEFAULTS.run.transactionTimeoutMs}), CONTINUUM_FETCH_MIN_BYTES (default ${DEFAULTS.run.fetchMinBytes}),
 CONTINUUM_FETCH_MAX_WAIT_MS (default ${DEFAULTS.run.fetchMaxWaitMs}), CONTINUUM_INTERNAL_TOPIC (default ${DEFAULTS.internalTopic}),
+CONTINUUM_INGRESS_HANDOFF (a Kafka ingress hands records whose partition this process owns straight
+to its task instead of through the internal topic; default ${DEFAULTS.run.ingressHandOff}),
 CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
 requests of an io.continuum.http.v1/ingress, default ${DEFAULTS.repliesTopic}),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
@@ -427,6 +429,7 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     transactionTimeoutMs: config.transactionTimeoutMs,
     fetchMinBytes: config.fetchMinBytes,
     fetchMaxWaitMs: config.fetchMaxWaitMs,
+    ingressHandOff: config.ingressHandOff,
     logger,
     task: config.task,
     hooks: installedTaskHooks(),

@@ -7,6 +7,7 @@ import type { OutRecord, OwnedPartition } from '../log/log.js';
 import type { TaskObserver } from '../observers.js';
 import type { PartitionDelta, PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
 import { Header } from './envelope.js';
+import type { HandOffTicket } from './ingress-handoff.js';
 import { Progress } from './progress.js';
 import type { Cancel, Scheduler } from './scheduler.js';
 import type { TaskConfig, TaskHooks, TaskStats } from './task-config.js';
@@ -39,6 +40,8 @@ interface Buffer {
   records: OutRecord[];
   delta: PartitionDelta;
   changes: number;
+  /** Records handed over by an ingress that this checkpoint settles (see ingress-handoff.ts). */
+  tickets: HandOffTicket[];
 }
 
 function emptyBuffer(): Buffer {
@@ -46,6 +49,7 @@ function emptyBuffer(): Buffer {
     records: [],
     delta: { addresses: new Map(), timersAdded: new Map(), timersRemoved: new Set() },
     changes: 0,
+    tickets: [],
   };
 }
 
@@ -165,6 +169,14 @@ export class Checkpointer {
     if (change) this.buffer.changes++;
   }
 
+  /**
+   * A handed-over record is done with (its effects, or its drop as a repeat, are in this buffer or
+   * an earlier one): its ingress learns so when this checkpoint commits, or that it was lost.
+   */
+  settleWithCheckpoint(ticket: HandOffTicket): void {
+    this.buffer.tickets.push(ticket);
+  }
+
   /** Something changed: a checkpoint starts within the checkpoint interval (none while idle). */
   dirty(): void {
     if (!this.deps.host.running() || this.cancelTimer !== undefined) return;
@@ -196,10 +208,11 @@ export class Checkpointer {
     await this.checkpoint();
   }
 
-  /** No further checkpoint starts by itself. */
+  /** No further checkpoint starts by itself; what the buffer settles is lost. */
   stop(): void {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
+    for (const t of this.buffer.tickets.splice(0)) t.lost();
   }
 
   private async checkpoint(): Promise<void> {
@@ -208,7 +221,13 @@ export class Checkpointer {
     const position = progress.position();
     const completed = progress.completed(position);
     const buf = this.buffer;
-    if (buf.changes === 0 && position === this.lastPosition && completed === this.lastCompleted) return;
+    if (
+      buf.changes === 0 &&
+      buf.tickets.length === 0 &&
+      position === this.lastPosition &&
+      completed === this.lastCompleted
+    )
+      return;
     // Each checkpoint with effects writes a marker record into this partition, which recovery
     // looks for. A checkpoint that only moves past markers has no effects to lose, writes none
     // (else markers would beget checkpoints forever), and is safely dropped when in doubt.
@@ -277,15 +296,23 @@ export class Checkpointer {
     const partition = owned.partition;
     // The delta is staged inside the log transaction, after its records (the marker among
     // them) are written: see OwnedPartition.commit for why recovery needs that order.
-    await owned.commit(
-      buf.records,
-      { offset: position, checkpointId: id },
-      async () => {
-        await store.stage(this.epoch, id, buf.delta);
-        await hooks?.afterStage?.(partition, id);
-      },
-      { urgent },
-    );
+    try {
+      await owned.commit(
+        buf.records,
+        { offset: position, checkpointId: id },
+        async () => {
+          await store.stage(this.epoch, id, buf.delta);
+          await hooks?.afterStage?.(partition, id);
+        },
+        { urgent },
+      );
+    } catch (err) {
+      for (const t of buf.tickets) t.lost();
+      throw err;
+    }
+    // Committed: recovery finds the marker and keeps the staged delta (and with it the source
+    // offsets of the handed-over records), so their ingress may move past them.
+    for (const t of buf.tickets) t.durable();
     // Replies waiting callers need only the committed records, not the promote.
     observer?.committed?.({
       partition,

@@ -36,6 +36,12 @@ export const Header = {
   watermarkGroup: 'continuum.watermark.group',
   watermarkSource: 'continuum.watermark.source',
   watermarkMembers: 'continuum.watermark.members',
+  /**
+   * Barrier (a record without key and value): an ingress of this process wrote it behind the
+   * records it appended to this partition; once the task has taken it, the ingress hands the
+   * partition's next records over directly (see core/ingress-handoff.ts). Value: a token.
+   */
+  barrier: 'continuum.barrier',
 } as const;
 
 /** A message addressed to a function, as the partition task handles it. */
@@ -202,6 +208,23 @@ export function watermarkRecords(
     out.push({ topic: internalTopic, partition, key: null, value: null, headers, timestamp: now });
   }
   return out;
+}
+
+/** The barrier record an ingress writes into `partition` before handing its records over. */
+export function barrierRecord(
+  internalTopic: string,
+  partition: number,
+  token: string,
+  now: number,
+): OutRecord {
+  return {
+    topic: internalTopic,
+    partition,
+    key: null,
+    value: null,
+    headers: { [Header.barrier]: token },
+    timestamp: now,
+  };
 }
 
 /**

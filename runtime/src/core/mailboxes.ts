@@ -23,6 +23,12 @@ import type { Checkpointer } from './checkpointer.js';
 import { deadLetterCodeOfCallError, type DeadLetterCode } from './dead-letter-codes.js';
 import { recordDeadLetter, responseProblem } from './effects.js';
 import { fromInternalRecord, type Envelope } from './envelope.js';
+import {
+  readSourceOffsets,
+  SOURCE_OFFSETS_STATE,
+  writeSourceOffsets,
+  type HandOffTicket,
+} from './ingress-handoff.js';
 import type { FunctionRouter, FunctionTarget } from './routing.js';
 import type { Cancel, Scheduler } from './scheduler.js';
 import type { StateRegistry } from './state-registry.js';
@@ -39,6 +45,8 @@ export interface Entry {
   watermark: number;
   /** Sent in a batch of its own: a batch it was part of failed in a way one message may cause. */
   solo?: boolean | undefined;
+  /** Handed over by an ingress of this process (offset -1): settled with the checkpoint. */
+  ticket?: HandOffTicket | undefined;
 }
 
 export interface Slot {
@@ -54,6 +62,8 @@ export interface Slot {
   /** Not evictable until this checkpoint is promoted (it holds uncommitted writes). */
   pinnedUntil: number;
   blocked: boolean;
+  /** The highest offset taken per ingress source (parsed from its state on first use). */
+  sources?: Map<string, number> | undefined;
 }
 
 export interface MailboxHost {
@@ -203,6 +213,30 @@ export class Mailboxes {
     return true;
   }
 
+  /** See PartitionTask.takeFromIngress. */
+  handOverIngress(record: LogRecord, ticket: HandOffTicket): boolean {
+    let env: Envelope;
+    try {
+      env = fromInternalRecord(record);
+    } catch {
+      return false;
+    }
+    if (env.source === undefined || requestIdOf(env.caller) !== undefined) return false;
+    const functionType = functionTypeOf(env.target);
+    const fnTarget = this.deps.functions.resolve(functionType);
+    if (fnTarget === undefined) return false;
+    const slot = this.slot(env.target, functionType, fnTarget);
+    if (slot.blocked) return false;
+    this.deps.stats.received++;
+    this.deps.stats.ingressHandedOver++;
+    this.cp.progressed();
+    slot.mailbox.push({ offset: -1, record, env, watermark: this.cp.progress.watermark, ticket });
+    this.checkBlocked(slot);
+    if (this.draining) this.toDispatch.add(slot);
+    else this.dispatch(slot);
+    return true;
+  }
+
   get backlog(): { paused: boolean; addresses: number; inFlight: number; held: number } {
     return {
       paused: this.paused,
@@ -288,12 +322,19 @@ export class Mailboxes {
     }
   }
 
-  /** Stops every call and retry; held records are dropped (a new owner reads them again). */
+  /**
+   * Stops every call and retry; held records are dropped (a new owner reads them again), and
+   * records handed over by an ingress are lost (it moves them again).
+   */
   stop(): void {
     this.held = [];
     for (const cancel of this.retries) cancel();
     this.retries.clear();
-    for (const slot of this.slots.values()) slot.abort?.abort();
+    for (const slot of this.slots.values()) {
+      slot.abort?.abort();
+      for (const e of slot.mailbox) e.ticket?.lost();
+      for (const e of slot.inFlight ?? []) e.ticket?.lost();
+    }
   }
 
   /**
@@ -374,9 +415,10 @@ export class Mailboxes {
     while (slot.mailbox[0]?.dead !== undefined) {
       const entry = slot.mailbox.shift()!;
       this.deadLetter({ ...entry.dead!, record: entry.record, env: entry.env, target: slot.address });
-      this.cp.progress.complete(entry.offset);
+      this.done(entry);
     }
     this.dropRepeatedRequests(slot);
+    this.dropSeenSources(slot);
     if (slot.mailbox.length === 0) {
       this.checkBlocked(slot);
       this.updateFlow();
@@ -421,8 +463,58 @@ export class Mailboxes {
       if (!remembered.seen) return;
       slot.mailbox.shift();
       this.deps.stats.requestsDeduplicated++;
-      this.cp.progress.complete(head.offset);
+      this.done(head);
     }
+  }
+
+  /**
+   * Drops the messages an ingress moved again: a source offset at or below the highest this
+   * address took from that source (see ingress-handoff.ts), or below one queued ahead of it.
+   */
+  private dropSeenSources(slot: Slot): void {
+    let ahead: Map<string, number> | undefined;
+    let kept = 0;
+    const mailbox = slot.mailbox;
+    for (let i = 0; i < mailbox.length; i++) {
+      const e = mailbox[i]!;
+      const source = e.dead === undefined ? e.env?.source : undefined;
+      if (source !== undefined && Number.isFinite(source.offset)) {
+        const taken = ahead?.get(source.name) ?? this.sourcesOf(slot).get(source.name) ?? -1;
+        if (source.offset <= taken) {
+          this.deps.stats.duplicatesDropped++;
+          this.done(e);
+          continue;
+        }
+        (ahead ??= new Map()).set(source.name, source.offset);
+      }
+      mailbox[kept++] = e;
+    }
+    mailbox.length = kept;
+  }
+
+  private sourcesOf(slot: Slot): Map<string, number> {
+    return (slot.sources ??= readSourceOffsets(slot.states?.get(SOURCE_OFFSETS_STATE)));
+  }
+
+  /** Remembers the source offsets of a finished batch, in the checkpoint of its effects. */
+  private rememberSources(slot: Slot, batch: readonly Entry[]): void {
+    let changed = false;
+    for (const e of batch) {
+      const source = e.env?.source;
+      if (source === undefined || !Number.isFinite(source.offset) || slot.states === undefined) continue;
+      const sources = this.sourcesOf(slot);
+      if ((sources.get(source.name) ?? -1) < source.offset) {
+        sources.set(source.name, source.offset);
+        changed = true;
+      }
+    }
+    if (changed) this.writeState(slot, SOURCE_OFFSETS_STATE, writeSourceOffsets(slot.sources!));
+  }
+
+  /** An entry is done with: its offset completes, a handed-over one settles with the checkpoint. */
+  private done(e: Entry): void {
+    this.cp.progress.complete(e.offset);
+    if (e.ticket !== undefined) this.cp.settleWithCheckpoint(e.ticket);
   }
 
   /** Remembers the request ids of a finished batch, in the checkpoint of its effects. */
@@ -593,9 +685,10 @@ export class Mailboxes {
 
   private finish(slot: Slot, batch: readonly Entry[]): void {
     this.rememberRequests(slot, batch);
+    this.rememberSources(slot, batch);
     slot.inFlight = undefined;
     slot.abort = undefined;
-    for (const e of batch) this.cp.progress.complete(e.offset);
+    for (const e of batch) this.done(e);
     if (this.cp.full || this.cp.isUrgent) this.cp.request();
     else this.cp.dirty();
     this.dispatch(slot);

@@ -18,6 +18,7 @@ import type { FunctionClient } from '../transport/function-client.js';
 import { Checkpointer } from './checkpointer.js';
 import { effectsOf, timerMessage, type EffectTopics } from './effects.js';
 import { fromInternalRecord, watermarkOf, Header, type Envelope } from './envelope.js';
+import type { BarrierWaiter, HandOffTarget, HandOffTicket } from './ingress-handoff.js';
 import { Mailboxes, type Entry, type Slot } from './mailboxes.js';
 import { recover } from './recovery.js';
 import type { EgressRouter, FunctionRouter } from './routing.js';
@@ -56,7 +57,7 @@ export interface TaskDeps {
   watermarkGroups?: readonly string[] | undefined;
 }
 
-export class PartitionTask {
+export class PartitionTask implements HandOffTarget {
   readonly partition: number;
   readonly stats: TaskStats = emptyTaskStats();
   private readonly deps: TaskDeps;
@@ -68,6 +69,8 @@ export class PartitionTask {
   private readonly mailboxes: Mailboxes;
   private readonly timers: TaskTimers;
   private readonly warned = new Set<string>();
+  /** The barrier each ingress lane of this process waits for (one per lane: bounded). */
+  private readonly barriers = new Map<string, { token: string; waiter: BarrierWaiter }>();
   private running = false;
   private stopped = false;
 
@@ -261,6 +264,24 @@ export class PartitionTask {
     return this.mailboxes.handOver(record);
   }
 
+  /**
+   * A routed record from a Kafka ingress of this process, taken instead of read back from the log
+   * (core/ingress-handoff.ts). `ticket` learns when the checkpoint with its effects commits, or
+   * that the task stopped first.
+   */
+  takeFromIngress(record: LogRecord, ticket: HandOffTicket): boolean {
+    if (!this.running || this.stopped) return false;
+    return this.mailboxes.handOverIngress(record, ticket);
+  }
+
+  expectBarrier(lane: string, token: string, waiter: BarrierWaiter): void {
+    if (this.stopped) {
+      waiter.gone();
+      return;
+    }
+    this.barriers.set(lane, { token, waiter });
+  }
+
   /** Checkpoint now (tests, shutdown); resolves when it is committed. */
   async flush(): Promise<void> {
     await this.checkpointer.flush();
@@ -302,6 +323,18 @@ export class PartitionTask {
     if (record.headers[Header.checkpoint] !== undefined || record.headers[Header.fence] !== undefined) {
       // A checkpoint's marker: no message, and no progress worth a checkpoint of its own.
       progress.complete(record.offset);
+      return;
+    }
+    const barrier = record.headers[Header.barrier];
+    if (barrier !== undefined) {
+      // Everything before it is in the mailboxes: the ingress that wrote it may hand over now.
+      progress.complete(record.offset);
+      this.stats.barriers++;
+      for (const [lane, waiting] of this.barriers) {
+        if (waiting.token !== barrier) continue;
+        this.barriers.delete(lane);
+        waiting.waiter.seen();
+      }
       return;
     }
     const mark = watermarkOf(record);
@@ -429,6 +462,9 @@ export class PartitionTask {
   private shutdown(): void {
     this.stopped = true;
     this.running = false;
+    const waiting = [...this.barriers.values()];
+    this.barriers.clear();
+    for (const w of waiting) w.waiter.gone();
     this.checkpointer.stop();
     this.timers.stop();
     this.mailboxes.stop();

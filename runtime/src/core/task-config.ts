@@ -85,6 +85,10 @@ export interface TaskStats {
   requestsDeduplicated: number;
   /** Requests handed over by an HTTP ingress of this process ahead of their log record. */
   requestsHandedOver: number;
+  /** Ingress records handed over by a Kafka ingress of this process instead of read from the log. */
+  ingressHandedOver: number;
+  /** Barriers taken (an ingress of this process switching to handing records over). */
+  barriers: number;
 }
 
 /** Every count at zero: a task's stats when it starts. */
@@ -105,6 +109,8 @@ export function emptyTaskStats(): TaskStats {
     watermarkMarks: 0,
     requestsDeduplicated: 0,
     requestsHandedOver: 0,
+    ingressHandedOver: 0,
+    barriers: 0,
   };
 }
 

@@ -19,7 +19,7 @@ import type { KafkaIngressConfig, KafkaIngressTopic, ModuleConfig } from '../mod
 import type { RuntimeObserver } from '../observers.js';
 import { SourceWatermark } from './event-time.js';
 import { routeIngressRecord } from '../core/ingress-routing.js';
-import type { IngressStats } from './kafka-ingress.js';
+import { emptyIngressStats, type IngressStats } from './kafka-ingress.js';
 
 /** The embedded topic holding the read positions of the dev ingresses and egress forwarders. */
 export const DEV_POSITIONS_TOPIC = 'continuum-dev.positions';
@@ -122,7 +122,7 @@ class PositionBook {
 
 /** Moves the records of one ingress topic partition into the internal log. */
 class IngressMover {
-  readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0, marks: 0 };
+  readonly stats: IngressStats = emptyIngressStats();
   private readonly watermark: SourceWatermark;
   private readonly positionKey: string;
   private chain: Promise<void> = Promise.resolve();
@@ -278,7 +278,7 @@ export class DevKafka {
   ingressStats(): { id: string; stats: IngressStats }[] {
     const byId = new Map<string, IngressStats>();
     for (const m of this.movers) {
-      const s = byId.get(m.ingressId) ?? { moved: 0, deadLetters: 0, transactions: 0, marks: 0 };
+      const s = byId.get(m.ingressId) ?? emptyIngressStats();
       s.moved += m.stats.moved;
       s.deadLetters += m.stats.deadLetters;
       s.transactions += m.stats.transactions;

@@ -12,12 +12,14 @@
 // `traceparent` header.
 import { watermarkRecords } from '../core/envelope.js';
 import { routeIngressRecord, type RoutedRecord } from '../core/ingress-routing.js';
+import type { HandOffTarget } from '../core/ingress-handoff.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { Logger } from '../logger.js';
 import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
 import type { MoveObservation, RuntimeObserver } from '../observers.js';
 import { SourceWatermark } from './event-time.js';
+import { HandOffLanes } from './handoff-lanes.js';
 import type { IngressSource, SourceGroup, SourcePartition, TopicPartition } from './source.js';
 
 export interface KafkaIngressOptions {
@@ -43,6 +45,11 @@ export interface KafkaIngressOptions {
   watermarkIntervalMs?: number | undefined;
   /** Tracing of the records moved (its `moving`); none when absent. */
   observer?: RuntimeObserver | undefined;
+  /**
+   * The task of an internal partition when it runs in this process: its records are handed over
+   * instead of appended (core/ingress-handoff.ts). Absent: every record goes through the log.
+   */
+  handOff?: ((partition: number) => HandOffTarget | undefined) | undefined;
 }
 
 export interface IngressStats {
@@ -51,10 +58,33 @@ export interface IngressStats {
   transactions: number;
   /** Watermark marks written (each to every internal partition). */
   marks: number;
+  /** Routed records handed over to a task of this process instead of appended to the log. */
+  handedOver: number;
+  /** Barriers written (a lane switching to hand-over). */
+  barriers: number;
+  /** Hand-overs a task refused (a full mailbox): appended instead. */
+  handOverRefused: number;
+  /** Ingress partitions moved again from their committed offset because a task stopped. */
+  handOverRestarts: number;
+}
+
+/** Every count at zero. */
+export function emptyIngressStats(): IngressStats {
+  return {
+    moved: 0,
+    deadLetters: 0,
+    transactions: 0,
+    marks: 0,
+    handedOver: 0,
+    barriers: 0,
+    handOverRefused: 0,
+    handOverRestarts: 0,
+  };
 }
 
 export class KafkaIngress {
-  readonly stats: IngressStats = { moved: 0, deadLetters: 0, transactions: 0, marks: 0 };
+  readonly stats: IngressStats = emptyIngressStats();
+  private moverSeq = 0;
   private readonly group: SourceGroup;
   private readonly routes: Map<string, KafkaIngressTopic>;
   private readonly movers = new Map<string, PartitionMover>();
@@ -145,6 +175,43 @@ export class KafkaIngress {
     this.retries.add(t);
   }
 
+  /**
+   * A task stopped holding records this partition handed over: once the mover has stopped (its
+   * last transaction settled), move again from the committed offset.
+   */
+  restartMover(tp: TopicPartition, mover: PartitionMover): void {
+    if (this.stopping || this.movers.get(key(tp)) !== mover) return;
+    this.stats.handOverRestarts++;
+    void mover.stop().then(() => {
+      if (this.stopping || this.movers.get(key(tp)) !== mover) return;
+      const owned = this.group.reacquire(tp);
+      if (owned === undefined || this.stopping) return;
+      const next = new PartitionMover(this, owned);
+      this.movers.set(key(tp), next);
+      next.start().catch((err: unknown) => {
+        this.opts.logger.error('restarting an ingress partition failed', {
+          topic: tp.topic,
+          partition: tp.partition,
+          err,
+        });
+        this.moverFailed(tp);
+      });
+    });
+  }
+
+  /** Hand-over lanes for a new mover, when hand-over is on. */
+  lanes(tp: TopicPartition, mover: PartitionMover): HandOffLanes | undefined {
+    const target = this.opts.handOff;
+    if (target === undefined) return undefined;
+    return new HandOffLanes({
+      internalTopic: this.opts.internalTopic,
+      laneId: `${this.opts.ingress.id}|${tp.topic}|${tp.partition}|${++this.moverSeq}`,
+      target,
+      changed: () => mover.changed(),
+      lost: () => this.restartMover(tp, mover),
+    });
+  }
+
   /** Where a partition nobody committed for starts, per the ingress startup position. */
   async initialOffset(tp: TopicPartition): Promise<number> {
     const { ingress, source } = this.opts;
@@ -233,10 +300,12 @@ export class KafkaIngress {
 const key = (tp: TopicPartition): string => `${tp.topic}\u0000${tp.partition}`;
 
 /**
- * Moves one ingress partition's records into the internal log, one transaction per batch. The
- * partition is a watermark source: a batch's transaction also carries the mark that covers it (at
- * most one per watermark interval; a quiet spell flushes the last one in a transaction of its own),
- * and after the idle timeout without records an idle mark.
+ * Moves one ingress partition's records into the internal log, one transaction per batch, or hands
+ * them over to the tasks of this process (handoff-lanes.ts). The partition is a watermark source:
+ * a batch's transaction also carries the mark that covers it (at most one per watermark interval;
+ * a quiet spell flushes the last one in a transaction of its own), and after the idle timeout
+ * without records an idle mark. With hand-over, a mark waits until every record it covers is
+ * durable, and the committed offset stays below the first record that is not.
  */
 class PartitionMover {
   private queue: LogRecord[] = [];
@@ -244,24 +313,34 @@ class PartitionMover {
   private stopped = false;
   private paused = false;
   private readonly watermark: SourceWatermark;
+  private readonly lanes: HandOffLanes | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  /** The offset the group has committed for this partition (where a marks-only transaction stays). */
-  private nextOffset = 0;
+  /** The offset the group has committed for this partition. */
+  private committedOffset = 0;
+  /** The offset after the last record routed. */
+  private readOffset = 0;
   private lastMarkAt = 0;
   private lastIdleCheck = 0;
+  /** Marks taken but not yet written: each waits until the records before `covers` are durable. */
+  private marksWaiting: { covers: number; mark: WatermarkMark }[] = [];
+  /** Something changed while a drain ran: drain again after it. */
+  private again = false;
+  private changeScheduled = false;
 
   constructor(
     private readonly ingress: KafkaIngress,
     private readonly owned: SourcePartition,
   ) {
     this.watermark = ingress.sourceWatermark(owned.tp);
+    this.lanes = ingress.lanes(owned.tp, this);
   }
 
   async start(): Promise<void> {
     await this.owned.fence();
     const committed = await this.owned.committed();
     const offset = committed ?? (await this.ingress.initialOffset(this.owned.tp));
-    this.nextOffset = offset;
+    this.committedOffset = offset;
+    this.readOffset = offset;
     if (this.stopped) return;
     this.owned.start(offset, (records) => this.enqueue(records));
     // A partition that never receives a record must still become idle.
@@ -270,18 +349,39 @@ class PartitionMover {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.lanes?.close();
     if (this.ticker !== undefined) clearTimeout(this.ticker);
     await this.running;
+  }
+
+  /** A lane changed (a record became durable, a barrier was taken): drain soon, once. */
+  changed(): void {
+    if (this.stopped || this.changeScheduled) return;
+    this.changeScheduled = true;
+    setImmediate(() => {
+      this.changeScheduled = false;
+      this.kick();
+    });
   }
 
   private enqueue(records: readonly LogRecord[]): void {
     if (this.stopped) return;
     this.queue.push(...records);
-    if (!this.paused && this.queue.length >= this.ingress.limits.maxQueued) {
+    this.updateFlow();
+    this.kick();
+  }
+
+  /** Pauses the consumer while records queued and handed over reach the bound. */
+  private updateFlow(): void {
+    const { maxQueued } = this.ingress.limits;
+    const waiting = this.queue.length + (this.lanes?.pendingCount ?? 0);
+    if (!this.paused && waiting >= maxQueued) {
       this.paused = true;
       this.owned.pause();
+    } else if (this.paused && waiting < maxQueued / 2) {
+      this.paused = false;
+      this.owned.resume();
     }
-    this.kick();
   }
 
   private kick(): void {
@@ -290,9 +390,16 @@ class PartitionMover {
       clearTimeout(this.ticker);
       this.ticker = undefined;
     }
-    this.running ??= this.drain().finally(() => {
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
       this.running = undefined;
-      this.arm();
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      } else this.arm();
     });
   }
 
@@ -317,8 +424,9 @@ class PartitionMover {
     );
   }
 
-  /** The mark to write with this transaction: news at most once per interval. */
+  /** The mark to take with this batch: news at most once per interval. */
   private markDue(now: number): WatermarkMark | undefined {
+    if (this.marksWaiting.length >= MAX_MARKS_WAITING) return undefined;
     if (this.watermark.hasNews && now - this.lastMarkAt >= this.ingress.limits.watermarkIntervalMs) {
       this.lastMarkAt = now;
       return this.watermark.takeMark();
@@ -333,6 +441,7 @@ class PartitionMover {
    */
   private async idleMark(now: number): Promise<WatermarkMark | undefined> {
     if (!this.watermark.idleDue(now) || now - this.lastIdleCheck < 1000) return undefined;
+    if (this.marksWaiting.length > 0 || (this.lanes?.pendingCount ?? 0) > 0) return undefined;
     this.lastIdleCheck = now;
     let end: number;
     try {
@@ -340,29 +449,64 @@ class PartitionMover {
     } catch {
       return undefined;
     }
-    return end - this.nextOffset <= 1 && this.queue.length === 0 ? this.watermark.takeIdle(now) : undefined;
+    return end - this.readOffset <= 1 && this.queue.length === 0 ? this.watermark.takeIdle(now) : undefined;
+  }
+
+  /** The latest waiting mark whose records are all durable below `committable` (the rest wait). */
+  private markWritable(committable: number): WatermarkMark | undefined {
+    let n = 0;
+    while (n < this.marksWaiting.length && this.marksWaiting[n]!.covers <= committable) n++;
+    if (n === 0) return undefined;
+    const mark = this.marksWaiting[n - 1]!.mark;
+    this.marksWaiting.splice(0, n);
+    return mark;
   }
 
   private async drain(): Promise<void> {
+    const { maxBatch, maxQueued } = this.ingress.limits;
     for (;;) {
       if (this.stopped) return;
-      const batch = this.queue.splice(0, this.ingress.limits.maxBatch);
+      const lanes = this.lanes;
       const out: OutRecord[] = [];
+      lanes?.release(out);
+      const room = lanes === undefined ? maxBatch : Math.min(maxBatch, maxQueued - lanes.pendingCount);
+      const batch = room > 0 ? this.queue.splice(0, room) : [];
       const observed: MoveObservation[] = [];
       let dead = 0;
       const now = Date.now();
       for (const r of batch) {
         const routed = this.ingress.route(r);
-        out.push(...routed.records);
         if (routed.observation !== undefined) observed.push(routed.observation);
-        if (routed.deadLetter) dead++;
-        else if (routed.eventTime !== undefined) this.watermark.observe(routed.eventTime, now);
+        if (routed.deadLetter) {
+          dead++;
+          out.push(...routed.records);
+          continue;
+        }
+        if (routed.eventTime !== undefined) this.watermark.observe(routed.eventTime, now);
+        if (lanes === undefined) out.push(...routed.records);
+        else for (const rec of routed.records) lanes.route(rec, r.offset, out);
+      }
+      lanes?.barriers(out);
+      if (batch.length > 0) this.readOffset = batch[batch.length - 1]!.offset + 1;
+      const stats = this.ingress.stats;
+      stats.moved += batch.length - dead;
+      stats.deadLetters += dead;
+      if (lanes !== undefined) {
+        stats.handedOver += lanes.stats.handedOver;
+        stats.barriers += lanes.stats.barriers;
+        stats.handOverRefused += lanes.stats.refused;
+        lanes.stats.handedOver = lanes.stats.barriers = lanes.stats.refused = 0;
       }
       // News waits for the interval (the ticker flushes it in a transaction of its own).
-      const mark = this.markDue(now) ?? (batch.length === 0 ? await this.idleMark(now) : undefined);
-      if (batch.length === 0 && mark === undefined) return;
+      const taken = this.markDue(now) ?? (batch.length === 0 ? await this.idleMark(now) : undefined);
+      if (taken !== undefined) this.marksWaiting.push({ covers: this.readOffset, mark: taken });
+      const next = lanes?.lowestPending() ?? this.readOffset;
+      const mark = this.markWritable(next);
+      if (out.length === 0 && mark === undefined && next === this.committedOffset) {
+        this.updateFlow();
+        return;
+      }
       if (mark !== undefined) out.push(...this.ingress.markRecords(mark));
-      const next = batch.length === 0 ? this.nextOffset : batch[batch.length - 1]!.offset + 1;
       try {
         await this.owned.commit(out, next);
       } catch (err) {
@@ -370,6 +514,7 @@ class PartitionMover {
         // Nothing of this batch is visible; a new owner (or a restart) replays it from the
         // committed offset. Stop here rather than skip ahead.
         this.stopped = true;
+        this.lanes?.close();
         if (this.ticker !== undefined) clearTimeout(this.ticker);
         this.ingress.logger.error('moving ingress records failed; the partition is released', {
           topic: this.owned.tp.topic,
@@ -380,15 +525,13 @@ class PartitionMover {
         return;
       }
       for (const o of observed) o.ended?.(undefined);
-      this.nextOffset = next;
-      this.ingress.stats.transactions++;
-      this.ingress.stats.moved += batch.length - dead;
-      this.ingress.stats.deadLetters += dead;
-      if (mark !== undefined) this.ingress.stats.marks++;
-      if (this.paused && this.queue.length < this.ingress.limits.maxQueued / 2) {
-        this.paused = false;
-        this.owned.resume();
-      }
+      this.committedOffset = next;
+      stats.transactions++;
+      if (mark !== undefined) stats.marks++;
+      this.updateFlow();
     }
   }
 }
+
+/** Marks taken while records they cover are not durable yet, at most (later news waits). */
+const MAX_MARKS_WAITING = 64;

@@ -35,7 +35,10 @@ export interface MetricsSources {
   /** End offsets of internal-topic partitions, for consumer lag. */
   endOffsets?(partitions: readonly number[]): Promise<ReadonlyMap<number, number>>;
   /** Kafka ingresses of this process and their running counts. */
-  ingresses?(): readonly { id: string; stats: { moved: number; deadLetters: number } }[];
+  ingresses?(): readonly {
+    id: string;
+    stats: { moved: number; deadLetters: number; handedOver?: number; handOverRestarts?: number };
+  }[];
 }
 
 /** Options of {@link RuntimeMetrics}. */
@@ -188,6 +191,8 @@ export class RuntimeMetrics {
   private readonly sourceLabels: BoundedLabels;
 
   private readonly ingressMessages: Counter<'source'>;
+  private readonly ingressHandedOver: Counter<'source'>;
+  private readonly ingressHandOffRestarts: Counter<'source'>;
   private readonly ingressDeadLetters: Counter<'source'>;
   private readonly invocations: Counter<'function_type'>;
   private readonly effects: Counter<'function_type' | 'kind'>;
@@ -213,7 +218,10 @@ export class RuntimeMetrics {
   private readonly functions = new Map<string, FunctionAgg>();
   private readonly endpoints = new Map<string, EndpointAgg>();
   private readonly deadLettersByCode = new Map<string, number>();
-  private readonly ingressSeen = new Map<string, { moved: number; deadLetters: number }>();
+  private readonly ingressSeen = new Map<
+    string,
+    { moved: number; deadLetters: number; handedOver: number; restarts: number }
+  >();
   private cacheHits = 0;
   private cacheMisses = 0;
   private lag: { at: number; offsets: ReadonlyMap<number, number>; pending?: Promise<void> | undefined } = {
@@ -249,6 +257,18 @@ export class RuntimeMetrics {
       labelNames: ['source'],
       registers,
       collect: () => this.syncIngresses(),
+    });
+    this.ingressHandedOver = new Counter({
+      name: 'continuum_ingress_handed_over_total',
+      help: 'Kafka ingress records handed straight to a partition task of this process instead of through the internal topic, by source.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.ingressHandOffRestarts = new Counter({
+      name: 'continuum_ingress_handoff_restarts_total',
+      help: 'Ingress partitions moved again from their committed offset because a task stopped holding records handed over to it, by source.',
+      labelNames: ['source'],
+      registers,
     });
     this.ingressDeadLetters = new Counter({
       name: 'continuum_ingress_dead_letters_total',
@@ -799,7 +819,11 @@ export class RuntimeMetrics {
   private syncIngresses(): void {
     for (const { id, stats } of this.sources.ingresses?.() ?? []) {
       const source = this.sourceLabels.of(`kafka:${id}`);
-      const seen = this.ingressSeen.get(id) ?? { moved: 0, deadLetters: 0 };
+      const seen = this.ingressSeen.get(id) ?? { moved: 0, deadLetters: 0, handedOver: 0, restarts: 0 };
+      const handedOver = (stats.handedOver ?? 0) - seen.handedOver;
+      if (handedOver > 0) this.ingressHandedOver.inc({ source }, handedOver);
+      const restarts = (stats.handOverRestarts ?? 0) - seen.restarts;
+      if (restarts > 0) this.ingressHandOffRestarts.inc({ source }, restarts);
       const moved = stats.moved - seen.moved;
       const dead = stats.deadLetters - seen.deadLetters;
       if (moved > 0) {
@@ -811,7 +835,12 @@ export class RuntimeMetrics {
         this.totals.deadLetters += dead;
         this.deadLettersByCode.set('INGRESS', (this.deadLettersByCode.get('INGRESS') ?? 0) + dead);
       }
-      this.ingressSeen.set(id, { moved: stats.moved, deadLetters: stats.deadLetters });
+      this.ingressSeen.set(id, {
+        moved: stats.moved,
+        deadLetters: stats.deadLetters,
+        handedOver: stats.handedOver ?? 0,
+        restarts: stats.handOverRestarts ?? 0,
+      });
     }
   }
 

@@ -14,6 +14,7 @@ import type { EgressMessage, FromFunction, ToFunction } from '@continuum/sdk/pro
 import { decodeToFunction, encodeFromFunction } from '@continuum/sdk/protocol';
 import { appendEndMarkers, END_MARKER_HEADER, RuntimeFleet, waitUntil } from '@continuum/test-infra';
 import { intValue, kafkaEgress, readInt, INT } from '../core/harness.js';
+import { fromInternalRecord } from '../../src/core/envelope.js';
 
 export interface ChaosOptions {
   brokers: string[];
@@ -74,6 +75,11 @@ export interface ChaosReport {
   latencyMs: { p50: number; p99: number; max: number };
   /** Events per second from the first produce to the last egress record. */
   throughputPerSec: number;
+  /**
+   * Distinct ingress records (source partition and offset) the internal topic holds at the end:
+   * fewer than the events when processes handed records to their own tasks instead.
+   */
+  ingressRecordsInLog: number;
   problems: string[];
 }
 
@@ -207,6 +213,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     durationMs: 0,
     latencyMs: { p50: 0, p99: 0, max: 0 },
     throughputPerSec: 0,
+    ingressRecordsInLog: 0,
     problems: [],
   };
   const logDir = process.env.CHAOS_LOG_DIR;
@@ -328,6 +335,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     what: 'the reader to see the end marker of every output partition',
   });
   fleet.stop();
+  report.ingressRecordsInLog = await ingressRecordsInLog(kafka, names.internal);
   report.kills = fleet.kills;
   report.selfCrashes = fleet.selfCrashes;
   report.restarts = fleet.restarts;
@@ -393,12 +401,49 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   log(
     `chaos: checked ${opts.events} events over ${opts.keys} keys, ${report.egressRecords} egress records, ` +
       `${delayedFired}/${delayedExpected} delayed messages; ${report.kills} kills, ${report.selfCrashes} self-crashes at crash points, ` +
-      `${report.restarts} restarts in ${(report.durationMs / 1000).toFixed(1)} s; ${problems.length} problem(s)`,
+      `${report.restarts} restarts in ${(report.durationMs / 1000).toFixed(1)} s; ${report.ingressRecordsInLog} ingress records went through the internal topic; ${problems.length} problem(s)`,
   );
   return report;
 }
 
 /** Debugging aid: every committed record of the topics, with headers, one line each. */
+/** Distinct ingress records (source, offset) in the internal topic, read committed to its end. */
+async function ingressRecordsInLog(kafka: Kafka, topic: string): Promise<number> {
+  const markers = await appendEndMarkers(kafka, [topic]);
+  const sources = new Set<string>();
+  let ends = 0;
+  const consumer = kafka.consumer({ groupId: `chaos-internal-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: ({ partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      if (headers[END_MARKER_HEADER] !== undefined) ends++;
+      else if (message.key !== null && message.value !== null) {
+        try {
+          const env = fromInternalRecord({
+            topic,
+            partition,
+            offset: Number(message.offset),
+            key: message.key.toString(),
+            value: message.value,
+            headers,
+            timestamp: Number(message.timestamp),
+          });
+          if (env.source !== undefined) sources.add(`${env.source.name}@${env.source.offset}`);
+        } catch {
+          // Not an internal message record (nothing else is written there by this test).
+        }
+      }
+      return Promise.resolve();
+    },
+  });
+  await waitUntil(() => ends >= markers, { timeoutMs: 60_000, what: 'the end of the internal topic' });
+  await consumer.disconnect();
+  return sources.size;
+}
+
 async function dumpTopics(kafka: Kafka, topics: string[], file: string): Promise<void> {
   const consumer = kafka.consumer({ groupId: `chaos-dump-${randomUUID()}`, readUncommitted: false });
   const lines: string[] = [];

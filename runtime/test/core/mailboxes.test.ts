@@ -3,6 +3,7 @@ import type { Address, FromFunction } from '@continuum/sdk/protocol';
 import { silentLogger } from '../../src/logger.js';
 import { Checkpointer } from '../../src/core/checkpointer.js';
 import { fromInternalRecord, toInternalRecord, type Envelope } from '../../src/core/envelope.js';
+import { SOURCE_OFFSETS_STATE } from '../../src/core/ingress-handoff.js';
 import { Mailboxes } from '../../src/core/mailboxes.js';
 import { StateRegistry } from '../../src/core/state-registry.js';
 import { defaultTaskConfig, emptyTaskStats, type TaskStats } from '../../src/core/task-config.js';
@@ -154,6 +155,126 @@ describe('mailboxes', () => {
     expect(client.calls).toHaveLength(1);
     expect(stats.requestsDeduplicated).toBe(1);
     expect(checkpointer.progress.pending).toBe(0);
+  });
+
+  it('an ingress record handed over invokes once: its ticket settles when its checkpoint commits, and the same source offset again (handed over or read from the log) is dropped by the address memory', async () => {
+    const { owned, store, time, client, mailboxes, record, ok, stats, checkpointer } = setup();
+    const a = addr('test/m', 'a');
+    const source = (offset: number): LogRecord => {
+      const r = record(a, offset);
+      const env = fromInternalRecord(r);
+      const out = toInternalRecord('internal', 1, { ...env, source: { name: 'in|t|0|0', offset } });
+      return { ...r, value: out.value };
+    };
+    const settled: string[] = [];
+    const ticket = (name: string) => ({
+      durable: () => void settled.push(`${name}:durable`),
+      lost: () => void settled.push(`${name}:lost`),
+    });
+    expect(mailboxes.handOverIngress({ ...source(5), offset: -1 }, ticket('first'))).toBe(true);
+    await settle();
+    expect(client.args(0)).toEqual([5]);
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(settled).toEqual([]); // not before its checkpoint commits
+    await time.advance(defaultTaskConfig.checkpointIntervalMs + 1);
+    await settle();
+    expect(owned.commits).toHaveLength(1);
+    expect(settled).toEqual(['first:durable']);
+    // The offset is remembered with the address's state, in the same checkpoint.
+    expect(store.addresses.get('test/m/a')?.states[SOURCE_OFFSETS_STATE]).toBeDefined();
+    // Moved again (a restarted ingress): taken, dropped before the call, settled with a checkpoint.
+    expect(mailboxes.handOverIngress({ ...source(5), offset: -1 }, ticket('again'))).toBe(true);
+    mailboxes.receive([source(4)]);
+    await settle();
+    expect(client.calls).toHaveLength(1);
+    expect(stats.duplicatesDropped).toBe(2);
+    await time.advance(defaultTaskConfig.checkpointIntervalMs + 1);
+    await settle();
+    expect(settled).toEqual(['first:durable', 'again:durable']);
+    // The next offset is new: invoked.
+    mailboxes.receive([source(6)]);
+    await settle();
+    expect(client.args(1)).toEqual([6]);
+    expect(checkpointer.progress.pending).toBe(1);
+  });
+
+  it('a repeat queued behind its original in one mailbox is dropped before the call', async () => {
+    const { client, mailboxes, record, ok, stats } = setup();
+    const a = addr('test/m', 'a');
+    const source = (n: number, offset: number): LogRecord => {
+      const r = record(a, n);
+      const out = toInternalRecord('internal', 1, {
+        ...fromInternalRecord(r),
+        source: { name: 'in|t|0|0', offset },
+      });
+      return { ...r, value: out.value, offset: -1 };
+    };
+    const none = { durable: () => undefined, lost: () => undefined };
+    mailboxes.handOverIngress(source(0, 0), none);
+    await settle();
+    // Offsets 1 and 2, then the same two again (an ingress moving them a second time).
+    for (const [n, o] of [
+      [1, 1],
+      [2, 2],
+      [11, 1],
+      [12, 2],
+      [3, 3],
+    ] as const)
+      expect(mailboxes.handOverIngress(source(n, o), none)).toBe(true);
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(client.args(1)).toEqual([1, 2, 3]);
+    expect(stats.duplicatesDropped).toBe(2);
+  });
+
+  it('handed-over records not yet durable are lost when the task stops, whether in a mailbox or in the uncommitted buffer', async () => {
+    const { client, mailboxes, record, ok, checkpointer } = setup();
+    const a = addr('test/m', 'a');
+    const b = addr('test/m', 'b');
+    const source = (target: Address, offset: number): LogRecord => {
+      const r = record(target, offset);
+      const out = toInternalRecord('internal', 1, {
+        ...fromInternalRecord(r),
+        source: { name: 'in|t|0|0', offset },
+      });
+      return { ...r, value: out.value, offset: -1 };
+    };
+    const settled: string[] = [];
+    const ticket = (name: string) => ({
+      durable: () => void settled.push(`${name}:durable`),
+      lost: () => void settled.push(`${name}:lost`),
+    });
+    mailboxes.handOverIngress(source(a, 1), ticket('done'));
+    mailboxes.handOverIngress(source(b, 2), ticket('in-flight'));
+    mailboxes.handOverIngress(source(b, 3), ticket('queued'));
+    await settle();
+    client.calls[0]!.answer(ok()); // a's effects wait in the buffer
+    await settle();
+    mailboxes.stop();
+    checkpointer.stop();
+    expect(settled.sort()).toEqual(['done:lost', 'in-flight:lost', 'queued:lost']);
+  });
+
+  it('refuses a hand-over while its address mailbox is full (the ingress appends it instead)', async () => {
+    const { mailboxes, record } = setup({ maxBatch: 2 });
+    const a = addr('test/m', 'a');
+    const none = { durable: () => undefined, lost: () => undefined };
+    const source = (offset: number): LogRecord => {
+      const r = record(a, offset);
+      const out = toInternalRecord('internal', 1, {
+        ...fromInternalRecord(r),
+        source: { name: 'in|t|0|0', offset },
+      });
+      return { ...r, value: out.value, offset: -1 };
+    };
+    expect(mailboxes.handOverIngress(source(1), none)).toBe(true);
+    await settle(); // 1 in flight
+    expect(mailboxes.handOverIngress(source(2), none)).toBe(true);
+    expect(mailboxes.handOverIngress(source(3), none)).toBe(true);
+    expect(mailboxes.handOverIngress(source(4), none)).toBe(false);
+    // A record without an ingress source is never taken this way.
+    expect(mailboxes.handOverIngress({ ...record(addr('test/m', 'c'), 9), offset: -1 }, none)).toBe(false);
   });
 
   it('retries a batch the client refused as overloaded after the backoff, not before', async () => {

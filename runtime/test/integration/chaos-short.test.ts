@@ -21,5 +21,8 @@ describe('exactly-once under process kills (short)', () => {
     expect(report.problems).toEqual([]);
     expect(report.kills).toBe(3);
     expect(report.egressRecords).toBe(3000 + 300);
+    // Processes handed records to their own tasks (the ingress partition and the target's
+    // partition in one process) instead of through the internal topic: exact all the same.
+    expect(report.ingressRecordsInLog).toBeLessThan(3000);
   }, 300_000);
 });

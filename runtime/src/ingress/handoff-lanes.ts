@@ -1,0 +1,235 @@
+// The hand-off side of one ingress partition (see core/ingress-handoff.ts for why it is exactly
+// once): per internal partition a lane that either appends the routed records to the log (the
+// partition's task runs elsewhere), waits for its barrier (the task runs here, but records this
+// ingress appended may still be on their way to it), or hands them over to the task. It also
+// knows the lowest ingress offset not yet durable, below which the ingress commits.
+import { barrierRecord } from '../core/envelope.js';
+import type { HandOffTarget } from '../core/ingress-handoff.js';
+import { onceTicket } from '../core/ingress-handoff.js';
+import type { OutRecord } from '../log/log.js';
+
+export interface HandOffLanesOptions {
+  internalTopic: string;
+  /** Names this ingress partition's lanes in the tasks' barrier lists; unique per mover. */
+  laneId: string;
+  /** The task of internal partition `p` when it runs in this process. */
+  target(p: number): HandOffTarget | undefined;
+  /** A handed-over record became durable, a barrier was taken, or a task went away. */
+  changed(): void;
+  /** A task stopped before a handed-over record was durable: move again from the committed offset. */
+  lost(): void;
+  now?: (() => number) | undefined;
+}
+
+export interface HandOffStats {
+  handedOver: number;
+  barriers: number;
+  /** Records a task refused (its address's mailbox was full): appended instead. */
+  refused: number;
+}
+
+type LaneState =
+  /** No task here: append. */
+  | 'append'
+  /** The task runs here: records wait, and a barrier goes behind what this batch appended. */
+  | 'barrier-next'
+  /** The barrier is written: records wait here until the task has taken it. */
+  | 'awaiting'
+  | 'handoff';
+
+interface Lane {
+  partition: number;
+  state: LaneState;
+  target: HandOffTarget | undefined;
+  token: string | undefined;
+  /** Records held while awaiting the barrier, in order, with their ingress offsets. */
+  waiting: { record: OutRecord; offset: number }[];
+}
+
+export class HandOffLanes {
+  readonly stats: HandOffStats = { handedOver: 0, barriers: 0, refused: 0 };
+  private readonly lanes = new Map<number, Lane>();
+  private readonly pending = new PendingOffsets();
+  private barrierSeq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: HandOffLanesOptions) {}
+
+  /** Records held or handed over and not yet durable. */
+  get pendingCount(): number {
+    return this.pending.count;
+  }
+
+  /** The lowest ingress offset not yet durable; undefined when every record is. */
+  lowestPending(): number | undefined {
+    return this.pending.lowest();
+  }
+
+  /** True when a lane holds records it could now release or must re-route. */
+  get hasWaiting(): boolean {
+    for (const lane of this.lanes.values()) if (lane.waiting.length > 0) return true;
+    return false;
+  }
+
+  /** No more hand-overs; late settlements are ignored. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Moves records held by lanes whose barrier was taken (or whose task went away) on: handed over,
+   * or appended to `out`.
+   */
+  release(out: OutRecord[]): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.waiting.length === 0) continue;
+      const target = this.opts.target(lane.partition);
+      if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
+      const waiting = lane.waiting;
+      lane.waiting = [];
+      for (const w of waiting) {
+        // Routed first, released after: its offset stays pending throughout (the order of
+        // PendingOffsets relies on offsets never coming back once gone).
+        this.route(w.record, w.offset, out);
+        this.pending.remove(w.offset);
+      }
+    }
+  }
+
+  /** Routes one internal record of ingress offset `offset`: handed over, held, or into `out`. */
+  route(record: OutRecord, offset: number, out: OutRecord[]): void {
+    const p = record.partition!;
+    let lane = this.lanes.get(p);
+    if (lane === undefined) {
+      lane = { partition: p, state: 'append', target: undefined, token: undefined, waiting: [] };
+      this.lanes.set(p, lane);
+    }
+    const target = this.opts.target(p);
+    if (target === undefined) {
+      lane.state = 'append';
+      lane.target = undefined;
+      lane.token = undefined;
+      out.push(record);
+      return;
+    }
+    if (target !== lane.target) {
+      // A task here now (or a new one): whatever this ingress appended for it goes before the
+      // barrier written at the end of this batch; from here on its records wait for that barrier.
+      lane.target = target;
+      lane.token = undefined;
+      lane.state = 'barrier-next';
+    }
+    switch (lane.state) {
+      case 'append':
+        lane.state = 'barrier-next';
+        this.hold(lane, record, offset);
+        return;
+      case 'barrier-next':
+      case 'awaiting':
+        this.hold(lane, record, offset);
+        return;
+      case 'handoff':
+        if (this.handOver(target, record, offset)) return;
+        // Its mailbox is full: back to the log, which has backpressure, and a new barrier.
+        this.stats.refused++;
+        lane.state = 'barrier-next';
+        out.push(record);
+        return;
+    }
+  }
+
+  /** After a batch is routed: a barrier behind the records each switching lane appended. */
+  barriers(out: OutRecord[]): void {
+    for (const lane of this.lanes.values()) {
+      if (lane.state !== 'barrier-next' || lane.target === undefined) continue;
+      const token = `${this.opts.laneId}#${++this.barrierSeq}`;
+      const target = lane.target;
+      lane.state = 'awaiting';
+      lane.token = token;
+      this.stats.barriers++;
+      out.push(barrierRecord(this.opts.internalTopic, lane.partition, token, (this.opts.now ?? Date.now)()));
+      target.expectBarrier(this.opts.laneId, token, {
+        seen: () => {
+          if (this.closed || lane.token !== token || lane.target !== target) return;
+          lane.state = 'handoff';
+          this.opts.changed();
+        },
+        // The task stopped first: what waits is routed again (appended, or to its successor).
+        gone: () => {
+          if (!this.closed) this.opts.changed();
+        },
+      });
+    }
+  }
+
+  private hold(lane: Lane, record: OutRecord, offset: number): void {
+    this.pending.add(offset);
+    lane.waiting.push({ record, offset });
+  }
+
+  private handOver(target: HandOffTarget, record: OutRecord, offset: number): boolean {
+    this.pending.add(offset);
+    const ticket = onceTicket({
+      durable: () => {
+        this.pending.remove(offset);
+        if (!this.closed) this.opts.changed();
+      },
+      lost: () => {
+        if (!this.closed) this.opts.lost();
+      },
+    });
+    const taken = target.takeFromIngress(
+      {
+        topic: record.topic,
+        partition: record.partition!,
+        offset: -1,
+        key: record.key,
+        value: record.value,
+        headers: record.headers ?? {},
+        timestamp: record.timestamp ?? (this.opts.now ?? Date.now)(),
+      },
+      ticket,
+    );
+    if (taken) this.stats.handedOver++;
+    else this.pending.remove(offset);
+    return taken;
+  }
+}
+
+/** Ingress offsets with records not yet durable (added in non-decreasing order). */
+export class PendingOffsets {
+  private readonly counts = new Map<number, number>();
+  private order: number[] = [];
+  private head = 0;
+  private total = 0;
+
+  get count(): number {
+    return this.total;
+  }
+
+  add(offset: number): void {
+    this.total++;
+    const c = this.counts.get(offset);
+    if (c === undefined) {
+      this.counts.set(offset, 1);
+      this.order.push(offset);
+    } else this.counts.set(offset, c + 1);
+  }
+
+  remove(offset: number): void {
+    const c = this.counts.get(offset);
+    if (c === undefined) return;
+    this.total--;
+    if (c <= 1) this.counts.delete(offset);
+    else this.counts.set(offset, c - 1);
+  }
+
+  lowest(): number | undefined {
+    while (this.head < this.order.length && !this.counts.has(this.order[this.head]!)) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+    return this.order[this.head];
+  }
+}

@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { Header } from '../../src/core/envelope.js';
+import type { BarrierWaiter, HandOffTarget, HandOffTicket } from '../../src/core/ingress-handoff.js';
+import type { LogRecord, OutRecord } from '../../src/log/log.js';
+import { HandOffLanes, PendingOffsets } from '../../src/ingress/handoff-lanes.js';
+
+/** A task that takes what it is given (unless told to refuse) and keeps the barrier waiters. */
+class FakeTarget implements HandOffTarget {
+  readonly taken: { record: LogRecord; ticket: HandOffTicket }[] = [];
+  readonly waiters = new Map<string, { token: string; waiter: BarrierWaiter }>();
+  refuse = false;
+  takeFromIngress(record: LogRecord, ticket: HandOffTicket): boolean {
+    if (this.refuse) return false;
+    this.taken.push({ record, ticket });
+    return true;
+  }
+  expectBarrier(lane: string, token: string, waiter: BarrierWaiter): void {
+    this.waiters.set(lane, { token, waiter });
+  }
+  /** The task reads the barrier with `token` from its log. */
+  read(token: string): void {
+    for (const w of this.waiters.values()) if (w.token === token) w.waiter.seen();
+  }
+}
+
+const rec = (partition: number, n: number): OutRecord => ({
+  topic: 'internal',
+  partition,
+  key: `k${n}`,
+  value: new Uint8Array([n]),
+  headers: {},
+});
+const barrierOf = (out: readonly OutRecord[]): string[] =>
+  out.filter((r) => r.headers?.[Header.barrier] !== undefined).map((r) => r.headers![Header.barrier]!);
+const values = (out: readonly OutRecord[]): number[] =>
+  out.filter((r) => r.value !== null).map((r) => r.value![0]!);
+
+function setup() {
+  const targets = new Map<number, FakeTarget>();
+  const events: string[] = [];
+  const lanes = new HandOffLanes({
+    internalTopic: 'internal',
+    laneId: 'in|t|0|1',
+    target: (p) => targets.get(p),
+    changed: () => void events.push('changed'),
+    lost: () => void events.push('lost'),
+    now: () => 0,
+  });
+  return { targets, events, lanes };
+}
+
+describe('ingress hand-off lanes', () => {
+  it('appends while the partition runs elsewhere; never writes a barrier there', () => {
+    const { lanes } = setup();
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.route(rec(0, 2), 11, out);
+    lanes.barriers(out);
+    expect(values(out)).toEqual([1, 2]);
+    expect(barrierOf(out)).toEqual([]);
+    expect(lanes.lowestPending()).toBeUndefined();
+  });
+
+  it('a task here: its records wait behind a barrier and are handed over, in order, once the task took it', () => {
+    const { targets, lanes, events } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const first: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, first);
+    lanes.barriers(first);
+    // Nothing appended: only the barrier goes to the log.
+    expect(values(first)).toEqual([]);
+    const [token] = barrierOf(first);
+    expect(token).toBeDefined();
+    const second: OutRecord[] = [];
+    lanes.route(rec(0, 2), 11, second);
+    lanes.route(rec(0, 3), 12, second);
+    lanes.barriers(second);
+    expect(second).toEqual([]);
+    // Waiting records hold the committed offset back.
+    expect(lanes.lowestPending()).toBe(10);
+    task.read(token!);
+    expect(events).toEqual(['changed']);
+    const third: OutRecord[] = [];
+    lanes.release(third);
+    lanes.route(rec(0, 4), 13, third);
+    expect(third).toEqual([]);
+    expect(task.taken.map((t) => t.record.value![0])).toEqual([1, 2, 3, 4]);
+    expect(task.taken.every((t) => t.record.offset === -1)).toBe(true);
+    // Durable out of order: the committed offset may pass only what all before it are.
+    task.taken[1]!.ticket.durable();
+    expect(lanes.lowestPending()).toBe(10);
+    task.taken[0]!.ticket.durable();
+    expect(lanes.lowestPending()).toBe(12);
+    task.taken[2]!.ticket.durable();
+    task.taken[3]!.ticket.durable();
+    expect(lanes.lowestPending()).toBeUndefined();
+  });
+
+  it('records appended while the partition ran elsewhere stay ahead of the barrier written when its task arrives here', () => {
+    const { targets, lanes } = setup();
+    const before: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, before);
+    lanes.barriers(before);
+    expect(values(before)).toEqual([1]);
+    targets.set(0, new FakeTarget());
+    const after: OutRecord[] = [];
+    lanes.route(rec(0, 2), 11, after);
+    lanes.barriers(after);
+    expect(values(after)).toEqual([]);
+    expect(barrierOf(after)).toHaveLength(1);
+    expect(lanes.lowestPending()).toBe(11);
+  });
+
+  it('a refused record goes to the log and an earlier barrier no longer opens the lane', () => {
+    const { targets, lanes } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    const [old] = barrierOf(out);
+    task.read(old!);
+    lanes.release([]);
+    expect(task.taken).toHaveLength(1);
+    // Its mailbox is full: the record is appended, the ones after it wait for a new barrier.
+    const next: OutRecord[] = [];
+    task.refuse = true;
+    lanes.route(rec(0, 2), 11, next);
+    lanes.route(rec(0, 3), 12, next);
+    lanes.barriers(next);
+    const [fresh] = barrierOf(next);
+    expect(values(next)).toEqual([2]);
+    expect(next[next.length - 1]!.headers![Header.barrier]).toBe(fresh);
+    expect(fresh).not.toBe(old);
+    expect(lanes.stats.refused).toBe(1);
+    task.refuse = false;
+    task.read(old!); // a stale token: still waiting
+    lanes.release([]);
+    expect(task.taken).toHaveLength(1);
+    task.read(fresh!);
+    lanes.release([]);
+    expect(task.taken.map((t) => t.record.value![0])).toEqual([1, 3]);
+  });
+
+  it('records waiting for the barrier of a task that went away are appended for its successor', () => {
+    const { targets, lanes } = setup();
+    targets.set(0, new FakeTarget());
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    lanes.route(rec(0, 2), 11, out);
+    expect(lanes.lowestPending()).toBe(10);
+    targets.delete(0);
+    const again: OutRecord[] = [];
+    lanes.release(again);
+    lanes.barriers(again);
+    expect(values(again)).toEqual([1, 2]);
+    expect(barrierOf(again)).toEqual([]);
+    expect(lanes.lowestPending()).toBeUndefined();
+  });
+
+  it('a lost ticket asks for a restart; after close nothing is reported', () => {
+    const { targets, lanes, events } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    lanes.route(rec(0, 2), 11, []);
+    lanes.route(rec(0, 3), 12, []);
+    task.taken[1]!.ticket.durable();
+    task.taken[0]!.ticket.lost();
+    task.taken[0]!.ticket.durable(); // settled already: ignored
+    expect(events.filter((e) => e === 'lost')).toHaveLength(1);
+    expect(lanes.lowestPending()).toBe(10);
+    lanes.close();
+    task.taken[2]!.ticket.lost();
+    expect(events.filter((e) => e === 'lost')).toHaveLength(1);
+  });
+});
+
+describe('pending offsets', () => {
+  it('the lowest offset with a record not yet durable, counting records per offset', () => {
+    const p = new PendingOffsets();
+    p.add(5);
+    p.add(5); // two targets of one record
+    p.add(7);
+    expect(p.lowest()).toBe(5);
+    expect(p.count).toBe(3);
+    p.remove(5);
+    expect(p.lowest()).toBe(5);
+    p.remove(5);
+    expect(p.lowest()).toBe(7);
+    p.remove(7);
+    expect(p.lowest()).toBeUndefined();
+    expect(p.count).toBe(0);
+    for (let i = 0; i < 5000; i++) p.add(100 + i);
+    for (let i = 0; i < 4999; i++) p.remove(100 + i);
+    expect(p.lowest()).toBe(5099);
+  });
+});
