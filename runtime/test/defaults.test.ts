@@ -24,6 +24,7 @@ describe('DEFAULTS', () => {
       partitions: runtime.partitions,
       checkpointIntervalMs: runtime.checkpointIntervalMs,
       commitLingerMs: runtime.commitLingerMs,
+      ingressHandOff: runtime.ingressHandOff,
       adminPort: runtime.adminPort,
       sessionTimeoutMs: runtime.kafkaSessionTimeoutMs,
       checkpointMaxRecords: runtime.limits.checkpointMaxRecords,
@@ -34,6 +35,7 @@ describe('DEFAULTS', () => {
       partitions: DEFAULTS.run.partitions,
       checkpointIntervalMs: DEFAULTS.run.checkpointIntervalMs,
       commitLingerMs: DEFAULTS.run.commitLingerMs,
+      ingressHandOff: DEFAULTS.run.ingressHandOff,
       adminPort: DEFAULTS.adminPort,
       sessionTimeoutMs: DEFAULTS.run.sessionTimeoutMs,
       checkpointMaxRecords: DEFAULTS.task.checkpointMaxRecords,
@@ -67,6 +69,7 @@ describe('DEFAULTS', () => {
     expect(Object.fromEntries(Object.keys(expected).map((k) => [k, number(documented.get(k))]))).toEqual(
       expected,
     );
+    expect(documented.get('CONTINUUM_INGRESS_HANDOFF')).toBe(String(DEFAULTS.run.ingressHandOff));
   });
 
   it('the partition task and the request-reply code keep the same defaults', () => {

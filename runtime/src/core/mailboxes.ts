@@ -122,6 +122,8 @@ export class Mailboxes {
   private readonly toDispatch = new Set<Slot>();
   private paused = false;
   private inFlightCalls = 0;
+  /** Ingress records handed over and not yet done with (bounded like the records read). */
+  private handedOver = 0;
   private readonly retries = new Set<Cancel>();
   /** Headers that the records of the response being handled get (trace context). */
   private effectHeaders: Readonly<Record<string, string>> | undefined;
@@ -222,6 +224,9 @@ export class Mailboxes {
       return false;
     }
     if (env.source === undefined || requestIdOf(env.caller) !== undefined) return false;
+    // As many as the records read from the log may be outstanding; past that the ingress appends,
+    // and the log's backpressure holds this partition alone.
+    if (this.handedOver >= this.deps.config.maxOutstandingRecords) return false;
     const functionType = functionTypeOf(env.target);
     const fnTarget = this.deps.functions.resolve(functionType);
     if (fnTarget === undefined) return false;
@@ -229,6 +234,7 @@ export class Mailboxes {
     if (slot.blocked) return false;
     this.deps.stats.received++;
     this.deps.stats.ingressHandedOver++;
+    this.handedOver++;
     this.cp.progressed();
     slot.mailbox.push({ offset: -1, record, env, watermark: this.cp.progress.watermark, ticket });
     this.checkBlocked(slot);
@@ -328,6 +334,7 @@ export class Mailboxes {
    */
   stop(): void {
     this.held = [];
+    this.handedOver = 0;
     for (const cancel of this.retries) cancel();
     this.retries.clear();
     for (const slot of this.slots.values()) {
@@ -514,7 +521,10 @@ export class Mailboxes {
   /** An entry is done with: its offset completes, a handed-over one settles with the checkpoint. */
   private done(e: Entry): void {
     this.cp.progress.complete(e.offset);
-    if (e.ticket !== undefined) this.cp.settleWithCheckpoint(e.ticket);
+    if (e.ticket !== undefined) {
+      this.handedOver--;
+      this.cp.settleWithCheckpoint(e.ticket);
+    }
   }
 
   /** Remembers the request ids of a finished batch, in the checkpoint of its effects. */

@@ -52,12 +52,21 @@ export class HandOffLanes {
   private readonly pending = new PendingOffsets();
   private barrierSeq = 0;
   private closed = false;
+  private waitingTotal = 0;
 
   constructor(private readonly opts: HandOffLanesOptions) {}
 
   /** Records held or handed over and not yet durable. */
   get pendingCount(): number {
     return this.pending.count;
+  }
+
+  /**
+   * Records held here waiting for a barrier (the ingress bounds these; handed-over ones are
+   * bounded by the tasks, which refuse past their limit).
+   */
+  get waitingCount(): number {
+    return this.waitingTotal;
   }
 
   /** The lowest ingress offset not yet durable; undefined when every record is. */
@@ -87,6 +96,7 @@ export class HandOffLanes {
       if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
       const waiting = lane.waiting;
       lane.waiting = [];
+      this.waitingTotal -= waiting.length;
       for (const w of waiting) {
         // Routed first, released after: its offset stays pending throughout (the order of
         // PendingOffsets relies on offsets never coming back once gone).
@@ -165,6 +175,7 @@ export class HandOffLanes {
   private hold(lane: Lane, record: OutRecord, offset: number): void {
     this.pending.add(offset);
     lane.waiting.push({ record, offset });
+    this.waitingTotal++;
   }
 
   private handOver(target: HandOffTarget, record: OutRecord, offset: number): boolean {

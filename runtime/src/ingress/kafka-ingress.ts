@@ -371,10 +371,10 @@ class PartitionMover {
     this.kick();
   }
 
-  /** Pauses the consumer while records queued and handed over reach the bound. */
+  /** Pauses the consumer while records queued and held for a barrier reach the bound. */
   private updateFlow(): void {
     const { maxQueued } = this.ingress.limits;
-    const waiting = this.queue.length + (this.lanes?.pendingCount ?? 0);
+    const waiting = this.queue.length + (this.lanes?.waitingCount ?? 0);
     if (!this.paused && waiting >= maxQueued) {
       this.paused = true;
       this.owned.pause();
@@ -469,7 +469,7 @@ class PartitionMover {
       const lanes = this.lanes;
       const out: OutRecord[] = [];
       lanes?.release(out);
-      const room = lanes === undefined ? maxBatch : Math.min(maxBatch, maxQueued - lanes.pendingCount);
+      const room = lanes === undefined ? maxBatch : Math.min(maxBatch, maxQueued - lanes.waitingCount);
       const batch = room > 0 ? this.queue.splice(0, room) : [];
       const observed: MoveObservation[] = [];
       let dead = 0;

@@ -35,7 +35,8 @@ class HeldClient implements FunctionClient {
   }
 }
 
-function setup(opts: { maxBatch?: number } = {}) {
+function setup(opts: { maxBatch?: number; maxOutstandingRecords?: number } = {}) {
+  const config = { ...defaultTaskConfig, maxOutstandingRecords: opts.maxOutstandingRecords ?? 10_000 };
   const journal: Journal = [];
   const owned = new FakeOwned(0, journal);
   const store = new FakeStore(0, journal);
@@ -68,7 +69,7 @@ function setup(opts: { maxBatch?: number } = {}) {
     functions: routers(opts.maxBatch ?? 1000).functions,
     client,
     registry: new StateRegistry(),
-    config: defaultTaskConfig,
+    config,
     checkpointer,
     stats,
     scheduler: time,
@@ -274,7 +275,28 @@ describe('mailboxes', () => {
     expect(mailboxes.handOverIngress(source(3), none)).toBe(true);
     expect(mailboxes.handOverIngress(source(4), none)).toBe(false);
     // A record without an ingress source is never taken this way.
+    // (See the next test for the bound over all addresses.)
     expect(mailboxes.handOverIngress({ ...record(addr('test/m', 'c'), 9), offset: -1 }, none)).toBe(false);
+  });
+
+  it('takes at most maxOutstandingRecords handed-over records at a time, over all addresses', async () => {
+    const { client, mailboxes, record, ok } = setup({ maxOutstandingRecords: 2 });
+    const none = { durable: () => undefined, lost: () => undefined };
+    const source = (id: string, offset: number): LogRecord => {
+      const r = record(addr('test/m', id), offset);
+      const out = toInternalRecord('internal', 1, {
+        ...fromInternalRecord(r),
+        source: { name: 'in|t|0|0', offset },
+      });
+      return { ...r, value: out.value, offset: -1 };
+    };
+    expect(mailboxes.handOverIngress(source('a', 1), none)).toBe(true);
+    expect(mailboxes.handOverIngress(source('b', 2), none)).toBe(true);
+    expect(mailboxes.handOverIngress(source('c', 3), none)).toBe(false);
+    await settle();
+    client.calls[0]!.answer(ok());
+    await settle();
+    expect(mailboxes.handOverIngress(source('c', 3), none)).toBe(true);
   });
 
   it('retries a batch the client refused as overloaded after the backoff, not before', async () => {

@@ -77,8 +77,9 @@ describe('ingress hand-off lanes', () => {
     lanes.route(rec(0, 3), 12, second);
     lanes.barriers(second);
     expect(second).toEqual([]);
-    // Waiting records hold the committed offset back.
+    // Waiting records hold the committed offset back, and count against the ingress's bound.
     expect(lanes.lowestPending()).toBe(10);
+    expect(lanes.waitingCount).toBe(3);
     task.read(token!);
     expect(events).toEqual(['changed']);
     const third: OutRecord[] = [];
@@ -87,6 +88,8 @@ describe('ingress hand-off lanes', () => {
     expect(third).toEqual([]);
     expect(task.taken.map((t) => t.record.value![0])).toEqual([1, 2, 3, 4]);
     expect(task.taken.every((t) => t.record.offset === -1)).toBe(true);
+    expect(lanes.waitingCount).toBe(0);
+    expect(lanes.pendingCount).toBe(4);
     // Durable out of order: the committed offset may pass only what all before it are.
     task.taken[1]!.ticket.durable();
     expect(lanes.lowestPending()).toBe(10);
