@@ -15,6 +15,13 @@ function envOf(rendered: readonly Rendered[]): Map<string, IEnvVar> {
 }
 
 describe('runtime configuration', () => {
+  test('caps the V8 heap below the pod memory limit as maxOldSpaceMiB says, or not at all with 0', async () => {
+    const capped = envOf(await render({ values: { runtime: { maxOldSpaceMiB: 1500 } } }));
+    expect(capped.get('NODE_OPTIONS')?.value).toBe('--max-old-space-size=1500');
+    const uncapped = envOf(await render({ values: { runtime: { maxOldSpaceMiB: 0 } } }));
+    expect(uncapped.has('NODE_OPTIONS')).toBe(false);
+  });
+
   test('is passed as the CONTINUUM_* environment the runtime reads', async () => {
     const env = envOf(
       await render({
@@ -54,6 +61,7 @@ describe('runtime configuration', () => {
       CONTINUUM_LOG_LEVEL: 'debug',
     });
     expect(env.has('CONTINUUM_KAFKA_SASL_MECHANISM')).toBe(false);
+    expect(env.get('NODE_OPTIONS')?.value).toBe('--max-old-space-size=640');
     expect(env.has('CONTINUUM_REDIS_PASSWORD')).toBe(false);
     expect(env.has('CONTINUUM_ADMIN_INSECURE')).toBe(false);
     expect(env.has('CONTINUUM_SIGNING_KEY_FILE')).toBe(false);
