@@ -175,6 +175,8 @@ export class Checkpointer {
    */
   settleWithCheckpoint(ticket: HandOffTicket): void {
     this.buffer.tickets.push(ticket);
+    // A record dropped as a repeat changes nothing else: its ingress still waits for a commit.
+    this.dirty();
   }
 
   /** Something changed: a checkpoint starts within the checkpoint interval (none while idle). */

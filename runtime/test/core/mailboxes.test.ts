@@ -200,6 +200,37 @@ describe('mailboxes', () => {
     expect(checkpointer.progress.pending).toBe(1);
   });
 
+  it('a handed-over repeat that changes nothing still settles: its checkpoint is scheduled', async () => {
+    const { owned, time, client, mailboxes, record, ok } = setup();
+    const a = addr('test/m', 'a');
+    const source = (offset: number): LogRecord => {
+      const r = record(a, offset);
+      const out = toInternalRecord('internal', 1, {
+        ...fromInternalRecord(r),
+        source: { name: 'in|t|0|0', offset },
+      });
+      return { ...r, value: out.value, offset: -1 };
+    };
+    const settled: string[] = [];
+    const ticket = (name: string) => ({
+      durable: () => void settled.push(`${name}:durable`),
+      lost: () => void settled.push(`${name}:lost`),
+    });
+    mailboxes.handOverIngress(source(3), ticket('first'));
+    await settle();
+    client.calls[0]!.answer(ok());
+    await settle();
+    await time.advance(defaultTaskConfig.checkpointIntervalMs + 1);
+    await settle();
+    expect(owned.commits).toHaveLength(1);
+    // Only the repeat comes (a restarted ingress replaying): nothing else would start a checkpoint.
+    mailboxes.handOverIngress(source(3), ticket('repeat'));
+    await settle();
+    await time.advance(defaultTaskConfig.checkpointIntervalMs + 1);
+    await settle();
+    expect(settled).toEqual(['first:durable', 'repeat:durable']);
+  });
+
   it('a repeat queued behind its original in one mailbox is dropped before the call', async () => {
     const { client, mailboxes, record, ok, stats } = setup();
     const a = addr('test/m', 'a');
