@@ -151,6 +151,17 @@ export function formatRun(run: BenchRun): string {
             .join(' / '),
       ],
       [
+        'ingress records taken per event, share handed over (not through the internal topic): drain / 500/s / 1,000/s',
+        (w) =>
+          [w.drain?.resources, step(w, 500)?.resources, step(w, 1000)?.resources]
+            .map((r) =>
+              r?.handedOverShare === undefined
+                ? 'n/a'
+                : `${dec(r.ingressPerEvent, 2)}, ${Math.round(r.handedOverShare * 100)} %`,
+            )
+            .join(' / '),
+      ],
+      [
         'mean invocations per function request: drain / 500/s / 1,000/s',
         (w) =>
           [w.drain?.resources, step(w, 500)?.resources, step(w, 1000)?.resources]

@@ -68,6 +68,13 @@ export interface PhaseResources {
    * partition set it extends.
    */
   txnLogWritesPerSec: number | undefined;
+  /**
+   * Of the Kafka ingress records the runtime took in the phase, the share handed straight to a task
+   * of the reading process (never written to the internal topic).
+   */
+  handedOverShare: number | undefined;
+  /** Kafka ingress records the runtime took per event: above 1 when records were taken again (replays). */
+  ingressPerEvent: number | undefined;
 }
 
 export interface DrainResult {
@@ -362,6 +369,8 @@ const PHASE_SERIES = [
   'continuum_checkpoints_total',
   'continuum_batch_size_sum',
   'continuum_batch_size_count',
+  'continuum_ingress_messages_total',
+  'continuum_ingress_handed_over_total',
 ] as const;
 
 async function highWatermarks(admin: Admin, topic: string): Promise<number | undefined> {
@@ -487,6 +496,8 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
         const checkpoints = delta('continuum_checkpoints_total');
         const batches = delta('continuum_batch_size_count');
         const invocations = delta('continuum_batch_size_sum');
+        const ingressed = delta('continuum_ingress_messages_total');
+        const handedOver = delta('continuum_ingress_handed_over_total') ?? 0;
         const per = (v: number | undefined, d: number): number | undefined =>
           v === undefined || d <= 0 ? undefined : v / d;
         const map = (f: (v: number | undefined) => number | undefined): Record<string, number | undefined> =>
@@ -500,6 +511,8 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
           peakRss: usage.peakRss,
           checkpointsPerSec: per(checkpoints, usage.seconds),
           meanBatch: batches === undefined || batches === 0 ? undefined : per(invocations, batches),
+          ingressPerEvent: per(ingressed, events),
+          handedOverShare: ingressed === undefined || ingressed <= 0 ? undefined : handedOver / ingressed,
           txnLogWritesPerSec:
             txnLog === undefined || txnLogEnd === undefined
               ? undefined

@@ -22,6 +22,13 @@ describe('runtime configuration', () => {
     expect(uncapped.has('NODE_OPTIONS')).toBe(false);
   });
 
+  test("leaves the partitioning to the deployment's record unless it is set", async () => {
+    expect(envOf(await render({})).has('CONTINUUM_PARTITIONING')).toBe(false);
+    const set = envOf(await render({ values: { runtime: { partitioning: 'address' } } }));
+    expect(set.get('CONTINUUM_PARTITIONING')?.value).toBe('address');
+    await expect(render({ values: { runtime: { partitioning: 'hash' } } })).rejects.toThrow(/partitioning/);
+  });
+
   test('is passed as the CONTINUUM_* environment the runtime reads', async () => {
     const env = envOf(
       await render({

@@ -61,6 +61,12 @@ export const DEFAULTS = Object.freeze({
      */
     ingressHandOff: true,
     /**
+     * How the addresses of a new deployment pick their partition: by id, so that an ingress
+     * partition and the internal partitions its records go to are owned by the same process
+     * (co-partitioning). Recorded in Redis; an existing deployment keeps its own.
+     */
+    partitioning: 'id',
+    /**
      * A member that died without leaving the group holds its partitions this long. 6 s is the
      * broker's default minimum (group.min.session.timeout.ms); heartbeats go every second.
      */

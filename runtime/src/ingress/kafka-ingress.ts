@@ -10,11 +10,13 @@
 // same transactions as its records (see event-time.ts). With tracing, a record's internal records
 // carry the trace context of its ingress span, which continues the trace of an upstream
 // `traceparent` header.
+import { randomUUID } from 'node:crypto';
 import { watermarkRecords } from '../core/envelope.js';
 import { routeIngressRecord, type RoutedRecord } from '../core/ingress-routing.js';
 import type { HandOffTarget } from '../core/ingress-handoff.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
+import type { Partitioning } from '../log/partitioner.js';
 import type { Logger } from '../logger.js';
 import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
 import type { MoveObservation, RuntimeObserver } from '../observers.js';
@@ -28,6 +30,8 @@ export interface KafkaIngressOptions {
   source: IngressSource;
   internalTopic: string;
   partitions: number;
+  /** How a target picks its internal partition (the log's). */
+  partitioning: Partitioning;
   deadLetterTopic: string;
   /** Used for the group id when the ingress names none. */
   runtimeGroupId: string;
@@ -85,6 +89,14 @@ export function emptyIngressStats(): IngressStats {
 export class KafkaIngress {
   readonly stats: IngressStats = emptyIngressStats();
   private moverSeq = 0;
+  /**
+   * Makes this ingress's barrier tokens unique across processes and restarts: a task takes the
+   * first barrier record carrying the token it waits for, so a token an earlier process (or an
+   * earlier run of this one) wrote into the same partition must never match — the lane would hand
+   * over before the task has read what the lane appended, and those records would arrive after
+   * later ones and be dropped as repeats.
+   */
+  private readonly laneNonce = randomUUID();
   private readonly group: SourceGroup;
   private readonly routes: Map<string, KafkaIngressTopic>;
   private readonly movers = new Map<string, PartitionMover>();
@@ -205,7 +217,7 @@ export class KafkaIngress {
     if (target === undefined) return undefined;
     return new HandOffLanes({
       internalTopic: this.opts.internalTopic,
-      laneId: `${this.opts.ingress.id}|${tp.topic}|${tp.partition}|${++this.moverSeq}`,
+      laneId: `${this.opts.ingress.id}|${tp.topic}|${tp.partition}|${this.laneNonce}.${++this.moverSeq}`,
       target,
       changed: () => mover.changed(),
       lost: () => this.restartMover(tp, mover),
@@ -250,6 +262,7 @@ export class KafkaIngress {
       {
         internalTopic: this.opts.internalTopic,
         partitions: this.opts.partitions,
+        partitioning: this.opts.partitioning,
         deadLetterTopic: this.opts.deadLetterTopic,
         ingressId: this.opts.ingress.id,
         extractor: this.opts.ingress.eventTime.extractor,
