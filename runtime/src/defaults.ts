@@ -61,11 +61,12 @@ export const DEFAULTS = Object.freeze({
      */
     ingressHandOff: true,
     /**
-     * How the addresses of a new deployment pick their partition: by id, so that an ingress
-     * partition and the internal partitions its records go to are owned by the same process
-     * (co-partitioning). Recorded in Redis; an existing deployment keeps its own.
+     * How the addresses of a new deployment pick their partition (recorded in Redis; an existing
+     * deployment keeps its own). `id` co-partitions an ingress partition with the internal
+     * partitions its records go to (two processes drain ~10 % faster, bench/RESULTS.md); it stays
+     * opt-in until a stall seen once in the Redis-restart fault test under heavy load is explained.
      */
-    partitioning: 'id',
+    partitioning: 'address',
     /**
      * A member that died without leaving the group holds its partitions this long. 6 s is the
      * broker's default minimum (group.min.session.timeout.ms); heartbeats go every second.
