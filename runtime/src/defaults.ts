@@ -61,6 +61,11 @@ export const DEFAULTS = Object.freeze({
      */
     ingressHandOff: true,
     /**
+     * A state-store command unanswered this long fails its partition task, which recovers and
+     * tries again (a command in flight when Redis restarts may otherwise never settle).
+     */
+    redisCommandTimeoutMs: 15_000,
+    /**
      * How the addresses of a new deployment pick their partition (recorded in Redis; an existing
      * deployment keeps its own). `id` co-partitions an ingress partition with the internal
      * partitions its records go to (two processes drain ~10 % faster, bench/RESULTS.md); it stays

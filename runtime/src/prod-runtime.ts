@@ -110,6 +110,27 @@ export function moduleBrokers(module: ModuleConfig, given: string[]): string[] {
  * A Redis client error listener: a warn line at the first error, then at most one every 10 s
  * with the count since the last line (a reconnect loop emits one error per attempt).
  */
+/**
+ * The Redis client of the state store. Auto-pipelining: the partitions of one process transaction
+ * stage (and promote) in the same turn of the event loop, so their scripts reach Redis in one write
+ * and share its fsync. A command unanswered for `DEFAULTS.run.redisCommandTimeoutMs` fails, so
+ * its partition task fails and recovers instead of waiting for good: after a Redis restart in the
+ * fault test a partition once stalled without any error, its addresses never loaded (a command in
+ * flight across the restart that never settled is the explanation we found).
+ */
+export function stateRedis(
+  url: string,
+  password: string | undefined,
+  commandTimeoutMs: number = DEFAULTS.run.redisCommandTimeoutMs,
+): Redis {
+  return new Redis(url, {
+    password,
+    lazyConnect: false,
+    enableAutoPipelining: true,
+    commandTimeout: commandTimeoutMs,
+  });
+}
+
 export function redisErrorLogger(logger: Logger, intervalMs = 10_000): (err: Error) => void {
   let lastLogged = -Infinity;
   let suppressed = 0;
@@ -149,13 +170,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     }
   }
   const instance = opts.instance ?? `${hostname()}/${process.pid}`;
-  // Auto-pipelining: the partitions of one process transaction stage (and promote) in the same
-  // turn of the event loop, so their scripts reach Redis in one write and share its fsync.
-  const redis = new Redis(opts.redisUrl, {
-    password: opts.redisPassword,
-    lazyConnect: false,
-    enableAutoPipelining: true,
-  });
+  const redis = stateRedis(opts.redisUrl, opts.redisPassword);
   // Without a listener ioredis prints "Unhandled error event" with a stack to stderr on every
   // failed reconnect, outside the JSON log; the store's own calls report their failures.
   redis.on('error', redisErrorLogger(logger));
