@@ -279,7 +279,7 @@ export class KafkaLog implements Log {
       }
     }
     if (!exact) return;
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const meta = await topicMetadataOnceLed(admin, topic);
     const count = meta.topics[0]?.partitions.length ?? 0;
     if (count !== partitions) {
       throw new ContinuumError(
@@ -288,6 +288,32 @@ export class KafkaLog implements Log {
           `the partition count is fixed for the life of a deployment (set CONTINUUM_PARTITIONS=${count})`,
       );
     }
+  }
+}
+
+/**
+ * The metadata of `topic` once every partition has a leader. Processes starting together race to
+ * create the internal topic: the ones that lose see it before the broker has elected its leaders,
+ * and asking for its metadata then fails with a retriable error (UNKNOWN_TOPIC_OR_PARTITION,
+ * LEADER_NOT_AVAILABLE), which used to end the process's start. Retried for up to `timeoutMs`.
+ */
+export async function topicMetadataOnceLed(
+  admin: Pick<Admin, 'fetchTopicMetadata'>,
+  topic: string,
+  timeoutMs = 30_000,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<Awaited<ReturnType<Admin['fetchTopicMetadata']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = meta.topics[0]?.partitions ?? [];
+      if ((partitions.length > 0 && partitions.every((p) => p.leader >= 0)) || Date.now() >= deadline)
+        return meta;
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable !== true || Date.now() >= deadline) throw err;
+    }
+    await sleep(Math.min(1000, 50 * 2 ** attempt));
   }
 }
 
