@@ -68,8 +68,8 @@ export const DEFAULTS = Object.freeze({
     /**
      * How the addresses of a new deployment pick their partition (recorded in Redis; an existing
      * deployment keeps its own). `id` co-partitions an ingress partition with the internal
-     * partitions its records go to (two processes drain ~10 % faster, bench/RESULTS.md); it stays
-     * opt-in until a stall seen once in the Redis-restart fault test under heavy load is explained.
+     * partitions its records go to (two processes drain ~10 % faster, bench/RESULTS.md); it is
+     * experimental: the Redis-restart fault test loses early events with it in some loaded runs.
      */
     partitioning: 'address',
     /**
