@@ -6,6 +6,8 @@
  * The defaults of `statefun dev`, `statefun run` and the adapters they assemble. Frozen; the
  * numbers are measured in bench/RESULTS.md where they trade latency for throughput.
  */
+import type { Partitioning } from './log/partitioner.js';
+
 export const DEFAULTS = Object.freeze({
   /** Interface the admin, playground and request servers bind to. */
   host: '127.0.0.1',
@@ -60,6 +62,12 @@ export const DEFAULTS = Object.freeze({
      * task (one broker crossing instead of two); off, every record goes through the internal topic.
      */
     ingressHandOff: true,
+    /**
+     * How the addresses of a new deployment pick their partition: by id, so that an ingress
+     * partition and the internal partitions its records go to are owned by the same process
+     * (co-partitioning). Recorded in Redis; an existing deployment keeps its own.
+     */
+    partitioning: 'id' as Partitioning,
     /**
      * A member that died without leaving the group holds its partitions this long. 6 s is the
      * broker's default minimum (group.min.session.timeout.ms); heartbeats go every second.

@@ -34,6 +34,8 @@ export const errorCodes = {
   RECOVERY_SCAN_TIMEOUT: 'taking over a partition found no decision on its last checkpoint in time',
   INTERNAL_TOPIC_MISMATCH:
     'the internal topic has another partition count than the runtime is configured for',
+  PARTITIONING_MISMATCH:
+    "the configured partitioning (CONTINUUM_PARTITIONING) is not the one the deployment's state was written with",
   KAFKA_CONFIG_INVALID: 'no Kafka brokers are configured',
   KAFKA_UNAVAILABLE: 'a Kafka request failed (broker unreachable, timeout, or another broker error)',
   TOPIC_UNKNOWN: 'dev mode: a topic is neither an ingress topic of the module nor one a function wrote to',

@@ -19,6 +19,8 @@ import type { Runtime } from './runtime.js';
 import { RedisReplyStore } from './request-reply/redis-reply-store.js';
 import { KafkaReplyFeed } from './request-reply/reply-feed.js';
 import { RedisStateStore } from './state/redis-state-store.js';
+import { resolvePartitioning, type PartitioningChoice } from './state/partitioning.js';
+import type { Partitioning } from './log/partitioner.js';
 import type { RequestSigner } from './transport/request-signer.js';
 import { DEFAULTS } from './defaults.js';
 
@@ -55,6 +57,11 @@ export interface ProdRuntimeOptions {
    * appending them to the internal topic. @defaultValue true
    */
   ingressHandOff?: boolean | undefined;
+  /**
+   * How addresses pick their partition. Undefined: the deployment's recorded one, or
+   * `DEFAULTS.run.partitioning` for a new deployment; a different recorded one refuses the start.
+   */
+  partitioning?: Partitioning | undefined;
   logger: Logger;
   task?: Partial<TaskConfig> | undefined;
   hooks?: TaskHooks | undefined;
@@ -142,23 +149,6 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     }
   }
   const instance = opts.instance ?? `${hostname()}/${process.pid}`;
-  const log = new KafkaLog({
-    connection,
-    logger,
-    groupId,
-    identity: instance,
-    internalTopic: opts.internalTopic,
-    partitions: opts.partitions,
-    ensureTopics: [
-      { topic: deadLetterTopic, partitions: 1 },
-      ...(requestReply ? [{ topic: repliesTopic, partitions: opts.partitions ?? 8 }] : []),
-    ],
-    sessionTimeoutMs: opts.sessionTimeoutMs,
-    commitLingerMs: opts.commitLingerMs,
-    transactionTimeoutMs: opts.transactionTimeoutMs,
-    fetchMinBytes: opts.fetchMinBytes,
-    fetchMaxWaitMs: opts.fetchMaxWaitMs,
-  });
   // Auto-pipelining: the partitions of one process transaction stage (and promote) in the same
   // turn of the event loop, so their scripts reach Redis in one write and share its fsync.
   const redis = new Redis(opts.redisUrl, {
@@ -169,6 +159,39 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
   // Without a listener ioredis prints "Unhandled error event" with a stack to stderr on every
   // failed reconnect, outside the JSON log; the store's own calls report their failures.
   redis.on('error', redisErrorLogger(logger));
+  // The deployment's partitioning is kept in Redis with its state (an address's state lives in its
+  // partition): adopted from there, or recorded now for a new deployment.
+  let partitioning: PartitioningChoice;
+  try {
+    partitioning = await resolvePartitioning(
+      redis,
+      opts.keyPrefix ?? DEFAULTS.redisKeyPrefix,
+      opts.partitioning,
+      DEFAULTS.run.partitioning,
+    );
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  logger.info('partitioning', { partitioning: partitioning.partitioning, origin: partitioning.origin });
+  const log = new KafkaLog({
+    connection,
+    logger,
+    groupId,
+    identity: instance,
+    internalTopic: opts.internalTopic,
+    partitions: opts.partitions,
+    partitioning: partitioning.partitioning,
+    ensureTopics: [
+      { topic: deadLetterTopic, partitions: 1 },
+      ...(requestReply ? [{ topic: repliesTopic, partitions: opts.partitions ?? 8 }] : []),
+    ],
+    sessionTimeoutMs: opts.sessionTimeoutMs,
+    commitLingerMs: opts.commitLingerMs,
+    transactionTimeoutMs: opts.transactionTimeoutMs,
+    fetchMinBytes: opts.fetchMinBytes,
+    fetchMaxWaitMs: opts.fetchMaxWaitMs,
+  });
   const store = new RedisStateStore({ redis, keyPrefix: opts.keyPrefix });
   const replyStore = new RedisReplyStore({ redis, keyPrefix: opts.keyPrefix, logger });
   const assemblyOptions = { ...opts, mode: 'production' as const, log, store, replyStore };
@@ -214,6 +237,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         source,
         internalTopic: log.internalTopic,
         partitions: log.partitions,
+        partitioning: log.partitioning,
         deadLetterTopic,
         runtimeGroupId: groupId,
         logger: logger.child({ ingress: ingress.id }),

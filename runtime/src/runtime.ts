@@ -137,16 +137,21 @@ export class Runtime {
     messages: readonly IngressMessage[],
     source: string,
   ): { records: OutRecord[]; observed: SendObservation | undefined } {
-    const { internalTopic, partitions } = this.opts.log;
+    const { internalTopic, partitions, partitioning } = this.opts.log;
     const now = Date.now();
     const observed = this.opts.observer?.sending?.(source, messages);
     const records = messages.map((m, i) => {
-      const record = toInternalRecord(internalTopic, partitions, {
-        target: m.target,
-        argument: m.argument,
-        ...(m.caller === undefined ? {} : { caller: m.caller }),
-        eventTime: m.eventTime ?? now,
-      });
+      const record = toInternalRecord(
+        internalTopic,
+        partitions,
+        {
+          target: m.target,
+          argument: m.argument,
+          ...(m.caller === undefined ? {} : { caller: m.caller }),
+          eventTime: m.eventTime ?? now,
+        },
+        partitioning,
+      );
       const extra = observed?.headers?.[i];
       return extra === undefined ? record : { ...record, headers: { ...record.headers, ...extra } };
     });
@@ -159,7 +164,7 @@ export class Runtime {
   }
 
   taskFor(address: Address): PartitionTask | undefined {
-    return this.tasks.get(partitionOf(address, this.opts.log.partitions));
+    return this.tasks.get(partitionOf(address, this.opts.log.partitions, this.opts.log.partitioning));
   }
 
   /** The tasks of the partitions this process owns (running or still recovering). */
@@ -236,6 +241,7 @@ export class Runtime {
       store: this.opts.store.partition(p),
       internalTopic: this.opts.log.internalTopic,
       partitions: this.opts.log.partitions,
+      partitioning: this.opts.log.partitioning,
       functions: this.opts.functions,
       egress: this.opts.egress,
       client: this.opts.client,

@@ -428,14 +428,14 @@ export function buildAdminServer(opts: AdminServerOptions): FastifyInstance {
     }
     const states = await runtime.state(address);
     if (states === undefined) {
-      const partition = partitionOf(address, runtime.messageLog.partitions);
+      const partition = partitionOf(address, runtime.messageLog.partitions, runtime.messageLog.partitioning);
       return reply.code(404).send({
         error: `partition ${partition} of ${key} is not owned by this process (${instance}); ask the process that owns it (GET /v1/partitions on each)`,
       });
     }
     const canonical = addressKey(address);
     const now = Date.now();
-    const partition = partitionOf(address, runtime.messageLog.partitions);
+    const partition = partitionOf(address, runtime.messageLog.partitions, runtime.messageLog.partitioning);
     // A delayed message lives in its sender's partition: an event-time one waits for that
     // partition's watermark, which need not be this address's.
     const delayed = runtime

@@ -7,6 +7,7 @@ import type { TaskConfig } from '../core/partition-task.js';
 import { DEFAULTS } from '../defaults.js';
 import { ContinuumError } from '../errors.js';
 import type { KafkaConnection } from '../log/kafka/client.js';
+import { partitionings, type Partitioning } from '../log/partitioner.js';
 import type { LogLevel } from '../logger.js';
 import { redactText } from '../redact.js';
 import { devKafkaBrokers } from './topics.js';
@@ -66,6 +67,8 @@ export interface RunConfig extends CommonConfig {
   readonly fetchMaxWaitMs: number;
   /** A Kafka ingress hands records to the tasks of its own process instead of appending them. */
   readonly ingressHandOff: boolean;
+  /** How addresses pick partitions; undefined: the deployment's recorded one (state/partitioning.ts). */
+  readonly partitioning: Partitioning | undefined;
   readonly internalTopic: string;
   readonly deadLetterTopic: string;
   /** Where replies to waiting HTTP requests are committed. */
@@ -190,6 +193,7 @@ const RUN = {
   fetchMinBytes: { env: 'CONTINUUM_FETCH_MIN_BYTES' },
   fetchMaxWaitMs: { env: 'CONTINUUM_FETCH_MAX_WAIT_MS' },
   ingressHandOff: { env: 'CONTINUUM_INGRESS_HANDOFF' },
+  partitioning: { env: 'CONTINUUM_PARTITIONING' },
   internalTopic: { env: 'CONTINUUM_INTERNAL_TOPIC' },
   deadLetterTopic: { env: 'CONTINUUM_DEAD_LETTER_TOPIC' },
   repliesTopic: { env: 'CONTINUUM_REPLIES_TOPIC' },
@@ -225,6 +229,7 @@ const runSchema = z.object({
   fetchMinBytes: int(1, 64 * 1024 * 1024).default(DEFAULTS.run.fetchMinBytes),
   fetchMaxWaitMs: int(0, 10_000).default(DEFAULTS.run.fetchMaxWaitMs),
   ingressHandOff: bool.optional(),
+  partitioning: z.enum(partitionings, { error: `must be one of ${partitionings.join(', ')}` }).optional(),
   internalTopic: topicName.default(DEFAULTS.internalTopic),
   deadLetterTopic: topicName.default(DEFAULTS.deadLetterTopic),
   repliesTopic: topicName.default(DEFAULTS.repliesTopic),
@@ -402,6 +407,7 @@ export function runConfig(flags: Flags, env: Env): RunConfig {
     fetchMaxWaitMs: c.fetchMaxWaitMs,
     ingressHandOff:
       c.ingressHandOff === undefined ? DEFAULTS.run.ingressHandOff : c.ingressHandOff === 'true',
+    partitioning: c.partitioning,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,
     repliesTopic: c.repliesTopic,

@@ -128,6 +128,8 @@ CONTINUUM_TRANSACTION_TIMEOUT_MS (default ${DEFAULTS.run.transactionTimeoutMs}),
 CONTINUUM_FETCH_MAX_WAIT_MS (default ${DEFAULTS.run.fetchMaxWaitMs}), CONTINUUM_INTERNAL_TOPIC (default ${DEFAULTS.internalTopic}),
 CONTINUUM_INGRESS_HANDOFF (a Kafka ingress hands records whose partition this process owns straight
 to its task instead of through the internal topic; default ${DEFAULTS.run.ingressHandOff}),
+CONTINUUM_PARTITIONING (id or address: how an address picks its partition, fixed for the life of a
+deployment; unset, a new deployment takes ${DEFAULTS.run.partitioning} and later processes what it recorded),
 CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
 requests of an io.continuum.http.v1/ingress, default ${DEFAULTS.repliesTopic}),
 CONTINUUM_SHUTDOWN_TIMEOUT_MS (longest graceful stop after SIGTERM: last checkpoint, leaving the
@@ -430,6 +432,7 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     fetchMinBytes: config.fetchMinBytes,
     fetchMaxWaitMs: config.fetchMaxWaitMs,
     ingressHandOff: config.ingressHandOff,
+    partitioning: config.partitioning,
     logger,
     task: config.task,
     hooks: installedTaskHooks(),

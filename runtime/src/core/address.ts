@@ -2,7 +2,7 @@
 // partition an address belongs to. Partitioning is fixed for the life of a deployment.
 import type { Address } from '@continuum/sdk/protocol';
 import { ContinuumError } from '../errors.js';
-import { partitionForKey } from '../log/partitioner.js';
+import { partitionForKey, type Partitioning } from '../log/partitioner.js';
 
 /**
  * `namespace/type/id`. Function types contain exactly one `/` (spec §1.4), so the first two
@@ -41,8 +41,8 @@ export function parseTypeName(typename: string): { namespace: string; name: stri
 }
 
 // Key partitioning is the log's (the same hash as Kafka's partitioner); addresses use it too.
-export { murmur2, partitionForKey } from '../log/partitioner.js';
+export { murmur2, partitionForKey, partitionings, type Partitioning } from '../log/partitioner.js';
 
-export function partitionOf(a: Address, partitions: number): number {
-  return partitionForKey(addressKey(a), partitions);
+export function partitionOf(a: Address, partitions: number, partitioning: Partitioning): number {
+  return partitionForKey(partitioning === 'id' ? a.id : addressKey(a), partitions);
 }

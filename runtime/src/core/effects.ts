@@ -6,7 +6,7 @@ import { ExpireMode, MutationType } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { StoredTimer, StoredValue } from '../state/state-store.js';
 import { replyRecord, requestIdOf } from '../request-reply/reply-address.js';
-import { addressKey, parseAddressKey } from './address.js';
+import { addressKey, parseAddressKey, type Partitioning } from './address.js';
 import type { DeadLetterCode } from './dead-letter-codes.js';
 import { argumentBytes, deadLetterRecord, sourceOf, toInternalRecord, type Envelope } from './envelope.js';
 import type { EgressRouter } from './routing.js';
@@ -18,6 +18,8 @@ export interface EffectTopics {
   internalTopic: string;
   /** Partitions of the internal topic (messages are keyed to one by their target). */
   partitions: number;
+  /** How a target picks its partition (the deployment's). */
+  partitioning: Partitioning;
   repliesTopic: string;
   deadLetterTopic: string;
 }
@@ -297,12 +299,12 @@ export function messageRecord(
     return { record: replyRecord(topics.repliesTopic, requestId, caller, argument, eventTime), reply: true };
   }
   return {
-    record: toInternalRecord(topics.internalTopic, topics.partitions, {
-      target,
-      caller,
-      argument,
-      eventTime,
-    }),
+    record: toInternalRecord(
+      topics.internalTopic,
+      topics.partitions,
+      { target, caller, argument, eventTime },
+      topics.partitioning,
+    ),
     reply: false,
   };
 }

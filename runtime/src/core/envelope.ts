@@ -4,7 +4,7 @@
 import type { Address, TypedValue } from '@continuum/sdk/protocol';
 import { decodeTypedValue, encodeTypedValue } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
-import { addressKey, parseAddressKey, partitionOf } from './address.js';
+import { addressKey, parseAddressKey, partitionOf, type Partitioning } from './address.js';
 import type { DeadLetterCode } from './dead-letter-codes.js';
 import type { WatermarkMark } from './watermarks.js';
 
@@ -142,10 +142,15 @@ export function argumentBytes(value: Uint8Array): Uint8Array {
   }
 }
 
-export function toInternalRecord(internalTopic: string, partitions: number, env: Envelope): OutRecord {
+export function toInternalRecord(
+  internalTopic: string,
+  partitions: number,
+  env: Envelope,
+  partitioning: Partitioning,
+): OutRecord {
   return {
     topic: internalTopic,
-    partition: partitionOf(env.target, partitions),
+    partition: partitionOf(env.target, partitions, partitioning),
     key: addressKey(env.target),
     value: encodeEnvelopeValue(env),
     // No timestamp of its own: the broker's retention goes by record timestamps, and event times

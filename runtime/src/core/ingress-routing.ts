@@ -6,7 +6,7 @@ import type { Address } from '@continuum/sdk/protocol';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { EventTimeExtractor, KafkaIngressTopic } from '../module/types.js';
 import type { MoveObservation, RuntimeObserver } from '../observers.js';
-import { parseTypeName } from './address.js';
+import { parseTypeName, type Partitioning } from './address.js';
 import { deadLetterRecord, sourceOf, toInternalRecord } from './envelope.js';
 import { extractEventTime } from './event-time.js';
 import type { DeadLetterCode } from './dead-letter-codes.js';
@@ -25,6 +25,8 @@ export interface IngressRouting {
   internalTopic: string;
   /** Partitions of the internal topic. */
   partitions: number;
+  /** How a target picks its partition (the deployment's). */
+  partitioning: Partitioning;
   deadLetterTopic: string;
   /** Names the ingress in dead-letter reasons and in the records' source sequences. */
   ingressId: string;
@@ -78,20 +80,25 @@ export function routeIngressRecord(
   const observation = opts.observer?.moving?.(`kafka:${opts.ingressId}`, record, targets);
   const extra = observation?.headers;
   const records = targets.map((target, index) => {
-    const out = toInternalRecord(opts.internalTopic, opts.partitions, {
-      target,
-      argument: { typename: route.valueType, hasValue: true, value },
-      eventTime: time.eventTime,
-      // Kafka reads committed consumer offsets without asking for stable ones, so right after a
-      // takeover a new owner can start a little before where the old one committed and move a
-      // few records twice; the partition tasks drop them by source and offset. One sequence per
-      // target: the targets of one record share its offset, and may share an internal partition,
-      // where the second must not look like a record moved twice.
-      source: {
-        name: `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
-        offset: record.offset,
+    const out = toInternalRecord(
+      opts.internalTopic,
+      opts.partitions,
+      {
+        target,
+        argument: { typename: route.valueType, hasValue: true, value },
+        eventTime: time.eventTime,
+        // Kafka reads committed consumer offsets without asking for stable ones, so right after a
+        // takeover a new owner can start a little before where the old one committed and move a
+        // few records twice; the partition tasks drop them by source and offset. One sequence per
+        // target: the targets of one record share its offset, and may share an internal partition,
+        // where the second must not look like a record moved twice.
+        source: {
+          name: `${opts.ingressId}|${record.topic}|${record.partition}|${index}`,
+          offset: record.offset,
+        },
       },
-    });
+      opts.partitioning,
+    );
     return extra === undefined ? out : { ...out, headers: { ...out.headers, ...extra } };
   });
   return { records, deadLetter: false, eventTime: time.eventTime, observation };

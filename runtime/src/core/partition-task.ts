@@ -11,6 +11,7 @@
 // were already complete, so every message takes effect exactly once.
 import type { InvocationResponse } from '@continuum/sdk/protocol';
 import type { LogRecord, OwnedPartition } from '../log/log.js';
+import type { Partitioning } from './address.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TaskObserver } from '../observers.js';
 import type { PartitionStore, StoredTimer, StoredValue } from '../state/state-store.js';
@@ -36,6 +37,7 @@ export interface TaskDeps {
   store: PartitionStore;
   internalTopic: string;
   partitions: number;
+  partitioning: Partitioning;
   functions: FunctionRouter;
   egress: EgressRouter;
   client: FunctionClient;
@@ -85,6 +87,7 @@ export class PartitionTask implements HandOffTarget {
       partition: this.partition,
       internalTopic: deps.internalTopic,
       partitions: deps.partitions,
+      partitioning: deps.partitioning,
       repliesTopic: deps.config.repliesTopic,
       deadLetterTopic: deps.config.deadLetterTopic,
     };

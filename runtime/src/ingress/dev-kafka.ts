@@ -190,6 +190,7 @@ class IngressMover {
         {
           internalTopic: this.owner.log.internalTopic,
           partitions: this.owner.log.partitions,
+          partitioning: this.owner.log.partitioning,
           deadLetterTopic: this.owner.deadLetterTopic,
           ingressId: this.ingress.id,
           extractor: this.ingress.eventTime.extractor,

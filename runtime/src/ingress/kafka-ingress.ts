@@ -15,6 +15,7 @@ import { routeIngressRecord, type RoutedRecord } from '../core/ingress-routing.j
 import type { HandOffTarget } from '../core/ingress-handoff.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
+import type { Partitioning } from '../log/partitioner.js';
 import type { Logger } from '../logger.js';
 import type { KafkaIngressConfig, KafkaIngressTopic } from '../module/types.js';
 import type { MoveObservation, RuntimeObserver } from '../observers.js';
@@ -28,6 +29,8 @@ export interface KafkaIngressOptions {
   source: IngressSource;
   internalTopic: string;
   partitions: number;
+  /** How a target picks its internal partition (the log's). */
+  partitioning: Partitioning;
   deadLetterTopic: string;
   /** Used for the group id when the ingress names none. */
   runtimeGroupId: string;
@@ -250,6 +253,7 @@ export class KafkaIngress {
       {
         internalTopic: this.opts.internalTopic,
         partitions: this.opts.partitions,
+        partitioning: this.opts.partitioning,
         deadLetterTopic: this.opts.deadLetterTopic,
         ingressId: this.opts.ingress.id,
         extractor: this.opts.ingress.eventTime.extractor,

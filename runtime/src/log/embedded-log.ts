@@ -15,7 +15,7 @@ import {
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContinuumError } from '../errors.js';
-import { partitionForKey } from './partitioner.js';
+import { partitionForKey, type Partitioning } from './partitioner.js';
 import type {
   AssignmentListener,
   CommitOptions,
@@ -35,6 +35,8 @@ export interface EmbeddedLogOptions {
   internalTopic?: string | undefined;
   /** Partitions of the internal topic. */
   partitions?: number | undefined;
+  /** How an address picks its partition; fixed per data directory. @defaultValue 'address' */
+  partitioning?: Partitioning | undefined;
   /** Records kept per topic partition; older ones are dropped (memory bound). */
   retentionRecords?: number | undefined;
   /** Rewrite the journal as a snapshot once it grows past this many bytes. */
@@ -72,6 +74,7 @@ interface JournalLine {
 export class EmbeddedLog implements Log {
   readonly internalTopic: string;
   readonly partitions: number;
+  readonly partitioning: Partitioning;
   private readonly topics = new Map<string, PartitionData[]>();
   private readonly positions = new Map<number, CommittedPosition>();
   private readonly generations: number[];
@@ -90,6 +93,7 @@ export class EmbeddedLog implements Log {
   private constructor(opts: EmbeddedLogOptions) {
     this.internalTopic = opts.internalTopic ?? DEFAULTS.internalTopic;
     this.partitions = opts.partitions ?? 4;
+    this.partitioning = opts.partitioning ?? 'address';
     this.retention = opts.retentionRecords ?? 200_000;
     this.compactAfter = opts.compactAfterBytes ?? 64 * 1024 * 1024;
     this.maxBatch = opts.maxDeliveryBatch ?? 500;

@@ -2,6 +2,8 @@
 // The partition task and the checkpoint logic talk only to this interface; Kafka and the embedded
 // in-process log are adapters.
 
+import type { Partitioning } from './partitioner.js';
+
 /** A record as read from the log. `value` null is a tombstone / empty record. */
 export interface LogRecord {
   topic: string;
@@ -114,6 +116,8 @@ export interface Log {
   readonly internalTopic: string;
   /** Number of partitions of the internal topic (fixed once created). */
   readonly partitions: number;
+  /** How an address picks its internal partition (fixed for the life of a deployment). */
+  readonly partitioning: Partitioning;
   /** Joins the group that owns the internal partitions; the listener learns which are ours. */
   join(listener: AssignmentListener): Promise<void>;
   /**

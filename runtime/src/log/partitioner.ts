@@ -39,6 +39,21 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+/**
+ * How an address picks its internal partition, fixed for the life of a deployment (its state lives
+ * per partition):
+ * - `id`: Kafka's default partitioner over the id alone. An ingress record keyed by its target id
+ *   (the StateFun Kafka ingress rule) then lands on internal partition `p` exactly when a Kafka
+ *   producer's default partitioner put it on ingress partition `p mod n` (n = the ingress topic's
+ *   partition count, when it divides the internal one), so a process that owns both can hand it
+ *   over without a broker crossing (co-partitioning, kafka/co-partition-assignor.ts). Every
+ *   function type with the same id shares a partition.
+ * - `address`: the hash of the whole `namespace/type/id` (deployments made before `id` existed).
+ */
+export type Partitioning = 'id' | 'address';
+
+export const partitionings: readonly Partitioning[] = ['id', 'address'];
+
 const encoder = new TextEncoder();
 
 /** Partition of a record key among `partitions`, as Kafka's default partitioner computes it. */

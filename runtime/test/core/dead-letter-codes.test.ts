@@ -159,6 +159,7 @@ describe('dead-letter codes', () => {
       {
         internalTopic: 'internal',
         partitions: 1,
+        partitioning: 'address',
         deadLetterTopic: DEAD,
         ingressId: 'dl/in',
         extractor: { type: 'json-field', field: 'ts' },

@@ -20,6 +20,7 @@ function input(over: Partial<EffectInput> = {}): EffectInput {
       partition: 3,
       internalTopic: 'internal',
       partitions: 4,
+      partitioning: 'address',
       repliesTopic: 'replies',
       deadLetterTopic: 'dead',
     },

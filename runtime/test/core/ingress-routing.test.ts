@@ -16,6 +16,7 @@ const route: KafkaIngressTopic = {
 const routing: IngressRouting = {
   internalTopic: 'internal',
   partitions: 8,
+  partitioning: 'address',
   deadLetterTopic: 'dlq',
   ingressId: 'example/in',
 };
@@ -47,7 +48,7 @@ describe('routeIngressRecord', () => {
     routed.records.forEach((out, index) => {
       const target = targets[index]!;
       expect(out.topic).toBe('internal');
-      expect(out.partition).toBe(partitionOf(target, 8));
+      expect(out.partition).toBe(partitionOf(target, 8, 'address'));
       const env = fromInternalRecord({
         ...out,
         partition: out.partition!,

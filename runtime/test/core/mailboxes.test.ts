@@ -86,7 +86,7 @@ function setup(opts: { maxBatch?: number; maxOutstandingRecords?: number } = {})
   const record = (target: Address, n: number, caller?: Address): LogRecord => {
     const env: Envelope = { target, argument: intValue(n), eventTime: 1 };
     if (caller !== undefined) env.caller = caller;
-    const r = toInternalRecord('internal', 1, env);
+    const r = toInternalRecord('internal', 1, env, 'address');
     return { ...r, partition: 0, offset: offset++, headers: r.headers ?? {}, timestamp: 0 };
   };
   const ok = (): FromFunction => emptyResult();
@@ -164,7 +164,12 @@ describe('mailboxes', () => {
     const source = (offset: number): LogRecord => {
       const r = record(a, offset);
       const env = fromInternalRecord(r);
-      const out = toInternalRecord('internal', 1, { ...env, source: { name: 'in|t|0|0', offset } });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        { ...env, source: { name: 'in|t|0|0', offset } },
+        'address',
+      );
       return { ...r, value: out.value };
     };
     const settled: string[] = [];
@@ -205,10 +210,15 @@ describe('mailboxes', () => {
     const a = addr('test/m', 'a');
     const source = (offset: number): LogRecord => {
       const r = record(a, offset);
-      const out = toInternalRecord('internal', 1, {
-        ...fromInternalRecord(r),
-        source: { name: 'in|t|0|0', offset },
-      });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        {
+          ...fromInternalRecord(r),
+          source: { name: 'in|t|0|0', offset },
+        },
+        'address',
+      );
       return { ...r, value: out.value, offset: -1 };
     };
     const settled: string[] = [];
@@ -236,10 +246,15 @@ describe('mailboxes', () => {
     const a = addr('test/m', 'a');
     const source = (n: number, offset: number): LogRecord => {
       const r = record(a, n);
-      const out = toInternalRecord('internal', 1, {
-        ...fromInternalRecord(r),
-        source: { name: 'in|t|0|0', offset },
-      });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        {
+          ...fromInternalRecord(r),
+          source: { name: 'in|t|0|0', offset },
+        },
+        'address',
+      );
       return { ...r, value: out.value, offset: -1 };
     };
     const none = { durable: () => undefined, lost: () => undefined };
@@ -266,10 +281,15 @@ describe('mailboxes', () => {
     const b = addr('test/m', 'b');
     const source = (target: Address, offset: number): LogRecord => {
       const r = record(target, offset);
-      const out = toInternalRecord('internal', 1, {
-        ...fromInternalRecord(r),
-        source: { name: 'in|t|0|0', offset },
-      });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        {
+          ...fromInternalRecord(r),
+          source: { name: 'in|t|0|0', offset },
+        },
+        'address',
+      );
       return { ...r, value: out.value, offset: -1 };
     };
     const settled: string[] = [];
@@ -294,10 +314,15 @@ describe('mailboxes', () => {
     const none = { durable: () => undefined, lost: () => undefined };
     const source = (offset: number): LogRecord => {
       const r = record(a, offset);
-      const out = toInternalRecord('internal', 1, {
-        ...fromInternalRecord(r),
-        source: { name: 'in|t|0|0', offset },
-      });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        {
+          ...fromInternalRecord(r),
+          source: { name: 'in|t|0|0', offset },
+        },
+        'address',
+      );
       return { ...r, value: out.value, offset: -1 };
     };
     expect(mailboxes.handOverIngress(source(1), none)).toBe(true);
@@ -315,10 +340,15 @@ describe('mailboxes', () => {
     const none = { durable: () => undefined, lost: () => undefined };
     const source = (id: string, offset: number): LogRecord => {
       const r = record(addr('test/m', id), offset);
-      const out = toInternalRecord('internal', 1, {
-        ...fromInternalRecord(r),
-        source: { name: 'in|t|0|0', offset },
-      });
+      const out = toInternalRecord(
+        'internal',
+        1,
+        {
+          ...fromInternalRecord(r),
+          source: { name: 'in|t|0|0', offset },
+        },
+        'address',
+      );
       return { ...r, value: out.value, offset: -1 };
     };
     expect(mailboxes.handOverIngress(source('a', 1), none)).toBe(true);

@@ -452,12 +452,17 @@ describe('ingress records moved twice', () => {
     const dir = tempDir();
     const a = addr('test/counter', 'dup');
     const copy = (sourceOffset: number) =>
-      toInternalRecord('continuum-internal', 1, {
-        target: a,
-        argument: intValue(1),
-        eventTime: 1,
-        source: { name: 'in|topic|0', offset: sourceOffset },
-      });
+      toInternalRecord(
+        'continuum-internal',
+        1,
+        {
+          target: a,
+          argument: intValue(1),
+          eventTime: 1,
+          source: { name: 'in|topic|0', offset: sourceOffset },
+        },
+        'address',
+      );
     // The older record form (TypedValue value, event time and source in headers) still counts.
     const copyOld = (sourceOffset: number) => ({
       topic: 'continuum-internal',

@@ -108,7 +108,13 @@ describe('the watermark of a source', () => {
 
 describe('Kafka ingress routing with event time', () => {
   const route = { topic: 'clicks', valueType: 'ex/Click', targets: ['ex/windows'] };
-  const opts = { internalTopic: 'internal', partitions: 4, deadLetterTopic: 'dlq', ingressId: 'ex/in' };
+  const opts = {
+    internalTopic: 'internal',
+    partitions: 4,
+    partitioning: 'address' as const,
+    deadLetterTopic: 'dlq',
+    ingressId: 'ex/in',
+  };
   const record = (value: Uint8Array) => ({
     topic: 'clicks',
     partition: 0,

@@ -38,6 +38,7 @@ describe('ingress routing to several targets', () => {
     const opts = {
       internalTopic: log.internalTopic,
       partitions: 1,
+      partitioning: 'address' as const,
       deadLetterTopic: 'dlq',
       ingressId: 'ex/in',
     };

@@ -6,7 +6,8 @@ import '../../src/log/kafka/kafkajs-patch.js';
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
+import type { Partitioning } from '../../src/log/partitioner.js';
 import { decodeToFunction, encodeFromFunction } from '@continuum/sdk/protocol';
 import { waitUntil } from '@continuum/test-infra/wait-until';
 import { appendEndMarkers, END_MARKER_HEADER } from '@continuum/test-infra';
@@ -24,7 +25,7 @@ afterEach(async () => {
 
 const KEYS = 20;
 
-async function setup(id: string) {
+async function setup(id: string, shape: { input: number; internal: number } = { input: 2, internal: 4 }) {
   const topics = {
     input: `ho-in-${id}`,
     out: `ho-out-${id}`,
@@ -37,7 +38,7 @@ async function setup(id: string) {
   await admin.createTopics({
     waitForLeaders: true,
     topics: [
-      { topic: topics.input, numPartitions: 2 },
+      { topic: topics.input, numPartitions: shape.input },
       { topic: topics.out, numPartitions: 1 },
     ],
   });
@@ -75,7 +76,11 @@ async function setup(id: string) {
     ].join('\n'),
     'ingress-handoff.yaml',
   );
-  const start = (ingressHandOff: boolean): Promise<ProdRuntime> =>
+  const start = (
+    ingressHandOff: boolean,
+    partitioning?: Partitioning,
+    instance?: string,
+  ): Promise<ProdRuntime> =>
     startProdRuntime({
       module,
       kafka: { brokers },
@@ -83,10 +88,12 @@ async function setup(id: string) {
       keyPrefix: `ho-${id}`,
       groupId: `ho-${id}`,
       internalTopic: topics.internal,
-      partitions: 4,
+      partitions: shape.internal,
       sessionTimeoutMs: 6000,
       logger: silentLogger,
       ingressHandOff,
+      partitioning,
+      instance,
       task: { deadLetterTopic: topics.dlq },
     });
 
@@ -162,7 +169,30 @@ async function setup(id: string) {
     expect(total).toBe(sent);
   };
 
-  return { start, produce, inLog, exact, egress: () => egress, sent: () => sent };
+  /** Per group: which process identity holds which partitions (decoded from the broker's view). */
+  const assignments = async (groupIds: string[]): Promise<Map<string, Map<string, number[]>>> => {
+    const a = kafka.admin();
+    await a.connect();
+    try {
+      const { groups } = await a.describeGroups(groupIds);
+      const out = new Map<string, Map<string, number[]>>();
+      for (const g of groups) {
+        const byIdentity = new Map<string, number[]>();
+        for (const m of g.members) {
+          const identity =
+            AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData.toString() ?? '';
+          const assigned = AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {};
+          byIdentity.set(identity, Object.values(assigned).flat());
+        }
+        out.set(g.groupId, byIdentity);
+      }
+      return out;
+    } finally {
+      await a.disconnect();
+    }
+  };
+
+  return { start, produce, inLog, exact, assignments, egress: () => egress, sent: () => sent };
 }
 
 describe('Kafka ingress hand-off', () => {
@@ -183,6 +213,53 @@ describe('Kafka ingress hand-off', () => {
     expect(await t.inLog()).toBe(600 - stats.handedOver);
     t.exact();
   }, 120_000);
+
+  it('two processes with the id partitioning own each ingress partition together with the internal partitions its records go to: every record is handed over', async () => {
+    const id = randomUUID().slice(0, 8);
+    const t = await setup(id, { input: 4, internal: 8 });
+    const a = await t.start(true, 'id', `ho-${id}-a`);
+    cleanups.push(() => a.stop());
+    const b = await t.start(true, undefined, `ho-${id}-b`);
+    cleanups.push(() => b.stop());
+    expect(a.log.partitioning).toBe('id');
+    // The second process adopted the partitioning the first recorded for the deployment.
+    expect(b.log.partitioning).toBe('id');
+    const internalGroup = `ho-${id}`;
+    const ingressGroup = `ho-${id}.ingress.ho/in`;
+    await waitUntil(
+      async () => {
+        const groups = await t.assignments([internalGroup, ingressGroup]);
+        return groups.get(internalGroup)?.size === 2 && groups.get(ingressGroup)?.size === 2;
+      },
+      { timeoutMs: 60_000, what: 'both processes in both groups' },
+    );
+    const groups = await t.assignments([internalGroup, ingressGroup]);
+    for (const [identity, ingressPartitions] of groups.get(ingressGroup)!) {
+      const internal = groups.get(internalGroup)!.get(identity)!;
+      expect(ingressPartitions.length).toBe(2);
+      // Internal partition q holds the ids of ingress partition q mod 4.
+      expect([...internal].sort((x, y) => x - y)).toEqual(
+        [0, 1, 2, 3, 4, 5, 6, 7].filter((q) => ingressPartitions.includes(q % 4)),
+      );
+    }
+    await waitUntil(() => a.runtime.runningTasks().length === 4 && b.runtime.runningTasks().length === 4, {
+      timeoutMs: 60_000,
+      what: 'four tasks on each process',
+    });
+    await t.produce(200);
+    await waitUntil(() => t.egress() >= 200, { timeoutMs: 60_000, what: '200 egress records' });
+    await t.produce(400);
+    await waitUntil(() => t.egress() >= 600, { timeoutMs: 60_000, what: '600 egress records' });
+    const stats = [a, b].map((p) => p.ingresses[0]!.stats);
+    const handedOver = stats.reduce((n, s) => n + s.handedOver, 0);
+    const refused = stats.reduce((n, s) => n + s.handOverRefused, 0);
+    // The second wave crossed no process boundary: all of it went straight to the tasks.
+    expect(handedOver).toBeGreaterThanOrEqual(400 - refused);
+    await b.stop();
+    await a.stop();
+    expect(await t.inLog()).toBe(600 - handedOver);
+    t.exact();
+  }, 180_000);
 
   it('with hand-over off every record goes through the internal topic', async () => {
     const t = await setup(randomUUID().slice(0, 8));

@@ -63,6 +63,7 @@ describe('a Kafka ingress partition that fails to start', () => {
       source: new KafkaIngressSource(kafka, flaky, transactions),
       internalTopic: internal,
       partitions: 2,
+      partitioning: 'address',
       deadLetterTopic: uniqueName('retry-dead'),
       runtimeGroupId: uniqueName('retry-group'),
       logger: silentLogger,

@@ -42,11 +42,16 @@ describe('the internal topic', () => {
     });
 
     const eventTime = Date.parse('2020-01-01T00:00:00Z');
-    const record = toInternalRecord(internalTopic, 2, {
-      target: { namespace: 'ts', type: 'fn', id: 'a' },
-      argument: intValue(1),
-      eventTime,
-    });
+    const record = toInternalRecord(
+      internalTopic,
+      2,
+      {
+        target: { namespace: 'ts', type: 'fn', id: 'a' },
+        argument: intValue(1),
+        eventTime,
+      },
+      'address',
+    );
     expect(record.timestamp).toBeUndefined();
     const before = Date.now();
     await log.append([record]);

@@ -193,6 +193,7 @@ describe('a Kafka ingress record with an upstream traceparent', () => {
       {
         internalTopic: dev.log.internalTopic,
         partitions: dev.log.partitions,
+        partitioning: 'address',
         deadLetterTopic: 'continuum-dead-letters',
         ingressId: 'ops/in',
         observer: ingressTracing.observer,
@@ -298,7 +299,13 @@ describe('tracing off (the default)', () => {
         timestamp: 1,
       },
       { topic: 'upstream-events', valueType: 'ops/Text', targets: ['ops/counter', 'ops/sink'] },
-      { internalTopic: 'internal', partitions: 2, deadLetterTopic: 'dlq', ingressId: 'ops/in' },
+      {
+        internalTopic: 'internal',
+        partitions: 2,
+        partitioning: 'address',
+        deadLetterTopic: 'dlq',
+        ingressId: 'ops/in',
+      },
       1,
     );
     expect(routed.records).toHaveLength(2);

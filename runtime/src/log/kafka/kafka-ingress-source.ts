@@ -1,7 +1,7 @@
 // The `IngressSource` port on Kafka: ingress consumer groups are transactional groups committing
 // through the process's transactions (the Kafka log's), and offsets and partition counts come
 // from the log's admin client.
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
 import type {
   IngressSource,
   PartitionOffsets,
@@ -21,6 +21,8 @@ export class KafkaIngressSource implements IngressSource {
     private readonly kafka: Kafka,
     private readonly admin: Admin,
     private readonly transactions: ProcessTransactions,
+    /** The assignors of the ingress groups (the internal group's, to keep partitions together). */
+    private readonly partitionAssigners?: PartitionAssigner[] | undefined,
   ) {}
 
   group(opts: SourceGroupOptions): SourceGroup {
@@ -36,6 +38,7 @@ export class KafkaIngressSource implements IngressSource {
         logger: opts.logger,
         sessionTimeoutMs: opts.sessionTimeoutMs,
         heartbeatIntervalMs: opts.heartbeatIntervalMs,
+        partitionAssigners: this.partitionAssigners,
       }),
     );
   }

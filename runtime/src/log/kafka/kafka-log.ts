@@ -3,7 +3,9 @@
 // every partition it owns (process-transactions.ts: the checkpoints of all partitions commit
 // together), records and consumer offsets committed in one transaction, and read_committed
 // everywhere. The checkpoint id travels as the committed offset's metadata.
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import { hostname } from 'node:os';
+import type { Admin, Kafka, PartitionAssigner, Producer } from 'kafkajs';
+import { coPartitionAssignors } from './co-partition-assignor.js';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
@@ -25,6 +27,7 @@ import { ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
 import { TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
 import { DEFAULTS } from '../../defaults.js';
+import type { Partitioning } from '../partitioner.js';
 
 export interface KafkaLogOptions {
   connection: KafkaConnection;
@@ -34,6 +37,13 @@ export interface KafkaLogOptions {
   internalTopic?: string | undefined;
   /** Partitions of the internal topic: created with this many; an existing topic must match. */
   partitions?: number | undefined;
+  /**
+   * How an address picks its partition, the deployment's (the runtime keeps it in its state store,
+   * state/partitioning.ts). With `id`, the internal group and the ingress groups assign partitions
+   * so that partition `p` of every topic goes to the same process (co-partition-assignor.ts).
+   * @defaultValue 'address'
+   */
+  partitioning?: Partitioning | undefined;
   /** Replication factor for topics this log creates (-1 = broker default). */
   replicationFactor?: number | undefined;
   /** Further topics to create when missing (dead letters), with their partition counts. */
@@ -61,6 +71,8 @@ const CHECKPOINT_METADATA = /^continuum:ckpt=(\d+)$/;
 export class KafkaLog implements Log {
   readonly internalTopic: string;
   readonly partitions: number;
+  readonly partitioning: Partitioning;
+  private readonly identity: string;
   private readonly kafka: Kafka;
   private readonly groupId: string;
   private admin: Admin | undefined;
@@ -75,6 +87,8 @@ export class KafkaLog implements Log {
     this.kafka = createKafka(opts.connection, opts.logger);
     this.internalTopic = opts.internalTopic ?? DEFAULTS.internalTopic;
     this.partitions = opts.partitions ?? DEFAULTS.run.partitions;
+    this.partitioning = opts.partitioning ?? 'address';
+    this.identity = opts.identity ?? `${hostname()}.${process.pid}`;
     this.groupId = opts.groupId ?? DEFAULTS.groupId;
   }
 
@@ -106,7 +120,7 @@ export class KafkaLog implements Log {
       kafka: this.kafka,
       logger: this.opts.logger,
       idPrefix: this.groupId,
-      identity: this.opts.identity,
+      identity: this.identity,
       transactionTimeoutMs: this.opts.transactionTimeoutMs,
       lingerMs: this.opts.commitLingerMs,
     });
@@ -126,7 +140,15 @@ export class KafkaLog implements Log {
    */
   ingressSource(): KafkaIngressSource {
     if (this.admin === undefined) throw new ContinuumError('LOG_CLOSED', 'the Kafka log is not connected');
-    return new KafkaIngressSource(this.kafka, this.admin, this.transactions);
+    return new KafkaIngressSource(this.kafka, this.admin, this.transactions, this.assignors());
+  }
+
+  /**
+   * With the `id` partitioning, partition `p` of the internal topic and of every ingress topic go
+   * to the same process, so ingress records reach their task without crossing the broker.
+   */
+  private assignors(): PartitionAssigner[] | undefined {
+    return this.partitioning === 'id' ? coPartitionAssignors(this.identity) : undefined;
   }
 
   async join(listener: AssignmentListener): Promise<void> {
@@ -143,6 +165,7 @@ export class KafkaLog implements Log {
       sessionTimeoutMs: this.opts.sessionTimeoutMs,
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       rebalanceTimeoutMs: this.opts.rebalanceTimeoutMs,
+      partitionAssigners: this.assignors(),
     });
     this.group = group;
     await group.start({

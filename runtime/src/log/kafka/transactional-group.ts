@@ -5,7 +5,7 @@
 // Earlier owners are not fenced here: the partition task fences them in the state store (epoch)
 // and decides their last checkpoint by its marker record; the ingress drops re-moved records by
 // their source offsets.
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import { ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { LogRecord, OutRecord, RecordSink } from '../log.js';
@@ -42,6 +42,8 @@ export interface TransactionalGroupOptions {
    */
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
+  /** How the group leader assigns partitions (co-partition-assignor.ts); kafkajs's default without. */
+  partitionAssigners?: PartitionAssigner[] | undefined;
 }
 
 /**
@@ -92,6 +94,9 @@ export class TransactionalGroup {
       minBytes: this.opts.fetchMinBytes ?? DEFAULT_FETCH_MIN_BYTES,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
       retry: { retries: 10 },
+      ...(this.opts.partitionAssigners === undefined
+        ? {}
+        : { partitionAssigners: this.opts.partitionAssigners }),
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
