@@ -63,6 +63,16 @@ export const DEFAULTS = Object.freeze({
      */
     ingressHandOff: true,
     /**
+     * Handed-over ingress records not yet durable, all ingress partitions of a process together
+     * (past it they wait in the ingress): bounds the process's memory whatever it owns.
+     */
+    maxHandedOverRecords: 10_000,
+    /**
+     * Records read from the ingress topics and not yet moved, all ingress partitions of a process
+     * together (each partition also stops at 5,000); past it a partition pauses its consumer.
+     */
+    ingressMaxQueuedRecords: 20_000,
+    /**
      * How the addresses of a new deployment pick their partition: by id, so that an ingress
      * partition and the internal partitions its records go to are owned by the same process
      * (co-partitioning). Recorded in Redis; an existing deployment keeps its own.
@@ -86,6 +96,11 @@ export const DEFAULTS = Object.freeze({
     checkpointMaxRecords: 5000,
     maxOutstandingRecords: 10_000,
     stateCacheAddresses: 10_000,
+    /**
+     * Addresses cached in memory by all partition tasks of a process together (idle, committed
+     * ones are evicted beyond it, least recently used first): memory flat as the key space grows.
+     */
+    processStateCacheAddresses: 50_000,
     maxPendingTimers: 200_000,
   }),
 });
