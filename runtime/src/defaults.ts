@@ -73,6 +73,11 @@ export const DEFAULTS = Object.freeze({
      */
     ingressMaxQueuedRecords: 20_000,
     /**
+     * Most bytes one fetch of a Kafka ingress brings, all its partitions together (each at most a
+     * quarter): records arrive a fetch at a time, so this bounds what a pause lets in after it.
+     */
+    ingressFetchMaxBytes: 1024 * 1024,
+    /**
      * How the addresses of a new deployment pick their partition: by id, so that an ingress
      * partition and the internal partitions its records go to are owned by the same process
      * (co-partitioning). Recorded in Redis; an existing deployment keeps its own.

@@ -68,6 +68,8 @@ export interface ProdRuntimeOptions {
    * @defaultValue 20000
    */
   ingressMaxQueuedRecords?: number | undefined;
+  /** Most bytes one fetch of a Kafka ingress brings. @defaultValue 1048576 */
+  ingressFetchMaxBytes?: number | undefined;
   /**
    * How addresses pick their partition. Undefined: the deployment's recorded one, or
    * `DEFAULTS.run.partitioning` for a new deployment; a different recorded one refuses the start.
@@ -266,6 +268,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         sessionTimeoutMs: opts.sessionTimeoutMs,
         fetchMinBytes: opts.fetchMinBytes,
         fetchMaxWaitMs: opts.fetchMaxWaitMs,
+        fetchMaxBytes: opts.ingressFetchMaxBytes ?? DEFAULTS.run.ingressFetchMaxBytes,
         // Its records' counts come from its stats; only tracing watches the moves.
         observer: tracing?.observer,
         handOff:

@@ -71,6 +71,8 @@ export interface RunConfig extends CommonConfig {
   readonly maxHandedOverRecords: number;
   /** Ingress records read and not yet moved, per process. */
   readonly ingressMaxQueuedRecords: number;
+  /** Most bytes one fetch of a Kafka ingress brings. */
+  readonly ingressFetchMaxBytes: number;
   /** How addresses pick partitions; undefined: the deployment's recorded one (state/partitioning.ts). */
   readonly partitioning: Partitioning | undefined;
   readonly internalTopic: string;
@@ -201,6 +203,7 @@ const RUN = {
   ingressHandOff: { env: 'CONTINUUM_INGRESS_HANDOFF' },
   maxHandedOverRecords: { env: 'CONTINUUM_MAX_HANDED_OVER_RECORDS' },
   ingressMaxQueuedRecords: { env: 'CONTINUUM_INGRESS_MAX_QUEUED_RECORDS' },
+  ingressFetchMaxBytes: { env: 'CONTINUUM_INGRESS_FETCH_MAX_BYTES' },
   partitioning: { env: 'CONTINUUM_PARTITIONING' },
   internalTopic: { env: 'CONTINUUM_INTERNAL_TOPIC' },
   deadLetterTopic: { env: 'CONTINUUM_DEAD_LETTER_TOPIC' },
@@ -239,6 +242,7 @@ const runSchema = z.object({
   ingressHandOff: bool.optional(),
   maxHandedOverRecords: int(1, 10_000_000).default(DEFAULTS.run.maxHandedOverRecords),
   ingressMaxQueuedRecords: int(1, 10_000_000).default(DEFAULTS.run.ingressMaxQueuedRecords),
+  ingressFetchMaxBytes: int(1024, 256 * 1024 * 1024).default(DEFAULTS.run.ingressFetchMaxBytes),
   partitioning: z.enum(partitionings, { error: `must be one of ${partitionings.join(', ')}` }).optional(),
   internalTopic: topicName.default(DEFAULTS.internalTopic),
   deadLetterTopic: topicName.default(DEFAULTS.deadLetterTopic),
@@ -421,6 +425,7 @@ export function runConfig(flags: Flags, env: Env): RunConfig {
       c.ingressHandOff === undefined ? DEFAULTS.run.ingressHandOff : c.ingressHandOff === 'true',
     maxHandedOverRecords: c.maxHandedOverRecords,
     ingressMaxQueuedRecords: c.ingressMaxQueuedRecords,
+    ingressFetchMaxBytes: c.ingressFetchMaxBytes,
     partitioning: c.partitioning,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,

@@ -131,6 +131,8 @@ to its task instead of through the internal topic; default ${DEFAULTS.run.ingres
 CONTINUUM_MAX_HANDED_OVER_RECORDS (handed-over ingress records not yet committed, per process; past
 it they wait in the ingress; default ${DEFAULTS.run.maxHandedOverRecords}), CONTINUUM_INGRESS_MAX_QUEUED_RECORDS (ingress
 records read and not yet moved, per process; past it the ingress pauses; default ${DEFAULTS.run.ingressMaxQueuedRecords}),
+CONTINUUM_INGRESS_FETCH_MAX_BYTES (most bytes one fetch of a Kafka ingress brings, all its partitions
+together, each at most a quarter; default ${DEFAULTS.run.ingressFetchMaxBytes}),
 CONTINUUM_PARTITIONING (id or address: how an address picks its partition, fixed for the life of a
 deployment; unset, a new deployment takes ${DEFAULTS.run.partitioning} and later processes what it recorded),
 CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
@@ -438,6 +440,7 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     ingressHandOff: config.ingressHandOff,
     maxHandedOverRecords: config.maxHandedOverRecords,
     ingressMaxQueuedRecords: config.ingressMaxQueuedRecords,
+    ingressFetchMaxBytes: config.ingressFetchMaxBytes,
     partitioning: config.partitioning,
     logger,
     task: config.task,

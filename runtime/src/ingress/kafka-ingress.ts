@@ -52,6 +52,8 @@ export interface KafkaIngressOptions {
   /** Fetches wait for this many bytes or `fetchMaxWaitMs` (defaults: the group's). */
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
+  /** Most bytes one fetch of the ingress topics brings (see SourceGroupOptions.fetchMaxBytes). */
+  fetchMaxBytes?: number | undefined;
   /** Marks of one ingress partition are written at most this often (default 200 ms). */
   watermarkIntervalMs?: number | undefined;
   /** Tracing of the records moved (its `moving`); none when absent. */
@@ -117,6 +119,7 @@ export class KafkaIngress {
       topics: ingress.topics.map((t) => t.topic),
       fetchMinBytes: opts.fetchMinBytes,
       fetchMaxWaitMs: opts.fetchMaxWaitMs,
+      fetchMaxBytes: opts.fetchMaxBytes,
       logger: opts.logger,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
