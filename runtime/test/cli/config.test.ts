@@ -114,9 +114,9 @@ describe('runConfig', () => {
         },
       ),
     ).toMatchObject({ maxHandedOverRecords: 300, ingressMaxQueuedRecords: 400, ingressFetchMaxBytes: 65536 });
-    expect(() =>
-      runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_MAX_HANDED_OVER_RECORDS: '0' }),
-    ).toThrow('CONTINUUM_MAX_HANDED_OVER_RECORDS must be an integer from 1 to 10000000, not "0"');
+    expect(() => runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_MAX_HANDED_OVER_RECORDS: '0' })).toThrow(
+      'CONTINUUM_MAX_HANDED_OVER_RECORDS must be an integer from 1 to 10000000, not "0"',
+    );
     expect(() =>
       runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_INGRESS_FETCH_MAX_BYTES: '100' }),
     ).toThrow('CONTINUUM_INGRESS_FETCH_MAX_BYTES must be an integer from 1024 to 268435456, not "100"');
