@@ -118,8 +118,10 @@ export class HandOffLanes {
       if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
       // Held for want of budget: they wait until the budget has room again (onRoom).
       const budget = this.opts.budget;
-      if (lane.state === 'handoff' && target === lane.target && budget !== undefined && !budget.hasRoom())
+      if (lane.state === 'handoff' && target === lane.target && budget !== undefined && !budget.hasRoom()) {
+        budget.whenRoom(this.onRoom);
         continue;
+      }
       const waiting = lane.waiting;
       lane.waiting = [];
       this.waitingTotal -= waiting.length;

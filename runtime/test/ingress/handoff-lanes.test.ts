@@ -236,6 +236,29 @@ describe('the process hand-over budget', () => {
     expect(budget.inUse).toBe(4);
   });
 
+  it('a lane that found no room when it was woken is woken again when there is', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 2);
+    const one = openLane(budget, 'in|t|0|1');
+    const two = openLane(budget, 'in|t|1|1');
+    one.lanes.route(rec(0, 1), 1, []); // waits: 2 of 2 in use
+    expect(one.lanes.waitingCount).toBe(1);
+    one.task.taken[0]!.ticket.durable();
+    two.task.taken[0]!.ticket.durable(); // room: `one` is told...
+    expect(one.events.at(-1)).toBe('changed');
+    // ...but the other partition takes the room before `one` comes to release.
+    two.lanes.route(rec(0, 2), 1, []);
+    two.lanes.route(rec(0, 3), 2, []);
+    expect(budget.inUse).toBe(2);
+    const before = one.events.length;
+    one.lanes.release([]);
+    expect(one.lanes.waitingCount).toBe(1);
+    two.task.taken[1]!.ticket.durable();
+    two.task.taken[2]!.ticket.durable();
+    expect(one.events.slice(before)).toContain('changed');
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 1]);
+  });
+
   it('a ticket settled after its lane closed still gives its unit back', () => {
     const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 10);
     const { lanes, task } = openLane(budget, 'in|t|0|1');
