@@ -66,12 +66,12 @@ export const DEFAULTS = Object.freeze({
      * Handed-over ingress records not yet durable, all ingress partitions of a process together
      * (past it they wait in the ingress): bounds the process's memory whatever it owns.
      */
-    maxHandedOverRecords: 10_000,
+    maxHandedOverRecords: 5000,
     /**
      * Records read from the ingress topics and not yet moved, all ingress partitions of a process
      * together (each partition also stops at 5,000); past it a partition pauses its consumer.
      */
-    ingressMaxQueuedRecords: 20_000,
+    ingressMaxQueuedRecords: 10_000,
     /**
      * Most bytes one fetch of a Kafka ingress brings, all its partitions together (each at most a
      * quarter): records arrive a fetch at a time, so this bounds what a pause lets in after it.
@@ -105,7 +105,7 @@ export const DEFAULTS = Object.freeze({
      * Addresses cached in memory by all partition tasks of a process together (idle, committed
      * ones are evicted beyond it, least recently used first): memory flat as the key space grows.
      */
-    processStateCacheAddresses: 50_000,
+    processStateCacheAddresses: 20_000,
     maxPendingTimers: 200_000,
   }),
 });

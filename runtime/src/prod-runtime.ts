@@ -60,12 +60,12 @@ export interface ProdRuntimeOptions {
   ingressHandOff?: boolean | undefined;
   /**
    * Handed-over ingress records not yet durable, all Kafka ingresses of the process together.
-   * @defaultValue 10000
+   * @defaultValue 5000
    */
   maxHandedOverRecords?: number | undefined;
   /**
    * Ingress records read and not yet moved, all Kafka ingresses of the process together.
-   * @defaultValue 20000
+   * @defaultValue 10000
    */
   ingressMaxQueuedRecords?: number | undefined;
   /** Most bytes one fetch of a Kafka ingress brings. @defaultValue 1048576 */

@@ -50,7 +50,7 @@ export const defaultTaskConfig: TaskConfig = {
   checkpointMaxRecords: 5000,
   maxOutstandingRecords: 10_000,
   stateCacheAddresses: 10_000,
-  processStateCacheAddresses: 50_000,
+  processStateCacheAddresses: 20_000,
   deadLetterTopic: 'continuum-dead-letters',
   maxNegotiationRounds: 5,
   overloadBackoffMs: 50,

@@ -99,8 +99,8 @@ describe('runConfig', () => {
   it('reads the process memory limits of the Kafka ingresses, with their defaults, and rejects what is out of range', () => {
     const env = { ...TOKEN, CONTINUUM_REDIS_URL: 'redis://r:6379' };
     expect(runConfig({ module: 'a.yaml' }, env)).toMatchObject({
-      maxHandedOverRecords: 10_000,
-      ingressMaxQueuedRecords: 20_000,
+      maxHandedOverRecords: 5000,
+      ingressMaxQueuedRecords: 10_000,
       ingressFetchMaxBytes: 1024 * 1024,
     });
     expect(
