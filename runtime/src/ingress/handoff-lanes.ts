@@ -125,12 +125,19 @@ export class HandOffLanes {
       const waiting = lane.waiting;
       lane.waiting = [];
       this.waitingTotal -= waiting.length;
-      for (const w of waiting) {
+      let i = 0;
+      while (i < waiting.length) {
+        const w = waiting[i++]!;
         // Routed first, released after: its offset stays pending throughout (the order of
         // PendingOffsets relies on offsets never coming back once gone).
         this.route(w.record, w.offset, out);
         this.pending.remove(w.offset);
+        // Held again (the budget ran out): the rest would be held behind it; they stay as they
+        // are, in order and pending, instead of being routed one by one each time.
+        if (lane.waiting.length > 0) break;
       }
+      this.waitingTotal += waiting.length - i;
+      for (; i < waiting.length; i++) lane.waiting.push(waiting[i]!);
     }
   }
 

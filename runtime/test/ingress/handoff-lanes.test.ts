@@ -236,6 +236,27 @@ describe('the process hand-over budget', () => {
     expect(budget.inUse).toBe(4);
   });
 
+  it('room for some of the held records: those go over, the rest keep their order and count', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 4);
+    const one = openLane(budget, 'in|t|0|1');
+    const two = openLane(budget, 'in|t|1|1');
+    two.lanes.route(rec(0, 9), 1, []);
+    two.lanes.route(rec(0, 9), 2, []); // 4 of 4 in use
+    for (let n = 3; n <= 7; n++) one.lanes.route(rec(0, n), n, []);
+    expect(one.lanes.waitingCount).toBe(5);
+    two.task.taken[0]!.ticket.durable();
+    two.task.taken[1]!.ticket.durable(); // 2 of 4: room for two
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 3, 4]);
+    expect(one.lanes.waitingCount).toBe(3);
+    expect(one.lanes.lowestPending()).toBe(0);
+    for (const t of [...one.task.taken, ...two.task.taken]) t.ticket.durable();
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 3, 4, 5, 6, 7]);
+    expect(one.lanes.waitingCount).toBe(0);
+    expect(one.lanes.lowestPending()).toBe(5);
+  });
+
   it('a lane that found no room when it was woken is woken again when there is', () => {
     const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 2);
     const one = openLane(budget, 'in|t|0|1');
