@@ -4,8 +4,8 @@
 // ingress appended may still be on their way to it), or hands them over to the task. It also
 // knows the lowest ingress offset not yet durable, below which the ingress commits.
 import { barrierRecord } from '../core/envelope.js';
-import type { HandOffTarget, HandOffTicket } from '../core/ingress-handoff.js';
-import type { ProcessBudget } from '../core/process-budget.js';
+import type { HandOffTarget } from '../core/ingress-handoff.js';
+import { onceTicket } from '../core/ingress-handoff.js';
 import type { OutRecord } from '../log/log.js';
 
 export interface HandOffLanesOptions {
@@ -19,12 +19,6 @@ export interface HandOffLanesOptions {
   /** A task stopped before a handed-over record was durable: move again from the committed offset. */
   lost(): void;
   now?: (() => number) | undefined;
-  /**
-   * Handed-over records not yet durable, all ingress partitions of the process together: when it
-   * is used up, a lane in hand-over holds its records (the ingress partition pauses once it holds
-   * its bound) until the tasks' checkpoints give room back.
-   */
-  budget?: ProcessBudget | undefined;
 }
 
 export interface HandOffStats {
@@ -32,8 +26,6 @@ export interface HandOffStats {
   barriers: number;
   /** Records a task refused (its address's mailbox was full): appended instead. */
   refused: number;
-  /** Times a lane held its records because the process's hand-over budget was used up. */
-  budgetWaits: number;
 }
 
 type LaneState =
@@ -55,16 +47,12 @@ interface Lane {
 }
 
 export class HandOffLanes {
-  readonly stats: HandOffStats = { handedOver: 0, barriers: 0, refused: 0, budgetWaits: 0 };
+  readonly stats: HandOffStats = { handedOver: 0, barriers: 0, refused: 0 };
   private readonly lanes = new Map<number, Lane>();
   private readonly pending = new PendingOffsets();
   private barrierSeq = 0;
   private closed = false;
   private waitingTotal = 0;
-  /** Registered with the budget while a lane holds records for want of it. */
-  private readonly onRoom = (): void => {
-    if (!this.closed) this.opts.changed();
-  };
 
   constructor(private readonly opts: HandOffLanesOptions) {}
 
@@ -92,19 +80,9 @@ export class HandOffLanes {
     return false;
   }
 
-  /** No more hand-overs; late settlements are ignored (they still give the budget back). */
+  /** No more hand-overs; late settlements are ignored. */
   close(): void {
     this.closed = true;
-    this.opts.budget?.forget(this.onRoom);
-  }
-
-  /** A ticket's first settlement (see LaneTicket). */
-  settle(offset: number, durable: boolean): void {
-    this.opts.budget?.release(1);
-    if (durable) {
-      this.pending.remove(offset);
-      if (!this.closed) this.opts.changed();
-    } else if (!this.closed) this.opts.lost();
   }
 
   /**
@@ -116,28 +94,15 @@ export class HandOffLanes {
       if (lane.waiting.length === 0) continue;
       const target = this.opts.target(lane.partition);
       if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
-      // Held for want of budget: they wait until the budget has room again (onRoom).
-      const budget = this.opts.budget;
-      if (lane.state === 'handoff' && target === lane.target && budget !== undefined && !budget.hasRoom()) {
-        budget.whenRoom(this.onRoom);
-        continue;
-      }
       const waiting = lane.waiting;
       lane.waiting = [];
       this.waitingTotal -= waiting.length;
-      let i = 0;
-      while (i < waiting.length) {
-        const w = waiting[i++]!;
+      for (const w of waiting) {
         // Routed first, released after: its offset stays pending throughout (the order of
         // PendingOffsets relies on offsets never coming back once gone).
         this.route(w.record, w.offset, out);
         this.pending.remove(w.offset);
-        // Held again (the budget ran out): the rest would be held behind it; they stay as they
-        // are, in order and pending, instead of being routed one by one each time.
-        if (lane.waiting.length > 0) break;
       }
-      this.waitingTotal += waiting.length - i;
-      for (; i < waiting.length; i++) lane.waiting.push(waiting[i]!);
     }
   }
 
@@ -173,27 +138,13 @@ export class HandOffLanes {
       case 'awaiting':
         this.hold(lane, record, offset);
         return;
-      case 'handoff': {
-        // Records held for want of budget go first, in order.
-        if (lane.waiting.length > 0) {
-          this.hold(lane, record, offset);
-          return;
-        }
-        const budget = this.opts.budget;
-        if (budget !== undefined && !budget.tryTake(1)) {
-          this.stats.budgetWaits++;
-          budget.whenRoom(this.onRoom);
-          this.hold(lane, record, offset);
-          return;
-        }
+      case 'handoff':
         if (this.handOver(target, record, offset)) return;
-        budget?.release(1);
         // Its mailbox is full: back to the log, which has backpressure, and a new barrier.
         this.stats.refused++;
         lane.state = 'barrier-next';
         out.push(record);
         return;
-      }
     }
   }
 
@@ -229,7 +180,15 @@ export class HandOffLanes {
 
   private handOver(target: HandOffTarget, record: OutRecord, offset: number): boolean {
     this.pending.add(offset);
-    const ticket = new LaneTicket(this, offset);
+    const ticket = onceTicket({
+      durable: () => {
+        this.pending.remove(offset);
+        if (!this.closed) this.opts.changed();
+      },
+      lost: () => {
+        if (!this.closed) this.opts.lost();
+      },
+    });
     const taken = target.takeFromIngress(
       {
         topic: record.topic,
@@ -245,31 +204,6 @@ export class HandOffLanes {
     if (taken) this.stats.handedOver++;
     else this.pending.remove(offset);
     return taken;
-  }
-}
-
-/**
- * The ticket of one handed-over record: a single small object (tens of thousands may be in flight),
- * whose first settlement wins — a durable after lost, or the reverse, is ignored.
- */
-class LaneTicket implements HandOffTicket {
-  private settled = false;
-
-  constructor(
-    private readonly lanes: HandOffLanes,
-    private readonly offset: number,
-  ) {}
-
-  durable(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.lanes.settle(this.offset, true);
-  }
-
-  lost(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.lanes.settle(this.offset, false);
   }
 }
 
