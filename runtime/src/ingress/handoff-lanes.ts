@@ -42,8 +42,15 @@ interface Lane {
   state: LaneState;
   target: HandOffTarget | undefined;
   token: string | undefined;
-  /** Records held while awaiting the barrier, in order, with their ingress offsets. */
+  /** Records held (awaiting the barrier, or the settling of earlier hand-overs), in order. */
   waiting: { record: OutRecord; offset: number }[];
+  /**
+   * Records handed over to `target` whose checkpoint has not committed yet. While there are any,
+   * no later record of this lane goes anywhere else (the log, another task): if one of them is
+   * lost it is moved again after a restart, and an address drops a record from a source offset
+   * below one it already took as a repeat. Later records wait until these are durable.
+   */
+  inFlight: number;
 }
 
 export class HandOffLanes {
@@ -93,15 +100,26 @@ export class HandOffLanes {
     for (const lane of this.lanes.values()) {
       if (lane.waiting.length === 0) continue;
       const target = this.opts.target(lane.partition);
-      if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
+      if (lane.inFlight > 0) {
+        // Only the task the earlier records went to may take these, in order, meanwhile.
+        if (target !== lane.target || target === undefined || lane.state !== 'handoff') continue;
+      } else if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
       const waiting = lane.waiting;
       lane.waiting = [];
       this.waitingTotal -= waiting.length;
-      for (const w of waiting) {
+      let i = 0;
+      while (i < waiting.length) {
+        const w = waiting[i++]!;
         // Routed first, released after: its offset stays pending throughout (the order of
         // PendingOffsets relies on offsets never coming back once gone).
         this.route(w.record, w.offset, out);
         this.pending.remove(w.offset);
+        // Held again (a new barrier, or its task still full): the rest would be too, in order.
+        if (lane.waiting.length > 0) break;
+      }
+      if (i < waiting.length) {
+        for (let j = i; j < waiting.length; j++) lane.waiting.push(waiting[j]!);
+        this.waitingTotal += waiting.length - i;
       }
     }
   }
@@ -111,10 +129,16 @@ export class HandOffLanes {
     const p = record.partition!;
     let lane = this.lanes.get(p);
     if (lane === undefined) {
-      lane = { partition: p, state: 'append', target: undefined, token: undefined, waiting: [] };
+      lane = { partition: p, state: 'append', target: undefined, token: undefined, waiting: [], inFlight: 0 };
       this.lanes.set(p, lane);
     }
     const target = this.opts.target(p);
+    if (lane.inFlight > 0 && (target !== lane.target || lane.waiting.length > 0)) {
+      // Earlier records of this lane are with a task that has not made them durable (it may have
+      // stopped): nothing later may overtake them. Held until they settle, or the ingress restarts.
+      this.hold(lane, record, offset);
+      return;
+    }
     if (target === undefined) {
       lane.state = 'append';
       lane.target = undefined;
@@ -139,8 +163,14 @@ export class HandOffLanes {
         this.hold(lane, record, offset);
         return;
       case 'handoff':
-        if (this.handOver(target, record, offset)) return;
-        // Its mailbox is full: back to the log, which has backpressure, and a new barrier.
+        if (this.handOver(lane, target, record, offset)) return;
+        // Its mailbox is full. Records handed over before it are not durable yet: it waits for
+        // them (appended now, it could overtake one of them that is lost and moved again).
+        if (lane.inFlight > 0) {
+          this.hold(lane, record, offset);
+          return;
+        }
+        // Back to the log, which has backpressure, and a new barrier.
         this.stats.refused++;
         lane.state = 'barrier-next';
         out.push(record);
@@ -178,13 +208,16 @@ export class HandOffLanes {
     this.waitingTotal++;
   }
 
-  private handOver(target: HandOffTarget, record: OutRecord, offset: number): boolean {
+  private handOver(lane: Lane, target: HandOffTarget, record: OutRecord, offset: number): boolean {
     this.pending.add(offset);
+    lane.inFlight++;
     const ticket = onceTicket({
       durable: () => {
         this.pending.remove(offset);
+        lane.inFlight--;
         if (!this.closed) this.opts.changed();
       },
+      // The lane stays held: the ingress restarts from its committed offset.
       lost: () => {
         if (!this.closed) this.opts.lost();
       },
@@ -202,7 +235,10 @@ export class HandOffLanes {
       ticket,
     );
     if (taken) this.stats.handedOver++;
-    else this.pending.remove(offset);
+    else {
+      this.pending.remove(offset);
+      lane.inFlight--;
+    }
     return taken;
   }
 }

@@ -115,7 +115,7 @@ describe('ingress hand-off lanes', () => {
     expect(lanes.lowestPending()).toBe(11);
   });
 
-  it('a refused record goes to the log and an earlier barrier no longer opens the lane', () => {
+  it('a refused record waits for the records handed over before it, then goes to the log behind a new barrier', () => {
     const { targets, lanes } = setup();
     const task = new FakeTarget();
     targets.set(0, task);
@@ -126,11 +126,21 @@ describe('ingress hand-off lanes', () => {
     task.read(old!);
     lanes.release([]);
     expect(task.taken).toHaveLength(1);
-    // Its mailbox is full: the record is appended, the ones after it wait for a new barrier.
-    const next: OutRecord[] = [];
+    // Its mailbox is full while record 1 is not durable: appended now, record 2 could overtake
+    // record 1 if that one is lost and moved again. It waits, and so does record 3.
     task.refuse = true;
+    const next: OutRecord[] = [];
     lanes.route(rec(0, 2), 11, next);
     lanes.route(rec(0, 3), 12, next);
+    lanes.barriers(next);
+    expect(next).toEqual([]);
+    expect(lanes.waitingCount).toBe(2);
+    expect(lanes.stats.refused).toBe(0);
+    lanes.release(next);
+    expect(next).toEqual([]);
+    // Record 1 is durable: still refused, record 2 goes to the log and the lane needs a new barrier.
+    task.taken[0]!.ticket.durable();
+    lanes.release(next);
     lanes.barriers(next);
     const [fresh] = barrierOf(next);
     expect(values(next)).toEqual([2]);
@@ -144,6 +154,83 @@ describe('ingress hand-off lanes', () => {
     task.read(fresh!);
     lanes.release([]);
     expect(task.taken.map((t) => t.record.value![0])).toEqual([1, 3]);
+  });
+
+  it('a refused record is handed over once its task has room again, in order, without the log', () => {
+    const { targets, lanes } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    task.refuse = true;
+    const next: OutRecord[] = [];
+    lanes.route(rec(0, 2), 11, next);
+    lanes.route(rec(0, 3), 12, next);
+    task.refuse = false;
+    lanes.route(rec(0, 4), 13, next); // behind the held ones, though the task has room now
+    lanes.release(next);
+    lanes.barriers(next);
+    expect(next).toEqual([]);
+    expect(task.taken.map((t) => t.record.value![0])).toEqual([1, 2, 3, 4]);
+    expect(lanes.waitingCount).toBe(0);
+  });
+
+  it('records after ones a stopped task holds wait until those are durable; then they go to the log', () => {
+    const { targets, lanes } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    lanes.route(rec(0, 2), 11, []);
+    // The task stops (its partition moved) while its last checkpoint still commits.
+    targets.delete(0);
+    const later: OutRecord[] = [];
+    lanes.route(rec(0, 3), 12, later);
+    lanes.release(later);
+    lanes.barriers(later);
+    expect(later).toEqual([]);
+    expect(lanes.lowestPending()).toBe(10);
+    task.taken[0]!.ticket.durable();
+    lanes.release(later);
+    expect(later).toEqual([]);
+    task.taken[1]!.ticket.durable();
+    lanes.release(later);
+    lanes.barriers(later);
+    expect(values(later)).toEqual([3]);
+    expect(barrierOf(later)).toEqual([]);
+    expect(lanes.lowestPending()).toBeUndefined();
+  });
+
+  it('records after ones a failed task lost are neither appended nor handed to its successor', () => {
+    const { targets, lanes, events } = setup();
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    // The task failed (its checkpoint did not commit); a successor runs the partition here.
+    const successor = new FakeTarget();
+    targets.set(0, successor);
+    const later: OutRecord[] = [];
+    lanes.route(rec(0, 2), 11, later);
+    lanes.barriers(later);
+    expect(later).toEqual([]);
+    task.taken[0]!.ticket.lost();
+    expect(events).toContain('lost');
+    lanes.release(later);
+    lanes.barriers(later);
+    // Held until the ingress restarts from its committed offset (10), which moves 1 and 2 again.
+    expect(later).toEqual([]);
+    expect(successor.taken).toEqual([]);
+    expect(lanes.lowestPending()).toBe(10);
   });
 
   it('records waiting for the barrier of a task that went away are appended for its successor', () => {
