@@ -61,6 +61,21 @@ export const DEFAULTS = Object.freeze({
      */
     ingressHandOff: true,
     /**
+     * Handed-over ingress records not yet durable, all ingress partitions of a process together
+     * (past it they wait in the ingress): bounds the process's memory whatever it owns.
+     */
+    maxHandedOverRecords: 5000,
+    /**
+     * Records read from the ingress topics and not yet moved, all ingress partitions of a process
+     * together (each partition also stops at 5,000); past it a partition pauses its consumer.
+     */
+    ingressMaxQueuedRecords: 10_000,
+    /**
+     * Most bytes one fetch of a Kafka ingress brings, all its partitions together (each at most a
+     * quarter): records arrive a fetch at a time, so this bounds what a pause lets in after it.
+     */
+    ingressFetchMaxBytes: 1024 * 1024,
+    /**
      * A state-store command unanswered this long fails its partition task, which recovers and
      * tries again (a command in flight when Redis restarts may otherwise never settle).
      */
@@ -90,6 +105,11 @@ export const DEFAULTS = Object.freeze({
     checkpointMaxRecords: 5000,
     maxOutstandingRecords: 10_000,
     stateCacheAddresses: 10_000,
+    /**
+     * Addresses cached in memory by all partition tasks of a process together (idle, committed
+     * ones are evicted beyond it, least recently used first): memory flat as the key space grows.
+     */
+    processStateCacheAddresses: 20_000,
     maxPendingTimers: 200_000,
   }),
 });

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { assembleRuntime, attachMetrics, startServers } from './assembly.js';
 import { memberReport, RedisMembership } from './cluster/membership.js';
 import { defaultTaskConfig, type TaskConfig, type TaskHooks } from './core/partition-task.js';
+import { ProcessBudget } from './core/process-budget.js';
 import { KafkaIngress } from './ingress/kafka-ingress.js';
 import { createKafka, type KafkaConnection } from './log/kafka/client.js';
 import { KafkaLog } from './log/kafka/kafka-log.js';
@@ -57,6 +58,18 @@ export interface ProdRuntimeOptions {
    * appending them to the internal topic. @defaultValue true
    */
   ingressHandOff?: boolean | undefined;
+  /**
+   * Handed-over ingress records not yet durable, all Kafka ingresses of the process together.
+   * @defaultValue 5000
+   */
+  maxHandedOverRecords?: number | undefined;
+  /**
+   * Ingress records read and not yet moved, all Kafka ingresses of the process together.
+   * @defaultValue 10000
+   */
+  ingressMaxQueuedRecords?: number | undefined;
+  /** Most bytes one fetch of a Kafka ingress brings. @defaultValue 1048576 */
+  ingressFetchMaxBytes?: number | undefined;
   /**
    * How addresses pick their partition. Undefined: the deployment's recorded one, or
    * `DEFAULTS.run.partitioning` for a new deployment; a different recorded one refuses the start.
@@ -246,8 +259,19 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
     await log.connect();
     const source = log.ingressSource();
     await runtime.start();
+    // What the Kafka ingresses hold in memory is bounded per process, whatever it owns.
+    const queueBudget = new ProcessBudget(
+      'CONTINUUM_INGRESS_MAX_QUEUED_RECORDS',
+      opts.ingressMaxQueuedRecords ?? DEFAULTS.run.ingressMaxQueuedRecords,
+    );
+    const handOffBudget = new ProcessBudget(
+      'CONTINUUM_MAX_HANDED_OVER_RECORDS',
+      opts.maxHandedOverRecords ?? DEFAULTS.run.maxHandedOverRecords,
+    );
     for (const ingress of module.kafkaIngresses) {
       const i = new KafkaIngress({
+        queueBudget,
+        handOffBudget,
         ingress,
         source,
         internalTopic: log.internalTopic,
@@ -259,6 +283,7 @@ export async function startProdRuntime(opts: ProdRuntimeOptions): Promise<ProdRu
         sessionTimeoutMs: opts.sessionTimeoutMs,
         fetchMinBytes: opts.fetchMinBytes,
         fetchMaxWaitMs: opts.fetchMaxWaitMs,
+        fetchMaxBytes: opts.ingressFetchMaxBytes ?? DEFAULTS.run.ingressFetchMaxBytes,
         // Its records' counts come from its stats; only tracing watches the moves.
         observer: tracing?.observer,
         handOff:

@@ -8,6 +8,7 @@ import { toInternalRecord } from './core/envelope.js';
 import type { HandOffTarget } from './core/ingress-handoff.js';
 import { PartitionTask, type TaskConfig, type TaskHooks } from './core/partition-task.js';
 import type { Scheduler } from './core/scheduler.js';
+import { StateCacheBudget } from './core/process-budget.js';
 import { resolveTaskConfig } from './core/task-config.js';
 import type { EgressRouter, FunctionRouter } from './core/routing.js';
 import { StateRegistry } from './core/state-registry.js';
@@ -42,6 +43,8 @@ export class Runtime {
   private readonly taskConfig: Readonly<TaskConfig>;
   private readonly registry = new StateRegistry();
   private readonly tasks = new Map<number, PartitionTask>();
+  /** The state cache of all tasks together (TaskConfig.processStateCacheAddresses). */
+  private readonly stateCache: StateCacheBudget;
   private readonly restarts = new Map<number, { timer: NodeJS.Timeout | undefined; failures: number }>();
   private readonly log: Logger;
   private started = false;
@@ -50,6 +53,7 @@ export class Runtime {
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
     this.taskConfig = resolveTaskConfig(opts.task);
+    this.stateCache = new StateCacheBudget(this.taskConfig.processStateCacheAddresses);
     this.log = opts.logger ?? silentLogger;
   }
 
@@ -247,6 +251,7 @@ export class Runtime {
       client: this.opts.client,
       registry: this.registry,
       config: this.taskConfig,
+      budgets: { stateCache: this.stateCache },
       logger: this.log,
       hooks: this.opts.hooks,
       observer: this.opts.observer,

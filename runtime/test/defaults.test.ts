@@ -30,6 +30,10 @@ describe('DEFAULTS', () => {
       checkpointMaxRecords: runtime.limits.checkpointMaxRecords,
       maxOutstandingRecords: runtime.limits.maxOutstandingRecords,
       stateCacheAddresses: runtime.limits.stateCacheAddresses,
+      processStateCacheAddresses: runtime.limits.processStateCacheAddresses,
+      maxHandedOverRecords: runtime.limits.maxHandedOverRecords,
+      ingressMaxQueuedRecords: runtime.limits.ingressMaxQueuedRecords,
+      ingressFetchMaxBytes: runtime.limits.ingressFetchMaxBytes,
       maxPendingTimers: runtime.limits.maxPendingTimers,
     }).toEqual({
       partitions: DEFAULTS.run.partitions,
@@ -41,6 +45,10 @@ describe('DEFAULTS', () => {
       checkpointMaxRecords: DEFAULTS.task.checkpointMaxRecords,
       maxOutstandingRecords: DEFAULTS.task.maxOutstandingRecords,
       stateCacheAddresses: DEFAULTS.task.stateCacheAddresses,
+      processStateCacheAddresses: DEFAULTS.task.processStateCacheAddresses,
+      maxHandedOverRecords: DEFAULTS.run.maxHandedOverRecords,
+      ingressMaxQueuedRecords: DEFAULTS.run.ingressMaxQueuedRecords,
+      ingressFetchMaxBytes: DEFAULTS.run.ingressFetchMaxBytes,
       maxPendingTimers: DEFAULTS.task.maxPendingTimers,
     });
   });
@@ -64,6 +72,10 @@ describe('DEFAULTS', () => {
       CONTINUUM_CHECKPOINT_MAX_RECORDS: DEFAULTS.task.checkpointMaxRecords,
       CONTINUUM_MAX_OUTSTANDING_RECORDS: DEFAULTS.task.maxOutstandingRecords,
       CONTINUUM_STATE_CACHE_ADDRESSES: DEFAULTS.task.stateCacheAddresses,
+      CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES: DEFAULTS.task.processStateCacheAddresses,
+      CONTINUUM_MAX_HANDED_OVER_RECORDS: DEFAULTS.run.maxHandedOverRecords,
+      CONTINUUM_INGRESS_MAX_QUEUED_RECORDS: DEFAULTS.run.ingressMaxQueuedRecords,
+      CONTINUUM_INGRESS_FETCH_MAX_BYTES: DEFAULTS.run.ingressFetchMaxBytes,
       CONTINUUM_MAX_PENDING_TIMERS: DEFAULTS.task.maxPendingTimers,
     };
     expect(Object.fromEntries(Object.keys(expected).map((k) => [k, number(documented.get(k))]))).toEqual(
@@ -78,6 +90,7 @@ describe('DEFAULTS', () => {
       checkpointMaxRecords: DEFAULTS.task.checkpointMaxRecords,
       maxOutstandingRecords: DEFAULTS.task.maxOutstandingRecords,
       stateCacheAddresses: DEFAULTS.task.stateCacheAddresses,
+      processStateCacheAddresses: DEFAULTS.task.processStateCacheAddresses,
       maxPendingTimers: DEFAULTS.task.maxPendingTimers,
       deadLetterTopic: DEFAULTS.deadLetterTopic,
       repliesTopic: DEFAULTS.repliesTopic,

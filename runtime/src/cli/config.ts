@@ -67,6 +67,12 @@ export interface RunConfig extends CommonConfig {
   readonly fetchMaxWaitMs: number;
   /** A Kafka ingress hands records to the tasks of its own process instead of appending them. */
   readonly ingressHandOff: boolean;
+  /** Handed-over records not yet durable, per process. */
+  readonly maxHandedOverRecords: number;
+  /** Ingress records read and not yet moved, per process. */
+  readonly ingressMaxQueuedRecords: number;
+  /** Most bytes one fetch of a Kafka ingress brings. */
+  readonly ingressFetchMaxBytes: number;
   /** How addresses pick partitions; undefined: the deployment's recorded one (state/partitioning.ts). */
   readonly partitioning: Partitioning | undefined;
   readonly internalTopic: string;
@@ -135,6 +141,7 @@ const COMMON = {
   checkpointMaxRecords: { env: 'CONTINUUM_CHECKPOINT_MAX_RECORDS' },
   maxOutstandingRecords: { env: 'CONTINUUM_MAX_OUTSTANDING_RECORDS' },
   stateCacheAddresses: { env: 'CONTINUUM_STATE_CACHE_ADDRESSES' },
+  processStateCacheAddresses: { env: 'CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES' },
   maxPendingTimers: { env: 'CONTINUUM_MAX_PENDING_TIMERS' },
 } as const satisfies Record<string, Source>;
 
@@ -147,6 +154,7 @@ const commonSchema = {
   checkpointMaxRecords: int(1, 1_000_000).optional(),
   maxOutstandingRecords: int(1, 10_000_000).optional(),
   stateCacheAddresses: int(1, 100_000_000).optional(),
+  processStateCacheAddresses: int(1, 100_000_000).optional(),
   maxPendingTimers: int(1, 100_000_000).optional(),
 };
 
@@ -193,6 +201,9 @@ const RUN = {
   fetchMinBytes: { env: 'CONTINUUM_FETCH_MIN_BYTES' },
   fetchMaxWaitMs: { env: 'CONTINUUM_FETCH_MAX_WAIT_MS' },
   ingressHandOff: { env: 'CONTINUUM_INGRESS_HANDOFF' },
+  maxHandedOverRecords: { env: 'CONTINUUM_MAX_HANDED_OVER_RECORDS' },
+  ingressMaxQueuedRecords: { env: 'CONTINUUM_INGRESS_MAX_QUEUED_RECORDS' },
+  ingressFetchMaxBytes: { env: 'CONTINUUM_INGRESS_FETCH_MAX_BYTES' },
   partitioning: { env: 'CONTINUUM_PARTITIONING' },
   internalTopic: { env: 'CONTINUUM_INTERNAL_TOPIC' },
   deadLetterTopic: { env: 'CONTINUUM_DEAD_LETTER_TOPIC' },
@@ -229,6 +240,9 @@ const runSchema = z.object({
   fetchMinBytes: int(1, 64 * 1024 * 1024).default(DEFAULTS.run.fetchMinBytes),
   fetchMaxWaitMs: int(0, 10_000).default(DEFAULTS.run.fetchMaxWaitMs),
   ingressHandOff: bool.optional(),
+  maxHandedOverRecords: int(1, 10_000_000).default(DEFAULTS.run.maxHandedOverRecords),
+  ingressMaxQueuedRecords: int(1, 10_000_000).default(DEFAULTS.run.ingressMaxQueuedRecords),
+  ingressFetchMaxBytes: int(1024, 256 * 1024 * 1024).default(DEFAULTS.run.ingressFetchMaxBytes),
   partitioning: z.enum(partitionings, { error: `must be one of ${partitionings.join(', ')}` }).optional(),
   internalTopic: topicName.default(DEFAULTS.internalTopic),
   deadLetterTopic: topicName.default(DEFAULTS.deadLetterTopic),
@@ -320,6 +334,8 @@ function common(
   if (c.checkpointMaxRecords !== undefined) task.checkpointMaxRecords = c.checkpointMaxRecords;
   if (c.maxOutstandingRecords !== undefined) task.maxOutstandingRecords = c.maxOutstandingRecords;
   if (c.stateCacheAddresses !== undefined) task.stateCacheAddresses = c.stateCacheAddresses;
+  if (c.processStateCacheAddresses !== undefined)
+    task.processStateCacheAddresses = c.processStateCacheAddresses;
   if (c.maxPendingTimers !== undefined) task.maxPendingTimers = c.maxPendingTimers;
   return {
     log: { format: c.logFormat, level: c.logLevel },
@@ -407,6 +423,9 @@ export function runConfig(flags: Flags, env: Env): RunConfig {
     fetchMaxWaitMs: c.fetchMaxWaitMs,
     ingressHandOff:
       c.ingressHandOff === undefined ? DEFAULTS.run.ingressHandOff : c.ingressHandOff === 'true',
+    maxHandedOverRecords: c.maxHandedOverRecords,
+    ingressMaxQueuedRecords: c.ingressMaxQueuedRecords,
+    ingressFetchMaxBytes: c.ingressFetchMaxBytes,
     partitioning: c.partitioning,
     internalTopic: c.internalTopic,
     deadLetterTopic: c.deadLetterTopic,

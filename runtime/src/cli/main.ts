@@ -128,6 +128,11 @@ CONTINUUM_TRANSACTION_TIMEOUT_MS (default ${DEFAULTS.run.transactionTimeoutMs}),
 CONTINUUM_FETCH_MAX_WAIT_MS (default ${DEFAULTS.run.fetchMaxWaitMs}), CONTINUUM_INTERNAL_TOPIC (default ${DEFAULTS.internalTopic}),
 CONTINUUM_INGRESS_HANDOFF (a Kafka ingress hands records whose partition this process owns straight
 to its task instead of through the internal topic; default ${DEFAULTS.run.ingressHandOff}),
+CONTINUUM_MAX_HANDED_OVER_RECORDS (handed-over ingress records not yet committed, per process; past
+it they wait in the ingress; default ${DEFAULTS.run.maxHandedOverRecords}), CONTINUUM_INGRESS_MAX_QUEUED_RECORDS (ingress
+records read and not yet moved, per process; past it the ingress pauses; default ${DEFAULTS.run.ingressMaxQueuedRecords}),
+CONTINUUM_INGRESS_FETCH_MAX_BYTES (most bytes one fetch of a Kafka ingress brings, all its partitions
+together, each at most a quarter; default ${DEFAULTS.run.ingressFetchMaxBytes}),
 CONTINUUM_PARTITIONING (address, or the experimental id: how an address picks its partition, fixed for the life of a
 deployment; unset, a new deployment takes ${DEFAULTS.run.partitioning} and later processes what it recorded),
 CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
@@ -145,7 +150,8 @@ live processes; default HOSTNAME/pid).
 Limits per partition (also for dev): CONTINUUM_CHECKPOINT_MAX_RECORDS (checkpoint early once this many
 changes are buffered, default ${DEFAULTS.task.checkpointMaxRecords}), CONTINUUM_MAX_OUTSTANDING_RECORDS (pause input beyond this many
 unfinished records, default ${DEFAULTS.task.maxOutstandingRecords}), CONTINUUM_STATE_CACHE_ADDRESSES (addresses kept in memory, default
-${DEFAULTS.task.stateCacheAddresses}), CONTINUUM_MAX_PENDING_TIMERS (pending delayed messages and event-time timers; one more is
+${DEFAULTS.task.stateCacheAddresses}), CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES (addresses kept in memory by all partitions of
+the process together, default ${DEFAULTS.task.processStateCacheAddresses}), CONTINUUM_MAX_PENDING_TIMERS (pending delayed messages and event-time timers; one more is
 dead-lettered with TIMER_LIMIT_REACHED, default ${DEFAULTS.task.maxPendingTimers}).
 `,
   validate: `statefun validate FILE...
@@ -432,6 +438,9 @@ async function run(args: string[], out: Out, options: MainOptions): Promise<numb
     fetchMinBytes: config.fetchMinBytes,
     fetchMaxWaitMs: config.fetchMaxWaitMs,
     ingressHandOff: config.ingressHandOff,
+    maxHandedOverRecords: config.maxHandedOverRecords,
+    ingressMaxQueuedRecords: config.ingressMaxQueuedRecords,
+    ingressFetchMaxBytes: config.ingressFetchMaxBytes,
     partitioning: config.partitioning,
     logger,
     task: config.task,

@@ -78,20 +78,3 @@ export function readSourceOffsets(stored: StoredValue | undefined): Map<string, 
 export function writeSourceOffsets(offsets: ReadonlyMap<string, number>): StoredValue {
   return { typename: SOURCE_OFFSETS_TYPENAME, value: utf8.encode(JSON.stringify([...offsets])) };
 }
-
-/** A ticket whose first settlement wins (a durable after lost, or the reverse, is ignored). */
-export function onceTicket(ticket: HandOffTicket): HandOffTicket {
-  let settled = false;
-  return {
-    durable: () => {
-      if (settled) return;
-      settled = true;
-      ticket.durable();
-    },
-    lost: () => {
-      if (settled) return;
-      settled = true;
-      ticket.lost();
-    },
-  };
-}

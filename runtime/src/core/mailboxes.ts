@@ -20,6 +20,7 @@ import type { PartitionStore, StoredValue } from '../state/state-store.js';
 import { FunctionCallError, type FunctionClient } from '../transport/function-client.js';
 import { addressKey, functionTypeOf, parseAddressKey } from './address.js';
 import type { Checkpointer } from './checkpointer.js';
+import type { StateCacheBudget } from './process-budget.js';
 import { deadLetterCodeOfCallError, type DeadLetterCode } from './dead-letter-codes.js';
 import { recordDeadLetter, responseProblem } from './effects.js';
 import { fromInternalRecord, type Envelope } from './envelope.js';
@@ -105,6 +106,14 @@ export interface MailboxDeps {
   log: Logger;
   observer?: TaskObserver | undefined;
   host: MailboxHost;
+  /** Limits shared by the tasks of the process (none: only the per-partition ones apply). */
+  budgets?: TaskBudgets | undefined;
+}
+
+/** The process-wide limits a task counts against (core/process-budget.ts). */
+export interface TaskBudgets {
+  /** Addresses cached in memory, all tasks of the process together. */
+  stateCache?: StateCacheBudget | undefined;
 }
 
 export class Mailboxes {
@@ -121,6 +130,7 @@ export class Mailboxes {
    */
   private readonly toDispatch = new Set<Slot>();
   private paused = false;
+  private stopped = false;
   private inFlightCalls = 0;
   /** Ingress records handed over and not yet done with (bounded like the records read). */
   private handedOver = 0;
@@ -285,9 +295,13 @@ export class Mailboxes {
     );
   }
 
-  /** Drops idle, committed addresses beyond the cache size (least recently used first). */
+  /**
+   * Drops idle, committed addresses beyond the cache size (least recently used first): this
+   * partition's own limit, and the process's, which all its tasks share.
+   */
   evict(): void {
-    let excess = this.slots.size - this.deps.config.stateCacheAddresses;
+    const cache = this.deps.budgets?.stateCache;
+    let excess = Math.max(this.slots.size - this.deps.config.stateCacheAddresses, cache?.excess ?? 0);
     if (excess <= 0) return;
     for (const slot of this.slots.values()) {
       if (excess <= 0) break;
@@ -298,6 +312,7 @@ export class Mailboxes {
         slot.pinnedUntil <= this.cp.promotedId
       ) {
         this.slots.delete(slot.key);
+        cache?.removed(1);
         excess--;
       }
     }
@@ -333,8 +348,11 @@ export class Mailboxes {
    * records handed over by an ingress are lost (it moves them again).
    */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     this.held = [];
     this.handedOver = 0;
+    this.deps.budgets?.stateCache?.removed(this.slots.size);
     for (const cancel of this.retries) cancel();
     this.retries.clear();
     for (const slot of this.slots.values()) {
@@ -390,6 +408,7 @@ export class Mailboxes {
       blocked: false,
     };
     this.slots.set(key, slot);
+    this.deps.budgets?.stateCache?.added(1);
     this.toLoad.add(slot);
     this.scheduleLoad();
     return slot;

@@ -20,7 +20,7 @@ import { Checkpointer } from './checkpointer.js';
 import { effectsOf, timerMessage, type EffectTopics } from './effects.js';
 import { fromInternalRecord, watermarkOf, Header, type Envelope } from './envelope.js';
 import type { BarrierWaiter, HandOffTarget, HandOffTicket } from './ingress-handoff.js';
-import { Mailboxes, type Entry, type Slot } from './mailboxes.js';
+import { Mailboxes, type Entry, type Slot, type TaskBudgets } from './mailboxes.js';
 import { recover } from './recovery.js';
 import type { EgressRouter, FunctionRouter } from './routing.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
@@ -43,6 +43,8 @@ export interface TaskDeps {
   client: FunctionClient;
   registry: StateRegistry;
   config: TaskConfig;
+  /** Limits shared with the other tasks of the process; none: only the per-partition ones. */
+  budgets?: TaskBudgets | undefined;
   logger?: Logger | undefined;
   hooks?: TaskHooks | undefined;
   /** Metrics and tracing; unset in most tests. */
@@ -129,6 +131,7 @@ export class PartitionTask implements HandOffTarget {
       now: this.now,
       log: this.log,
       observer: deps.observer,
+      budgets: deps.budgets,
       host: {
         running,
         stopped,

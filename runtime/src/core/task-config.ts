@@ -23,6 +23,8 @@ export interface TaskConfig {
   maxOutstandingRecords: number;
   /** Addresses whose state is kept in memory (idle, committed ones are evicted beyond it). */
   stateCacheAddresses: number;
+  /** The same for all partition tasks of the process together (core/process-budget.ts). */
+  processStateCacheAddresses: number;
   /** Topic that receives dead letters. */
   deadLetterTopic: string;
   /** How often a function may answer IncompleteInvocationContext for one batch. */
@@ -48,6 +50,7 @@ export const defaultTaskConfig: TaskConfig = {
   checkpointMaxRecords: 5000,
   maxOutstandingRecords: 10_000,
   stateCacheAddresses: 10_000,
+  processStateCacheAddresses: 20_000,
   deadLetterTopic: 'continuum-dead-letters',
   maxNegotiationRounds: 5,
   overloadBackoffMs: 50,
@@ -123,6 +126,7 @@ const schema = z
     checkpointMaxRecords: count(1),
     maxOutstandingRecords: count(1),
     stateCacheAddresses: count(1),
+    processStateCacheAddresses: count(1),
     deadLetterTopic: topic,
     maxNegotiationRounds: count(1),
     overloadBackoffMs: count(0),

@@ -4,8 +4,8 @@
 // ingress appended may still be on their way to it), or hands them over to the task. It also
 // knows the lowest ingress offset not yet durable, below which the ingress commits.
 import { barrierRecord } from '../core/envelope.js';
-import type { HandOffTarget } from '../core/ingress-handoff.js';
-import { onceTicket } from '../core/ingress-handoff.js';
+import type { HandOffTarget, HandOffTicket } from '../core/ingress-handoff.js';
+import type { ProcessBudget } from '../core/process-budget.js';
 import type { OutRecord } from '../log/log.js';
 
 export interface HandOffLanesOptions {
@@ -19,6 +19,12 @@ export interface HandOffLanesOptions {
   /** A task stopped before a handed-over record was durable: move again from the committed offset. */
   lost(): void;
   now?: (() => number) | undefined;
+  /**
+   * Handed-over records not yet durable, all ingress partitions of the process together: when it
+   * is used up, a lane in hand-over holds its records (the ingress partition pauses once it holds
+   * its bound) until the tasks' checkpoints give room back.
+   */
+  budget?: ProcessBudget | undefined;
 }
 
 export interface HandOffStats {
@@ -26,6 +32,8 @@ export interface HandOffStats {
   barriers: number;
   /** Records a task refused (its address's mailbox was full): appended instead. */
   refused: number;
+  /** Times a lane held its records because the process's hand-over budget was used up. */
+  budgetWaits: number;
 }
 
 type LaneState =
@@ -37,7 +45,7 @@ type LaneState =
   | 'awaiting'
   | 'handoff';
 
-interface Lane {
+export interface Lane {
   partition: number;
   state: LaneState;
   target: HandOffTarget | undefined;
@@ -54,12 +62,16 @@ interface Lane {
 }
 
 export class HandOffLanes {
-  readonly stats: HandOffStats = { handedOver: 0, barriers: 0, refused: 0 };
+  readonly stats: HandOffStats = { handedOver: 0, barriers: 0, refused: 0, budgetWaits: 0 };
   private readonly lanes = new Map<number, Lane>();
   private readonly pending = new PendingOffsets();
   private barrierSeq = 0;
   private closed = false;
   private waitingTotal = 0;
+  /** Registered with the budget while a lane holds records for want of it. */
+  private readonly onRoom = (): void => {
+    if (!this.closed) this.opts.changed();
+  };
 
   constructor(private readonly opts: HandOffLanesOptions) {}
 
@@ -87,9 +99,21 @@ export class HandOffLanes {
     return false;
   }
 
-  /** No more hand-overs; late settlements are ignored. */
+  /** No more hand-overs; late settlements are ignored (they still give the budget back). */
   close(): void {
     this.closed = true;
+    this.opts.budget?.forget(this.onRoom);
+  }
+
+  /** A ticket's first settlement (see LaneTicket). */
+  settle(lane: Lane, offset: number, durable: boolean): void {
+    this.opts.budget?.release(1);
+    if (durable) {
+      this.pending.remove(offset);
+      lane.inFlight--;
+      if (!this.closed) this.opts.changed();
+      // A lost one keeps its lane held: the ingress restarts from its committed offset.
+    } else if (!this.closed) this.opts.lost();
   }
 
   /**
@@ -104,6 +128,12 @@ export class HandOffLanes {
         // Only the task the earlier records went to may take these, in order, meanwhile.
         if (target !== lane.target || target === undefined || lane.state !== 'handoff') continue;
       } else if (lane.state === 'awaiting' && target === lane.target && target !== undefined) continue;
+      // Held for want of budget: they wait until the budget has room again (onRoom).
+      const budget = this.opts.budget;
+      if (lane.state === 'handoff' && target === lane.target && budget !== undefined && !budget.hasRoom()) {
+        budget.whenRoom(this.onRoom);
+        continue;
+      }
       const waiting = lane.waiting;
       lane.waiting = [];
       this.waitingTotal -= waiting.length;
@@ -114,13 +144,13 @@ export class HandOffLanes {
         // PendingOffsets relies on offsets never coming back once gone).
         this.route(w.record, w.offset, out);
         this.pending.remove(w.offset);
-        // Held again (a new barrier, or its task still full): the rest would be too, in order.
+        // Held again (a new barrier, the budget ran out, its task still full): the rest would be
+        // held behind it; they stay as they are, in order and pending, instead of being routed
+        // one by one each time.
         if (lane.waiting.length > 0) break;
       }
-      if (i < waiting.length) {
-        for (let j = i; j < waiting.length; j++) lane.waiting.push(waiting[j]!);
-        this.waitingTotal += waiting.length - i;
-      }
+      this.waitingTotal += waiting.length - i;
+      for (; i < waiting.length; i++) lane.waiting.push(waiting[i]!);
     }
   }
 
@@ -162,8 +192,21 @@ export class HandOffLanes {
       case 'awaiting':
         this.hold(lane, record, offset);
         return;
-      case 'handoff':
+      case 'handoff': {
+        // Records held (for want of budget, or behind a refused one) go first, in order.
+        if (lane.waiting.length > 0) {
+          this.hold(lane, record, offset);
+          return;
+        }
+        const budget = this.opts.budget;
+        if (budget !== undefined && !budget.tryTake(1)) {
+          this.stats.budgetWaits++;
+          budget.whenRoom(this.onRoom);
+          this.hold(lane, record, offset);
+          return;
+        }
         if (this.handOver(lane, target, record, offset)) return;
+        budget?.release(1);
         // Its mailbox is full. Records handed over before it are not durable yet: it waits for
         // them (appended now, it could overtake one of them that is lost and moved again).
         if (lane.inFlight > 0) {
@@ -175,6 +218,7 @@ export class HandOffLanes {
         lane.state = 'barrier-next';
         out.push(record);
         return;
+      }
     }
   }
 
@@ -211,17 +255,7 @@ export class HandOffLanes {
   private handOver(lane: Lane, target: HandOffTarget, record: OutRecord, offset: number): boolean {
     this.pending.add(offset);
     lane.inFlight++;
-    const ticket = onceTicket({
-      durable: () => {
-        this.pending.remove(offset);
-        lane.inFlight--;
-        if (!this.closed) this.opts.changed();
-      },
-      // The lane stays held: the ingress restarts from its committed offset.
-      lost: () => {
-        if (!this.closed) this.opts.lost();
-      },
-    });
+    const ticket = new LaneTicket(this, lane, offset);
     const taken = target.takeFromIngress(
       {
         topic: record.topic,
@@ -240,6 +274,32 @@ export class HandOffLanes {
       lane.inFlight--;
     }
     return taken;
+  }
+}
+
+/**
+ * The ticket of one handed-over record: a single small object (tens of thousands may be in flight),
+ * whose first settlement wins — a durable after lost, or the reverse, is ignored.
+ */
+class LaneTicket implements HandOffTicket {
+  private settled = false;
+
+  constructor(
+    private readonly lanes: HandOffLanes,
+    private readonly lane: Lane,
+    private readonly offset: number,
+  ) {}
+
+  durable(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.lanes.settle(this.lane, this.offset, true);
+  }
+
+  lost(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.lanes.settle(this.lane, this.offset, false);
   }
 }
 

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { watermarkRecords } from '../core/envelope.js';
 import { routeIngressRecord, type RoutedRecord } from '../core/ingress-routing.js';
 import type { HandOffTarget } from '../core/ingress-handoff.js';
+import type { ProcessBudget } from '../core/process-budget.js';
 import type { WatermarkMark } from '../core/watermarks.js';
 import type { LogRecord, OutRecord } from '../log/log.js';
 import type { Partitioning } from '../log/partitioner.js';
@@ -38,6 +39,13 @@ export interface KafkaIngressOptions {
   logger: Logger;
   /** Records waiting to be moved per ingress partition before its consumer pauses. */
   maxQueued?: number | undefined;
+  /**
+   * Records waiting to be moved, all ingress partitions of the process together (shared by every
+   * Kafka ingress of the process): past it, a partition that receives more pauses its consumer.
+   */
+  queueBudget?: ProcessBudget | undefined;
+  /** Handed-over records not yet durable, all ingress partitions of the process together. */
+  handOffBudget?: ProcessBudget | undefined;
   /** Records moved per transaction at most. */
   maxBatch?: number | undefined;
   sessionTimeoutMs?: number | undefined;
@@ -45,6 +53,8 @@ export interface KafkaIngressOptions {
   /** Fetches wait for this many bytes or `fetchMaxWaitMs` (defaults: the group's). */
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
+  /** Most bytes one fetch of the ingress topics brings (see SourceGroupOptions.fetchMaxBytes). */
+  fetchMaxBytes?: number | undefined;
   /** Marks of one ingress partition are written at most this often (default 200 ms). */
   watermarkIntervalMs?: number | undefined;
   /** Tracing of the records moved (its `moving`); none when absent. */
@@ -70,6 +80,8 @@ export interface IngressStats {
   handOverRefused: number;
   /** Ingress partitions moved again from their committed offset because a task stopped. */
   handOverRestarts: number;
+  /** Times a partition held records because the process's hand-over budget was used up. */
+  handOverBudgetWaits: number;
 }
 
 /** Every count at zero. */
@@ -83,6 +95,7 @@ export function emptyIngressStats(): IngressStats {
     barriers: 0,
     handOverRefused: 0,
     handOverRestarts: 0,
+    handOverBudgetWaits: 0,
   };
 }
 
@@ -115,6 +128,7 @@ export class KafkaIngress {
       topics: ingress.topics.map((t) => t.topic),
       fetchMinBytes: opts.fetchMinBytes,
       fetchMaxWaitMs: opts.fetchMaxWaitMs,
+      fetchMaxBytes: opts.fetchMaxBytes,
       logger: opts.logger,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
@@ -221,6 +235,7 @@ export class KafkaIngress {
       target,
       changed: () => mover.changed(),
       lost: () => this.restartMover(tp, mover),
+      budget: this.opts.handOffBudget,
     });
   }
 
@@ -292,6 +307,11 @@ export class KafkaIngress {
     return watermarkRecords(this.opts.internalTopic, this.opts.partitions, mark, Date.now());
   }
 
+  /** The process-wide bound on queued records, if any. */
+  get queueBudget(): ProcessBudget | undefined {
+    return this.opts.queueBudget;
+  }
+
   get limits(): { maxQueued: number; maxBatch: number; watermarkIntervalMs: number } {
     return {
       maxQueued: this.opts.maxQueued ?? 5000,
@@ -339,6 +359,9 @@ class PartitionMover {
   /** Something changed while a drain ran: drain again after it. */
   private again = false;
   private changeScheduled = false;
+  /** Records of this partition counted in the process's queue budget. */
+  private accounted = 0;
+  private readonly onRoom = (): void => this.updateFlow();
 
   constructor(
     private readonly ingress: KafkaIngress,
@@ -364,7 +387,23 @@ class PartitionMover {
     this.stopped = true;
     this.lanes?.close();
     if (this.ticker !== undefined) clearTimeout(this.ticker);
+    this.account();
     await this.running;
+    this.account();
+  }
+
+  /**
+   * Brings this partition's count in the process's queue budget up to date: its queue and the
+   * records its lanes hold (nothing once stopped: a new mover reads them again).
+   */
+  private account(): void {
+    const budget = this.ingress.queueBudget;
+    if (budget === undefined) return;
+    const now = this.stopped ? 0 : this.queue.length + (this.lanes?.waitingCount ?? 0);
+    if (now > this.accounted) budget.take(now - this.accounted);
+    else budget.release(this.accounted - now);
+    this.accounted = now;
+    if (this.stopped) budget.forget(this.onRoom);
   }
 
   /** A lane changed (a record became durable, a barrier was taken): drain soon, once. */
@@ -384,14 +423,25 @@ class PartitionMover {
     this.kick();
   }
 
-  /** Pauses the consumer while records queued and held for a barrier reach the bound. */
+  /**
+   * Pauses the consumer while records queued and held for a barrier reach the bound, this
+   * partition's or the process's; resumes below half of both.
+   */
   private updateFlow(): void {
+    this.account();
+    if (this.stopped) return;
     const { maxQueued } = this.ingress.limits;
+    const budget = this.ingress.queueBudget;
     const waiting = this.queue.length + (this.lanes?.waitingCount ?? 0);
-    if (!this.paused && waiting >= maxQueued) {
+    if (!this.paused && (waiting >= maxQueued || (budget !== undefined && budget.inUse >= budget.limit))) {
       this.paused = true;
       this.owned.pause();
     } else if (this.paused && waiting < maxQueued / 2) {
+      if (budget !== undefined && budget.inUse > budget.limit / 2) {
+        // The other partitions hold the process's budget: resume when they give it back.
+        budget.whenRoom(this.onRoom);
+        return;
+      }
       this.paused = false;
       this.owned.resume();
     }
@@ -508,7 +558,8 @@ class PartitionMover {
         stats.handedOver += lanes.stats.handedOver;
         stats.barriers += lanes.stats.barriers;
         stats.handOverRefused += lanes.stats.refused;
-        lanes.stats.handedOver = lanes.stats.barriers = lanes.stats.refused = 0;
+        stats.handOverBudgetWaits += lanes.stats.budgetWaits;
+        lanes.stats.handedOver = lanes.stats.barriers = lanes.stats.refused = lanes.stats.budgetWaits = 0;
       }
       // News waits for the interval (the ticker flushes it in a transaction of its own).
       const taken = this.markDue(now) ?? (batch.length === 0 ? await this.idleMark(now) : undefined);
@@ -529,6 +580,7 @@ class PartitionMover {
         this.stopped = true;
         this.lanes?.close();
         if (this.ticker !== undefined) clearTimeout(this.ticker);
+        this.account();
         this.ingress.logger.error('moving ingress records failed; the partition is released', {
           topic: this.owned.tp.topic,
           partition: this.owned.tp.partition,

@@ -57,6 +57,11 @@ export interface SourceGroupOptions {
   heartbeatIntervalMs?: number | undefined;
   fetchMinBytes?: number | undefined;
   fetchMaxWaitMs?: number | undefined;
+  /**
+   * Most bytes one fetch brings, all partitions together (each partition at most a quarter of
+   * it): a fetch is taken whole before a paused partition stops, so this bounds the overshoot.
+   */
+  fetchMaxBytes?: number | undefined;
 }
 
 /** The offsets of one partition: the first retained one and the next one to be written. */

@@ -15,12 +15,14 @@ describe('per-partition limits (dev and run)', () => {
         CONTINUUM_CHECKPOINT_MAX_RECORDS: '2000',
         CONTINUUM_MAX_OUTSTANDING_RECORDS: '50000',
         CONTINUUM_STATE_CACHE_ADDRESSES: '123',
+        CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES: '456',
         CONTINUUM_MAX_PENDING_TIMERS: '7',
       }),
     ).toEqual({
       checkpointMaxRecords: 2000,
       maxOutstandingRecords: 50000,
       stateCacheAddresses: 123,
+      processStateCacheAddresses: 456,
       maxPendingTimers: 7,
     });
     expect(taskTuning({ CONTINUUM_MAX_PENDING_TIMERS: '', PATH: '/bin' })).toEqual({});
@@ -34,6 +36,11 @@ describe('per-partition limits (dev and run)', () => {
       /CONTINUUM_CHECKPOINT_MAX_RECORDS must be an integer from 1 to/,
     ],
     ['CONTINUUM_STATE_CACHE_ADDRESSES', '-5', /CONTINUUM_STATE_CACHE_ADDRESSES must be an integer from 1 to/],
+    [
+      'CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES',
+      '0',
+      /CONTINUUM_PROCESS_STATE_CACHE_ADDRESSES must be an integer from 1 to/,
+    ],
   ])('rejects %s=%s with a message naming the variable', (variable, value, message) => {
     expect(() => taskTuning({ [variable]: value })).toThrow(message);
   });
@@ -87,6 +94,32 @@ describe('runConfig', () => {
     expect(() => runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_TRANSACTION_TIMEOUT_MS: '10' })).toThrow(
       'CONTINUUM_TRANSACTION_TIMEOUT_MS must be an integer from 1000 to 900000, not "10"',
     );
+  });
+
+  it('reads the process memory limits of the Kafka ingresses, with their defaults, and rejects what is out of range', () => {
+    const env = { ...TOKEN, CONTINUUM_REDIS_URL: 'redis://r:6379' };
+    expect(runConfig({ module: 'a.yaml' }, env)).toMatchObject({
+      maxHandedOverRecords: 5000,
+      ingressMaxQueuedRecords: 10_000,
+      ingressFetchMaxBytes: 1024 * 1024,
+    });
+    expect(
+      runConfig(
+        { module: 'a.yaml' },
+        {
+          ...env,
+          CONTINUUM_MAX_HANDED_OVER_RECORDS: '300',
+          CONTINUUM_INGRESS_MAX_QUEUED_RECORDS: '400',
+          CONTINUUM_INGRESS_FETCH_MAX_BYTES: '65536',
+        },
+      ),
+    ).toMatchObject({ maxHandedOverRecords: 300, ingressMaxQueuedRecords: 400, ingressFetchMaxBytes: 65536 });
+    expect(() => runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_MAX_HANDED_OVER_RECORDS: '0' })).toThrow(
+      'CONTINUUM_MAX_HANDED_OVER_RECORDS must be an integer from 1 to 10000000, not "0"',
+    );
+    expect(() =>
+      runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_INGRESS_FETCH_MAX_BYTES: '100' }),
+    ).toThrow('CONTINUUM_INGRESS_FETCH_MAX_BYTES must be an integer from 1024 to 268435456, not "100"');
   });
 
   it('names what is wrong', () => {

@@ -4,7 +4,8 @@ import { silentLogger } from '../../src/logger.js';
 import { Checkpointer } from '../../src/core/checkpointer.js';
 import { fromInternalRecord, toInternalRecord, type Envelope } from '../../src/core/envelope.js';
 import { SOURCE_OFFSETS_STATE } from '../../src/core/ingress-handoff.js';
-import { Mailboxes } from '../../src/core/mailboxes.js';
+import { Mailboxes, type TaskBudgets } from '../../src/core/mailboxes.js';
+import { StateCacheBudget } from '../../src/core/process-budget.js';
 import { StateRegistry } from '../../src/core/state-registry.js';
 import { defaultTaskConfig, emptyTaskStats, type TaskStats } from '../../src/core/task-config.js';
 import { REPLY_NAMESPACE, REPLY_TYPE } from '../../src/request-reply/reply-address.js';
@@ -35,11 +36,13 @@ class HeldClient implements FunctionClient {
   }
 }
 
-function setup(opts: { maxBatch?: number; maxOutstandingRecords?: number } = {}) {
+function setup(
+  opts: { maxBatch?: number; maxOutstandingRecords?: number; budgets?: TaskBudgets; partition?: number } = {},
+) {
   const config = { ...defaultTaskConfig, maxOutstandingRecords: opts.maxOutstandingRecords ?? 10_000 };
   const journal: Journal = [];
-  const owned = new FakeOwned(0, journal);
-  const store = new FakeStore(0, journal);
+  const owned = new FakeOwned(opts.partition ?? 0, journal);
+  const store = new FakeStore(opts.partition ?? 0, journal);
   const time = new FakeTime();
   const client = new HeldClient();
   const stats: TaskStats = emptyTaskStats();
@@ -75,6 +78,7 @@ function setup(opts: { maxBatch?: number; maxOutstandingRecords?: number } = {})
     scheduler: time,
     now: time.now,
     log: silentLogger,
+    budgets: opts.budgets,
     host: {
       ...host,
       take: (record) => mailboxes.accept(record, fromInternalRecord(record), undefined),
@@ -358,6 +362,41 @@ describe('mailboxes', () => {
     client.calls[0]!.answer(ok());
     await settle();
     expect(mailboxes.handOverIngress(source('c', 3), none)).toBe(true);
+  });
+
+  it('the partitions of a process share one state cache: past it, idle committed addresses are evicted, least recently used first', async () => {
+    const stateCache = new StateCacheBudget(2);
+    const one = setup({ budgets: { stateCache }, partition: 0 });
+    const two = setup({ budgets: { stateCache }, partition: 1 });
+    const invoke = async (s: typeof one, id: string, n: number) => {
+      s.mailboxes.receive([s.record(addr('test/m', id), n)]);
+      await settle();
+      s.client.calls.at(-1)!.answer(s.ok());
+      await settle();
+    };
+    await invoke(one, 'a', 1);
+    await invoke(one, 'b', 2);
+    await invoke(two, 'c', 3);
+    expect(stateCache.size).toBe(3);
+    for (const s of [one, two]) {
+      await s.time.advance(defaultTaskConfig.checkpointIntervalMs + 1);
+      await settle();
+      expect(s.owned.commits).toHaveLength(1);
+    }
+    // Each partition alone is far below its own limit (10,000); the process is one over its 2.
+    one.mailboxes.evict();
+    expect(one.mailboxes.cachedState('test/m/a')).toBeUndefined();
+    expect(one.mailboxes.cachedState('test/m/b')).toBeDefined();
+    expect(two.mailboxes.cachedState('test/m/c')).toBeDefined();
+    expect(stateCache.size).toBe(2);
+    // An evicted address is loaded again from the store when it is needed.
+    await invoke(one, 'a', 4);
+    expect(one.client.calls).toHaveLength(3);
+    expect(stateCache.size).toBe(3);
+    // A stopped task gives its addresses back.
+    one.mailboxes.stop();
+    one.mailboxes.stop();
+    expect(stateCache.size).toBe(1);
   });
 
   it('retries a batch the client refused as overloaded after the backoff, not before', async () => {

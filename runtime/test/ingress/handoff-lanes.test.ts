@@ -3,6 +3,7 @@ import { Header } from '../../src/core/envelope.js';
 import type { BarrierWaiter, HandOffTarget, HandOffTicket } from '../../src/core/ingress-handoff.js';
 import type { LogRecord, OutRecord } from '../../src/log/log.js';
 import { HandOffLanes, PendingOffsets } from '../../src/ingress/handoff-lanes.js';
+import { ProcessBudget } from '../../src/core/process-budget.js';
 
 /** A task that takes what it is given (unless told to refuse) and keeps the barrier waiters. */
 class FakeTarget implements HandOffTarget {
@@ -35,18 +36,33 @@ const barrierOf = (out: readonly OutRecord[]): string[] =>
 const values = (out: readonly OutRecord[]): number[] =>
   out.filter((r) => r.value !== null).map((r) => r.value![0]!);
 
-function setup() {
+function setup(budget?: ProcessBudget, laneId = 'in|t|0|1') {
   const targets = new Map<number, FakeTarget>();
   const events: string[] = [];
   const lanes = new HandOffLanes({
     internalTopic: 'internal',
-    laneId: 'in|t|0|1',
+    laneId,
     target: (p) => targets.get(p),
     changed: () => void events.push('changed'),
     lost: () => void events.push('lost'),
     now: () => 0,
+    budget,
   });
   return { targets, events, lanes };
+}
+
+/** Lanes whose task runs here and has taken their barrier: the next records are handed over. */
+function openLane(budget: ProcessBudget, laneId: string) {
+  const s = setup(budget, laneId);
+  const task = new FakeTarget();
+  s.targets.set(0, task);
+  const out: OutRecord[] = [];
+  s.lanes.barriers(out);
+  s.lanes.route(rec(0, 0), 0, out);
+  s.lanes.barriers(out);
+  task.read(barrierOf(out)[0]!);
+  s.lanes.release([]);
+  return { ...s, task };
 }
 
 describe('ingress hand-off lanes', () => {
@@ -269,6 +285,97 @@ describe('ingress hand-off lanes', () => {
     lanes.close();
     task.taken[2]!.ticket.lost();
     expect(events.filter((e) => e === 'lost')).toHaveLength(1);
+  });
+});
+
+describe('the process hand-over budget', () => {
+  it('ingress partitions share it: past it a lane holds its records, in order and pending, until settled tickets give room back', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 4);
+    const one = openLane(budget, 'in|t|0|1');
+    const two = openLane(budget, 'in|t|1|1');
+    // Each lane handed its first record over: 2 of 4 in use.
+    expect(budget.inUse).toBe(2);
+    one.lanes.route(rec(0, 1), 1, []);
+    two.lanes.route(rec(0, 2), 1, []);
+    // The budget is used up: the next records wait in their lane, nothing is appended.
+    const out: OutRecord[] = [];
+    one.lanes.route(rec(0, 3), 2, out);
+    one.lanes.route(rec(0, 4), 3, out);
+    one.lanes.barriers(out);
+    expect(out).toEqual([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 1]);
+    expect(one.lanes.waitingCount).toBe(2);
+    expect(one.lanes.lowestPending()).toBe(0);
+    // Still no room: a release keeps them waiting.
+    one.lanes.release(out);
+    expect(one.lanes.waitingCount).toBe(2);
+    // Two tickets of the other partition become durable: the use falls to half, the waiting lane
+    // is told, and its records go over in order.
+    const before = one.events.length;
+    two.task.taken[0]!.ticket.durable();
+    two.task.taken[1]!.ticket.durable();
+    two.task.taken[1]!.ticket.lost(); // settled already: gives nothing back twice
+    expect(budget.inUse).toBe(2);
+    expect(one.events.slice(before)).toContain('changed');
+    one.lanes.release(out);
+    expect(out).toEqual([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 1, 3, 4]);
+    expect(budget.inUse).toBe(4);
+  });
+
+  it('room for some of the held records: those go over, the rest keep their order and count', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 4);
+    const one = openLane(budget, 'in|t|0|1');
+    const two = openLane(budget, 'in|t|1|1');
+    two.lanes.route(rec(0, 9), 1, []);
+    two.lanes.route(rec(0, 9), 2, []); // 4 of 4 in use
+    for (let n = 3; n <= 7; n++) one.lanes.route(rec(0, n), n, []);
+    expect(one.lanes.waitingCount).toBe(5);
+    two.task.taken[0]!.ticket.durable();
+    two.task.taken[1]!.ticket.durable(); // 2 of 4: room for two
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 3, 4]);
+    expect(one.lanes.waitingCount).toBe(3);
+    expect(one.lanes.lowestPending()).toBe(0);
+    for (const t of [...one.task.taken, ...two.task.taken]) t.ticket.durable();
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 3, 4, 5, 6, 7]);
+    expect(one.lanes.waitingCount).toBe(0);
+    expect(one.lanes.lowestPending()).toBe(5);
+  });
+
+  it('a lane that found no room when it was woken is woken again when there is', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 2);
+    const one = openLane(budget, 'in|t|0|1');
+    const two = openLane(budget, 'in|t|1|1');
+    one.lanes.route(rec(0, 1), 1, []); // waits: 2 of 2 in use
+    expect(one.lanes.waitingCount).toBe(1);
+    one.task.taken[0]!.ticket.durable();
+    two.task.taken[0]!.ticket.durable(); // room: `one` is told...
+    expect(one.events.at(-1)).toBe('changed');
+    // ...but the other partition takes the room before `one` comes to release.
+    two.lanes.route(rec(0, 2), 1, []);
+    two.lanes.route(rec(0, 3), 2, []);
+    expect(budget.inUse).toBe(2);
+    const before = one.events.length;
+    one.lanes.release([]);
+    expect(one.lanes.waitingCount).toBe(1);
+    two.task.taken[1]!.ticket.durable();
+    two.task.taken[2]!.ticket.durable();
+    expect(one.events.slice(before)).toContain('changed');
+    one.lanes.release([]);
+    expect(one.task.taken.map((t) => t.record.value![0])).toEqual([0, 1]);
+  });
+
+  it('a ticket settled after its lane closed still gives its unit back', () => {
+    const budget = new ProcessBudget('CONTINUUM_MAX_HANDED_OVER_RECORDS', 10);
+    const { lanes, task } = openLane(budget, 'in|t|0|1');
+    lanes.route(rec(0, 1), 1, []);
+    expect(budget.inUse).toBe(2);
+    lanes.close();
+    task.taken[0]!.ticket.lost();
+    task.taken[1]!.ticket.durable();
+    expect(budget.inUse).toBe(0);
   });
 });
 

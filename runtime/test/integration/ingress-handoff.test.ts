@@ -80,6 +80,10 @@ async function setup(id: string, shape: { input: number; internal: number } = { 
     ingressHandOff: boolean,
     partitioning?: Partitioning,
     instance?: string,
+    limits: Pick<
+      Parameters<typeof startProdRuntime>[0],
+      'maxHandedOverRecords' | 'ingressMaxQueuedRecords' | 'ingressFetchMaxBytes'
+    > = {},
   ): Promise<ProdRuntime> =>
     startProdRuntime({
       module,
@@ -95,6 +99,7 @@ async function setup(id: string, shape: { input: number; internal: number } = { 
       partitioning,
       instance,
       task: { deadLetterTopic: topics.dlq },
+      ...limits,
     });
 
   const producer = kafka.producer();
@@ -213,6 +218,27 @@ describe('Kafka ingress hand-off', () => {
     expect(await t.inLog()).toBe(600 - stats.handedOver);
     t.exact();
   }, 120_000);
+
+  it('with a process hand-over budget of 20 records the rest wait in the ingress, and every record still counts exactly once', async () => {
+    const t = await setup(randomUUID().slice(0, 8));
+    const prod = await t.start(true, undefined, undefined, {
+      maxHandedOverRecords: 20,
+      ingressMaxQueuedRecords: 50,
+      ingressFetchMaxBytes: 1024,
+    });
+    cleanups.push(() => prod.stop());
+    await t.produce(200);
+    await waitUntil(() => t.egress() >= 200, { timeoutMs: 60_000, what: '200 egress records' });
+    await t.produce(400);
+    await waitUntil(() => t.egress() >= 600, { timeoutMs: 90_000, what: '600 egress records' });
+    const stats = prod.ingresses[0]!.stats;
+    // The budget was used up again and again; the records waited instead of going to the log.
+    expect(stats.handOverBudgetWaits).toBeGreaterThan(0);
+    expect(stats.handedOver).toBeGreaterThanOrEqual(400 - stats.handOverRefused);
+    await prod.stop();
+    expect(await t.inLog()).toBe(600 - stats.handedOver);
+    t.exact();
+  }, 150_000);
 
   it('two processes with the id partitioning own each ingress partition together with the internal partitions its records go to: every record is handed over', async () => {
     const id = randomUUID().slice(0, 8);

@@ -35,6 +35,12 @@ export class KafkaIngressSource implements IngressSource {
         transactions: this.transactions,
         fetchMinBytes: opts.fetchMinBytes,
         fetchMaxWaitMs: opts.fetchMaxWaitMs,
+        ...(opts.fetchMaxBytes === undefined
+          ? {}
+          : {
+              maxBytes: opts.fetchMaxBytes,
+              maxBytesPerPartition: Math.max(1, Math.floor(opts.fetchMaxBytes / 4)),
+            }),
         logger: opts.logger,
         sessionTimeoutMs: opts.sessionTimeoutMs,
         heartbeatIntervalMs: opts.heartbeatIntervalMs,

@@ -36,6 +36,8 @@ export interface TransactionalGroupOptions {
   heartbeatIntervalMs?: number | undefined;
   rebalanceTimeoutMs?: number | undefined;
   maxBytesPerPartition?: number | undefined;
+  /** Most bytes one fetch returns, all partitions together (kafkajs's default: 10 MiB). */
+  maxBytes?: number | undefined;
   /**
    * A fetch waits for this many bytes, or for `fetchMaxWaitMs` (the broker's fetch.min.bytes and
    * fetch.max.wait.ms): fewer, fuller fetches at low rates for at most that much latency.
@@ -91,6 +93,7 @@ export class TransactionalGroup {
       heartbeatInterval: this.opts.heartbeatIntervalMs ?? 1000,
       rebalanceTimeout: this.opts.rebalanceTimeoutMs ?? 30_000,
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1024 * 1024,
+      ...(this.opts.maxBytes === undefined ? {} : { maxBytes: this.opts.maxBytes }),
       minBytes: this.opts.fetchMinBytes ?? DEFAULT_FETCH_MIN_BYTES,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? DEFAULT_FETCH_MAX_WAIT_MS,
       retry: { retries: 10 },
