@@ -25,6 +25,13 @@ export interface HandOffLanesOptions {
    * its bound) until the tasks' checkpoints give room back.
    */
   budget?: ProcessBudget | undefined;
+  /**
+   * Records a lane holds behind hand-overs that are not settled yet wait at most this long
+   * (default 30 s); then the lanes report `lost` (the ingress restarts from its committed offset,
+   * which is always safe) after `stuck` says which lanes waited.
+   */
+  maxSettleMs?: number | undefined;
+  stuck?: ((lanes: { partition: number; inFlight: number; held: number }[]) => void) | undefined;
 }
 
 export interface HandOffStats {
@@ -59,6 +66,8 @@ export interface Lane {
    * below one it already took as a repeat. Later records wait until these are durable.
    */
   inFlight: number;
+  /** When the lane began holding records behind `inFlight` ones (undefined while it does not). */
+  settlingSince: number | undefined;
 }
 
 export class HandOffLanes {
@@ -66,6 +75,7 @@ export class HandOffLanes {
   private readonly lanes = new Map<number, Lane>();
   private readonly pending = new PendingOffsets();
   private barrierSeq = 0;
+  private settleTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private waitingTotal = 0;
   /** Registered with the budget while a lane holds records for want of it. */
@@ -102,6 +112,8 @@ export class HandOffLanes {
   /** No more hand-overs; late settlements are ignored (they still give the budget back). */
   close(): void {
     this.closed = true;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
     this.opts.budget?.forget(this.onRoom);
   }
 
@@ -110,7 +122,7 @@ export class HandOffLanes {
     this.opts.budget?.release(1);
     if (durable) {
       this.pending.remove(offset);
-      lane.inFlight--;
+      if (--lane.inFlight === 0) lane.settlingSince = undefined;
       if (!this.closed) this.opts.changed();
       // A lost one keeps its lane held: the ingress restarts from its committed offset.
     } else if (!this.closed) this.opts.lost();
@@ -151,6 +163,7 @@ export class HandOffLanes {
       }
       this.waitingTotal += waiting.length - i;
       for (; i < waiting.length; i++) lane.waiting.push(waiting[i]!);
+      if (lane.inFlight === 0 || lane.waiting.length === 0) lane.settlingSince = undefined;
     }
   }
 
@@ -159,14 +172,22 @@ export class HandOffLanes {
     const p = record.partition!;
     let lane = this.lanes.get(p);
     if (lane === undefined) {
-      lane = { partition: p, state: 'append', target: undefined, token: undefined, waiting: [], inFlight: 0 };
+      lane = {
+        partition: p,
+        state: 'append',
+        target: undefined,
+        token: undefined,
+        waiting: [],
+        inFlight: 0,
+        settlingSince: undefined,
+      };
       this.lanes.set(p, lane);
     }
     const target = this.opts.target(p);
     if (lane.inFlight > 0 && (target !== lane.target || lane.waiting.length > 0)) {
       // Earlier records of this lane are with a task that has not made them durable (it may have
       // stopped): nothing later may overtake them. Held until they settle, or the ingress restarts.
-      this.hold(lane, record, offset);
+      this.holdSettling(lane, record, offset);
       return;
     }
     if (target === undefined) {
@@ -210,7 +231,7 @@ export class HandOffLanes {
         // Its mailbox is full. Records handed over before it are not durable yet: it waits for
         // them (appended now, it could overtake one of them that is lost and moved again).
         if (lane.inFlight > 0) {
-          this.hold(lane, record, offset);
+          this.holdSettling(lane, record, offset);
           return;
         }
         // Back to the log, which has backpressure, and a new barrier.
@@ -244,6 +265,38 @@ export class HandOffLanes {
         },
       });
     }
+  }
+
+  /** Holds a record behind hand-overs of its lane that have not settled; they get `maxSettleMs`. */
+  private holdSettling(lane: Lane, record: OutRecord, offset: number): void {
+    this.hold(lane, record, offset);
+    if (lane.settlingSince !== undefined) return;
+    lane.settlingSince = (this.opts.now ?? Date.now)();
+    this.watchSettling();
+  }
+
+  private watchSettling(): void {
+    if (this.settleTimer !== undefined || this.closed) return;
+    const max = this.opts.maxSettleMs ?? 30_000;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (this.closed) return;
+      const now = (this.opts.now ?? Date.now)();
+      let settling = false;
+      const stuck: { partition: number; inFlight: number; held: number }[] = [];
+      for (const lane of this.lanes.values()) {
+        if (lane.inFlight === 0 || lane.waiting.length === 0) lane.settlingSince = undefined;
+        if (lane.settlingSince === undefined) continue;
+        settling = true;
+        if (now - lane.settlingSince >= max)
+          stuck.push({ partition: lane.partition, inFlight: lane.inFlight, held: lane.waiting.length });
+      }
+      if (stuck.length > 0) {
+        this.opts.stuck?.(stuck);
+        this.opts.lost();
+      } else if (settling) this.watchSettling();
+    }, max);
+    this.settleTimer.unref?.();
   }
 
   private hold(lane: Lane, record: OutRecord, offset: number): void {

@@ -236,6 +236,12 @@ export class KafkaIngress {
       changed: () => mover.changed(),
       lost: () => this.restartMover(tp, mover),
       budget: this.opts.handOffBudget,
+      stuck: (lanes) =>
+        this.opts.logger.warn(
+          'records handed over to a task were neither committed nor reported lost in time; ' +
+            'the ingress partition starts over from its committed offset',
+          { topic: tp.topic, partition: tp.partition, lanes },
+        ),
     });
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Header } from '../../src/core/envelope.js';
 import type { BarrierWaiter, HandOffTarget, HandOffTicket } from '../../src/core/ingress-handoff.js';
 import type { LogRecord, OutRecord } from '../../src/log/log.js';
@@ -376,6 +376,77 @@ describe('the process hand-over budget', () => {
     task.taken[0]!.ticket.lost();
     task.taken[1]!.ticket.durable();
     expect(budget.inUse).toBe(0);
+  });
+});
+
+describe('ingress hand-off lanes: settling in time', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('records held behind hand-overs that never settle ask for a restart after maxSettleMs, saying which lanes', () => {
+    vi.useFakeTimers();
+    const targets = new Map<number, FakeTarget>();
+    const events: string[] = [];
+    const stuck: { partition: number; inFlight: number; held: number }[][] = [];
+    const lanes = new HandOffLanes({
+      internalTopic: 'internal',
+      laneId: 'in|t|0|1',
+      target: (p) => targets.get(p),
+      changed: () => void events.push('changed'),
+      lost: () => void events.push('lost'),
+      maxSettleMs: 1000,
+      stuck: (l) => void stuck.push(l),
+    });
+    const task = new FakeTarget();
+    targets.set(3, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(3, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    targets.delete(3);
+    lanes.route(rec(3, 2), 11, []);
+    vi.advanceTimersByTime(999);
+    expect(events).not.toContain('lost');
+    vi.advanceTimersByTime(1);
+    expect(events).toContain('lost');
+    expect(stuck).toEqual([[{ partition: 3, inFlight: 1, held: 1 }]]);
+  });
+
+  it('no restart when the held records settle in time, and a later hold gets its own full wait', () => {
+    vi.useFakeTimers();
+    const targets = new Map<number, FakeTarget>();
+    const events: string[] = [];
+    const lanes = new HandOffLanes({
+      internalTopic: 'internal',
+      laneId: 'in|t|0|1',
+      target: (p) => targets.get(p),
+      changed: () => void events.push('changed'),
+      lost: () => void events.push('lost'),
+      maxSettleMs: 1000,
+    });
+    const task = new FakeTarget();
+    targets.set(0, task);
+    const out: OutRecord[] = [];
+    lanes.route(rec(0, 1), 10, out);
+    lanes.barriers(out);
+    task.read(barrierOf(out)[0]!);
+    lanes.release([]);
+    task.refuse = true;
+    lanes.route(rec(0, 2), 11, []);
+    vi.advanceTimersByTime(600);
+    task.refuse = false;
+    task.taken[0]!.ticket.durable();
+    lanes.release([]);
+    expect(task.taken).toHaveLength(2);
+    task.refuse = true;
+    vi.advanceTimersByTime(600);
+    lanes.route(rec(0, 3), 12, []); // held behind record 2 from here
+    vi.advanceTimersByTime(900);
+    expect(events).not.toContain('lost');
+    vi.advanceTimersByTime(1000);
+    expect(events).toContain('lost');
   });
 });
 
