@@ -14,12 +14,15 @@ type Step = 'sendBatch' | 'sendOffsets' | 'commit';
 function scriptedKafka(
   failures: { step: Step; type: string }[],
   onOffsets?: () => void,
-): { kafka: Kafka; committed: number[] } {
+): { kafka: Kafka; committed: number[]; resume: () => void } {
   const committed: number[] = [];
+  const hung: (() => void)[] = [];
   const fail = (step: Step): Promise<void> => {
     const i = failures.findIndex((f) => f.step === step);
     if (i < 0) return Promise.resolve();
     const [f] = failures.splice(i, 1);
+    // The client never answers, until the test resumes it.
+    if (f!.type === 'HANG') return new Promise<void>((resolve) => void hung.push(resolve));
     return Promise.reject(Object.assign(new Error(`${f!.type} in ${step}`), { type: f!.type }));
   };
   const producer = {
@@ -50,7 +53,13 @@ function scriptedKafka(
       });
     },
   };
-  return { kafka: { producer: () => producer } as unknown as Kafka, committed };
+  return {
+    kafka: { producer: () => producer } as unknown as Kafka,
+    committed,
+    resume: () => {
+      for (const r of hung.splice(0)) r();
+    },
+  };
 }
 
 const part = (n: number): TxnPart => ({
@@ -73,6 +82,26 @@ describe('process transactions on failures', () => {
     await txns.commit(part(3));
     expect(committed).toEqual([3]);
     expect(txns.stats).toMatchObject({ transactions: 1, retried: 2 });
+    await txns.close();
+  });
+
+  it('gives up an attempt the client never ends: its parts fail, the next part commits, the resumed attempt never commits', async () => {
+    const { kafka, committed, resume } = scriptedKafka([{ step: 'sendOffsets', type: 'HANG' }]);
+    const txns = new ProcessTransactions({
+      kafka,
+      logger: silentLogger,
+      idPrefix: 'x',
+      lanes: 1,
+      lingerMs: 0,
+      attemptTimeoutMs: 100,
+    });
+    await expect(txns.commit(part(2))).rejects.toThrow(/no end within 100 ms/u);
+    await txns.commit(part(3));
+    expect(committed).toEqual([3]);
+    // The client answers the hung request after all: that attempt must not commit now.
+    resume();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(committed).toEqual([3]);
     await txns.close();
   });
 

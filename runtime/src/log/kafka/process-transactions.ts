@@ -78,6 +78,14 @@ export interface ProcessTransactionsOptions {
   lanes?: number | undefined;
   /** Retries of a transaction that failed before its commit request (default 10). */
   retries?: number | undefined;
+  /**
+   * One attempt of a transaction that has not ended after this long is given up (default 30 s,
+   * at least three transaction timeouts): its parts fail with an unknown outcome, its producer is
+   * replaced, and the attempt, should the client ever resume it, aborts instead of committing. The
+   * Java producer bounds its blocking calls the same way (max.block.ms); a client that never
+   * answers must not hold the parts' partitions (and the ingress records waiting on them) forever.
+   */
+  attemptTimeoutMs?: number | undefined;
 }
 
 export interface TransactionStats {
@@ -120,6 +128,11 @@ const RETRIABLE = new Set([
 ]);
 
 class CommitOutcomeUnknown extends Error {}
+
+/** An attempt given up by the watchdog: when the client resumes it, it must not commit. */
+interface AttemptState {
+  abandoned: boolean;
+}
 
 /**
  * One producer and the transaction it runs. A producer cannot begin its next transaction until
@@ -252,7 +265,7 @@ export class ProcessTransactions {
     for (let attempt = 0; batch.length > 0; attempt++) {
       try {
         // Parts left out (their prepare failed) are settled; the rest goes again at once.
-        batch = await this.attempt(lane, batch);
+        batch = await this.watched(lane, batch);
         continue;
       } catch (err) {
         // The coordinator may have moved or gone: the next attempt looks it up again.
@@ -285,11 +298,42 @@ export class ProcessTransactions {
     }
   }
 
+  /** `attempt`, given up after attemptTimeoutMs (see the option). */
+  private async watched(lane: Lane, batch: Pending[]): Promise<Pending[]> {
+    const limit =
+      this.opts.attemptTimeoutMs ??
+      Math.max(30_000, 3 * (this.opts.transactionTimeoutMs ?? DEFAULTS.run.transactionTimeoutMs));
+    const state: AttemptState = { abandoned: false };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        state.abandoned = true;
+        this.opts.logger.warn('a process transaction did not end in time; giving it up', {
+          transactionalId: lane.transactionalId,
+          parts: batch.length,
+          timeoutMs: limit,
+        });
+        // Not awaited: a client that does not answer may not answer its disconnect either.
+        const stale = lane.producer;
+        lane.producer = undefined;
+        lane.starting = undefined;
+        void stale?.disconnect().catch(() => undefined);
+        const cause = new Error(`the transaction had no end within ${limit} ms`);
+        reject(new CommitOutcomeUnknown('attempt', { cause }));
+      }, limit);
+    });
+    try {
+      return await Promise.race([this.attempt(lane, batch, state), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * One transaction of `batch`. Returns the parts still to commit (after some were dropped, the
    * transaction is aborted and the rest returned for another attempt), [] when committed.
    */
-  private async attempt(lane: Lane, batch: Pending[]): Promise<Pending[]> {
+  private async attempt(lane: Lane, batch: Pending[], state: AttemptState): Promise<Pending[]> {
     const producer = await this.ready(lane);
     const txn: Transaction = await producer.transaction();
     let committing = false;
@@ -325,6 +369,7 @@ export class ProcessTransactions {
         }
         return batch.filter((_, i) => !failed.includes(i));
       }
+      if (state.abandoned) throw new Error('the attempt was given up');
       committing = true;
       await txn.commit();
       // Where a transaction's time goes (ms per phase), for tuning the linger and the lanes.
