@@ -97,6 +97,11 @@ export const DEFAULTS = Object.freeze({
      * Kubernetes' default grace period of 30 s.
      */
     shutdownTimeoutMs: 20_000,
+    /**
+     * Start-up retries this long while Kafka or Redis cannot be reached (a broker restarting, a
+     * pod scheduled before its dependencies are up), then the process exits with code 1.
+     */
+    startupTimeoutMs: 60_000,
   }),
   /** Per-partition limits, for `statefun dev` and `statefun run` alike. */
   task: Object.freeze({

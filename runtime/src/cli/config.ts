@@ -83,6 +83,8 @@ export interface RunConfig extends CommonConfig {
   readonly sessionTimeoutMs: number;
   /** Longest graceful stop on SIGTERM before the process exits without finishing it. */
   readonly shutdownTimeoutMs: number;
+  /** How long start-up retries while Kafka or Redis cannot be reached, before the process exits. */
+  readonly startupTimeoutMs: number;
   /** This process as partition owner and in its Kafka transactional ids (default HOSTNAME/pid). */
   readonly instance: string | undefined;
 }
@@ -211,6 +213,7 @@ const RUN = {
   redisKeyPrefix: { env: 'CONTINUUM_REDIS_KEY_PREFIX' },
   sessionTimeoutMs: { env: 'CONTINUUM_KAFKA_SESSION_TIMEOUT_MS' },
   shutdownTimeoutMs: { env: 'CONTINUUM_SHUTDOWN_TIMEOUT_MS' },
+  startupTimeoutMs: { env: 'CONTINUUM_STARTUP_TIMEOUT_MS' },
   ssl: { env: 'CONTINUUM_KAFKA_SSL' },
   saslMechanism: { env: 'CONTINUUM_KAFKA_SASL_MECHANISM' },
   saslUsername: { env: 'CONTINUUM_KAFKA_SASL_USERNAME', secret: true },
@@ -253,6 +256,7 @@ const runSchema = z.object({
     .default(DEFAULTS.redisKeyPrefix),
   sessionTimeoutMs: int(1000, 600_000).default(DEFAULTS.run.sessionTimeoutMs),
   shutdownTimeoutMs: int(1000, 3_600_000).default(DEFAULTS.run.shutdownTimeoutMs),
+  startupTimeoutMs: int(0, 3_600_000).default(DEFAULTS.run.startupTimeoutMs),
   ssl: bool.optional(),
   saslMechanism: oneOf(SASL_MECHANISMS).optional(),
   saslUsername: z.string().optional(),
@@ -433,6 +437,7 @@ export function runConfig(flags: Flags, env: Env): RunConfig {
     redisKeyPrefix: c.redisKeyPrefix,
     sessionTimeoutMs: c.sessionTimeoutMs,
     shutdownTimeoutMs: c.shutdownTimeoutMs,
+    startupTimeoutMs: c.startupTimeoutMs,
     instance: c.instance,
   });
 }

@@ -72,6 +72,17 @@ describe('runConfig', () => {
     });
   });
 
+  it('retries start-up for CONTINUUM_STARTUP_TIMEOUT_MS (default 60 s; 0 exits at once) and rejects a bad value', () => {
+    const env = { ...TOKEN, CONTINUUM_REDIS_URL: 'redis://r:6379' };
+    expect(runConfig({ module: 'a.yaml' }, env).startupTimeoutMs).toBe(60_000);
+    expect(
+      runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_STARTUP_TIMEOUT_MS: '0' }).startupTimeoutMs,
+    ).toBe(0);
+    expect(() => runConfig({ module: 'a.yaml' }, { ...env, CONTINUUM_STARTUP_TIMEOUT_MS: '-1' })).toThrow(
+      'CONTINUUM_STARTUP_TIMEOUT_MS must be an integer from 0 to 3600000, not "-1"',
+    );
+  });
+
   it('bounds the graceful stop by CONTINUUM_SHUTDOWN_TIMEOUT_MS (default 20 s) and rejects a bad value', () => {
     const env = { ...TOKEN, CONTINUUM_REDIS_URL: 'redis://r:6379' };
     expect(runConfig({ module: 'a.yaml' }, env).shutdownTimeoutMs).toBe(20_000);
@@ -222,6 +233,7 @@ describe('one validated configuration for statefun dev and statefun run', () => 
       fetchMaxWaitMs: DEFAULTS.run.fetchMaxWaitMs,
       sessionTimeoutMs: DEFAULTS.run.sessionTimeoutMs,
       shutdownTimeoutMs: DEFAULTS.run.shutdownTimeoutMs,
+      startupTimeoutMs: DEFAULTS.run.startupTimeoutMs,
       internalTopic: DEFAULTS.internalTopic,
       deadLetterTopic: DEFAULTS.deadLetterTopic,
       repliesTopic: DEFAULTS.repliesTopic,
