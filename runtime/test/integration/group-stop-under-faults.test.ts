@@ -4,6 +4,7 @@
 // broker is gone) still revokes every partition instead of failing.
 import '../../src/log/kafka/kafkajs-patch.js';
 import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createTopic, startKafka, waitUntil } from '@continuum/test-infra';
 import { createKafka } from '../../src/log/kafka/client.js';
@@ -117,4 +118,80 @@ describe('giving up a stuck stop', () => {
     expect(revoked.sort()).toEqual([0, 1]);
     await admin.disconnect().catch(() => undefined);
   });
+
+  it('a consumer kafkajs does not restart after a crash is replaced, and the group assigns its partitions again', async () => {
+    const broker = await startKafka({ quiet: true });
+    cleanups.push(() => broker.stop());
+    const own = createKafka({ brokers: broker.brokers }, silentLogger);
+    // kafkajs gives up on some errors while a broker restarts ("Failed to find group coordinator");
+    // here it gives up on every crash, so the broker crash below always ends its consumer.
+    const givingUp = Object.assign(Object.create(own) as Kafka, {
+      consumer: (config: Parameters<Kafka['consumer']>[0]) =>
+        own.consumer({
+          ...config,
+          retry: { ...config.retry, restartOnFailure: () => Promise.resolve(false) },
+        }),
+    });
+    const id = randomUUID().slice(0, 8);
+    const topic = `replaced-${id}`;
+    await createTopic(broker.brokers, topic, 2);
+    const admin = own.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect().catch(() => undefined));
+    const replaced: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      error: (msg) => {
+        if (msg.startsWith('Kafka consumer stopped')) replaced.push(msg);
+      },
+      child: () => logger,
+    };
+    const group = new TransactionalGroup({
+      kafka: givingUp,
+      admin,
+      groupId: `replaced-group-${id}`,
+      topics: [topic],
+      transactions: new ProcessTransactions({ kafka: own, logger: silentLogger, idPrefix: `replaced-${id}` }),
+      logger,
+      sessionTimeoutMs: 6000,
+      heartbeatIntervalMs: 500,
+    });
+    cleanups.push(() => group.stop());
+    let assignments = 0;
+    const revoked: number[] = [];
+    await group.start({
+      assigned: () => {
+        assignments++;
+        return Promise.resolve();
+      },
+      revoked: (tp) => {
+        revoked.push(tp.partition);
+        return Promise.resolve();
+      },
+    });
+    await waitUntil(() => assignments === 2, {
+      timeoutMs: 60_000,
+      what: 'both partitions assigned',
+      intervalMs: 100,
+    });
+    await broker.kill();
+    await waitUntil(() => replaced.length > 0, {
+      timeoutMs: 60_000,
+      what: 'the consumer to give up',
+      intervalMs: 100,
+    });
+    await broker.restart();
+    await waitUntil(() => assignments === 4, {
+      timeoutMs: 90_000,
+      what: 'both partitions assigned again to a new consumer',
+      intervalMs: 200,
+    });
+    expect(revoked.sort()).toEqual([0, 1]);
+    expect(
+      group
+        .assignedPartitions()
+        .map((tp) => tp.partition)
+        .sort(),
+    ).toEqual([0, 1]);
+  }, 240_000);
 });

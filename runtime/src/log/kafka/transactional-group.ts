@@ -85,6 +85,10 @@ export class TransactionalGroup {
 
   async start(listener: GroupListener): Promise<void> {
     this.listener = listener;
+    await this.startConsumer();
+  }
+
+  private async startConsumer(): Promise<void> {
     const consumer = this.opts.kafka.consumer({
       groupId: this.opts.groupId,
       readUncommitted: false,
@@ -110,9 +114,23 @@ export class TransactionalGroup {
       this.onAssignment(assigned);
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', {
-        error: e.payload.error.message,
-      });
+      if (e.payload.restart) {
+        this.opts.logger.error('Kafka consumer crashed; kafkajs restarts it', {
+          error: e.payload.error.message,
+        });
+        return;
+      }
+      // kafkajs gives up on errors it deems not retriable ("Failed to find group coordinator"
+      // while a broker restarts is one): its consumer is gone for good, and this member would
+      // keep its partitions' tasks running without the group.
+      this.opts.logger.error(
+        'Kafka consumer stopped after an error kafkajs does not retry; starting a new one',
+        {
+          group: this.opts.groupId,
+          error: e.payload.error.message,
+        },
+      );
+      if (this.consumer === consumer) this.replaceConsumer(consumer, 1);
     });
     await consumer.connect();
     for (const topic of this.opts.topics) await consumer.subscribe({ topic, fromBeginning: true });
@@ -157,6 +175,39 @@ export class TransactionalGroup {
   async abandon(): Promise<void> {
     this.stopped = true;
     await this.consumer?.disconnect();
+  }
+
+  /**
+   * Replaces a consumer kafkajs will not restart: what this member owned is revoked (its tasks
+   * finish their checkpoints through the process's transactions, which do not need the consumer)
+   * and a new consumer joins the group, which assigns the partitions afresh.
+   */
+  private replaceConsumer(dead: Consumer, attempt: number): void {
+    if (this.stopped || this.consumer !== dead) return;
+    this.consumer = undefined;
+    this.onAssignment([]);
+    const wait = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
+    const timer = setTimeout(() => {
+      void (async () => {
+        await dead.disconnect().catch(() => undefined);
+        if (this.stopped) return;
+        try {
+          await this.startConsumer();
+        } catch (err) {
+          this.opts.logger.error('starting a new Kafka consumer failed; retrying', {
+            group: this.opts.groupId,
+            err,
+          });
+          const failed = this.consumer ?? dead;
+          this.consumer = failed;
+          this.replaceConsumer(failed, attempt + 1);
+          return;
+        }
+        // Stopped meanwhile: stop() found no consumer to leave the group with.
+        if (this.stopped) await this.consumer?.disconnect().catch(() => undefined);
+      })();
+    }, wait);
+    timer.unref?.();
   }
 
   /** A fresh owner for a partition still assigned here (after its task failed). */
@@ -255,7 +306,10 @@ export class TransactionalGroup {
     // Newly assigned partitions are paused at once, before kafkajs fetches from its own idea of
     // the committed offset: the owner reads the offset only after fencing.
     for (const tp of assigned) {
-      if (this.entries.has(tpKey(tp))) continue;
+      // An entry still being revoked (a quick revoke and re-assign) does not count: the revoke
+      // runs first in the chain, then the new entry starts.
+      const existing = this.entries.get(tpKey(tp));
+      if (existing !== undefined && existing.state !== 'revoked') continue;
       const entry: Entry = { tp, state: 'pending', owned: new GroupOwnedPartition(this, tp) };
       this.entries.set(tpKey(tp), entry);
       this.pause(tp);
@@ -299,7 +353,7 @@ export class TransactionalGroup {
         err,
       });
     }
-    this.entries.delete(tpKey(entry.tp));
+    if (this.entries.get(tpKey(entry.tp)) === entry) this.entries.delete(tpKey(entry.tp));
     await entry.owned.close();
   }
 
