@@ -11,6 +11,10 @@
 //   committed (`HandOffTicket.durable`); a replay from there is dropped by the memory above.
 // - A task that stops with handed-over records not yet committed reports them `lost`; the ingress
 //   partition then starts over from its committed offset, before it delivers anything newer.
+//   Until they settle, nothing later from the same ingress partition goes to that internal
+//   partition by another way (the log, a successor task): a later offset taken first would make
+//   the moved-again records repeats (ingress/handoff-lanes.ts holds them; at most 30 s, then it
+//   starts over).
 // - An ingress switches a partition from appending to handing over only after the task has taken
 //   a barrier record written behind everything it appended there (`expectBarrier`), so messages
 //   from one source reach an address in source order whichever way they came.
