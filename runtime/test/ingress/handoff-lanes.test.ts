@@ -51,6 +51,34 @@ function setup(budget?: ProcessBudget, laneId = 'in|t|0|1') {
   return { targets, events, lanes };
 }
 
+/** A task here for partition `p` that took its barrier, with record 1 (offset 10) handed over. */
+function handingOver(targets: Map<number, FakeTarget>, lanes: HandOffLanes, p = 0): FakeTarget {
+  const task = new FakeTarget();
+  targets.set(p, task);
+  const out: OutRecord[] = [];
+  lanes.route(rec(p, 1), 10, out);
+  lanes.barriers(out);
+  task.read(barrierOf(out)[0]!);
+  lanes.release([]);
+  return task;
+}
+
+/** Lanes with a settle limit, on the real clock (the tests fake it). */
+function settling(stuck?: (lanes: { partition: number; inFlight: number; held: number }[]) => void) {
+  const targets = new Map<number, FakeTarget>();
+  const events: string[] = [];
+  const lanes = new HandOffLanes({
+    internalTopic: 'internal',
+    laneId: 'in|t|0|1',
+    target: (p) => targets.get(p),
+    changed: () => void events.push('changed'),
+    lost: () => void events.push('lost'),
+    maxSettleMs: 1000,
+    stuck,
+  });
+  return { targets, events, lanes };
+}
+
 /** Lanes whose task runs here and has taken their barrier: the next records are handed over. */
 function openLane(budget: ProcessBudget, laneId: string) {
   const s = setup(budget, laneId);
@@ -174,13 +202,7 @@ describe('ingress hand-off lanes', () => {
 
   it('a refused record is handed over once its task has room again, in order, without the log', () => {
     const { targets, lanes } = setup();
-    const task = new FakeTarget();
-    targets.set(0, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(0, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const task = handingOver(targets, lanes);
     task.refuse = true;
     const next: OutRecord[] = [];
     lanes.route(rec(0, 2), 11, next);
@@ -196,13 +218,7 @@ describe('ingress hand-off lanes', () => {
 
   it('records after ones a stopped task holds wait until those are durable; then they go to the log', () => {
     const { targets, lanes } = setup();
-    const task = new FakeTarget();
-    targets.set(0, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(0, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const task = handingOver(targets, lanes);
     lanes.route(rec(0, 2), 11, []);
     // The task stops (its partition moved) while its last checkpoint still commits.
     targets.delete(0);
@@ -225,13 +241,7 @@ describe('ingress hand-off lanes', () => {
 
   it('records after ones a failed task lost are neither appended nor handed to its successor', () => {
     const { targets, lanes, events } = setup();
-    const task = new FakeTarget();
-    targets.set(0, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(0, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const task = handingOver(targets, lanes);
     // The task failed (its checkpoint did not commit); a successor runs the partition here.
     const successor = new FakeTarget();
     targets.set(0, successor);
@@ -268,13 +278,7 @@ describe('ingress hand-off lanes', () => {
 
   it('a lost ticket asks for a restart; after close nothing is reported', () => {
     const { targets, lanes, events } = setup();
-    const task = new FakeTarget();
-    targets.set(0, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(0, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const task = handingOver(targets, lanes);
     lanes.route(rec(0, 2), 11, []);
     lanes.route(rec(0, 3), 12, []);
     task.taken[1]!.ticket.durable();
@@ -386,25 +390,9 @@ describe('ingress hand-off lanes: settling in time', () => {
 
   it('records held behind hand-overs that never settle ask for a restart after maxSettleMs, saying which lanes', () => {
     vi.useFakeTimers();
-    const targets = new Map<number, FakeTarget>();
-    const events: string[] = [];
     const stuck: { partition: number; inFlight: number; held: number }[][] = [];
-    const lanes = new HandOffLanes({
-      internalTopic: 'internal',
-      laneId: 'in|t|0|1',
-      target: (p) => targets.get(p),
-      changed: () => void events.push('changed'),
-      lost: () => void events.push('lost'),
-      maxSettleMs: 1000,
-      stuck: (l) => void stuck.push(l),
-    });
-    const task = new FakeTarget();
-    targets.set(3, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(3, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const { targets, events, lanes } = settling((l) => void stuck.push(l));
+    handingOver(targets, lanes, 3);
     targets.delete(3);
     lanes.route(rec(3, 2), 11, []);
     vi.advanceTimersByTime(999);
@@ -416,23 +404,8 @@ describe('ingress hand-off lanes: settling in time', () => {
 
   it('no restart when the held records settle in time, and a later hold gets its own full wait', () => {
     vi.useFakeTimers();
-    const targets = new Map<number, FakeTarget>();
-    const events: string[] = [];
-    const lanes = new HandOffLanes({
-      internalTopic: 'internal',
-      laneId: 'in|t|0|1',
-      target: (p) => targets.get(p),
-      changed: () => void events.push('changed'),
-      lost: () => void events.push('lost'),
-      maxSettleMs: 1000,
-    });
-    const task = new FakeTarget();
-    targets.set(0, task);
-    const out: OutRecord[] = [];
-    lanes.route(rec(0, 1), 10, out);
-    lanes.barriers(out);
-    task.read(barrierOf(out)[0]!);
-    lanes.release([]);
+    const { targets, events, lanes } = settling();
+    const task = handingOver(targets, lanes);
     task.refuse = true;
     lanes.route(rec(0, 2), 11, []);
     vi.advanceTimersByTime(600);
