@@ -3,7 +3,7 @@ import type { Address, FromFunction } from '@continuum/sdk/protocol';
 import { silentLogger } from '../../src/logger.js';
 import { Checkpointer } from '../../src/core/checkpointer.js';
 import { fromInternalRecord, toInternalRecord, type Envelope } from '../../src/core/envelope.js';
-import { SOURCE_OFFSETS_STATE } from '../../src/core/ingress-handoff.js';
+import { SOURCE_OFFSETS_STATE, type HandOffTicket } from '../../src/core/ingress-handoff.js';
 import { Mailboxes, type TaskBudgets } from '../../src/core/mailboxes.js';
 import { StateCacheBudget } from '../../src/core/process-budget.js';
 import { StateRegistry } from '../../src/core/state-registry.js';
@@ -97,6 +97,27 @@ function setup(
   return { owned, store, time, client, stats, applied, checkpointer, mailboxes, record, ok };
 }
 
+/** `r` as a record an ingress moved from source offset `offset` (its log offset kept). */
+function fromSource(r: LogRecord, offset: number): LogRecord {
+  const env = { ...fromInternalRecord(r), source: { name: 'in|t|0|0', offset } };
+  return { ...r, value: toInternalRecord('internal', 1, env, 'address').value };
+}
+
+/** `r` as a record an ingress hands over from source offset `offset` (no log offset). */
+function handedOver(r: LogRecord, offset: number): LogRecord {
+  return { ...fromSource(r, offset), offset: -1 };
+}
+
+/** Tickets that write down how they settle, as `name:durable` or `name:lost`. */
+function recordingTickets(): { settled: string[]; ticket: (name: string) => HandOffTicket } {
+  const settled: string[] = [];
+  const ticket = (name: string): HandOffTicket => ({
+    durable: () => void settled.push(`${name}:durable`),
+    lost: () => void settled.push(`${name}:lost`),
+  });
+  return { settled, ticket };
+}
+
 describe('mailboxes', () => {
   it('one request in flight per address; the backlog goes as the next batch, at most maxNumBatchRequests', async () => {
     const { client, mailboxes, record, ok, applied } = setup({ maxBatch: 3 });
@@ -165,22 +186,8 @@ describe('mailboxes', () => {
   it('an ingress record handed over invokes once: its ticket settles when its checkpoint commits, and the same source offset again (handed over or read from the log) is dropped by the address memory', async () => {
     const { owned, store, time, client, mailboxes, record, ok, stats, checkpointer } = setup();
     const a = addr('test/m', 'a');
-    const source = (offset: number): LogRecord => {
-      const r = record(a, offset);
-      const env = fromInternalRecord(r);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        { ...env, source: { name: 'in|t|0|0', offset } },
-        'address',
-      );
-      return { ...r, value: out.value };
-    };
-    const settled: string[] = [];
-    const ticket = (name: string) => ({
-      durable: () => void settled.push(`${name}:durable`),
-      lost: () => void settled.push(`${name}:lost`),
-    });
+    const source = (offset: number): LogRecord => fromSource(record(a, offset), offset);
+    const { settled, ticket } = recordingTickets();
     expect(mailboxes.handOverIngress({ ...source(5), offset: -1 }, ticket('first'))).toBe(true);
     await settle();
     expect(client.args(0)).toEqual([5]);
@@ -212,24 +219,8 @@ describe('mailboxes', () => {
   it('a handed-over repeat that changes nothing still settles: its checkpoint is scheduled', async () => {
     const { owned, time, client, mailboxes, record, ok } = setup();
     const a = addr('test/m', 'a');
-    const source = (offset: number): LogRecord => {
-      const r = record(a, offset);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        {
-          ...fromInternalRecord(r),
-          source: { name: 'in|t|0|0', offset },
-        },
-        'address',
-      );
-      return { ...r, value: out.value, offset: -1 };
-    };
-    const settled: string[] = [];
-    const ticket = (name: string) => ({
-      durable: () => void settled.push(`${name}:durable`),
-      lost: () => void settled.push(`${name}:lost`),
-    });
+    const source = (offset: number): LogRecord => handedOver(record(a, offset), offset);
+    const { settled, ticket } = recordingTickets();
     mailboxes.handOverIngress(source(3), ticket('first'));
     await settle();
     client.calls[0]!.answer(ok());
@@ -248,19 +239,7 @@ describe('mailboxes', () => {
   it('a repeat queued behind its original in one mailbox is dropped before the call', async () => {
     const { client, mailboxes, record, ok, stats } = setup();
     const a = addr('test/m', 'a');
-    const source = (n: number, offset: number): LogRecord => {
-      const r = record(a, n);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        {
-          ...fromInternalRecord(r),
-          source: { name: 'in|t|0|0', offset },
-        },
-        'address',
-      );
-      return { ...r, value: out.value, offset: -1 };
-    };
+    const source = (n: number, offset: number): LogRecord => handedOver(record(a, n), offset);
     const none = { durable: () => undefined, lost: () => undefined };
     mailboxes.handOverIngress(source(0, 0), none);
     await settle();
@@ -283,24 +262,8 @@ describe('mailboxes', () => {
     const { client, mailboxes, record, ok, checkpointer } = setup();
     const a = addr('test/m', 'a');
     const b = addr('test/m', 'b');
-    const source = (target: Address, offset: number): LogRecord => {
-      const r = record(target, offset);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        {
-          ...fromInternalRecord(r),
-          source: { name: 'in|t|0|0', offset },
-        },
-        'address',
-      );
-      return { ...r, value: out.value, offset: -1 };
-    };
-    const settled: string[] = [];
-    const ticket = (name: string) => ({
-      durable: () => void settled.push(`${name}:durable`),
-      lost: () => void settled.push(`${name}:lost`),
-    });
+    const source = (target: Address, offset: number): LogRecord => handedOver(record(target, offset), offset);
+    const { settled, ticket } = recordingTickets();
     mailboxes.handOverIngress(source(a, 1), ticket('done'));
     mailboxes.handOverIngress(source(b, 2), ticket('in-flight'));
     mailboxes.handOverIngress(source(b, 3), ticket('queued'));
@@ -316,19 +279,7 @@ describe('mailboxes', () => {
     const { mailboxes, record } = setup({ maxBatch: 2 });
     const a = addr('test/m', 'a');
     const none = { durable: () => undefined, lost: () => undefined };
-    const source = (offset: number): LogRecord => {
-      const r = record(a, offset);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        {
-          ...fromInternalRecord(r),
-          source: { name: 'in|t|0|0', offset },
-        },
-        'address',
-      );
-      return { ...r, value: out.value, offset: -1 };
-    };
+    const source = (offset: number): LogRecord => handedOver(record(a, offset), offset);
     expect(mailboxes.handOverIngress(source(1), none)).toBe(true);
     await settle(); // 1 in flight
     expect(mailboxes.handOverIngress(source(2), none)).toBe(true);
