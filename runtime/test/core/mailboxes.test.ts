@@ -293,19 +293,8 @@ describe('mailboxes', () => {
   it('takes at most maxOutstandingRecords handed-over records at a time, over all addresses', async () => {
     const { client, mailboxes, record, ok } = setup({ maxOutstandingRecords: 2 });
     const none = { durable: () => undefined, lost: () => undefined };
-    const source = (id: string, offset: number): LogRecord => {
-      const r = record(addr('test/m', id), offset);
-      const out = toInternalRecord(
-        'internal',
-        1,
-        {
-          ...fromInternalRecord(r),
-          source: { name: 'in|t|0|0', offset },
-        },
-        'address',
-      );
-      return { ...r, value: out.value, offset: -1 };
-    };
+    const source = (id: string, offset: number): LogRecord =>
+      handedOver(record(addr('test/m', id), offset), offset);
     expect(mailboxes.handOverIngress(source('a', 1), none)).toBe(true);
     expect(mailboxes.handOverIngress(source('b', 2), none)).toBe(true);
     expect(mailboxes.handOverIngress(source('c', 3), none)).toBe(false);
