@@ -133,7 +133,7 @@ it they wait in the ingress; default ${DEFAULTS.run.maxHandedOverRecords}), CONT
 records read and not yet moved, per process; past it the ingress pauses; default ${DEFAULTS.run.ingressMaxQueuedRecords}),
 CONTINUUM_INGRESS_FETCH_MAX_BYTES (most bytes one fetch of a Kafka ingress brings, all its partitions
 together, each at most a quarter; default ${DEFAULTS.run.ingressFetchMaxBytes}),
-CONTINUUM_PARTITIONING (address, or the experimental id: how an address picks its partition, fixed for the life of a
+CONTINUUM_PARTITIONING (id or address: how an address picks its partition, fixed for the life of a
 deployment; unset, a new deployment takes ${DEFAULTS.run.partitioning} and later processes what it recorded),
 CONTINUUM_DEAD_LETTER_TOPIC (default ${DEFAULTS.deadLetterTopic}), CONTINUUM_REPLIES_TOPIC (replies to
 requests of an io.continuum.http.v1/ingress, default ${DEFAULTS.repliesTopic}),
