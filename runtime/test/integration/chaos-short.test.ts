@@ -21,8 +21,9 @@ describe('exactly-once under process kills (short)', () => {
     expect(report.problems).toEqual([]);
     expect(report.kills).toBe(3);
     expect(report.egressRecords).toBe(3000 + 300);
-    // Processes handed records to their own tasks (the ingress partition and the target's
-    // partition in one process) instead of through the internal topic: exact all the same.
-    expect(report.ingressRecordsInLog).toBeLessThan(3000);
+    // How many ingress records went through the internal topic instead of being handed over is
+    // printed, not asserted: with kills at random times a run may move every record through the
+    // log at some point (a process killed before its tasks ran, replays from committed offsets),
+    // and that is as exact. Hand-over itself is asserted in ingress-handoff.test.ts.
   }, 300_000);
 });
