@@ -8,18 +8,30 @@ const refused = (): Error =>
     cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
   });
 
-/** Fake time: sleeping moves the clock. */
-function clock(): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
+/** Fake time: sleeping moves the clock; `patiently` starts on it. */
+function clock() {
   let t = 0;
   const slept: number[] = [];
+  const now = (): number => t;
+  const sleep = (ms: number): Promise<void> => {
+    slept.push(ms);
+    t += ms;
+    return Promise.resolve();
+  };
+  const patiently = <T>(start: () => Promise<T>, timeoutMs: number): Promise<T> =>
+    startPatiently(start, { timeoutMs, logger: silentLogger, now, sleep });
+  return { slept, patiently };
+}
+
+/** A start that always fails with `error()`, counting its calls. */
+function failing(error: () => Error): { start: () => Promise<never>; calls: () => number } {
+  let calls = 0;
   return {
-    now: () => t,
-    sleep: (ms) => {
-      slept.push(ms);
-      t += ms;
-      return Promise.resolve();
+    start: () => {
+      calls++;
+      return Promise.reject(error());
     },
-    slept,
+    calls: () => calls,
   };
 }
 
@@ -38,9 +50,9 @@ describe('start-up while Kafka or Redis cannot be reached', () => {
   it('retries with growing waits until the start succeeds', async () => {
     const c = clock();
     let calls = 0;
-    const started = await startPatiently(
+    const started = await c.patiently(
       () => (++calls < 4 ? Promise.reject(refused()) : Promise.resolve('up')),
-      { timeoutMs: 60_000, logger: silentLogger, now: c.now, sleep: c.sleep },
+      60_000,
     );
     expect(started).toBe('up');
     expect(calls).toBe(4);
@@ -49,41 +61,18 @@ describe('start-up while Kafka or Redis cannot be reached', () => {
 
   it('gives up with the last error once the start-up timeout would pass', async () => {
     const c = clock();
-    let calls = 0;
-    await expect(
-      startPatiently(
-        () => {
-          calls++;
-          return Promise.reject(refused());
-        },
-        { timeoutMs: 10_000, logger: silentLogger, now: c.now, sleep: c.sleep },
-      ),
-    ).rejects.toThrow(/ECONNREFUSED|connecting to Kafka/u);
+    const start = failing(refused);
+    await expect(c.patiently(start.start, 10_000)).rejects.toThrow(/ECONNREFUSED|connecting to Kafka/u);
     expect(c.slept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(10_000);
-    expect(calls).toBe(c.slept.length + 1);
+    expect(start.calls()).toBe(c.slept.length + 1);
   });
 
   it('does not retry an error of the configuration, and a timeout of 0 never retries', async () => {
     const c = clock();
-    let calls = 0;
-    await expect(
-      startPatiently(
-        () => {
-          calls++;
-          return Promise.reject(new ContinuumError('PARTITIONING_MISMATCH', 'recorded id'));
-        },
-        { timeoutMs: 60_000, logger: silentLogger, now: c.now, sleep: c.sleep },
-      ),
-    ).rejects.toThrow(/recorded id/u);
-    expect(calls).toBe(1);
-    await expect(
-      startPatiently(() => Promise.reject(refused()), {
-        timeoutMs: 0,
-        logger: silentLogger,
-        now: c.now,
-        sleep: c.sleep,
-      }),
-    ).rejects.toThrow(/connecting to Kafka/u);
+    const start = failing(() => new ContinuumError('PARTITIONING_MISMATCH', 'recorded id'));
+    await expect(c.patiently(start.start, 60_000)).rejects.toThrow(/recorded id/u);
+    expect(start.calls()).toBe(1);
+    await expect(c.patiently(failing(refused).start, 0)).rejects.toThrow(/connecting to Kafka/u);
     expect(c.slept).toEqual([]);
   });
 });
