@@ -1,6 +1,7 @@
 // Corrects kafkajs 2.2.4's read_committed filtering, replaces its quadratic grouping of the
-// messages of a send by partition, and lets its protocol encoder allocate without zero-filling,
-// before kafkajs loads (import this module before the first value import of 'kafkajs').
+// messages of a send by partition, lets its protocol encoder allocate without zero-filling, and
+// encodes Produce requests and request frames in one pass (produce-encoder.ts), before kafkajs
+// loads (import this module before the first value import of 'kafkajs').
 //
 // kafkajs drops the records of aborted transactions with a filter that activates at most one
 // aborted transaction per record it looks at. When several aborted transactions begin at or
@@ -10,6 +11,7 @@
 // Java consumer: every aborted transaction whose first offset a record has reached is active
 // for its producer until that producer's ABORT marker.
 import { createRequire } from 'node:module';
+import { encodeProduceRequest, type ProduceRequestArgs } from './produce-encoder.js';
 
 interface Message {
   offset: string;
@@ -127,6 +129,66 @@ if (cache[encoderPath] === undefined) {
   replace(encoderPath, PooledEncoder);
 }
 replace(require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js'), groupMessagesPerPartition);
+
+interface KafkajsRequest {
+  apiKey: number;
+  apiVersion: number;
+  encode: () => Promise<{ buffer: Buffer }>;
+}
+type ProduceV3 = (args: ProduceRequestArgs & { compression?: number }) => KafkajsRequest;
+const produceV3Path = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
+if (cache[produceV3Path] === undefined) {
+  /** kafkajs' own Produce v3 request (v4 to v7 are it with another version number). */
+  const original = require(produceV3Path) as ProduceV3;
+  const Encoder = require(encoderPath) as EncoderClass;
+  const produceV3: ProduceV3 = (args) => {
+    const request = original(args);
+    // Compressed batches stay with kafkajs (its codecs); ours are never compressed.
+    if ((args.compression ?? 0) !== 0) return request;
+    return { ...request, encode: () => Promise.resolve(encoderOf(Encoder, encodeProduceRequest(args))) };
+  };
+  replace(produceV3Path, produceV3);
+}
+
+const requestPath = require.resolve('kafkajs/src/protocol/request.js');
+if (cache[requestPath] === undefined) {
+  const Encoder = require(encoderPath) as EncoderClass;
+  /**
+   * A request as kafkajs frames it (size, api key and version, correlation id, client id, body),
+   * written once: kafkajs copies the body into a header encoder and that into a size-prefixed one.
+   */
+  const createRequest = async ({
+    correlationId,
+    clientId,
+    request: { apiKey, apiVersion, encode },
+  }: {
+    correlationId: number;
+    clientId: string | null;
+    request: KafkajsRequest;
+  }): Promise<KafkajsEncoder> => {
+    const body = (await encode()).buffer;
+    const idLength = clientId == null ? 0 : Buffer.byteLength(clientId, 'utf8');
+    const size = 2 + 2 + 4 + 2 + idLength + body.length;
+    const buf = Buffer.allocUnsafe(4 + size);
+    let at = buf.writeInt32BE(size, 0);
+    at = buf.writeInt16BE(apiKey, at);
+    at = buf.writeInt16BE(apiVersion, at);
+    at = buf.writeInt32BE(correlationId, at);
+    at = buf.writeInt16BE(clientId == null ? -1 : idLength, at);
+    if (clientId != null) at += buf.write(clientId, at, idLength, 'utf8');
+    body.copy(buf, at);
+    return encoderOf(Encoder, buf);
+  };
+  replace(requestPath, createRequest);
+}
+
+/** A kafkajs encoder holding `buf` as its written bytes. */
+function encoderOf(Encoder: EncoderClass, buf: Buffer): KafkajsEncoder & { buffer: Buffer } {
+  const encoder = new Encoder(0) as KafkajsEncoder & { buffer: Buffer };
+  encoder.buf = buf;
+  encoder.offset = buf.length;
+  return encoder;
+}
 
 interface RequestQueueInternals {
   throttledUntil: number;
