@@ -55,8 +55,13 @@ export type Partitioning = 'id' | 'address';
 export const partitionings: readonly Partitioning[] = ['id', 'address'];
 
 const encoder = new TextEncoder();
+/** Reused for the UTF-8 bytes of keys (one per record: an allocation each was measurable). */
+let scratch = new Uint8Array(256);
 
 /** Partition of a record key among `partitions`, as Kafka's default partitioner computes it. */
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(encoder.encode(key)) & 0x7fffffff) % partitions;
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  if (key.length * 3 > scratch.length) scratch = new Uint8Array(key.length * 3);
+  const { written } = encoder.encodeInto(key, scratch);
+  return (murmur2(scratch.subarray(0, written)) & 0x7fffffff) % partitions;
 }
