@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CoordinatorCache, filterAbortedMessages } from '../../src/log/kafka/kafkajs-patch.js';
+import { createRequire } from 'node:module';
+import {
+  CONCURRENT_TRANSACTIONS_BACKOFF_MS,
+  CoordinatorCache,
+  filterAbortedMessages,
+  retryConcurrentTransactions,
+} from '../../src/log/kafka/kafkajs-patch.js';
 
 const msg = (
   offset: number,
@@ -202,5 +208,83 @@ describe('the transaction coordinator cache', () => {
     expect(await cache.get('txn', lookup('broker-2'))).toBe('broker-2');
     expect(await cache.get('txn', lookup('broker-3'))).toBe('broker-2');
     expect(lookups).toEqual(['COORDINATOR_NOT_AVAILABLE', 'broker-1', 'broker-2']);
+  });
+});
+
+describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
+  const concurrent = (): Error => Object.assign(new Error('concurrent'), { type: 'CONCURRENT_TRANSACTIONS' });
+
+  it('is tried again after short waits, and the answer of the try that worked is returned', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const result = await retryConcurrentTransactions(
+      () => (++calls < 4 ? Promise.reject(concurrent()) : Promise.resolve('added')),
+      CONCURRENT_TRANSACTIONS_BACKOFF_MS,
+      (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    );
+    expect(result).toBe('added');
+    expect(waits).toEqual([5, 10, 20]);
+  });
+
+  it('passes other errors on at once, and this one once the waits are used up', async () => {
+    const waits: number[] = [];
+    const sleep = (ms: number): Promise<void> => {
+      waits.push(ms);
+      return Promise.resolve();
+    };
+    const other = Object.assign(new Error('fenced'), { type: 'INVALID_PRODUCER_EPOCH' });
+    await expect(retryConcurrentTransactions(() => Promise.reject(other), [1, 2], sleep)).rejects.toBe(other);
+    expect(waits).toEqual([]);
+    await expect(
+      retryConcurrentTransactions(() => Promise.reject(concurrent()), [1, 2], sleep),
+    ).rejects.toThrow('concurrent');
+    expect(waits).toEqual([1, 2]);
+  });
+
+  it("is retried inside kafkajs' transaction manager, without a metadata refresh", async () => {
+    const require = createRequire(import.meta.url);
+    const createEosManager = require('kafkajs/src/producer/eosManager/index.js') as (opts: object) => {
+      initProducerId(): Promise<void>;
+      beginTransaction(): void;
+      addPartitionsToTransaction(topicData: unknown): Promise<void>;
+    };
+    const sent: string[] = [];
+    let refreshes = 0;
+    const broker = {
+      initProducerId: () => Promise.resolve({ producerId: 7, producerEpoch: 1 }),
+      addPartitionsToTxn: ({ topics }: { topics: { topic: string; partitions: number[] }[] }) => {
+        sent.push(JSON.stringify(topics));
+        return sent.length < 3 ? Promise.reject(concurrent()) : Promise.resolve();
+      },
+    };
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    const manager = createEosManager({
+      logger,
+      cluster: {
+        retry: { retries: 0 },
+        refreshMetadataIfNecessary: () => Promise.resolve(void refreshes++),
+        refreshMetadata: () => Promise.resolve(void refreshes++),
+        findGroupCoordinator: () => Promise.resolve(broker),
+      },
+      transactional: true,
+      transactionalId: 'txn-under-test',
+    });
+    await manager.initProducerId();
+    const refreshesBefore = refreshes;
+    manager.beginTransaction();
+    await manager.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 3 }] }]);
+    expect(sent).toEqual(Array(3).fill('[{"topic":"out","partitions":[3]}]'));
+    expect(refreshes).toBe(refreshesBefore);
+    // Added once it worked: the next send of the transaction to that partition adds nothing.
+    await manager.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 3 }] }]);
+    expect(sent).toHaveLength(3);
   });
 });

@@ -291,6 +291,47 @@ Cluster.prototype.findGroupCoordinator = function (
   return cache.get(args.groupId, () => findCoordinator.call(this, args));
 };
 
+interface EosManagerInternals {
+  addPartitionsToTransaction: (this: void, topicData: unknown) => Promise<void>;
+}
+type CreateEosManager = (opts: unknown) => EosManagerInternals;
+/** Waits before the tries of AddPartitionsToTxn after CONCURRENT_TRANSACTIONS (ms, ~1.3 s in all). */
+export const CONCURRENT_TRANSACTIONS_BACKOFF_MS: readonly number[] = [5, 10, 20, 40, 80, 160, 320, 640];
+
+/**
+ * The first request of a transaction (AddPartitionsToTxn) gets CONCURRENT_TRANSACTIONS while the
+ * coordinator still writes the previous transaction's markers, a few milliseconds after its EndTxn
+ * was answered. kafkajs treats it like stale metadata: a Metadata request, then its client-wide
+ * retry. The Java producer retries the request itself after a short wait; so does this, and only
+ * passes the error on (to kafkajs' retry) once the waits above are used up.
+ */
+export async function retryConcurrentTransactions<T>(
+  send: () => Promise<T>,
+  backoffMs: readonly number[] = CONCURRENT_TRANSACTIONS_BACKOFF_MS,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      const type = (err as { type?: unknown } | null)?.type;
+      if (type !== 'CONCURRENT_TRANSACTIONS' || attempt >= backoffMs.length) throw err;
+      await sleep(backoffMs[attempt]!);
+    }
+  }
+}
+
+const eosManagerPath = require.resolve('kafkajs/src/producer/eosManager/index.js');
+if (cache[eosManagerPath] === undefined) {
+  const createEosManager = require(eosManagerPath) as CreateEosManager;
+  replace(eosManagerPath, (opts: unknown) => {
+    const manager = createEosManager(opts);
+    const add = manager.addPartitionsToTransaction;
+    manager.addPartitionsToTransaction = (topicData) => retryConcurrentTransactions(() => add(topicData));
+    return manager;
+  });
+}
+
 /** Forgets every cached transaction coordinator (after a failed transaction). */
 export function forgetTransactionCoordinators(): void {
   coordinatorGeneration.value++;
