@@ -570,13 +570,17 @@ export class Mailboxes {
     this.inFlightCalls++;
     this.deps.stats.batches++;
     const started = this.deps.now();
+    // Only tracing reads the records' headers: they are collected when an observer asks.
+    let headers: readonly Readonly<Record<string, string>>[] | undefined;
     const observed = this.deps.observer?.batchStarted?.({
       partition: this.partition,
       functionType: slot.functionType,
       address: slot.address,
       size: batch.length,
       round,
-      headers: batch.map((e) => e.record.headers),
+      get headers() {
+        return (headers ??= batch.map((e) => e.record.headers));
+      },
     });
     const call = (): Promise<FromFunction> =>
       this.deps.client.invoke({

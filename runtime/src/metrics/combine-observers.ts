@@ -1,4 +1,4 @@
-// Combines the runtime observers of metrics and tracing into the one a runtime takes.
+// Combines the runtime observers of metrics, tracing and the reply feed into the one a runtime takes.
 import type {
   BatchObservation,
   IngressMessage,
@@ -11,68 +11,141 @@ import type {
 /**
  * One observer that calls each of `observers` in order. Batch calls nest (the first observer's
  * `around` is outermost) and record headers merge.
+ *
+ * Callbacks run on the partition tasks' hot path, so the combination costs nothing it need not: a
+ * hook no observer has is left out (its callers skip the work of building its event), a hook only
+ * one observer has is that observer's own function, and when only one observer answers a batch,
+ * a send or a move, its observation is used as it is.
  */
 export function combineObservers(...observers: (RuntimeObserver | undefined)[]): RuntimeObserver {
   const all = observers.filter((o): o is RuntimeObserver => o !== undefined);
   if (all.length === 1) return all[0]!;
+  const combined: RuntimeObserver = {};
+
+  const batchStarted = listeners(all, 'batchStarted');
+  if (batchStarted.length === 1) combined.batchStarted = batchStarted[0];
+  else if (batchStarted.length > 1)
+    combined.batchStarted = (batch: ObservedBatch) => combineBatch(batchStarted.map((f) => f(batch)));
+
+  const deadLettered = listeners(all, 'deadLettered');
+  if (deadLettered.length === 1) combined.deadLettered = deadLettered[0];
+  else if (deadLettered.length > 1)
+    combined.deadLettered = (partition, code) => {
+      for (const f of deadLettered) f(partition, code);
+    };
+
+  const stateLookup = listeners(all, 'stateLookup');
+  if (stateLookup.length === 1) combined.stateLookup = stateLookup[0];
+  else if (stateLookup.length > 1)
+    combined.stateLookup = (partition, hit) => {
+      for (const f of stateLookup) f(partition, hit);
+    };
+
+  const committed = listeners(all, 'committed');
+  if (committed.length === 1) combined.committed = committed[0];
+  else if (committed.length > 1)
+    combined.committed = (checkpoint) => {
+      for (const f of committed) f(checkpoint);
+    };
+
+  const checkpointed = listeners(all, 'checkpointed');
+  if (checkpointed.length === 1) combined.checkpointed = checkpointed[0];
+  else if (checkpointed.length > 1)
+    combined.checkpointed = (checkpoint) => {
+      for (const f of checkpointed) f(checkpoint);
+    };
+
+  const sending = listeners(all, 'sending');
+  if (sending.length === 1) combined.sending = sending[0];
+  else if (sending.length > 1)
+    combined.sending = (source, messages) =>
+      combineSend(
+        messages,
+        sending.map((f) => f(source, messages)),
+      );
+
+  const moving = listeners(all, 'moving');
+  if (moving.length === 1) combined.moving = moving[0];
+  else if (moving.length > 1)
+    combined.moving = (source, record, targets) => combineMove(moving.map((f) => f(source, record, targets)));
+
+  return combined;
+}
+
+type Hook = keyof RuntimeObserver;
+
+/** The observers' functions for `hook`, bound to their observer, in order. */
+function listeners<K extends Hook>(
+  all: readonly RuntimeObserver[],
+  hook: K,
+): NonNullable<RuntimeObserver[K]>[] {
+  const out: NonNullable<RuntimeObserver[K]>[] = [];
+  for (const o of all) {
+    const f = o[hook];
+    if (typeof f === 'function') out.push(f.bind(o) as NonNullable<RuntimeObserver[K]>);
+  }
+  return out;
+}
+
+function present<T>(parts: readonly (T | undefined)[]): T[] {
+  return parts.filter((p): p is T => p !== undefined);
+}
+
+function combineBatch(answers: readonly (BatchObservation | undefined)[]): BatchObservation | undefined {
+  const parts = present(answers);
+  if (parts.length <= 1) return parts[0];
+  const headers = Object.assign({}, ...parts.map((p) => p.recordHeaders ?? {})) as Record<string, string>;
   return {
-    batchStarted(batch: ObservedBatch): BatchObservation | undefined {
-      const parts = all.map((o) => o.batchStarted?.(batch)).filter((b) => b !== undefined);
-      if (parts.length === 0) return undefined;
-      const headers = Object.assign({}, ...parts.map((p) => p.recordHeaders ?? {})) as Record<string, string>;
-      return {
-        around<T>(call: () => Promise<T>): Promise<T> {
-          let run = call;
-          for (const p of [...parts].reverse()) {
-            const inner = run;
-            if (p.around !== undefined) run = () => p.around!(inner);
-          }
-          return run();
-        },
-        ended(end) {
-          for (const p of parts) p.ended?.(end);
-        },
-        recordHeaders: Object.keys(headers).length === 0 ? undefined : headers,
-      };
+    around<T>(call: () => Promise<T>): Promise<T> {
+      let run = call;
+      for (let i = parts.length - 1; i >= 0; i--) {
+        const p = parts[i]!;
+        const inner = run;
+        if (p.around !== undefined) run = () => p.around!(inner);
+      }
+      return run();
     },
-    deadLettered(partition, code) {
-      for (const o of all) o.deadLettered?.(partition, code);
+    ended(end) {
+      for (const p of parts) p.ended?.(end);
     },
-    stateLookup(partition, hit) {
-      for (const o of all) o.stateLookup?.(partition, hit);
+    recordHeaders: Object.keys(headers).length === 0 ? undefined : headers,
+  };
+}
+
+function combineSend(
+  messages: readonly IngressMessage[],
+  answers: readonly (SendObservation | undefined)[],
+): SendObservation | undefined {
+  const parts = present(answers);
+  if (parts.length <= 1) return parts[0];
+  const withHeaders = parts.filter((p) => p.headers !== undefined);
+  return {
+    headers:
+      withHeaders.length === 0
+        ? undefined
+        : withHeaders.length === 1
+          ? withHeaders[0]!.headers
+          : messages.map((_, i) => {
+              const merged = Object.assign({}, ...withHeaders.map((p) => p.headers?.[i] ?? {})) as Record<
+                string,
+                string
+              >;
+              return Object.keys(merged).length === 0 ? undefined : merged;
+            }),
+    ended(error) {
+      for (const p of parts) p.ended?.(error);
     },
-    committed(checkpoint) {
-      for (const o of all) o.committed?.(checkpoint);
-    },
-    checkpointed(checkpoint) {
-      for (const o of all) o.checkpointed?.(checkpoint);
-    },
-    sending(source: string, messages: readonly IngressMessage[]): SendObservation | undefined {
-      const parts = all.map((o) => o.sending?.(source, messages)).filter((s) => s !== undefined);
-      if (parts.length === 0) return undefined;
-      return {
-        headers: messages.map((_, i) => {
-          const merged = Object.assign({}, ...parts.map((p) => p.headers?.[i] ?? {})) as Record<
-            string,
-            string
-          >;
-          return Object.keys(merged).length === 0 ? undefined : merged;
-        }),
-        ended(error) {
-          for (const p of parts) p.ended?.(error);
-        },
-      };
-    },
-    moving(source, record, targets): MoveObservation | undefined {
-      const parts = all.map((o) => o.moving?.(source, record, targets)).filter((m) => m !== undefined);
-      if (parts.length === 0) return undefined;
-      const headers = Object.assign({}, ...parts.map((p) => p.headers ?? {})) as Record<string, string>;
-      return {
-        headers: Object.keys(headers).length === 0 ? undefined : headers,
-        ended(error) {
-          for (const p of parts) p.ended?.(error);
-        },
-      };
+  };
+}
+
+function combineMove(answers: readonly (MoveObservation | undefined)[]): MoveObservation | undefined {
+  const parts = present(answers);
+  if (parts.length <= 1) return parts[0];
+  const headers = Object.assign({}, ...parts.map((p) => p.headers ?? {})) as Record<string, string>;
+  return {
+    headers: Object.keys(headers).length === 0 ? undefined : headers,
+    ended(error) {
+      for (const p of parts) p.ended?.(error);
     },
   };
 }

@@ -72,10 +72,12 @@ export class EndpointHealth {
 
   /** After every HTTP attempt. */
   attempted(e: AttemptEvent): void {
-    const now = this.now();
     if (e.failure === undefined) {
+      // The common case, on every call: one map lookup, no clock read.
+      if (this.tracks.size === 0) return;
       const track = this.tracks.get(e.url);
       if (track === undefined || track.failedAttempts === 0) return;
+      const now = this.now();
       this.log.info('calls to a function endpoint succeed again', {
         endpoint: e.url,
         failedAttempts: track.failedAttempts,
@@ -85,6 +87,7 @@ export class EndpointHealth {
       track.sinceWarn = 0;
       return;
     }
+    const now = this.now();
     const track = this.trackOf(e.url, now);
     if (track.failedAttempts === 0) {
       track.firstAt = now;

@@ -4,7 +4,7 @@
 // the running tasks when scraped.
 import type { BulkheadLoad } from '../transport/bulkheads.js';
 import type { FromFunction } from '@continuum/sdk/protocol';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { PartitionTask } from '../core/partition-task.js';
 import { ContinuumError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +19,7 @@ import type {
   RuntimeObserver,
   SendObservation,
 } from '../observers.js';
+import { CachedCounter as Counter, CachedHistogram as Histogram } from './cached-series.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { BoundedLabels, quantile, Reservoir, Ring } from './windows.js';
 
@@ -218,6 +219,7 @@ export class RuntimeMetrics {
   private readonly functions = new Map<string, FunctionAgg>();
   private readonly endpoints = new Map<string, EndpointAgg>();
   private readonly deadLettersByCode = new Map<string, number>();
+  private readonly endpointByUrl = new Map<string, string>();
   private readonly ingressSeen = new Map<
     string,
     { moved: number; deadLetters: number; handedOver: number; restarts: number }
@@ -488,7 +490,7 @@ export class RuntimeMetrics {
       stateLookup: (_p, hit) => {
         if (hit) this.cacheHits++;
         else this.cacheMisses++;
-        this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+        this.cacheLookups.child(hit ? 'hit' : 'miss').inc();
       },
       checkpointed: (c) => this.checkpointed(c),
       sending: (source, messages) => this.sending(source, messages),
@@ -658,7 +660,7 @@ export class RuntimeMetrics {
 
   private batchStarted(b: ObservedBatch): BatchObservation {
     const fn = this.fnLabels.of(b.functionType);
-    if (b.round === 0) this.batchSize.observe({ function_type: fn }, b.size);
+    if (b.round === 0) this.batchSize.child(fn).observe(b.size);
     return {
       ended: (end) => {
         try {
@@ -679,7 +681,7 @@ export class RuntimeMetrics {
     if (end.error !== undefined) {
       if (end.error instanceof ContinuumError && end.error.retryable) {
         agg.retries++;
-        this.retries.inc({ function_type: fn, reason: 'overload' });
+        this.retries.child(fn, 'overload').inc();
         return;
       }
       const code = end.error instanceof ContinuumError ? end.error.code : 'FUNCTION_CALL_FAILED';
@@ -688,12 +690,12 @@ export class RuntimeMetrics {
       agg.failedMessages += size;
       agg.latencies.push(end.latencyMs);
       this.totals.failures += size;
-      this.failures.inc({ function_type: fn, code: this.codeLabels.of(code) }, size);
-      this.invocationSeconds.observe({ function_type: fn }, end.latencyMs / 1000);
+      this.failures.child(fn, this.codeLabels.of(code)).inc(size);
+      this.invocationSeconds.child(fn).observe(end.latencyMs / 1000);
       this.windowLatency.add(end.latencyMs);
       return;
     }
-    this.invocationSeconds.observe({ function_type: fn }, end.latencyMs / 1000);
+    this.invocationSeconds.child(fn).observe(end.latencyMs / 1000);
     this.windowLatency.add(end.latencyMs);
     agg.latencies.push(end.latencyMs);
     const result = end.response?.invocationResult;
@@ -702,34 +704,39 @@ export class RuntimeMetrics {
     agg.batches++;
     agg.invocations += size;
     this.totals.invocations += size;
-    this.invocations.inc({ function_type: fn }, size);
+    this.invocations.child(fn).inc(size);
     if (result === undefined) return;
-    const delayed = result.delayedInvocations.filter((d) => !d.isCancellationRequest).length;
-    const add = (kind: string, n: number): void => {
-      if (n > 0) this.effects.inc({ function_type: fn, kind }, n);
-    };
-    add('message', result.outgoingMessages.length);
-    add('delayed', delayed);
-    add('egress', result.outgoingEgresses.length);
-    add('state', result.stateMutations.length);
+    let delayed = 0;
+    for (const d of result.delayedInvocations) if (!d.isCancellationRequest) delayed++;
+    this.addEffects(fn, 'message', result.outgoingMessages.length);
+    this.addEffects(fn, 'delayed', delayed);
+    this.addEffects(fn, 'egress', result.outgoingEgresses.length);
+    this.addEffects(fn, 'state', result.stateMutations.length);
+  }
+
+  private addEffects(fn: string, kind: string, n: number): void {
+    if (n > 0) this.effects.child(fn, kind).inc(n);
   }
 
   private deadLettered(code: string): void {
     this.totals.deadLetters++;
     const label = this.codeLabels.of(code);
-    this.deadLetters.inc({ code: label });
+    this.deadLetters.child(label).inc();
     if (this.deadLettersByCode.has(label) || this.deadLettersByCode.size < this.opts.maxLabelValues)
       this.deadLettersByCode.set(label, (this.deadLettersByCode.get(label) ?? 0) + 1);
   }
 
   private checkpointed(c: ObservedCheckpoint): void {
-    this.checkpoints.inc();
-    this.checkpointSeconds.observe(c.durationMs / 1000);
-    this.checkpointRecords.observe(c.records.length);
+    this.checkpoints.child().inc();
+    this.checkpointSeconds.child().observe(c.durationMs / 1000);
+    this.checkpointRecords.child().observe(c.records.length);
     let bytes = 0;
     let internal = 0;
     let dead = 0;
     let egress = 0;
+    // Egress records come in runs per topic: one update per run, in the order topics first appear.
+    let runTopic: string | undefined;
+    let run = 0;
     for (const r of c.records) {
       bytes += (r.key?.length ?? 0) + (r.value?.byteLength ?? 0);
       if (r.topic === this.opts.internalTopic) {
@@ -738,13 +745,19 @@ export class RuntimeMetrics {
       } else if (r.topic === this.opts.deadLetterTopic) dead++;
       else {
         egress++;
-        this.egressRecords.inc({ topic: this.topicLabels.of(r.topic) });
+        if (r.topic !== runTopic) {
+          if (runTopic !== undefined) this.egressRecords.child(this.topicLabels.of(runTopic)).inc(run);
+          runTopic = r.topic;
+          run = 0;
+        }
+        run++;
       }
     }
-    this.checkpointBytes.observe(bytes);
-    if (internal > 0) this.committed.inc({ kind: 'internal' }, internal);
-    if (dead > 0) this.committed.inc({ kind: 'dead_letter' }, dead);
-    if (egress > 0) this.committed.inc({ kind: 'egress' }, egress);
+    if (runTopic !== undefined) this.egressRecords.child(this.topicLabels.of(runTopic)).inc(run);
+    this.checkpointBytes.child().observe(bytes);
+    if (internal > 0) this.committed.child('internal').inc(internal);
+    if (dead > 0) this.committed.child('dead_letter').inc(dead);
+    if (egress > 0) this.committed.child('egress').inc(egress);
     this.totals.egress += egress;
   }
 
@@ -754,15 +767,15 @@ export class RuntimeMetrics {
       ended: (error) => {
         if (error !== undefined) return;
         this.totals.ingress += messages.length;
-        this.ingressMessages.inc({ source: label }, messages.length);
+        this.ingressMessages.child(label).inc(messages.length);
       },
     };
   }
 
   private attempted(e: AttemptEvent): void {
     if (e.failure !== undefined) {
-      const url = this.urlLabels.of(endpointLabel(e.url));
-      this.attemptFailures.inc({ endpoint: url, kind: e.failure.kind });
+      const url = this.endpointOf(e.url);
+      this.attemptFailures.child(url, e.failure.kind).inc();
       const agg = this.endpoints.get(url);
       if (agg !== undefined) agg.failedAttempts++;
       else if (this.endpoints.size < this.opts.maxLabelValues)
@@ -770,15 +783,15 @@ export class RuntimeMetrics {
     }
     if (e.willRetry) {
       const fn = this.fnLabels.of(`${e.address.namespace}/${e.address.type}`);
-      this.retries.inc({ function_type: fn, reason: 'attempt' });
+      this.retries.child(fn, 'attempt').inc();
       this.fnAgg(fn).retries++;
     }
   }
 
   private called(e: CallEvent): void {
-    const url = this.urlLabels.of(endpointLabel(e.url));
+    const url = this.endpointOf(e.url);
     const result = e.error === undefined ? 'ok' : this.codeLabels.of(e.error.code);
-    this.endpointCalls.inc({ endpoint: url, result });
+    this.endpointCalls.child(url, result).inc();
     let agg = this.endpoints.get(url);
     if (agg === undefined) {
       if (this.endpoints.size >= this.opts.maxLabelValues) return;
@@ -797,6 +810,16 @@ export class RuntimeMetrics {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The endpoint label of a call's URL; remembered per URL (as many as label values are kept). */
+  private endpointOf(url: string): string {
+    let label = this.endpointByUrl.get(url);
+    if (label === undefined) {
+      label = this.urlLabels.of(endpointLabel(url));
+      if (this.endpointByUrl.size < this.opts.maxLabelValues) this.endpointByUrl.set(url, label);
+    }
+    return label;
+  }
 
   private fnAgg(fn: string): FunctionAgg {
     let agg = this.functions.get(fn);
@@ -821,17 +844,17 @@ export class RuntimeMetrics {
       const source = this.sourceLabels.of(`kafka:${id}`);
       const seen = this.ingressSeen.get(id) ?? { moved: 0, deadLetters: 0, handedOver: 0, restarts: 0 };
       const handedOver = (stats.handedOver ?? 0) - seen.handedOver;
-      if (handedOver > 0) this.ingressHandedOver.inc({ source }, handedOver);
+      if (handedOver > 0) this.ingressHandedOver.child(source).inc(handedOver);
       const restarts = (stats.handOverRestarts ?? 0) - seen.restarts;
-      if (restarts > 0) this.ingressHandOffRestarts.inc({ source }, restarts);
+      if (restarts > 0) this.ingressHandOffRestarts.child(source).inc(restarts);
       const moved = stats.moved - seen.moved;
       const dead = stats.deadLetters - seen.deadLetters;
       if (moved > 0) {
-        this.ingressMessages.inc({ source }, moved);
+        this.ingressMessages.child(source).inc(moved);
         this.totals.ingress += moved;
       }
       if (dead > 0) {
-        this.ingressDeadLetters.inc({ source }, dead);
+        this.ingressDeadLetters.child(source).inc(dead);
         this.totals.deadLetters += dead;
         this.deadLettersByCode.set('INGRESS', (this.deadLettersByCode.get('INGRESS') ?? 0) + dead);
       }

@@ -54,17 +54,26 @@ export class Reservoir {
 
 /** The most recent `capacity` values; older ones drop off (per-function latency, recent errors). */
 export class Ring<T> {
-  private items: T[] = [];
+  // A circular buffer: a push past capacity overwrites the oldest slot instead of shifting.
+  private readonly items: T[] = [];
+  private next = 0;
 
   constructor(private readonly capacity: number) {}
 
   push(item: T): void {
-    this.items.push(item);
-    if (this.items.length > this.capacity) this.items.splice(0, this.items.length - this.capacity);
+    if (!(this.capacity >= 1)) return;
+    if (this.items.length < this.capacity) {
+      this.items.push(item);
+      return;
+    }
+    this.items[this.next] = item;
+    this.next = (this.next + 1) % this.capacity;
   }
 
+  /** Oldest first. */
   toArray(): T[] {
-    return [...this.items];
+    if (this.next === 0) return [...this.items];
+    return [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
   }
 
   get length(): number {

@@ -68,6 +68,36 @@ describe('combineObservers', () => {
     expect(batch.recordHeaders).toEqual({ traceparent: 'tp' });
   });
 
+  it('leaves out hooks no observer has and passes a single listener through as it is', () => {
+    const metrics = { stateLookup: () => undefined, batchStarted: () => ({ ended: () => undefined }) };
+    const replies = { committed: () => undefined };
+    const combined = combineObservers(metrics, undefined, replies);
+    // Callers skip building the events of absent hooks (`observer.moving?.(...)`).
+    expect('moving' in combined).toBe(false);
+    expect('sending' in combined).toBe(false);
+    expect('deadLettered' in combined).toBe(false);
+    const lookups: boolean[] = [];
+    const one = combineObservers({ stateLookup: (_p, hit) => lookups.push(hit) }, replies);
+    one.stateLookup!(0, true);
+    expect(lookups).toEqual([true]);
+    // The only batch listener's observation comes back unwrapped, and it never reads the headers.
+    const observation = { ended: () => undefined };
+    const batch = {
+      partition: 0,
+      functionType: 'a/b',
+      address: { namespace: 'a', type: 'b', id: 'c' },
+      size: 1,
+      round: 0,
+      get headers(): never {
+        throw new Error('headers were read');
+      },
+    };
+    const single = combineObservers({ batchStarted: () => observation }, replies, {
+      checkpointed: () => undefined,
+    });
+    expect(single.batchStarted!(batch)).toBe(observation);
+  });
+
   it('merges per-message headers of sends and reports the outcome to each observer', () => {
     const outcomes: unknown[] = [];
     const combined = combineObservers(
