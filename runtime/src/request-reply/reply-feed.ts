@@ -123,10 +123,14 @@ export interface KafkaReplyFeedOptions {
   fetchMaxWaitMs?: number | undefined;
 }
 
+/** How often the reply readers commit their offsets (a restart stores again what came after). */
+export const REPLY_OFFSETS_COMMIT_INTERVAL_MS = 1000;
+
 /**
  * Production: the processes share the replies topic's partitions in their own consumer group and
  * read it read_committed (a reply is there once its checkpoint committed). Offsets are committed
- * after the replies are stored, so a crash stores some again, which the store recognises (`same`).
+ * after the replies are stored (at most once a second), so a crash stores some again, which the
+ * store recognises (`same`).
  * A fetch waits on the broker for new records: nothing runs while no reply comes.
  */
 export class KafkaReplyFeed {
@@ -153,15 +157,21 @@ export class KafkaReplyFeed {
     await consumer.connect();
     await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
     await consumer.run({
-      autoCommit: true,
+      // Committed at most once a second, all partitions in one request: kafkajs' auto-commit sends
+      // an OffsetCommit after every partition's batch (a fetch over 32 partitions, up to 32).
+      autoCommit: false,
+      autoCommitInterval: REPLY_OFFSETS_COMMIT_INTERVAL_MS,
       eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
         const replies: Reply[] = [];
         for (const m of batch.messages) {
           const reply = parseReplyRecord(logRecordOf(batch.topic, batch.partition, m));
           if (reply !== undefined) replies.push(reply);
         }
         await opts.feed.take(replies);
+        if (batch.messages.length > 0) payload.resolveOffset(batch.lastOffset());
+        await payload.commitOffsetsIfNecessary();
       },
     });
   }
