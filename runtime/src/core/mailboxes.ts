@@ -3,6 +3,7 @@
 // request-id check of waiting HTTP requests, calls to the function with state negotiation, retries
 // and splitting, the received records held while a mailbox is full, and flow control (pausing the
 // partition's input). A valid response goes to the host, which applies its effects.
+import { setMaxListeners } from 'node:events';
 import type {
   Address,
   FromFunction,
@@ -59,7 +60,6 @@ export interface Slot {
   states: Map<string, StoredValue> | undefined;
   mailbox: Entry[];
   inFlight: Entry[] | undefined;
-  abort: AbortController | undefined;
   /** Not evictable until this checkpoint is promoted (it holds uncommitted writes). */
   pinnedUntil: number;
   blocked: boolean;
@@ -139,10 +139,18 @@ export class Mailboxes {
   private effectHeaders: Readonly<Record<string, string>> | undefined;
   private readonly partition: number;
   private readonly cp: Checkpointer;
+  /**
+   * Aborted by stop(): one signal for every call of the partition rather than a controller per
+   * call, since calls only ever end early all together. The client gives a signal one listener
+   * however many calls it governs; calls waiting for a slot of a full bulkhead add one each, as
+   * many as the partition has addresses, so the listener warning does not apply.
+   */
+  private readonly calls = new AbortController();
 
   constructor(private readonly deps: MailboxDeps) {
     this.partition = deps.owned.partition;
     this.cp = deps.checkpointer;
+    setMaxListeners(0, this.calls.signal);
   }
 
   /** Received records, in log order: held, then taken while mailboxes have room. */
@@ -355,8 +363,8 @@ export class Mailboxes {
     this.deps.budgets?.stateCache?.removed(this.slots.size);
     for (const cancel of this.retries) cancel();
     this.retries.clear();
+    this.calls.abort();
     for (const slot of this.slots.values()) {
-      slot.abort?.abort();
       for (const e of slot.mailbox) e.ticket?.lost();
       for (const e of slot.inFlight ?? []) e.ticket?.lost();
     }
@@ -403,7 +411,6 @@ export class Mailboxes {
       states: undefined,
       mailbox: [],
       inFlight: undefined,
-      abort: undefined,
       pinnedUntil: 0,
       blocked: false,
     };
@@ -565,8 +572,6 @@ export class Mailboxes {
   private send(slot: Slot, batch: Entry[], round: number): void {
     const request = this.request(slot, batch);
     slot.inFlight = batch;
-    const abort = new AbortController();
-    slot.abort = abort;
     this.inFlightCalls++;
     this.deps.stats.batches++;
     const started = this.deps.now();
@@ -588,7 +593,7 @@ export class Mailboxes {
         url: slot.target.url,
         address: slot.address,
         request,
-        signal: abort.signal,
+        signal: this.calls.signal,
       });
     (observed?.around === undefined ? call() : observed.around(call)).then(
       (response) => {
@@ -699,7 +704,6 @@ export class Mailboxes {
       // them one by one, so only the messages that fail alone become dead letters.
       this.deps.stats.splitBatches++;
       slot.inFlight = undefined;
-      slot.abort = undefined;
       for (const e of batch) e.solo = true;
       slot.mailbox.unshift(...batch);
       this.checkBlocked(slot);
@@ -720,7 +724,6 @@ export class Mailboxes {
     this.rememberRequests(slot, batch);
     this.rememberSources(slot, batch);
     slot.inFlight = undefined;
-    slot.abort = undefined;
     for (const e of batch) this.done(e);
     if (this.cp.full || this.cp.isUrgent) this.cp.request();
     else this.cp.dirty();

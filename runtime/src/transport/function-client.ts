@@ -20,7 +20,10 @@ export interface FunctionCall<E extends EndpointRef = EndpointRef> {
   address: Address;
   /** Must carry `invocation` with at least one invocation. */
   request: ToFunction;
-  /** Aborting gives up the call, including its retries and any wait for an in-flight slot. */
+  /**
+   * Aborting gives up the call, including its retries and any wait for an in-flight slot. One
+   * signal may govern many calls (the partition tasks pass one for all of theirs).
+   */
   signal?: AbortSignal;
 }
 

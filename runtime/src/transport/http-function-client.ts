@@ -21,10 +21,10 @@ import { PoolCache, TlsConfigError } from './pool-cache.js';
 import {
   BodyTooLargeError,
   ContentEncodingError,
+  ResponseCollector,
   decodeContentEncoding,
-  readBody,
-  readExcerpt,
 } from './response-body.js';
+import type { CollectedResponse } from './response-body.js';
 import type { RequestSigner } from './request-signer.js';
 import { retryPolicyFor } from './retry-policy.js';
 import type { HttpEndpointConfig, TransportConfig } from '../module/types.js';
@@ -97,6 +97,8 @@ const optionsSchema = z.object({
 // Parsed URLs are cached because the dispatcher resolves the same few URLs over and over.
 const maxCachedUrls = 1024;
 const errorExcerptChars = 256;
+// A non-2xx body up to this size is read to its end so its keep-alive connection can be reused.
+const errorDrainBytes = 64 * 1024;
 
 const requestHeaders = {
   'content-type': 'application/octet-stream',
@@ -107,36 +109,72 @@ const requestHeaders = {
 
 type StopReason = 'deadline' | 'caller' | 'closed';
 
-/** One call's cancellation: the budget timer, the caller's signal and close() all abort it. */
+/**
+ * One call's cancellation: the budget timer, the caller's signal and close() all stop it, which
+ * ends whatever the call waits on at that moment (an attempt or a backoff) through `onStop`. A
+ * plain callback rather than an AbortController of its own: a call costs one timer, no signal
+ * and no listener.
+ */
 class CallControl {
-  readonly controller = new AbortController();
   stopReason: StopReason | undefined;
+  /** Ends what the call waits on now; set only while it waits. */
+  onStop: ((reason: Error) => void) | undefined;
   private readonly timer: NodeJS.Timeout;
-  private readonly onCallerAbort: () => void;
 
-  constructor(
-    budgetMs: number,
-    private readonly callerSignal: AbortSignal | undefined,
-  ) {
-    this.timer = setTimeout(() => this.stop('deadline'), budgetMs);
-    this.onCallerAbort = () => this.stop('caller');
-    if (callerSignal?.aborted === true) this.stop('caller');
-    else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  constructor(budgetMs: number) {
+    this.timer = setTimeout(stopAtDeadline, budgetMs, this);
   }
 
   stop(reason: StopReason): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    this.controller.abort(new Error(`call stopped: ${reason}`));
+    const onStop = this.onStop;
+    this.onStop = undefined;
+    onStop?.(new Error(`call stopped: ${reason}`));
   }
 
   dispose(): void {
     clearTimeout(this.timer);
-    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
+}
+
+function stopAtDeadline(control: CallControl): void {
+  control.stop('deadline');
+}
+
+/**
+ * The calls running under each caller's AbortSignal. A signal gets one listener, however many calls
+ * it governs (the partition tasks pass one signal for all their calls), instead of an add and a
+ * remove per call. Each set holds running calls only, so its size is bounded by the bulkheads.
+ */
+class CallerSignals {
+  private readonly calls = new WeakMap<AbortSignal, Set<CallControl>>();
+
+  /** Stops `control` when `signal` aborts (at once if it already has); undo with {@link forget}. */
+  watch(signal: AbortSignal, control: CallControl): void {
+    if (signal.aborted) {
+      control.stop('caller');
+      return;
+    }
+    let controls = this.calls.get(signal);
+    if (controls === undefined) {
+      const created = new Set<CallControl>();
+      controls = created;
+      this.calls.set(signal, created);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const c of created) c.stop('caller');
+          created.clear();
+        },
+        { once: true },
+      );
+    }
+    controls.add(control);
+  }
+
+  forget(signal: AbortSignal, control: CallControl): void {
+    this.calls.get(signal)?.delete(control);
   }
 }
 
@@ -174,6 +212,7 @@ export class HttpFunctionClient implements FunctionClient {
   private readonly pools: PoolCache;
   private readonly urls = new Map<string, EndpointTarget>();
   private readonly active = new Set<CallControl>();
+  private readonly callerSignals = new CallerSignals();
   private readonly closeGraceMs: number;
   private readonly onAttempt: ((event: AttemptEvent) => void) | undefined;
   private readonly onCall: ((event: CallEvent) => void) | undefined;
@@ -251,7 +290,8 @@ export class HttpFunctionClient implements FunctionClient {
       throw err;
     }
 
-    const control = new CallControl(call.endpoint.transport.callTimeoutMs, call.signal);
+    const control = new CallControl(call.endpoint.transport.callTimeoutMs);
+    if (call.signal !== undefined) this.callerSignals.watch(call.signal, control);
     this.active.add(control);
     const started = performance.now();
     let attempts = 0;
@@ -293,6 +333,7 @@ export class HttpFunctionClient implements FunctionClient {
       throw error;
     } finally {
       control.dispose();
+      if (call.signal !== undefined) this.callerSignals.forget(call.signal, control);
       this.active.delete(control);
       release();
       if (this.active.size === 0) this.drained?.();
@@ -387,7 +428,7 @@ export class HttpFunctionClient implements FunctionClient {
       setAttempts(attempt);
       const attemptStart = performance.now();
       try {
-        const outcome = await this.attempt(target, body, transport, control.signal);
+        const outcome = await this.attempt(target, body, transport, control);
         this.emitAttempt({
           address: call.address,
           url: target.display,
@@ -440,11 +481,8 @@ export class HttpFunctionClient implements FunctionClient {
       if (!lastFailure.retryable) throw this.permanentError(call, target, attempt, elapsed(), lastFailure);
       if (exhausted) throw this.exhaustedError(call, target, attempt, elapsed(), lastFailure, lastCause);
 
-      try {
-        await sleep(backoffMs, undefined, { signal: control.signal });
-      } catch {
-        // Woken by the deadline, the caller or close(): the checks below say which.
-      }
+      // Woken early by the deadline, the caller or close(): the checks below say which.
+      await backoff(backoffMs, control);
       const after = control.stopReason;
       if (after === 'caller') throw this.abortedError(call, target, attempt, elapsed(), lastFailure);
       if (after === 'closed') throw this.closedError(call, target, attempt, elapsed(), lastFailure);
@@ -458,46 +496,70 @@ export class HttpFunctionClient implements FunctionClient {
     target: EndpointTarget,
     body: Uint8Array,
     transport: TransportConfig,
-    signal: AbortSignal,
+    control: CallControl,
   ): Promise<Outcome> {
     const pool = await this.pools.get(target, transport);
     const readTimeout = transport.type === 'okhttp' ? (transport.readTimeoutMs ?? 0) : 0;
-    const response = await pool.request({
-      path: target.path,
-      method: 'POST',
-      headers: {
-        ...requestHeaders,
-        'content-length': String(body.byteLength),
-        // Signed per attempt: a retry minutes later must not carry a stale timestamp.
-        ...this.signer?.headers(body),
-      },
-      body,
-      signal,
-      // pool_ttl 0: one connection per request, as StateFun does without pooling.
-      reset: transport.poolTtlMs === 0,
-      headersTimeout: readTimeout,
-      bodyTimeout: readTimeout,
-    });
-    const status = response.statusCode;
-    if (status < 200 || status > 299) {
-      const excerpt = await readExcerpt(response.body, errorExcerptChars);
+    // Stopped while the pool was being created: nothing was sent.
+    if (control.stopReason !== undefined) throw new Error(`call stopped: ${control.stopReason}`);
+    let response: CollectedResponse;
+    let collector: ResponseCollector | undefined;
+    try {
+      response = await new Promise<CollectedResponse>((resolve, reject) => {
+        collector = new ResponseCollector(
+          {
+            maxBodyBytes: transport.payloadMaxBytes,
+            excerptBytes: errorExcerptChars,
+            drainBytes: errorDrainBytes,
+          },
+          resolve,
+          reject,
+        );
+        const started = collector;
+        control.onStop = (reason) => started.abort(reason);
+        // undici's low-level API: the body is collected by the handler, without a stream.
+        pool.dispatch(
+          {
+            path: target.path,
+            method: 'POST',
+            headers: {
+              ...requestHeaders,
+              'content-length': String(body.byteLength),
+              // Signed per attempt: a retry minutes later must not carry a stale timestamp.
+              ...this.signer?.headers(body),
+            },
+            body,
+            // pool_ttl 0: one connection per request, as StateFun does without pooling.
+            reset: transport.poolTtlMs === 0,
+            headersTimeout: readTimeout,
+            bodyTimeout: readTimeout,
+          },
+          collector,
+        );
+      });
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        const status = collector?.status ?? 200;
+        throw new AttemptFailure('too-large', `HTTP ${status}: ${err.message}`, status, err);
+      }
+      throw err;
+    } finally {
+      control.onStop = undefined;
+    }
+    const status = response.status;
+    if (!response.ok) {
+      const excerpt = response.excerpt;
       throw new AttemptFailure(
         'status',
         `HTTP ${status}${excerpt === '' ? '' : ` "${oneLine(excerpt)}"`}`,
         status,
       );
     }
-    let raw: Buffer;
     let decoded: Buffer;
     try {
-      raw = await readBody(
-        response.body,
-        transport.payloadMaxBytes,
-        contentLength(response.headers['content-length']),
-      );
       decoded = await decodeContentEncoding(
-        raw,
-        headerValue(response.headers['content-encoding']),
+        response.body,
+        response.contentEncoding,
         transport.payloadMaxBytes,
       );
     } catch (err) {
@@ -508,8 +570,9 @@ export class HttpFunctionClient implements FunctionClient {
       }
       throw err;
     }
-    // undici frees a keep-alive connection one event-loop turn after the response ends; without
-    // this yield a caller that sends its next batch at once would open a second connection.
+    // undici frees a keep-alive connection in a setImmediate after the response ends (it is
+    // scheduled once the handler has seen the end); without yielding past it, a caller that sends
+    // its next batch at once would find the connection busy and open a second one.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (decoded.byteLength === 0) return { response: emptyResponse(), status };
     let message: FromFunction;
@@ -794,16 +857,6 @@ function normalise(message: FromFunction): FromFunction {
     : message;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-function contentLength(value: string | string[] | undefined): number | undefined {
-  const v = headerValue(value);
-  if (v === undefined || !/^\d+$/.test(v.trim())) return undefined;
-  return Number(v.trim());
-}
-
 function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;
@@ -827,6 +880,21 @@ function hexExcerpt(bytes: Uint8Array): string {
     .toString('hex')
     .replace(/(..)(?!$)/g, '$1 ');
   return bytes.byteLength > 16 ? `${shown} …` : shown;
+}
+
+/** Waits `ms`, or less when the call is stopped meanwhile. */
+function backoff(ms: number, control: CallControl): Promise<void> {
+  if (control.stopReason !== undefined) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      control.onStop = undefined;
+      resolve();
+    }, ms);
+    control.onStop = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
 }
 
 function plural(n: number, word: string): string {

@@ -22,6 +22,13 @@ export class PoolCache {
   // Map order is recency order: a hit moves the entry to the end; eviction takes the front.
   private readonly entries = new Map<string, Entry>();
   private readonly retiring = new Set<Promise<Pool>>();
+  /**
+   * Each target's key under the transport it was last used with: computed once, not per call (a
+   * target is nearly always used with the one transport of its endpoint).
+   */
+  private readonly keys = new WeakMap<EndpointTarget, { transport: TransportConfig; key: string }>();
+  /** The most recently used key, which needs no move to the end of the recency order. */
+  private lastKey: string | undefined;
 
   constructor(private readonly maxPools: number) {}
 
@@ -32,11 +39,14 @@ export class PoolCache {
 
   /** The pool for `target` under `transport`, created (and its TLS files read) on first use. */
   get(target: EndpointTarget, transport: TransportConfig): Promise<Pool> {
-    const key = poolKey(target, transport);
+    const key = this.keyOf(target, transport);
     const hit = this.entries.get(key);
     if (hit !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
+      if (key !== this.lastKey) {
+        this.entries.delete(key);
+        this.entries.set(key, hit);
+        this.lastKey = key;
+      }
       return hit.pool;
     }
     const entry: Entry = { pool: createPool(target, transport) };
@@ -45,6 +55,7 @@ export class PoolCache {
       if (this.entries.get(key) === entry) this.entries.delete(key);
     });
     this.entries.set(key, entry);
+    this.lastKey = key;
     while (this.entries.size > this.maxPools) {
       const oldest = this.entries.entries().next();
       if (oldest.done === true) break;
@@ -58,9 +69,18 @@ export class PoolCache {
   async destroyAll(): Promise<void> {
     const pools = [...this.entries.values()].map((e) => e.pool);
     this.entries.clear();
+    this.lastKey = undefined;
     pools.push(...this.retiring);
     this.retiring.clear();
     await Promise.allSettled(pools.map(async (p) => (await p).destroy()));
+  }
+
+  private keyOf(target: EndpointTarget, transport: TransportConfig): string {
+    const known = this.keys.get(target);
+    if (known?.transport === transport) return known.key;
+    const key = poolKey(target, transport);
+    this.keys.set(target, { transport, key });
+    return key;
   }
 
   private retire(pool: Promise<Pool>): void {

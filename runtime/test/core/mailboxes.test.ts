@@ -275,6 +275,21 @@ describe('mailboxes', () => {
     expect(settled.sort()).toEqual(['done:lost', 'in-flight:lost', 'queued:lost']);
   });
 
+  it('stopping the task aborts the calls of every address in flight, which share one signal', async () => {
+    const { client, mailboxes, record } = setup();
+    const a = addr('test/m', 'a');
+    const b = addr('test/m', 'b');
+    mailboxes.receive([record(a, 1), record(b, 1)]);
+    await settle();
+    const signals = client.calls.map((c) => c.call.signal);
+    expect(signals).toHaveLength(2);
+    expect(signals[0]).toBeInstanceOf(AbortSignal);
+    expect(signals[1]).toBe(signals[0]);
+    expect(signals[0]!.aborted).toBe(false);
+    mailboxes.stop();
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
   it('refuses a hand-over while its address mailbox is full (the ingress appends it instead)', async () => {
     const { mailboxes, record } = setup({ maxBatch: 2 });
     const a = addr('test/m', 'a');

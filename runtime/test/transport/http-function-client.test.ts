@@ -1,4 +1,6 @@
-import { setMaxListeners } from 'node:events';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getEventListeners, setMaxListeners } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,21 @@ function client(options: HttpFunctionClientOptions = {}): HttpFunctionClient {
 function expectReply(result: FromFunction): void {
   expect(Buffer.from(encodeFromFunction(result)).toString('hex')).toBe(replyBytes.toString('hex'));
   expect(result.invocationResult?.outgoingMessages[0]?.target.type).toBe('printer');
+}
+
+/** Counts responses whose headers undici has received (its diagnostics channel), for this test. */
+function headersSeen(): () => number {
+  let n = 0;
+  const onHeaders = (): void => void n++;
+  subscribe('undici:request:headers', onHeaders);
+  cleanups.push(() => void unsubscribe('undici:request:headers', onHeaders));
+  return () => n;
+}
+
+/** Answers 200 with a Content-Length of 1,000 bytes, sends 10 and then nothing more. */
+function stallBody(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1000 });
+  res.write(Buffer.alloc(10, 1));
 }
 
 async function failure(promise: Promise<unknown>): Promise<FunctionCallError> {
@@ -359,6 +376,96 @@ describe('HttpFunctionClient', () => {
     expect(retried.code).toBe('FUNCTION_CALL_FAILED');
     expect(retried.attempts).toBeGreaterThan(1);
     expect(retried.message).toContain('exceeds payload_max_bytes');
+  });
+
+  it('keeps the first 256 bytes of an error body; a short one is read to its end and its connection reused, a long one is dropped', async () => {
+    const s = await server((_req, res, i) => {
+      if (i === 0) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`${'x'.repeat(300)}TAIL`);
+      } else if (i === 2) {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end(Buffer.alloc(100 * 1024, 'y'));
+      } else ok(res);
+    });
+    const events: AttemptEvent[] = [];
+    const c = client({ onAttempt: (e) => events.push(e) });
+
+    expectReply(await c.invoke(call(`${s.base}/greeter`)));
+    expect(events.map((e) => e.status)).toEqual([500, 200]);
+    expect(events[0]!.failure?.message).toBe(`HTTP 500 "${'x'.repeat(256)}"`);
+    expect(s.connections()).toBe(1);
+
+    expectReply(await c.invoke(call(`${s.base}/greeter`)));
+    expect(events.map((e) => e.status)).toEqual([500, 200, 503, 200]);
+    expect(events[2]!.failure?.message).toBe(`HTTP 503 "${'y'.repeat(256)}"`);
+    // The long error body arrived on the kept-alive connection, which was then dropped.
+    expect(s.received.map((r) => r.connection).slice(0, 3)).toEqual([0, 0, 0]);
+    expect(s.received[3]!.connection).toBeGreaterThan(0);
+  });
+
+  it("the caller's abort ends a call whose response body is still arriving, and drops its connection", async () => {
+    const s = await server((_req, res) => stallBody(res));
+    const seen = headersSeen();
+    const controller = new AbortController();
+    const pending = failure(
+      client().invoke(call(`${s.base}/greeter`, { callTimeoutMs: 60_000 }, { signal: controller.signal })),
+    );
+    await waitUntil(() => seen() === 1, { timeoutMs: 5_000, what: 'the response headers at the client' });
+    const started = performance.now();
+    controller.abort();
+    const err = await pending;
+    expect(err.code).toBe('FUNCTION_CALL_ABORTED');
+    expect(err.attempts).toBe(1);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    await waitUntil(() => s.concurrency().now === 0, {
+      timeoutMs: 5_000,
+      what: 'the server to see the connection close',
+    });
+  });
+
+  it('the call budget ends an attempt whose response body stalls', async () => {
+    const s = await server((_req, res) => stallBody(res));
+    const started = performance.now();
+    const err = await failure(client().invoke(call(`${s.base}/greeter`, { callTimeoutMs: 300 })));
+    expect(err.code).toBe('FUNCTION_CALL_FAILED');
+    expect(err.attempts).toBe(1);
+    expect(err.lastFailure?.kind).toBe('timeout');
+    expect(err.message).toContain('call budget of 300 ms');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('okhttp read timeout also limits the wait between body chunks', async () => {
+    const s = await server((_req, res, i) => (i === 0 ? stallBody(res) : ok(res)));
+    const events: AttemptEvent[] = [];
+    const result = await client({ onAttempt: (e) => events.push(e) }).invoke(
+      call(`${s.base}/greeter`, { type: 'okhttp', readTimeoutMs: 150, callTimeoutMs: 10_000 }),
+    );
+    expectReply(result);
+    expect(events.map((e) => e.failure?.kind)).toEqual(['timeout', undefined]);
+    expect(events[0]!.failure?.message).toContain('read timeout of 150 ms (UND_ERR_BODY_TIMEOUT)');
+  });
+
+  it('gives a signal shared by many calls one listener, and its abort ends every call', async () => {
+    const s = await server((req, res) => {
+      if (req.url === '/hang') return;
+      ok(res);
+    });
+    const c = client();
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      expectReply(await c.invoke({ ...call(`${s.base}/fine`), signal: controller.signal }));
+    }
+    // Within the test endpoint's pool of 8 connections, so that every call reaches the server.
+    const hanging = Array.from({ length: 6 }, () =>
+      failure(c.invoke({ ...call(`${s.base}/hang`, { callTimeoutMs: 60_000 }), signal: controller.signal })),
+    );
+    await waitUntil(() => s.received.length === 26, { timeoutMs: 5_000, what: 'the hanging requests' });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort();
+    const errors = await Promise.all(hanging);
+    expect(errors.map((e) => e.code)).toEqual(Array.from({ length: 6 }, () => 'FUNCTION_CALL_ABORTED'));
+    expect(c.load).toEqual({ inFlight: 0, queued: 0 });
   });
 
   it('reuses one keep-alive connection for sequential calls', async () => {
