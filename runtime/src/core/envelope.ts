@@ -142,36 +142,34 @@ export function argumentBytes(value: Uint8Array): Uint8Array {
   }
 }
 
+/**
+ * An internal record with the envelope it was encoded from: a task of this process that an ingress
+ * hands it to (core/ingress-handoff.ts) takes the envelope instead of decoding the bytes again.
+ */
+export interface EncodedRecord extends OutRecord {
+  envelope: Envelope;
+}
+
 export function toInternalRecord(
   internalTopic: string,
   partitions: number,
   env: Envelope,
   partitioning: Partitioning,
-): OutRecord {
-  const value = encodeEnvelopeValue(env);
-  if (Number.isSafeInteger(env.eventTime)) encodedHere.set(value, env);
+): EncodedRecord {
   return {
     topic: internalTopic,
     partition: partitionOf(env.target, partitions, partitioning),
     key: addressKey(env.target),
-    value,
+    value: encodeEnvelopeValue(env),
+    envelope: env,
     // No timestamp of its own: the broker's retention goes by record timestamps, and event times
     // can be days or years old (a backfill). The event time travels in the envelope.
   };
 }
 
-/**
- * The envelopes this process encoded, by the value bytes each became: a record an ingress hands to a
- * task of the same process (core/ingress-handoff.ts) is not decoded again. Weak: an entry goes
- * with its bytes.
- */
-const encodedHere = new WeakMap<Uint8Array, Envelope>();
-
 /** Decodes an internal-log record; throws (ContinuumError/ProtocolError) when it is malformed. */
 export function fromInternalRecord(record: LogRecord): Envelope {
   if (record.key === null) throw new TypeError('record has no key (no target address)');
-  const known = record.value === null ? undefined : encodedHere.get(record.value);
-  if (known !== undefined && addressKey(known.target) === record.key) return known;
   const target = parseAddressKey(record.key);
   if (record.value === null) throw new TypeError('record has no value');
   const decoded = decodeEnvelopeValue(record.value);

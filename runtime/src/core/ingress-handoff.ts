@@ -21,6 +21,7 @@
 // - Watermark marks still go through the log, and only once every record they cover is durable:
 //   a replayed record never meets a mark that came after it the first time.
 import type { LogRecord } from '../log/log.js';
+import type { Envelope } from './envelope.js';
 import type { StoredValue } from '../state/state-store.js';
 
 /** How a handed-over record's fate gets back to the ingress that handed it over. Settled once. */
@@ -31,13 +32,18 @@ export interface HandOffTicket {
   lost(): void;
 }
 
+/** A routed record handed over: with the envelope it was encoded from, when the router kept it. */
+export interface HandedRecord extends LogRecord {
+  envelope?: Envelope | undefined;
+}
+
 /** A partition task that takes records from an ingress of this process. */
 export interface HandOffTarget {
   /**
    * Takes a routed ingress record (offset -1: it has no place in the log). False when it cannot
    * now (not running, its address's mailbox is full, no endpoint serves it): append it instead.
    */
-  takeFromIngress(record: LogRecord, ticket: HandOffTicket): boolean;
+  takeFromIngress(record: HandedRecord, ticket: HandOffTicket): boolean;
   /**
    * Calls `seen` once the task has taken the barrier `token` from its log, or `gone` when the task
    * stops first (only the latest token per `lane` counts; an earlier one is forgotten).

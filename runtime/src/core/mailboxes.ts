@@ -29,6 +29,7 @@ import {
   readSourceOffsets,
   SOURCE_OFFSETS_STATE,
   writeSourceOffsets,
+  type HandedRecord,
   type HandOffTicket,
 } from './ingress-handoff.js';
 import type { FunctionRouter, FunctionTarget } from './routing.js';
@@ -234,10 +235,10 @@ export class Mailboxes {
   }
 
   /** See PartitionTask.takeFromIngress. */
-  handOverIngress(record: LogRecord, ticket: HandOffTicket): boolean {
+  handOverIngress(record: HandedRecord, ticket: HandOffTicket): boolean {
     let env: Envelope;
     try {
-      env = fromInternalRecord(record);
+      env = record.envelope ?? fromInternalRecord(record);
     } catch {
       return false;
     }

@@ -19,7 +19,7 @@ import type { FunctionClient } from '../transport/function-client.js';
 import { Checkpointer } from './checkpointer.js';
 import { effectsOf, timerMessage, type EffectTopics } from './effects.js';
 import { fromInternalRecord, watermarkOf, Header, type Envelope } from './envelope.js';
-import type { BarrierWaiter, HandOffTarget, HandOffTicket } from './ingress-handoff.js';
+import type { BarrierWaiter, HandedRecord, HandOffTarget, HandOffTicket } from './ingress-handoff.js';
 import { Mailboxes, type Entry, type Slot, type TaskBudgets } from './mailboxes.js';
 import { recover } from './recovery.js';
 import type { EgressRouter, FunctionRouter } from './routing.js';
@@ -275,7 +275,7 @@ export class PartitionTask implements HandOffTarget {
    * (core/ingress-handoff.ts). `ticket` learns when the checkpoint with its effects commits, or
    * that the task stopped first.
    */
-  takeFromIngress(record: LogRecord, ticket: HandOffTicket): boolean {
+  takeFromIngress(record: HandedRecord, ticket: HandOffTicket): boolean {
     if (!this.running || this.stopped) return false;
     return this.mailboxes.handOverIngress(record, ticket);
   }

@@ -3,7 +3,7 @@
 // partition's task runs elsewhere), waits for its barrier (the task runs here, but records this
 // ingress appended may still be on their way to it), or hands them over to the task. It also
 // knows the lowest ingress offset not yet durable, below which the ingress commits.
-import { barrierRecord } from '../core/envelope.js';
+import { barrierRecord, type EncodedRecord } from '../core/envelope.js';
 import type { HandOffTarget, HandOffTicket } from '../core/ingress-handoff.js';
 import type { ProcessBudget } from '../core/process-budget.js';
 import type { OutRecord } from '../log/log.js';
@@ -318,6 +318,7 @@ export class HandOffLanes {
         value: record.value,
         headers: record.headers ?? {},
         timestamp: record.timestamp ?? (this.opts.now ?? Date.now)(),
+        envelope: (record as Partial<EncodedRecord>).envelope,
       },
       ticket,
     );

@@ -90,7 +90,8 @@ function setup(
   const record = (target: Address, n: number, caller?: Address): LogRecord => {
     const env: Envelope = { target, argument: intValue(n), eventTime: 1 };
     if (caller !== undefined) env.caller = caller;
-    const r = toInternalRecord('internal', 1, env, 'address');
+    // As read back from a log: the bytes alone, without the envelope they were encoded from.
+    const { envelope: _encodedFrom, ...r } = toInternalRecord('internal', 1, env, 'address');
     return { ...r, partition: 0, offset: offset++, headers: r.headers ?? {}, timestamp: 0 };
   };
   const ok = (): FromFunction => emptyResult();
@@ -181,6 +182,19 @@ describe('mailboxes', () => {
     expect(client.calls).toHaveLength(1);
     expect(stats.requestsDeduplicated).toBe(1);
     expect(checkpointer.progress.pending).toBe(0);
+  });
+
+  it('an ingress record handed over with the envelope it was encoded from is taken without decoding its bytes', async () => {
+    const { client, mailboxes, record } = setup();
+    const a = addr('test/m', 'a');
+    const env = fromInternalRecord(fromSource(record(a, 9), 9));
+    const unreadable = { ...record(a, 0), offset: -1, value: new Uint8Array([0xff, 0x00]) };
+    const { ticket } = recordingTickets();
+    // The bytes alone cannot be decoded: refused (the ingress appends the record instead).
+    expect(mailboxes.handOverIngress(unreadable, ticket('bytes'))).toBe(false);
+    expect(mailboxes.handOverIngress({ ...unreadable, envelope: env }, ticket('envelope'))).toBe(true);
+    await settle();
+    expect(client.args(0)).toEqual([9]);
   });
 
   it('an ingress record handed over invokes once: its ticket settles when its checkpoint commits, and the same source offset again (handed over or read from the log) is dropped by the address memory', async () => {
