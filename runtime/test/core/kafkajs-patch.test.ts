@@ -4,6 +4,7 @@ import {
   CONCURRENT_TRANSACTIONS_BACKOFF_MS,
   CoordinatorCache,
   filterAbortedMessages,
+  forgetTransactionCoordinators,
   retryConcurrentTransactions,
 } from '../../src/log/kafka/kafkajs-patch.js';
 
@@ -286,5 +287,88 @@ describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
     // Added once it worked: the next send of the transaction to that partition adds nothing.
     await manager.addPartitionsToTransaction([{ topic: 'out', partitions: [{ partition: 3 }] }]);
     expect(sent).toHaveLength(3);
+  });
+});
+
+describe("the group coordinator of a transaction's offsets", () => {
+  it('is looked up once for many transactions, again after a failed one, and at once when kafkajs asks again', async () => {
+    const require = createRequire(import.meta.url);
+    const createEosManager = require('kafkajs/src/producer/eosManager/index.js') as (opts: object) => {
+      initProducerId(): Promise<void>;
+      beginTransaction(): void;
+      sendOffsets(args: object): Promise<void>;
+      commit(): Promise<void>;
+    };
+    const lookups: string[] = [];
+    const commits: string[] = [];
+    const stale = new Set<string>();
+    const group = (name: string) => ({
+      txnOffsetCommit: () => {
+        commits.push(name);
+        return stale.has(name)
+          ? Promise.reject(Object.assign(new Error('not coordinator'), { type: 'NOT_COORDINATOR' }))
+          : Promise.resolve();
+      },
+    });
+    let groupAnswers = 0;
+    const coordinator = {
+      initProducerId: () => Promise.resolve({ producerId: 9, producerEpoch: 0 }),
+      addOffsetsToTxn: () => Promise.resolve(),
+      endTxn: () => Promise.resolve(),
+    };
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    const manager = createEosManager({
+      logger,
+      cluster: {
+        retry: { retries: 2, initialRetryTime: 1, maxRetryTime: 2 },
+        refreshMetadataIfNecessary: () => Promise.resolve(),
+        findGroupCoordinator: ({
+          groupId,
+          coordinatorType,
+        }: {
+          groupId: string;
+          coordinatorType: number;
+        }) => {
+          if (coordinatorType !== 0) return Promise.resolve(coordinator);
+          lookups.push(groupId);
+          return Promise.resolve(group(`group-broker-${++groupAnswers}`));
+        },
+      },
+      transactional: true,
+      transactionalId: `txn-offsets-${Math.random()}`,
+    });
+    await manager.initProducerId();
+    const transaction = async (): Promise<void> => {
+      manager.beginTransaction();
+      await manager.sendOffsets({
+        consumerGroupId: 'tasks',
+        topics: [{ topic: 'internal', partitions: [] }],
+      });
+      await manager.commit();
+    };
+    await transaction();
+    await transaction();
+    expect(lookups).toEqual(['tasks']);
+    forgetTransactionCoordinators();
+    await transaction();
+    expect(lookups).toEqual(['tasks', 'tasks']);
+    // Its coordinator moved: kafkajs looks it up again within the send, and that answer is kept.
+    stale.add('group-broker-2');
+    await transaction();
+    await transaction();
+    expect(lookups).toEqual(['tasks', 'tasks', 'tasks']);
+    expect(commits).toEqual([
+      'group-broker-1',
+      'group-broker-1',
+      'group-broker-2',
+      'group-broker-2',
+      'group-broker-3',
+      'group-broker-3',
+    ]);
   });
 });

@@ -254,6 +254,12 @@ export class CoordinatorCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Looks up again whatever is cached, and caches the new answer. */
+  refresh(key: string, lookup: () => Promise<unknown>): Promise<unknown> {
+    this.entries.delete(key);
+    return this.get(key, lookup);
+  }
+
   get(key: string, lookup: () => Promise<unknown>): Promise<unknown> {
     const now = this.now();
     const hit = this.entries.get(key);
@@ -277,8 +283,9 @@ const coordinators = new WeakMap<object, CoordinatorCache>();
  * sequential requests, for an answer that only changes when the coordinator moves. Here the
  * answer is reused for TRANSACTION_COORDINATOR_TTL_MS, and forgotten at once when a transaction
  * fails (forgetTransactionCoordinators: a moved coordinator answers NOT_COORDINATOR, a gone one
- * does not answer, and the retry looks it up again). Group coordinator lookups (consumers, the
- * offsets of a transaction) are not cached: kafkajs' consumer group re-finds its coordinator itself.
+ * does not answer, and the retry looks it up again). Consumers' group coordinator lookups are not
+ * cached (kafkajs' consumer group re-finds its coordinator itself); a transaction's offset commits
+ * have their own cache (TxnOffsetsCoordinator).
  */
 Cluster.prototype.findGroupCoordinator = function (
   this: object,
@@ -293,8 +300,12 @@ Cluster.prototype.findGroupCoordinator = function (
 
 interface EosManagerInternals {
   addPartitionsToTransaction: (this: void, topicData: unknown) => Promise<void>;
+  sendOffsets: (this: void, args: unknown) => Promise<unknown>;
 }
-type CreateEosManager = (opts: unknown) => EosManagerInternals;
+interface EosManagerOptions {
+  cluster: ClusterInternals;
+}
+type CreateEosManager = (opts: EosManagerOptions) => EosManagerInternals;
 /** Waits before the tries of AddPartitionsToTxn after CONCURRENT_TRANSACTIONS (ms, ~1.3 s in all). */
 export const CONCURRENT_TRANSACTIONS_BACKOFF_MS: readonly number[] = [5, 10, 20, 40, 80, 160, 320, 640];
 
@@ -321,13 +332,60 @@ export async function retryConcurrentTransactions<T>(
   }
 }
 
+/** kafkajs' COORDINATOR_TYPES.GROUP. */
+const GROUP_COORDINATOR = 0;
+
+/**
+ * The group coordinator lookups of one transactional producer's offset commits. kafkajs asks for
+ * the coordinator of the consumer group (a FindCoordinator round trip) in every transaction that
+ * commits offsets; here the first lookup of a send is answered from a cache (as the transaction
+ * coordinator is, with the same time to live and the same forgetting after a failed transaction),
+ * and a lookup kafkajs makes again within the send (its coordinator answered NOT_COORDINATOR or
+ * could not be reached) goes to the broker and replaces the cached answer.
+ */
+export class TxnOffsetsCoordinator {
+  /** The cluster as the producer's transaction manager sees it. */
+  readonly cluster: ClusterInternals;
+  private readonly cache: CoordinatorCache;
+  private lookupsInSend = 0;
+
+  constructor(cluster: ClusterInternals, cache = new CoordinatorCache(TRANSACTION_COORDINATOR_TTL_MS)) {
+    this.cache = cache;
+    const lookup = (args: { groupId: string; coordinatorType?: number }): Promise<unknown> => {
+      const fresh = (): Promise<unknown> => cluster.findGroupCoordinator(args);
+      if (args.coordinatorType !== GROUP_COORDINATOR) return fresh();
+      return this.lookupsInSend++ === 0
+        ? this.cache.get(args.groupId, fresh)
+        : this.cache.refresh(args.groupId, fresh);
+    };
+    this.cluster = new Proxy(cluster, {
+      get(target, prop) {
+        if (prop === 'findGroupCoordinator') return lookup;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** A send of offsets begins: its first group coordinator lookup may be answered from the cache. */
+  startSend(): void {
+    this.lookupsInSend = 0;
+  }
+}
+
 const eosManagerPath = require.resolve('kafkajs/src/producer/eosManager/index.js');
 if (cache[eosManagerPath] === undefined) {
   const createEosManager = require(eosManagerPath) as CreateEosManager;
-  replace(eosManagerPath, (opts: unknown) => {
-    const manager = createEosManager(opts);
+  replace(eosManagerPath, (opts: EosManagerOptions) => {
+    const offsets = new TxnOffsetsCoordinator(opts.cluster);
+    const manager = createEosManager({ ...opts, cluster: offsets.cluster });
     const add = manager.addPartitionsToTransaction;
     manager.addPartitionsToTransaction = (topicData) => retryConcurrentTransactions(() => add(topicData));
+    const sendOffsets = manager.sendOffsets;
+    manager.sendOffsets = (args) => {
+      offsets.startSend();
+      return sendOffsets(args);
+    };
     return manager;
   });
 }
