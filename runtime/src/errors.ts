@@ -28,3 +28,16 @@ export class ContinuumError extends Error {
 export function isRetryable(err: unknown): boolean {
   return err instanceof ContinuumError && err.retryable;
 }
+
+/**
+ * An error and the errors it wraps, outermost first: kafkajs keeps the one it retried as
+ * `originalError`, everything else as `cause`. At most `max` links (chains can be cyclic).
+ */
+export function* causeChain(err: unknown, max = 8): Generator<object> {
+  let e: unknown = err;
+  for (let i = 0; i < max && typeof e === 'object' && e !== null; i++) {
+    yield e;
+    const o = e as { cause?: unknown; originalError?: unknown };
+    e = o.originalError ?? o.cause;
+  }
+}

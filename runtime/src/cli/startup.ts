@@ -2,6 +2,7 @@
 // be reached yet (a broker restarting, a pod scheduled before the broker is up) retries for
 // `CONTINUUM_STARTUP_TIMEOUT_MS` instead of exiting at the first refused connection. A failed start
 // has cleaned up after itself (prod-runtime.ts), so starting again is a fresh start.
+import { causeChain } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 const NETWORK_CODES = new Set([
@@ -22,16 +23,8 @@ const NETWORK_CODES = new Set([
  * module, a partitioning mismatch, a refused login) is not: retrying would not change it.
  */
 export function unreachable(err: unknown): boolean {
-  let e: unknown = err;
-  for (let i = 0; i < 8 && e !== undefined && e !== null && typeof e === 'object'; i++) {
-    const o = e as {
-      code?: unknown;
-      retriable?: unknown;
-      retryable?: unknown;
-      name?: unknown;
-      cause?: unknown;
-      originalError?: unknown;
-    };
+  for (const e of causeChain(err)) {
+    const o = e as { code?: unknown; retriable?: unknown; retryable?: unknown; name?: unknown };
     if (typeof o.code === 'string' && NETWORK_CODES.has(o.code)) return true;
     if (o.retriable === true || o.retryable === true) return true;
     if (
@@ -39,7 +32,6 @@ export function unreachable(err: unknown): boolean {
       /^KafkaJS(Connection|NumberOfRetriesExceeded|RequestTimeout)/u.test(o.name)
     )
       return true;
-    e = o.originalError ?? o.cause;
   }
   return false;
 }

@@ -2,7 +2,7 @@
 // kafkajs errors mapped to the runtime's error codes.
 import './kafkajs-patch.js';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import { ContinuumError } from '../../errors.js';
+import { causeChain, ContinuumError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 export interface KafkaConnection {
@@ -59,11 +59,9 @@ const FENCED_TYPES = new Set([
 
 /** Walks an error's cause chain for a kafkajs protocol error type. */
 export function kafkaErrorType(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
+  for (const e of causeChain(err, 5)) {
     const type = (e as { type?: unknown }).type;
     if (typeof type === 'string') return type;
-    e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
   return undefined;
 }
