@@ -43,10 +43,11 @@ export const DEFAULTS = Object.freeze({
      */
     checkpointIntervalMs: 0,
     /**
-     * Process transactions start at least this far apart: at 1,000 events/s it keeps p50/p99 near
-     * 100/200 ms with ~50 transactions/s; 50 ms halves the transactions for ~90 ms more p50.
+     * Process transactions start at least this far apart. Measured on the 2-core bench machine
+     * (broker warmed up): at 500 events/s 50 ms costs runtime + broker ~0.84 cores against ~1.15 with
+     * 20 ms, for p50/p99 ~105/180 ms instead of ~60/135; at 1,000 events/s p50/p99 ~115/200 ms.
      */
-    commitLingerMs: 20,
+    commitLingerMs: 50,
     /** The broker aborts an open transaction of a crashed process after this long. */
     transactionTimeoutMs: 10_000,
     /**

@@ -64,7 +64,7 @@ describe('runConfig', () => {
       partitions: 8,
       groupId: 'continuum-runtime',
       checkpointIntervalMs: 0,
-      commitLingerMs: 20,
+      commitLingerMs: 50,
       transactionTimeoutMs: 10_000,
       sessionTimeoutMs: 6000,
       fetchMinBytes: 1,
