@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   CONCURRENT_TRANSACTIONS_BACKOFF_MS,
@@ -212,6 +213,27 @@ describe('the transaction coordinator cache', () => {
   });
 });
 
+interface TransactionManager {
+  initProducerId(): Promise<void>;
+  beginTransaction(): void;
+  addPartitionsToTransaction(topicData: unknown): Promise<void>;
+  sendOffsets(args: object): Promise<void>;
+  commit(): Promise<void>;
+}
+
+/** kafkajs' transaction manager (as patched) over a stand-in cluster, with a transactional id of its own. */
+function transactionManager(cluster: object): TransactionManager {
+  const require = createRequire(import.meta.url);
+  const create = require('kafkajs/src/producer/eosManager/index.js') as (opts: object) => TransactionManager;
+  const quiet = () => undefined;
+  return create({
+    logger: { debug: quiet, info: quiet, warn: quiet, error: quiet },
+    cluster,
+    transactional: true,
+    transactionalId: `txn-under-test-${randomUUID()}`,
+  });
+}
+
 describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
   const concurrent = (): Error => Object.assign(new Error('concurrent'), { type: 'CONCURRENT_TRANSACTIONS' });
 
@@ -246,12 +268,6 @@ describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
   });
 
   it("is retried inside kafkajs' transaction manager, without a metadata refresh", async () => {
-    const require = createRequire(import.meta.url);
-    const createEosManager = require('kafkajs/src/producer/eosManager/index.js') as (opts: object) => {
-      initProducerId(): Promise<void>;
-      beginTransaction(): void;
-      addPartitionsToTransaction(topicData: unknown): Promise<void>;
-    };
     const sent: string[] = [];
     let refreshes = 0;
     const broker = {
@@ -261,22 +277,11 @@ describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
         return sent.length < 3 ? Promise.reject(concurrent()) : Promise.resolve();
       },
     };
-    const logger = {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    };
-    const manager = createEosManager({
-      logger,
-      cluster: {
-        retry: { retries: 0 },
-        refreshMetadataIfNecessary: () => Promise.resolve(void refreshes++),
-        refreshMetadata: () => Promise.resolve(void refreshes++),
-        findGroupCoordinator: () => Promise.resolve(broker),
-      },
-      transactional: true,
-      transactionalId: 'txn-under-test',
+    const manager = transactionManager({
+      retry: { retries: 0 },
+      refreshMetadataIfNecessary: () => Promise.resolve(void refreshes++),
+      refreshMetadata: () => Promise.resolve(void refreshes++),
+      findGroupCoordinator: () => Promise.resolve(broker),
     });
     await manager.initProducerId();
     const refreshesBefore = refreshes;
@@ -292,13 +297,6 @@ describe('CONCURRENT_TRANSACTIONS at the start of a transaction', () => {
 
 describe("the group coordinator of a transaction's offsets", () => {
   it('is looked up once for many transactions, again after a failed one, and at once when kafkajs asks again', async () => {
-    const require = createRequire(import.meta.url);
-    const createEosManager = require('kafkajs/src/producer/eosManager/index.js') as (opts: object) => {
-      initProducerId(): Promise<void>;
-      beginTransaction(): void;
-      sendOffsets(args: object): Promise<void>;
-      commit(): Promise<void>;
-    };
     const lookups: string[] = [];
     const commits: string[] = [];
     const stale = new Set<string>();
@@ -316,31 +314,14 @@ describe("the group coordinator of a transaction's offsets", () => {
       addOffsetsToTxn: () => Promise.resolve(),
       endTxn: () => Promise.resolve(),
     };
-    const logger = {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    };
-    const manager = createEosManager({
-      logger,
-      cluster: {
-        retry: { retries: 2, initialRetryTime: 1, maxRetryTime: 2 },
-        refreshMetadataIfNecessary: () => Promise.resolve(),
-        findGroupCoordinator: ({
-          groupId,
-          coordinatorType,
-        }: {
-          groupId: string;
-          coordinatorType: number;
-        }) => {
-          if (coordinatorType !== 0) return Promise.resolve(coordinator);
-          lookups.push(groupId);
-          return Promise.resolve(group(`group-broker-${++groupAnswers}`));
-        },
+    const manager = transactionManager({
+      retry: { retries: 2, initialRetryTime: 1, maxRetryTime: 2 },
+      refreshMetadataIfNecessary: () => Promise.resolve(),
+      findGroupCoordinator: ({ groupId, coordinatorType }: { groupId: string; coordinatorType: number }) => {
+        if (coordinatorType !== 0) return Promise.resolve(coordinator);
+        lookups.push(groupId);
+        return Promise.resolve(group(`group-broker-${++groupAnswers}`));
       },
-      transactional: true,
-      transactionalId: `txn-offsets-${Math.random()}`,
     });
     await manager.initProducerId();
     const transaction = async (): Promise<void> => {
