@@ -3,7 +3,6 @@
 // every partition it owns (process-transactions.ts: the checkpoints of all partitions commit
 // together), records and consumer offsets committed in one transaction, and read_committed
 // everywhere. The checkpoint id travels as the committed offset's metadata.
-import { hostname } from 'node:os';
 import type { Admin, Kafka, PartitionAssigner, Producer } from 'kafkajs';
 import { coPartitionAssignors } from './co-partition-assignor.js';
 import { ContinuumError } from '../../errors.js';
@@ -23,7 +22,7 @@ import { createKafka, kafkaError, type KafkaConnection } from './client.js';
 import { AppendBatcher } from './append-batcher.js';
 import { KafkaIngressSource } from './kafka-ingress-source.js';
 import { KafkaTopicReader } from './topic-reader.js';
-import { ProcessTransactions } from './process-transactions.js';
+import { defaultProcessIdentity, ProcessTransactions } from './process-transactions.js';
 import { groupByTopic } from './records.js';
 import { TransactionalGroup, type GroupOwnedPartition } from './transactional-group.js';
 import { DEFAULTS } from '../../defaults.js';
@@ -88,7 +87,7 @@ export class KafkaLog implements Log {
     this.internalTopic = opts.internalTopic ?? DEFAULTS.internalTopic;
     this.partitions = opts.partitions ?? DEFAULTS.run.partitions;
     this.partitioning = opts.partitioning ?? 'address';
-    this.identity = opts.identity ?? `${hostname()}.${process.pid}`;
+    this.identity = opts.identity ?? defaultProcessIdentity();
     this.groupId = opts.groupId ?? DEFAULTS.groupId;
   }
 

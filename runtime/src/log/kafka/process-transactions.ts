@@ -149,6 +149,11 @@ class Lane {
 /** The producer was fenced: another producer initialised the same transactional id. */
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
 
+/** The identity of a process that was given none: `<hostname>.<pid>` (unique among live processes). */
+export function defaultProcessIdentity(): string {
+  return `${hostname()}.${process.pid}`;
+}
+
 /** A transactional id part from a process identity (kept readable; ids are plain strings). */
 function idPart(identity: string): string {
   return identity.replace(/[^A-Za-z0-9._-]+/gu, '.');
@@ -169,7 +174,7 @@ export class ProcessTransactions {
   private closed = false;
 
   constructor(private readonly opts: ProcessTransactionsOptions) {
-    this.base = `${opts.idPrefix}.${idPart(opts.identity ?? `${hostname()}.${process.pid}`)}`;
+    this.base = `${opts.idPrefix}.${idPart(opts.identity ?? defaultProcessIdentity())}`;
     const lanes = Math.max(1, opts.lanes ?? 2);
     this.lanes = Array.from({ length: lanes }, (_, i) => new Lane(`${this.base}.${i}`));
   }
