@@ -121,6 +121,25 @@ function labelObject(
   return labels;
 }
 
+/**
+ * A child for label values `a`, `b` that `cache` does not hold: made and cached (if `cacheable` and
+ * the cache has room), else made uncached, on prom-client's own path.
+ */
+function newChild<C>(
+  cache: LabelSetCache<C>,
+  names: readonly string[],
+  a: string | undefined,
+  b: string | undefined,
+  cacheable: boolean,
+  make: { cached: (labels: Record<string, string>) => C; uncached: (labels: Record<string, string>) => C },
+): C {
+  const labels = labelObject(names, a, b);
+  if (!cacheable || !cache.hasRoom) return make.uncached(labels);
+  const child = make.cached(labels);
+  cache.set(a, b, child);
+  return child;
+}
+
 /** The record prom-client keeps for `labels`, found by label values; undefined when it has none. */
 function entryOf<E extends { labels: Record<string, string | number> }>(
   hashMap: unknown,
@@ -163,14 +182,14 @@ export class CachedCounter<L extends string = string> extends Counter<L> {
 
   /** The series of these label values, in `labelNames` order. */
   child(a?: string, b?: string): CounterChild {
-    const cache = this.cache!;
-    const cached = cache.get(a, b);
-    if (cached !== undefined) return cached;
-    const labels = labelObject(this.names, a, b);
-    if (!cache.hasRoom) return { inc: (value) => this.incLabels(labels, value) };
-    const child = new CounterSlot(this, labels);
-    cache.set(a, b, child);
-    return child;
+    // The lookup first: a hit (every update but the first of a label set) allocates nothing.
+    return (
+      this.cache!.get(a, b) ??
+      newChild(this.cache!, this.names, a, b, true, {
+        cached: (labels) => new CounterSlot(this, labels),
+        uncached: (labels) => ({ inc: (value) => this.incLabels(labels, value) }),
+      })
+    );
   }
 
   /** prom-client's own path (validation and errors included). */
@@ -251,15 +270,13 @@ export class CachedHistogram<L extends string = string> extends Histogram<L> {
 
   /** The series of these label values, in `labelNames` order. */
   child(a?: string, b?: string): HistogramChild {
-    const cache = this.cache!;
-    const cached = cache.get(a, b);
-    if (cached !== undefined) return cached;
-    const labels = labelObject(this.names, a, b);
-    if (!cache.hasRoom || this.bounds === undefined)
-      return { observe: (value) => this.observeLabels(labels, value) };
-    const child = new HistogramSlot(this, labels);
-    cache.set(a, b, child);
-    return child;
+    return (
+      this.cache!.get(a, b) ??
+      newChild(this.cache!, this.names, a, b, this.bounds !== undefined, {
+        cached: (labels) => new HistogramSlot(this, labels),
+        uncached: (labels) => ({ observe: (value) => this.observeLabels(labels, value) }),
+      })
+    );
   }
 
   /** prom-client's own path (validation and errors included). */
