@@ -27,33 +27,15 @@ export function combineObservers(...observers: (RuntimeObserver | undefined)[]):
   else if (batchStarted.length > 1)
     combined.batchStarted = (batch: ObservedBatch) => combineBatch(batchStarted.map((f) => f(batch)));
 
-  const deadLettered = listeners(all, 'deadLettered');
-  if (deadLettered.length === 1) combined.deadLettered = deadLettered[0];
-  else if (deadLettered.length > 1)
-    combined.deadLettered = (partition, code) => {
-      for (const f of deadLettered) f(partition, code);
-    };
-
-  const stateLookup = listeners(all, 'stateLookup');
-  if (stateLookup.length === 1) combined.stateLookup = stateLookup[0];
-  else if (stateLookup.length > 1)
-    combined.stateLookup = (partition, hit) => {
-      for (const f of stateLookup) f(partition, hit);
-    };
-
-  const committed = listeners(all, 'committed');
-  if (committed.length === 1) combined.committed = committed[0];
-  else if (committed.length > 1)
-    combined.committed = (checkpoint) => {
-      for (const f of committed) f(checkpoint);
-    };
-
-  const checkpointed = listeners(all, 'checkpointed');
-  if (checkpointed.length === 1) combined.checkpointed = checkpointed[0];
-  else if (checkpointed.length > 1)
-    combined.checkpointed = (checkpoint) => {
-      for (const f of checkpointed) f(checkpoint);
-    };
+  // Notifications (nothing comes back): each observer's, in order.
+  for (const hook of ['deadLettered', 'stateLookup', 'committed', 'checkpointed'] as const) {
+    const each = listeners(all, hook) as ((...args: unknown[]) => void)[];
+    if (each.length === 1) (combined as Record<Hook, unknown>)[hook] = each[0];
+    else if (each.length > 1)
+      (combined as Record<Hook, unknown>)[hook] = (...args: unknown[]) => {
+        for (const f of each) f(...args);
+      };
+  }
 
   const sending = listeners(all, 'sending');
   if (sending.length === 1) combined.sending = sending[0];

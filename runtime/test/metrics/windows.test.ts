@@ -68,6 +68,23 @@ describe('combineObservers', () => {
     expect(batch.recordHeaders).toEqual({ traceparent: 'tp' });
   });
 
+  it('tells every observer that has a notification hook, in order, with its arguments', () => {
+    const heard: string[] = [];
+    const observer = (name: string) => ({
+      deadLettered: (p: number, code: string) => void heard.push(`${name} dead ${p} ${code}`),
+      stateLookup: (p: number, hit: boolean) => void heard.push(`${name} lookup ${p} ${hit}`),
+    });
+    const combined = combineObservers(observer('first'), undefined, observer('second'));
+    combined.deadLettered!(3, 'X');
+    combined.stateLookup!(4, false);
+    expect(heard).toEqual([
+      'first dead 3 X',
+      'second dead 3 X',
+      'first lookup 4 false',
+      'second lookup 4 false',
+    ]);
+  });
+
   it('leaves out hooks no observer has and passes a single listener through as it is', () => {
     const metrics = { stateLookup: () => undefined, batchStarted: () => ({ ended: () => undefined }) };
     const replies = { committed: () => undefined };
