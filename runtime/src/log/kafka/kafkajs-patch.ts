@@ -128,6 +128,8 @@ if (cache[encoderPath] === undefined) {
   }
   replace(encoderPath, PooledEncoder);
 }
+/** The encoder kafkajs uses from here on (the pooled one, unless kafkajs was loaded first). */
+const KafkajsEncoderClass = require(encoderPath) as EncoderClass;
 replace(require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js'), groupMessagesPerPartition);
 
 interface KafkajsRequest {
@@ -140,19 +142,17 @@ const produceV3Path = require.resolve('kafkajs/src/protocol/requests/produce/v3/
 if (cache[produceV3Path] === undefined) {
   /** kafkajs' own Produce v3 request (v4 to v7 are it with another version number). */
   const original = require(produceV3Path) as ProduceV3;
-  const Encoder = require(encoderPath) as EncoderClass;
   const produceV3: ProduceV3 = (args) => {
     const request = original(args);
     // Compressed batches stay with kafkajs (its codecs); ours are never compressed.
     if ((args.compression ?? 0) !== 0) return request;
-    return { ...request, encode: () => Promise.resolve(encoderOf(Encoder, encodeProduceRequest(args))) };
+    return { ...request, encode: () => Promise.resolve(encoderOf(encodeProduceRequest(args))) };
   };
   replace(produceV3Path, produceV3);
 }
 
 const requestPath = require.resolve('kafkajs/src/protocol/request.js');
 if (cache[requestPath] === undefined) {
-  const Encoder = require(encoderPath) as EncoderClass;
   /**
    * A request as kafkajs frames it (size, api key and version, correlation id, client id, body),
    * written once: kafkajs copies the body into a header encoder and that into a size-prefixed one.
@@ -177,14 +177,14 @@ if (cache[requestPath] === undefined) {
     at = buf.writeInt16BE(clientId == null ? -1 : idLength, at);
     if (clientId != null) at += buf.write(clientId, at, idLength, 'utf8');
     body.copy(buf, at);
-    return encoderOf(Encoder, buf);
+    return encoderOf(buf);
   };
   replace(requestPath, createRequest);
 }
 
 /** A kafkajs encoder holding `buf` as its written bytes. */
-function encoderOf(Encoder: EncoderClass, buf: Buffer): KafkajsEncoder & { buffer: Buffer } {
-  const encoder = new Encoder(0) as KafkajsEncoder & { buffer: Buffer };
+function encoderOf(buf: Buffer): KafkajsEncoder & { buffer: Buffer } {
+  const encoder = new KafkajsEncoderClass(0) as KafkajsEncoder & { buffer: Buffer };
   encoder.buf = buf;
   encoder.offset = buf.length;
   return encoder;
