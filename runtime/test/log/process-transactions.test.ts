@@ -156,6 +156,28 @@ describe('process transactions on failures', () => {
     await txns.close();
   });
 
+  it('lets urgent parts that arrive while a transaction runs share the next one, not take the idle lane each', async () => {
+    // The broker's cost is per transaction: two urgent parts started on the second lane at once
+    // would each pay for one. They wait for the running transaction and go together after it.
+    const { kafka, committed, resume } = scriptedKafka([{ step: 'sendBatch', type: 'HANG' }]);
+    const txns = new ProcessTransactions({
+      kafka,
+      logger: silentLogger,
+      idPrefix: 'x',
+      lanes: 2,
+      lingerMs: 60_000, // (once the linger is up, waiting parts take the second lane)
+    });
+    const first = txns.commit({ ...part(1), urgent: true });
+    await new Promise((r) => setTimeout(r, 20));
+    const second = txns.commit({ ...part(2), urgent: true });
+    const third = txns.commit({ ...part(3), urgent: true });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(committed).toEqual([]); // the second lane stayed idle
+    resume();
+    await Promise.all([first, second, third]);
+    expect(committed).toEqual([1, 5]);
+    await txns.close();
+  });
   it("sends the offsets while the parts' prepares run, not after them", async () => {
     // A prepare that can only finish once the offsets went out: run one after the other, the
     // commit would never happen.

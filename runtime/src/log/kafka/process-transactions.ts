@@ -45,7 +45,10 @@ export interface TxnPart {
    * transaction is retried). Rejecting takes this part out: it is rejected with that error.
    */
   prepare?: (() => Promise<void>) | undefined;
-  /** Someone waits for this part (a request for its reply): start its transaction without lingering. */
+  /**
+   * Someone waits for this part (a request for its reply): its transaction starts without the
+   * linger, as soon as no other transaction of the process runs.
+   */
   urgent?: boolean | undefined;
 }
 
@@ -222,8 +225,13 @@ export class ProcessTransactions {
 
   private schedule(): void {
     if (this.queue.length === 0 || this.idleLane() === undefined) return;
-    // A part someone waits for (a request's reply) does not wait out the linger.
-    const urgent = this.closing || this.queue.some((p) => p.part.urgent === true);
+    // A part someone waits for (a request's reply) does not wait out the linger, but it waits for
+    // a running transaction to end: the parts arriving meanwhile then share the next one instead
+    // of each taking a lane of its own (the broker's cost is per transaction; measured in
+    // bench/RESULTS.md). Lingering parts still start a second lane when their linger is up.
+    const urgent =
+      this.closing ||
+      (this.queue.some((p) => p.part.urgent === true) && this.lanes.every((l) => l.running === undefined));
     if (this.timer !== undefined && !urgent) return;
     const wait = urgent ? 0 : this.lastStart + (this.opts.lingerMs ?? DEFAULT_COMMIT_LINGER_MS) - Date.now();
     if (wait <= 0) {
