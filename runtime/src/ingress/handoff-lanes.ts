@@ -122,7 +122,8 @@ export class HandOffLanes {
     this.opts.budget?.release(1);
     if (durable) {
       this.pending.remove(offset);
-      if (--lane.inFlight === 0) lane.settlingSince = undefined;
+      lane.inFlight--;
+      settled(lane);
       if (!this.closed) this.opts.changed();
       // A lost one keeps its lane held: the ingress restarts from its committed offset.
     } else if (!this.closed) this.opts.lost();
@@ -163,7 +164,7 @@ export class HandOffLanes {
       }
       this.waitingTotal += waiting.length - i;
       for (; i < waiting.length; i++) lane.waiting.push(waiting[i]!);
-      if (lane.inFlight === 0 || lane.waiting.length === 0) lane.settlingSince = undefined;
+      settled(lane);
     }
   }
 
@@ -285,7 +286,7 @@ export class HandOffLanes {
       let settling = false;
       const stuck: { partition: number; inFlight: number; held: number }[] = [];
       for (const lane of this.lanes.values()) {
-        if (lane.inFlight === 0 || lane.waiting.length === 0) lane.settlingSince = undefined;
+        settled(lane);
         if (lane.settlingSince === undefined) continue;
         settling = true;
         if (now - lane.settlingSince >= max)
@@ -393,4 +394,9 @@ export class PendingOffsets {
     }
     return this.order[this.head];
   }
+}
+
+/** A lane with nothing in flight or nothing held behind it is no longer settling. */
+function settled(lane: Lane): void {
+  if (lane.inFlight === 0 || lane.waiting.length === 0) lane.settlingSince = undefined;
 }
