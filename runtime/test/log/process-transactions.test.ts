@@ -178,6 +178,44 @@ describe('process transactions on failures', () => {
     expect(committed).toEqual([1, 5]);
     await txns.close();
   });
+  it('starts each transaction on the lane that has been idle longest, not on the one that just committed', async () => {
+    // The coordinator still writes the markers of a lane's last transaction for a few ms after
+    // its commit; the lane's next transaction would meet CONCURRENT_TRANSACTIONS meanwhile.
+    const used: string[] = [];
+    const kafka = {
+      producer: ({ transactionalId }: { transactionalId: string }) => ({
+        connect: () => Promise.resolve(),
+        disconnect: () => Promise.resolve(),
+        transaction: () => {
+          let active = true;
+          return Promise.resolve({
+            sendBatch: () => Promise.resolve(),
+            sendOffsets: () => Promise.resolve(),
+            commit: () => {
+              active = false;
+              used.push(transactionalId);
+              return Promise.resolve();
+            },
+            abort: () => Promise.resolve(),
+            isActive: () => active,
+          });
+        },
+      }),
+    } as unknown as Kafka;
+    const txns = new ProcessTransactions({
+      kafka,
+      logger: silentLogger,
+      idPrefix: 'x',
+      identity: 'p',
+      lanes: 2,
+    });
+    await txns.start();
+    used.length = 0; // (the empty transactions that initialise the producers)
+    for (let i = 0; i < 4; i++) await txns.commit({ ...part(1), urgent: true });
+    expect(used).toEqual(['x.p.0', 'x.p.1', 'x.p.0', 'x.p.1']);
+    await txns.close();
+  });
+
   it("sends the offsets while the parts' prepares run, not after them", async () => {
     // A prepare that can only finish once the offsets went out: run one after the other, the
     // commit would never happen.

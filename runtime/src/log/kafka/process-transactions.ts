@@ -146,6 +146,8 @@ class Lane {
   producer: Producer | undefined;
   starting: Promise<Producer> | undefined;
   running: Promise<void> | undefined;
+  /** When this lane last started a transaction (the process's count of transactions started). */
+  started = 0;
   constructor(public transactionalId: string) {}
 }
 
@@ -173,6 +175,8 @@ export class ProcessTransactions {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastStart = 0;
+  /** Transactions started (numbers the lanes' turns). */
+  private started = 0;
   private closing = false;
   private closed = false;
 
@@ -219,8 +223,17 @@ export class ProcessTransactions {
     await Promise.all(this.lanes.map((l) => this.reset(l)));
   }
 
+  /**
+   * The idle lane that started a transaction longest ago: the lane that just committed has its
+   * markers still being written for a few milliseconds, during which its next transaction's first
+   * request would meet CONCURRENT_TRANSACTIONS (and wait out a retry); the other lane's would not.
+   */
   private idleLane(): Lane | undefined {
-    return this.lanes.find((l) => l.running === undefined);
+    let idle: Lane | undefined;
+    for (const l of this.lanes) {
+      if (l.running === undefined && (idle === undefined || l.started < idle.started)) idle = l;
+    }
+    return idle;
   }
 
   private schedule(): void {
@@ -250,6 +263,7 @@ export class ProcessTransactions {
     const lane = this.idleLane();
     if (lane === undefined || this.queue.length === 0) return;
     this.lastStart = Date.now();
+    lane.started = ++this.started;
     const batch = this.take();
     lane.running = this.run(lane, batch).finally(() => {
       lane.running = undefined;
