@@ -10,12 +10,16 @@ import { silentLogger } from '../../src/logger.js';
 
 type Step = 'sendBatch' | 'sendOffsets' | 'commit';
 
-/** A producer whose steps fail as scripted; it records the transactions that committed. */
+/**
+ * Producers whose steps fail as scripted; they record the transactions that committed (their
+ * record counts, and the transactional ids of the producers that committed them).
+ */
 function scriptedKafka(
   failures: { step: Step; type: string }[],
   onOffsets?: () => void,
-): { kafka: Kafka; committed: number[]; resume: () => void } {
+): { kafka: Kafka; committed: number[]; committedBy: string[]; resume: () => void } {
   const committed: number[] = [];
+  const committedBy: string[] = [];
   const hung: (() => void)[] = [];
   const fail = (step: Step): Promise<void> => {
     const i = failures.findIndex((f) => f.step === step);
@@ -25,7 +29,7 @@ function scriptedKafka(
     if (f!.type === 'HANG') return new Promise<void>((resolve) => void hung.push(resolve));
     return Promise.reject(Object.assign(new Error(`${f!.type} in ${step}`), { type: f!.type }));
   };
-  const producer = {
+  const producer = (transactionalId: string) => ({
     connect: () => Promise.resolve(),
     disconnect: () => Promise.resolve(),
     transaction: () => {
@@ -44,6 +48,7 @@ function scriptedKafka(
           await fail('commit');
           active = false;
           committed.push(records);
+          committedBy.push(transactionalId);
         },
         abort: () => {
           active = false;
@@ -52,10 +57,13 @@ function scriptedKafka(
         isActive: () => active,
       });
     },
-  };
+  });
   return {
-    kafka: { producer: () => producer } as unknown as Kafka,
+    kafka: {
+      producer: ({ transactionalId }: { transactionalId: string }) => producer(transactionalId),
+    } as unknown as Kafka,
     committed,
+    committedBy,
     resume: () => {
       for (const r of hung.splice(0)) r();
     },
@@ -178,30 +186,11 @@ describe('process transactions on failures', () => {
     expect(committed).toEqual([1, 5]);
     await txns.close();
   });
+
   it('starts each transaction on the lane that has been idle longest, not on the one that just committed', async () => {
     // The coordinator still writes the markers of a lane's last transaction for a few ms after
     // its commit; the lane's next transaction would meet CONCURRENT_TRANSACTIONS meanwhile.
-    const used: string[] = [];
-    const kafka = {
-      producer: ({ transactionalId }: { transactionalId: string }) => ({
-        connect: () => Promise.resolve(),
-        disconnect: () => Promise.resolve(),
-        transaction: () => {
-          let active = true;
-          return Promise.resolve({
-            sendBatch: () => Promise.resolve(),
-            sendOffsets: () => Promise.resolve(),
-            commit: () => {
-              active = false;
-              used.push(transactionalId);
-              return Promise.resolve();
-            },
-            abort: () => Promise.resolve(),
-            isActive: () => active,
-          });
-        },
-      }),
-    } as unknown as Kafka;
+    const { kafka, committedBy } = scriptedKafka([]);
     const txns = new ProcessTransactions({
       kafka,
       logger: silentLogger,
@@ -209,10 +198,8 @@ describe('process transactions on failures', () => {
       identity: 'p',
       lanes: 2,
     });
-    await txns.start();
-    used.length = 0; // (the empty transactions that initialise the producers)
     for (let i = 0; i < 4; i++) await txns.commit({ ...part(1), urgent: true });
-    expect(used).toEqual(['x.p.0', 'x.p.1', 'x.p.0', 'x.p.1']);
+    expect(committedBy).toEqual(['x.p.0', 'x.p.1', 'x.p.0', 'x.p.1']);
     await txns.close();
   });
 
